@@ -1,0 +1,97 @@
+"""The noise-model contract and the paper's multiplicative slice noise.
+
+A noise model is a small class with three methods, in the spirit of aihwkit's noise models:
+
+- ``program(cells, generator)``  -> digit values as stored, once per programming (noise seed).
+  Called once; the simulator folds the result into static weights, so a noisy evaluation costs
+  the same as a clean one.
+- ``drift(values, cells, t_seconds, generator)`` -> digit values after ``t_seconds`` since
+  programming. Default: unchanged.
+- ``read(values, cells, generator)`` -> digit values seen by one inference (fresh draw each
+  forward call). Default: unchanged; ``has_read_noise`` tells the simulator whether to call it.
+
+``cells.bits_per_cell`` says whether the cells are SLC (1) or MLC (2..4), so one model instance
+serves the SLC and MLC parts of the same matrix. All draws use the generator passed in.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Callable
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+
+from hyflexpim.device.slicing import Cells
+
+
+class NoiseModel(ABC):
+    name: str = "base"
+    has_read_noise: bool = False
+
+    @abstractmethod
+    def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
+        """Digit values as programmed (same shape as ``cells.digits``)."""
+
+    def drift(self, values: torch.Tensor, cells: Cells, t_seconds: float,
+              generator: torch.Generator) -> torch.Tensor:
+        return values
+
+    def read(self, values: torch.Tensor, cells: Cells, generator: torch.Generator) -> torch.Tensor:
+        return values
+
+
+def gaussian_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+    return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
+
+
+class PaperNoiseConfig(BaseModel):
+    """The HyFlexPIM paper's noise: each slice multiplied by (1 + σ·N(0,1))."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = "paper"
+    sigma_mlc: float = Field(0.025, ge=0, description="relative σ of an MLC slice")
+    sigma_slc: float = Field(0.0, ge=0, description="relative σ of an SLC slice (0 = ideal, the paper's)")
+
+
+class PaperNoise(NoiseModel):
+    name = "paper"
+
+    def __init__(self, config: PaperNoiseConfig | None = None, **kw):
+        self.config = config or PaperNoiseConfig(**kw)
+
+    def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
+        sigma = self.config.sigma_slc if cells.bits_per_cell == 1 else self.config.sigma_mlc
+        if sigma == 0:
+            return cells.digits
+        return cells.digits * (1 + sigma * gaussian_like(cells.digits, generator))
+
+
+class IdealNoise(NoiseModel):
+    """No noise at all: quantization only."""
+
+    name = "ideal"
+
+    def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
+        return cells.digits
+
+
+# Registry: issue 3's device-level models register here under their config's ``kind``.
+NOISE_MODELS: dict[str, tuple[type[BaseModel] | None, Callable[..., NoiseModel]]] = {
+    "paper": (PaperNoiseConfig, PaperNoise),
+    "ideal": (None, lambda config=None: IdealNoise()),
+}
+
+
+def register_noise_model(kind: str, config_cls: type[BaseModel] | None, factory: Callable[..., NoiseModel]) -> None:
+    NOISE_MODELS[kind] = (config_cls, factory)
+
+
+def make_noise_model(kind: str = "paper", **params) -> NoiseModel:
+    """Build a registered noise model from its kind and parameters (validated by its config class)."""
+    if kind not in NOISE_MODELS:
+        raise ValueError(f"noise kind must be one of {', '.join(sorted(NOISE_MODELS))}; got {kind!r}")
+    config_cls, factory = NOISE_MODELS[kind]
+    if config_cls is None:
+        return factory()
+    return factory(config_cls(kind=kind, **params))

@@ -1,0 +1,153 @@
+"""Plan schema: a plain, versioned JSON file that the algorithm writes and both the accuracy
+simulator and the hardware model read. Imports nothing of ours but errors (no torch).
+
+A *component* i of a decomposed matrix W ≈ U Σ Vᵀ is column i of U plus row i of ΣVᵀ; it costs
+(d_out + d_in) weights. A matrix placed without SVD (``unit == "row"``) uses output rows of W as
+units instead; a row costs d_in weights.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from hyflexpim.atomic import write_atomic
+from hyflexpim.errors import UserError
+
+PLAN_FORMAT = 1
+
+Role = Literal["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head", "other"]
+Unit = Literal["component", "row"]
+
+
+class MatrixPlan(BaseModel):
+    """One weight matrix of the model and where its units live."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="module path, e.g. encoder.layer.0.attention.self.query")
+    role: Role
+    layer: int | None = Field(description="transformer layer index; None outside the layers")
+    shape: tuple[int, int] = Field(description="[d_out, d_in] of the original matrix")
+    analog: bool = Field(description="True if mapped to analog arrays, False if it stays digital")
+    digital_reason: str | None = None
+    unit: Unit = "component"
+    rank: int | None = Field(default=None, description="k for unit=component; None when not decomposed")
+    slc: list[int] = Field(default_factory=list, description="sorted unit indices placed in SLC")
+    importance: list[float] | None = None
+    scorer: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> "MatrixPlan":
+        d_out, d_in = self.shape
+        if d_out <= 0 or d_in <= 0:
+            raise ValueError(f"{self.name}: shape must be positive, got {list(self.shape)}")
+        if not self.analog:
+            if self.slc:
+                raise ValueError(f"{self.name}: a digital matrix cannot list SLC units")
+            return self
+        if self.unit == "component":
+            if self.rank is None or not 1 <= self.rank <= min(d_out, d_in):
+                raise ValueError(f"{self.name}: rank must be in 1..{min(d_out, d_in)}, got {self.rank}")
+        n = self.n_units
+        if self.slc != sorted(set(self.slc)):
+            raise ValueError(f"{self.name}: slc must be sorted unique indices")
+        if self.slc and not (0 <= self.slc[0] and self.slc[-1] < n):
+            raise ValueError(f"{self.name}: slc indices must be in 0..{n - 1}")
+        if self.importance is not None and len(self.importance) != n:
+            raise ValueError(f"{self.name}: importance has {len(self.importance)} values, expected {n}")
+        return self
+
+    @property
+    def n_units(self) -> int:
+        return self.rank if self.unit == "component" else self.shape[0]
+
+    @property
+    def weights_per_unit(self) -> int:
+        d_out, d_in = self.shape
+        return d_out + d_in if self.unit == "component" else d_in
+
+    @property
+    def n_weights(self) -> int:
+        """Weights stored on analog arrays (U and ΣVᵀ for a component plan)."""
+        return self.n_units * self.weights_per_unit if self.analog else 0
+
+    @property
+    def n_slc_weights(self) -> int:
+        return len(self.slc) * self.weights_per_unit
+
+    @property
+    def slc_fraction(self) -> float:
+        return len(self.slc) / self.n_units if self.analog and self.n_units else 0.0
+
+
+class Plan(BaseModel):
+    """The whole plan. ``policy`` records what made it (name and parameters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: int = PLAN_FORMAT
+    package_version: str
+    model_name: str
+    model_fingerprint: str
+    policy: dict = Field(default_factory=dict)
+    matrices: list[MatrixPlan]
+
+    @model_validator(mode="after")
+    def _check(self) -> "Plan":
+        if self.format != PLAN_FORMAT:
+            raise ValueError(f"plan format {self.format} is not supported (this version reads {PLAN_FORMAT})")
+        names = [m.name for m in self.matrices]
+        if len(set(names)) != len(names):
+            raise ValueError("matrix names must be unique")
+        return self
+
+    # -- views ------------------------------------------------------------------------------
+    @property
+    def analog(self) -> list[MatrixPlan]:
+        return [m for m in self.matrices if m.analog]
+
+    @property
+    def digital(self) -> list[MatrixPlan]:
+        return [m for m in self.matrices if not m.analog]
+
+    def by_name(self) -> dict[str, MatrixPlan]:
+        return {m.name: m for m in self.matrices}
+
+    @property
+    def slc_weight_fraction(self) -> float:
+        """Share of analog weights stored in SLC."""
+        total = sum(m.n_weights for m in self.analog)
+        return sum(m.n_slc_weights for m in self.analog) / total if total else 0.0
+
+    def check_model(self, fingerprint: str) -> None:
+        if fingerprint != self.model_fingerprint:
+            raise UserError(
+                f"plan was made for model '{self.model_name}' (fingerprint {self.model_fingerprint[:12]}), "
+                f"not this one (fingerprint {fingerprint[:12]}); make a plan for this model"
+            )
+
+    # -- files ------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> Path:
+        return write_atomic(Path(path), self.model_dump_json(indent=1))
+
+
+def load_plan(path: str | os.PathLike) -> Plan:
+    """Read and validate a plan; any problem becomes one UserError line."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise UserError(f"cannot read plan {p}: {e.strerror}") from None
+    try:
+        return Plan.model_validate(json.loads(text))
+    except json.JSONDecodeError as e:
+        raise UserError(f"plan {p} is not valid JSON (line {e.lineno}): corrupted or not a plan") from None
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(x) for x in err["loc"]) or "plan"
+        raise UserError(f"plan {p} is invalid at '{where}': {err['msg']}") from None
