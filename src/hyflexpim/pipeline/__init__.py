@@ -1,0 +1,1 @@
+"""Runs the steps, caches each step's output on disk, resumes."""

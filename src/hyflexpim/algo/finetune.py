@@ -1,0 +1,101 @@
+"""Fine-tuning through HF Accelerate: the same loop runs on a CPU, one GPU or several.
+
+Used twice: optionally before SVD (to fit a task head), and after SVD, where it is the paper's
+gradient redistribution — importance concentrates in a few singular components.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field
+from torch import nn
+
+from hyflexpim.errors import NumericalError
+
+
+class FinetuneConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    epochs: float = Field(1.0, gt=0, description="passes over the training batches (fractions allowed)")
+    lr: float = Field(5e-5, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    warmup_fraction: float = Field(0.06, ge=0, lt=1)
+    max_grad_norm: float = Field(1.0, gt=0)
+    max_steps: int | None = Field(None, gt=0, description="stop after this many steps")
+    train_sigma_only: bool = Field(False, description="train only Σ of SVD layers (U, Vᵀ frozen)")
+
+
+@dataclass
+class FinetuneResult:
+    steps: int = 0
+    losses: list[float] = field(default_factory=list)
+
+    @property
+    def final_loss(self) -> float:
+        tail = self.losses[-20:]
+        return sum(tail) / len(tail) if tail else float("nan")
+
+
+def first_non_finite(model: nn.Module) -> str:
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            return f"weights of {name}"
+        if p.grad is not None and not torch.isfinite(p.grad).all():
+            return f"gradient of {name}"
+    return "the loss only (weights and gradients are finite)"
+
+
+def check_finite_weights(model: nn.Module, step: str) -> None:
+    for name, p in model.named_parameters():
+        if not torch.isfinite(p).all():
+            raise NumericalError(f"NaN/inf in weights of {name} during step '{step}'")
+
+
+def trainable_parameters(model: nn.Module, sigma_only: bool) -> list[nn.Parameter]:
+    if not sigma_only:
+        return [p for p in model.parameters() if p.requires_grad]
+    return [p for n, p in model.named_parameters() if n.endswith(".S")]
+
+
+def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, step_name: str = "finetune",
+             progress: bool = True) -> FinetuneResult:
+    """Train ``model`` on ``batches`` (a DataLoader of dicts accepted by ``model(**batch)``, with labels)."""
+    from accelerate import Accelerator
+    from tqdm.auto import tqdm
+    from transformers import get_linear_schedule_with_warmup
+
+    config = config or FinetuneConfig()
+    params = trainable_parameters(model, config.train_sigma_only)
+    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    accelerator = Accelerator()
+    model, optimizer, batches = accelerator.prepare(model, optimizer, batches)
+    per_epoch = len(batches)
+    total = max(1, int(round(config.epochs * per_epoch)))
+    if config.max_steps:
+        total = min(total, config.max_steps)
+    scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total), total)
+    result = FinetuneResult()
+    model.train()
+    bar = tqdm(total=total, desc=step_name, disable=not progress or not accelerator.is_main_process, leave=False)
+    while result.steps < total:
+        for batch in batches:
+            loss = model(**batch).loss
+            if not torch.isfinite(loss):
+                raise NumericalError(f"NaN/inf loss in step '{step_name}' at iteration {result.steps}: {first_non_finite(model)}")
+            accelerator.backward(loss)
+            accelerator.clip_grad_norm_(params, config.max_grad_norm)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            result.steps += 1
+            result.losses.append(loss.item())
+            bar.update(1)
+            bar.set_postfix(loss=f"{result.final_loss:.4f}")
+            if result.steps >= total:
+                break
+    bar.close()
+    model.eval()
+    check_finite_weights(model, step_name)
+    accelerator.free_memory()
+    return result

@@ -1,0 +1,116 @@
+"""Importance scorers: a score per placement unit of every analog matrix.
+
+- ``grad_abs`` / ``grad_sq``: |∂L/∂σ_i| (or its square) of each singular component, computed per
+  batch and averaged over a window of many batches (not one batch, unlike the authors' notebook).
+- ``singular_value``: σ_i itself (rank order after SVD) — ablation baseline.
+- ``magnitude``: no SVD; the unit is one output row of W and its score is the row's L2 norm — the
+  brute-force baseline that places whole rows of the original matrix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from hyflexpim.algo.svd_linear import SVDLinear
+from hyflexpim.errors import NumericalError, UserError
+from hyflexpim.models.discover import find_matrices, is_matrix
+
+SCORERS = ("grad_abs", "grad_sq", "singular_value", "magnitude")
+
+
+@dataclass
+class Importance:
+    scorer: str
+    unit: str  # "component" or "row"
+    scores: dict[str, torch.Tensor]  # matrix name -> score per unit
+    batches: int = 0
+
+
+def svd_layers(model: nn.Module) -> dict[str, SVDLinear]:
+    return {n: m for n, m in model.named_modules() if isinstance(m, SVDLinear)}
+
+
+def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: str = "abs",
+                        progress: bool = True) -> Importance:
+    """Average over ``n_batches`` batches of |g| (reduce="abs") or g² (reduce="sq"), g = ∂L/∂σ per batch."""
+    from tqdm.auto import tqdm
+
+    layers = svd_layers(model)
+    if not layers:
+        raise UserError("gradient importance needs a decomposed model (run decompose first)")
+    if n_batches < 1:
+        raise UserError(f"importance window must be >= 1 batch, got {n_batches}")
+    was_training = model.training
+    model.eval()  # no dropout: the score is a property of the weights, not of a dropout mask
+    req = {n: p.requires_grad for n, p in model.named_parameters()}
+    for n, p in model.named_parameters():
+        p.requires_grad_(n.endswith(".S"))
+    acc = {n: torch.zeros_like(m.S, dtype=torch.float64) for n, m in layers.items()}
+    seen = 0
+    bar = tqdm(total=n_batches, desc="importance", disable=not progress, leave=False)
+    try:
+        while seen < n_batches:
+            for batch in batches:
+                model.zero_grad(set_to_none=True)
+                loss = model(**batch).loss
+                if not torch.isfinite(loss):
+                    raise NumericalError(f"NaN/inf loss in step 'importance' at batch {seen}")
+                loss.backward()
+                for n, m in layers.items():
+                    g = m.S.grad.double()
+                    acc[n] += g.abs() if reduce == "abs" else g * g
+                seen += 1
+                bar.update(1)
+                if seen >= n_batches:
+                    break
+            if seen == 0:
+                raise UserError("importance: the dataset gave no batches")
+    finally:
+        bar.close()
+        model.zero_grad(set_to_none=True)
+        for n, p in model.named_parameters():
+            p.requires_grad_(req[n])
+        model.train(was_training)
+    scores = {n: (a / seen).float() for n, a in acc.items()}
+    return Importance(scorer=f"grad_{reduce}", unit="component", scores=scores, batches=seen)
+
+
+def singular_value_importance(model: nn.Module) -> Importance:
+    layers = svd_layers(model)
+    if not layers:
+        raise UserError("singular-value importance needs a decomposed model (run decompose first)")
+    return Importance("singular_value", "component", {n: m.S.detach().abs().float().clone() for n, m in layers.items()})
+
+
+def magnitude_importance(model: nn.Module, names: list[str]) -> Importance:
+    """Row L2 norms of the original (undecomposed) matrices ``names``."""
+    scores = {}
+    for info in find_matrices(model):
+        if info.name not in names:
+            continue
+        module = model.get_submodule(info.name)
+        if not is_matrix(module):
+            raise UserError(f"magnitude importance needs the undecomposed matrix {info.name}")
+        w = module.weight.detach()
+        w = w if isinstance(module, nn.Linear) else w.t()
+        scores[info.name] = w.float().norm(dim=1)
+    return Importance("magnitude", "row", scores)
+
+
+def score_importance(model: nn.Module, scorer: str = "grad_abs", batches=None, n_batches: int = 32,
+                     names: list[str] | None = None, progress: bool = True) -> Importance:
+    """The model-level verb: score every analog unit with the chosen scorer."""
+    if scorer in ("grad_abs", "grad_sq"):
+        if batches is None:
+            raise UserError("gradient importance needs data batches")
+        return gradient_importance(model, batches, n_batches, "abs" if scorer == "grad_abs" else "sq", progress)
+    if scorer == "singular_value":
+        return singular_value_importance(model)
+    if scorer == "magnitude":
+        if names is None:
+            names = [i.name for i in find_matrices(model) if i.layer is not None and i.role != "head"]
+        return magnitude_importance(model, names)
+    raise UserError(f"importance scorer must be one of {', '.join(SCORERS)}; got '{scorer}'")

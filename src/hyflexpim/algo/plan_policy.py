@@ -1,0 +1,89 @@
+"""Plan policies: turn importance scores into a Plan (which units of each matrix go to SLC).
+
+- ``uniform``: the paper's rule — the same SLC rate in every matrix, its most important units.
+- ``global``: one budget across all matrices — SLC weights = rate × all analog weights, spent on
+  the units with the highest importance per weight (a unit of a component costs d_out+d_in
+  weights, a row costs d_in), greedily.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from hyflexpim import __version__
+from hyflexpim.algo.decompose import Placement, placements
+from hyflexpim.algo.importance import Importance
+from hyflexpim.errors import UserError
+from hyflexpim.models.discover import fingerprint
+from hyflexpim.plan import MatrixPlan, Plan
+
+POLICIES = ("uniform", "global")
+
+
+def check_rate(rate: float) -> float:
+    if not isinstance(rate, (int, float)) or math.isnan(rate) or not 0 <= rate <= 100:
+        raise UserError(f"SLC rate must be a percentage in 0..100, got {rate}")
+    return float(rate)
+
+
+def top_units(scores: torch.Tensor, n: int) -> list[int]:
+    if n <= 0:
+        return []
+    order = torch.argsort(scores.double(), descending=True, stable=True)
+    return sorted(order[:n].tolist())
+
+
+def _entries(places: list[Placement], importance: Importance) -> list[MatrixPlan]:
+    out = []
+    for p in places:
+        i = p.info
+        base = dict(name=i.name, role=i.role, layer=i.layer, shape=i.shape)
+        if i.name in importance.scores:
+            s = importance.scores[i.name]
+            out.append(MatrixPlan(**base, analog=True, unit=importance.unit,
+                                  rank=p.rank if importance.unit == "component" else None,
+                                  importance=[float(x) for x in s], scorer=importance.scorer))
+        else:
+            reason = p.reason if not p.analog else "no importance score (not decomposed)"
+            out.append(MatrixPlan(**base, analog=False, digital_reason=reason))
+    return out
+
+
+def make_plan(model: nn.Module, importance: Importance, slc_rate: float, policy: str = "uniform",
+              model_name: str | None = None, extra_policy: dict | None = None) -> Plan:
+    """The model-level verb: a Plan placing ``slc_rate`` % of each matrix (or of all weights) in SLC."""
+    rate = check_rate(slc_rate)
+    if policy not in POLICIES:
+        raise UserError(f"plan policy must be one of {', '.join(POLICIES)}; got '{policy}'")
+    entries = _entries(placements(model), importance)
+    analog = [e for e in entries if e.analog]
+    if not analog:
+        raise UserError("no analog matrices to place: decompose the model or choose a scorer that matches it")
+    if policy == "uniform":
+        for e in analog:
+            e.slc = top_units(torch.tensor(e.importance), round(rate / 100 * e.n_units))
+    else:
+        budget = rate / 100 * sum(e.n_weights for e in analog)
+        units = [(s / e.weights_per_unit, j, k) for j, e in enumerate(analog) for k, s in enumerate(e.importance)]
+        units.sort(key=lambda t: -t[0])
+        chosen: dict[int, list[int]] = {}
+        spent = 0.0
+        for _, j, k in units:
+            cost = analog[j].weights_per_unit
+            if spent + cost > budget + 1e-9:
+                continue
+            chosen.setdefault(j, []).append(k)
+            spent += cost
+        for j, e in enumerate(analog):
+            e.slc = sorted(chosen.get(j, []))
+    return Plan(
+        package_version=__version__,
+        model_name=model_name or getattr(model, "hyflexpim_name", type(model).__name__),
+        model_fingerprint=fingerprint(model),
+        policy={"name": policy, "slc_rate": rate, "scorer": importance.scorer, "unit": importance.unit,
+                "importance_batches": importance.batches, **(extra_policy or {})},
+        matrices=entries,
+    )

@@ -1,0 +1,57 @@
+"""SVDLinear: a weight matrix replaced by U · diag(Σ) · Vᵀ, truncated to rank k.
+
+Component i is column i of U plus row i of ΣVᵀ. Σ is a trainable vector (its gradient is the
+importance signal of gradient redistribution); U and Vᵀ are trainable too unless frozen. No copy
+of the original weight is kept.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from hyflexpim.models.discover import matrix_shape
+
+
+class SVDLinear(nn.Module):
+    hyflexpim_kind = "svd"
+
+    def __init__(self, U: torch.Tensor, S: torch.Tensor, Vh: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        # clone: own storage, so the untruncated factors are freed and nothing shares memory
+        self.U = nn.Parameter(U.detach().clone(memory_format=torch.contiguous_format))  # [d_out, k]
+        self.S = nn.Parameter(S.detach().clone())  # [k]
+        self.Vh = nn.Parameter(Vh.detach().clone(memory_format=torch.contiguous_format))  # [k, d_in]
+        self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
+        self.hyflexpim_shape = (U.shape[0], Vh.shape[1])
+
+    @property
+    def rank(self) -> int:
+        return self.S.shape[0]
+
+    @classmethod
+    def from_module(cls, module: nn.Module, rank: int | Callable[[torch.Tensor], int] | None = None) -> "SVDLinear":
+        """From an nn.Linear or HF Conv1D. ``rank``: an int, a function of the singular values, or None (full)."""
+        w = module.weight.detach()
+        w = w if isinstance(module, nn.Linear) else w.t()
+        U, S, Vh = torch.linalg.svd(w.float(), full_matrices=False)
+        k = rank(S) if callable(rank) else (rank or S.shape[0])
+        dtype = module.weight.dtype
+        return cls(U[:, :k].to(dtype), S[:k].to(dtype), Vh[:k].to(dtype), getattr(module, "bias", None))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.linear(x, self.Vh) * self.S, self.U, self.bias)
+
+    def weight(self) -> torch.Tensor:
+        """The dense product U diag(Σ) Vᵀ (for inspection; not stored)."""
+        return (self.U * self.S) @ self.Vh
+
+    def extra_repr(self) -> str:
+        d_out, d_in = self.hyflexpim_shape
+        return f"in_features={d_in}, out_features={d_out}, rank={self.rank}, bias={self.bias is not None}"
+
+
+__all__ = ["SVDLinear", "matrix_shape"]

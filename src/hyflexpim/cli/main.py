@@ -1,0 +1,167 @@
+"""The `hyflexpim` command: parse, run, print. Bad input ends in one line and exit code 2."""
+
+from __future__ import annotations
+
+import functools
+from typing import Optional
+
+import typer
+
+from hyflexpim.errors import UserError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
+                  help="HyFlexPIM: hybrid SLC/MLC RRAM PIM for transformers — accuracy and chip cost from one plan.")
+
+ConfigOpt = typer.Option(None, "--config", "-c", help="YAML run configuration")
+DecoderOpt = typer.Option(False, "--decoder", help="decoder defaults: SmolLM2-135M on Wikipedia text, perplexity")
+ModelOpt = typer.Option(None, help="minilm | smollm2 | a local model folder | a hub id")
+TaskOpt = typer.Option(None, help="rotten_tomatoes | wikipedia | a .csv/.jsonl/.parquet/.txt file")
+OutOpt = typer.Option(None, help="run folder (results, plans, cached steps)")
+RatesOpt = typer.Option(None, "--slc-rates", help="comma-separated SLC rates in %, e.g. 0,5,10,100")
+SeedsOpt = typer.Option(None, "--noise-seeds", help="number of noise seeds (Monte Carlo)")
+SetOpt = typer.Option(None, "--set", help="override any config field: --set plan.policy=global (repeatable)")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress bars")
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(code)
+
+
+def guarded(fn):
+    """Turn a UserError into one line on stderr and exit code 2; an interrupt into a resume hint."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except UserError as e:
+            fail(str(e))
+        except KeyboardInterrupt:
+            fail("interrupted: finished steps are saved; run the same command again to resume", 130)
+
+    return wrapper
+
+
+def command(fn):
+    return app.command()(guarded(fn))
+
+
+def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
+    from hyflexpim.pipeline.resolve import parse_set
+
+    o = parse_set(sets or [])
+    if model:
+        o["model"] = model
+    if task:
+        o["task"] = task
+    if out:
+        o["out"] = out
+    if slc_rates:
+        try:
+            o.setdefault("plan", {})["slc_rates"] = [float(x) for x in slc_rates.split(",") if x.strip()]
+        except ValueError:
+            raise UserError(f"--slc-rates must be numbers in 0..100 separated by commas, got '{slc_rates}'") from None
+    if noise_seeds is not None:
+        if noise_seeds < 1:
+            raise UserError(f"--noise-seeds must be >= 1, got {noise_seeds}")
+        o["noise_seeds"] = list(range(noise_seeds))
+    return o
+
+
+def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, quiet):
+    from hyflexpim.pipeline.resolve import resolve_config
+    from hyflexpim.pipeline.run import Run
+
+    cfg = resolve_config(config, decoder, _overrides(model, task, out, slc_rates, noise_seeds, sets))
+    return Run.open(cfg, say=typer.echo, progress=not quiet)
+
+
+@command
+def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+        task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+        noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Everything: fine-tune, decompose, redistribute, plan, evaluate under noise, report."""
+    from hyflexpim.pipeline.report_run import finish
+
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    rows = r.all()
+    finish(r, rows)
+
+
+@command
+def decompose(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+              task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, set_: Optional[list[str]] = SetOpt,
+              quiet: bool = QuietOpt):
+    """Fine-tune (if configured) and replace the chosen matrices by their SVD; writes models/decomposed.safetensors."""
+    r = _open_run(config, decoder, model, task, out, None, None, set_, quiet)
+    r.decomposed()
+    typer.echo(f"wrote {r.ws.path('models', 'decomposed.safetensors')}")
+
+
+@command
+def finetune(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, set_: Optional[list[str]] = SetOpt,
+             quiet: bool = QuietOpt):
+    """Gradient redistribution: fine-tune the decomposed model; writes models/redistributed.safetensors."""
+    r = _open_run(config, decoder, model, task, out, None, None, set_, quiet)
+    r.redistributed()
+    typer.echo(f"wrote {r.ws.path('models', 'redistributed.safetensors')}")
+
+
+@command
+def plan(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+         task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+         set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Score importance and write one plan per SLC rate into plans/."""
+    r = _open_run(config, decoder, model, task, out, slc_rates, None, set_, quiet)
+    for rate in r.config.plan.slc_rates:
+        p = r.plan("redistributed", r.config.importance.scorer, rate)
+        typer.echo(f"plan SLC {rate:g}%: {p.slc_weight_fraction:.1%} of analog weights in SLC "
+                   f"({len(p.analog)} analog, {len(p.digital)} digital matrices)")
+    typer.echo(f"plans in {r.ws.path('plans')}")
+
+
+@command
+def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt,
+             plan_file: Optional[str] = typer.Option(None, "--plan", help="a plan JSON to evaluate"),
+             slc_rates: Optional[str] = RatesOpt, noise_seeds: Optional[int] = SeedsOpt,
+             set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Evaluate plans under noise (the run's plans, or one --plan file) and print one line per rate."""
+    from hyflexpim.plan import load_plan
+    from hyflexpim.report.results import terminal_line
+
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    if plan_file:
+        p = load_plan(plan_file)
+        variant = p.policy.get("variant", "redistributed")
+        rate = float(p.policy.get("slc_rate", 100 * p.slc_weight_fraction))
+        recs = r.evaluate_plan(variant, p.policy.get("scorer", "custom"), rate, plan=p)
+        typer.echo(terminal_line(variant, p.policy.get("scorer", "custom"), rate, recs))
+        return
+    for rate in r.config.plan.slc_rates:
+        recs = r.evaluate_plan("redistributed", r.config.importance.scorer, rate)
+        typer.echo(terminal_line("redistributed", r.config.importance.scorer, rate, recs))
+
+
+def _register_optional() -> None:
+    try:
+        from hyflexpim.cli.hw_cmd import register
+    except ImportError:
+        return
+    register(app)
+    for c in app.registered_commands:  # every command, the hardware one too, ends bad input the same way
+        if not hasattr(c.callback, "__wrapped__"):
+            c.callback = guarded(c.callback)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,59 @@
+"""Tokenised tensors for fine-tuning and evaluation (the only data module that imports torch)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch.utils.data import DataLoader
+
+from hyflexpim.errors import UserError
+
+
+def classification_batches(
+    texts: Sequence[str],
+    labels: Sequence[int],
+    tokenizer,
+    max_length: int = 64,
+    batch_size: int = 32,
+    shuffle: bool = False,
+    seed: int = 0,
+) -> DataLoader:
+    """Batches of {"input_ids", "attention_mask": LongTensor [b, <= max_length], "labels": LongTensor [b]}.
+
+    Texts are truncated to `max_length` tokens and padded to the longest in their batch. With
+    `shuffle`, the order is drawn from a torch generator seeded by `seed` (a new order each epoch,
+    the same sequence of orders every run). A tokenizer without a pad token gets its eos token as pad.
+    """
+    if len(texts) != len(labels):
+        raise ValueError(f"{len(texts)} texts but {len(labels)} labels")
+    if len(texts) == 0:
+        raise UserError("no texts to batch: the split is empty")
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    examples = list(zip(texts, labels))
+
+    def collate(batch):
+        encoded = tokenizer(
+            [text for text, _ in batch], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+        )
+        return {
+            "input_ids": encoded["input_ids"],
+            "attention_mask": encoded["attention_mask"],
+            "labels": torch.tensor([label for _, label in batch], dtype=torch.long),
+        }
+
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(examples, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate)
+
+
+def lm_blocks(text: str, tokenizer, block_size: int = 128, max_tokens: int | None = None) -> torch.Tensor:
+    """LongTensor [n_blocks, block_size]: the text's tokens (no special tokens), first `max_tokens`
+    of them when given, cut into contiguous blocks; a last partial block is dropped."""
+    ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
+    if max_tokens is not None:
+        ids = ids[:max_tokens]
+    n_blocks = len(ids) // block_size
+    if n_blocks == 0:
+        raise UserError(f"text has {len(ids)} tokens, fewer than one block of block_size={block_size}; use more text or a smaller block")
+    return torch.tensor(ids[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)

@@ -1,0 +1,111 @@
+"""Public entry points: ``evaluate`` one spec, ``compare`` HyFlexPIM against its baselines."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from hyflexpim.errors import UserError
+from hyflexpim.hw.costs import pim_costs
+from hyflexpim.hw.mapping import map_plan
+from hyflexpim.hw.roofline import roofline_costs
+from hyflexpim.hw.shapes import ModelShape, check_plan_against_shape, get_shape, shape_from_plan, uniform_plan
+from hyflexpim.hw.spec import PimSpec, RooflineSpec, Spec, load_spec
+from hyflexpim.plan import Plan
+
+DEFAULT_SEQ_LENS = (128, 512, 1024, 2048, 4096, 8192)
+BASELINES = ("all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
+METRICS = ("throughput_tok_s", "tops", "latency_s", "energy_per_inference_j", "energy_per_token_j",
+           "tops_per_w", "tops_per_mm2", "area_mm2", "power_w")
+
+
+def resolve(plan_or_shape: Plan | ModelShape | str, slc_rate: float | None = None,
+            shape: ModelShape | str | None = None, decoder: bool | None = None) -> tuple[Plan, ModelShape]:
+    """(plan, shape) from a Plan, a ModelShape or a catalogue name; checks the plan against the shape."""
+    if isinstance(shape, str):
+        shape = get_shape(shape)
+    if isinstance(plan_or_shape, str):
+        plan_or_shape = get_shape(plan_or_shape)
+    if isinstance(plan_or_shape, ModelShape):
+        rate = 0.10 if slc_rate is None else slc_rate
+        return uniform_plan(plan_or_shape, rate), plan_or_shape
+    if not isinstance(plan_or_shape, Plan):
+        raise UserError(f"plan_or_shape must be a Plan, a ModelShape or a model name, got {type(plan_or_shape).__name__}")
+    if shape is not None:
+        check_plan_against_shape(plan_or_shape, shape)
+        return plan_or_shape, shape
+    return plan_or_shape, shape_from_plan(plan_or_shape, decoder=bool(decoder))
+
+
+def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
+    seq = [int(s) for s in seq_lens]
+    if not seq or min(seq) <= 0:
+        raise UserError(f"--seq-lens must be positive integers, got {list(seq_lens)}")
+    if batch is not None and batch <= 0:
+        raise UserError(f"--batch must be a positive integer, got {batch}")
+    if gen_tokens < 0:
+        raise UserError(f"--gen-tokens must be >= 0, got {gen_tokens}")
+    return seq
+
+
+def evaluate(plan_or_shape: Plan | ModelShape | str, spec: Spec | str | Path = "hyflexpim",
+             seq_lens=(128,), *, batch: int | None = None, gen_tokens: int = 128,
+             slc_rate: float | None = None, shape: ModelShape | str | None = None,
+             decoder: bool | None = None) -> dict:
+    """Throughput, latency, energy, area and power of one spec running one plan.
+
+    ``plan_or_shape``: a Plan, a ModelShape or a catalogue name (then ``slc_rate`` in 0..1 builds
+    a uniform plan at the hard-threshold rank). ``seq_lens``: sequence lengths (the prompt length
+    for decoders, which then generate ``gen_tokens`` tokens). ``batch``: sequences in flight,
+    default = number of pipeline stages. Returns a dict of per-seq-len lists plus ``info``.
+    """
+    seq = _check_run_args(seq_lens, batch, gen_tokens)
+    plan, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
+    sp = spec if isinstance(spec, (PimSpec, RooflineSpec)) else load_spec(spec)
+    return _run(plan, shp, sp, seq, batch, gen_tokens)
+
+
+def _run(plan: Plan, shp: ModelShape, sp: Spec, seq: list[int], batch: int | None, gen_tokens: int) -> dict:
+    if isinstance(sp, PimSpec):
+        mp = map_plan(plan, sp)
+        b = batch or shp.layers
+        out = pim_costs(mp, sp, shp, seq, b, gen_tokens)
+    else:
+        dense = sum(m.shape[0] * m.shape[1] for m in plan.matrices)  # every matrix runs on the baseline
+        b = batch or shp.layers
+        out = roofline_costs(sp, shp, dense, seq, b, gen_tokens)
+    out["spec"] = sp.name
+    out["model"] = shp.name
+    out["seq_lens"] = seq
+    out["slc_rate"] = plan.policy.get("slc_rate")
+    return _listify(out)
+
+
+def _listify(x):
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, dict):
+        return {k: _listify(v) for k, v in x.items()}
+    if isinstance(x, (np.floating, np.integer)):
+        return x.item()
+    return x
+
+
+def compare(plan_or_shape: Plan | ModelShape | str, seq_lens=DEFAULT_SEQ_LENS, *,
+            spec: Spec | str | Path = "hyflexpim", baselines=BASELINES, batch: int | None = None,
+            gen_tokens: int = 128, slc_rate: float | None = None, shape: ModelShape | str | None = None,
+            decoder: bool | None = None, specs_cache: dict | None = None) -> list[dict]:
+    """``evaluate`` for HyFlexPIM and each baseline; the first entry is HyFlexPIM."""
+    seq = _check_run_args(seq_lens, batch, gen_tokens)
+    plan, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
+    cache = specs_cache if specs_cache is not None else {}
+    out = []
+    for ref in (spec, *baselines):
+        key = str(ref) if not isinstance(ref, (PimSpec, RooflineSpec)) else id(ref)
+        if key not in cache:
+            cache[key] = ref if isinstance(ref, (PimSpec, RooflineSpec)) else load_spec(ref)
+        r = _run(plan, shp, cache[key], seq, batch, gen_tokens)
+        r["key"] = "hyflexpim" if ref is spec else str(ref)
+        out.append(r)
+    return out

@@ -1,0 +1,88 @@
+"""Roll the component library up the hierarchy: area and full-activity power per module, PU, chip.
+
+Full-activity power of a block = energy per action x action rate at full activity:
+ADC, array column read, shift-add and buffer act once per conversion (1/t_conv per array);
+a wordline driver once per input bit (every ``cols`` conversions); a NOR-PIM array does one NOR
+step per lane per cycle; the SFU takes 256 inputs per cycle.
+"""
+
+from __future__ import annotations
+
+from hyflexpim.hw.spec import PimSpec
+
+
+def adc_energy_pj(spec: PimSpec, bits: int) -> float:
+    c = spec.comp(spec.analog.adc)
+    ref = c.ref_bits or bits
+    if spec.analog.adc_energy_scaling == "walden":
+        return c.energy_pj * 2.0 ** (bits - ref)
+    return c.energy_pj * bits / ref
+
+
+def adc_time_ns(spec: PimSpec, bits: int) -> float:
+    c = spec.comp(spec.analog.adc)
+    ref = c.ref_bits or bits
+    return c.latency_ns * (bits / ref if spec.analog.adc_time_scales_with_bits else 1.0)
+
+
+def conversion_energy_pj(spec: PimSpec, slc: bool) -> dict[str, float]:
+    """Energy of one conversion by category (ADC, array column read, shift-add, buffer)."""
+    a = spec.analog
+    return {
+        "adc": adc_energy_pj(spec, a.adc_bits_slc if slc else a.adc_bits_mlc),
+        "arrays": spec.comp(a.array).energy_pj,
+        "shift_add": spec.comp(a.shift_add).energy_pj,
+        "buffers": spec.comp(a.buffer).energy_pj,
+    }
+
+
+def analog_module(spec: PimSpec) -> dict[str, dict[str, float]]:
+    """Area (mm2) and full-activity power (W) of one analog module, by block (MLC mode)."""
+    a = spec.analog
+    t = adc_time_ns(spec, a.adc_bits_mlc) * 1e-9
+    rate = 1.0 / t  # conversions per second per array
+    e = conversion_energy_pj(spec, slc=False)
+    drv = spec.comp(a.driver)
+    area = {
+        "adc": a.arrays * spec.comp(a.adc).area_um2,
+        "arrays": a.arrays * spec.comp(a.array).area_um2,
+        "drivers": a.arrays * a.rows * drv.area_um2,
+        "shift_add": a.arrays * spec.comp(a.shift_add).area_um2,
+        "buffers": spec.comp(a.buffer).area_um2 + a.arrays * spec.comp(a.psum_adder).area_um2,
+    }
+    power = {k: a.arrays * rate * v * 1e-12 for k, v in e.items() if k != "buffers"}
+    power["drivers"] = a.arrays * a.rows * (rate / a.cols) * drv.energy_pj * 1e-12
+    power["buffers"] = a.arrays * rate * e["buffers"] * 1e-12
+    return {"area_mm2": {k: v * 1e-6 for k, v in area.items()}, "power_w": power}
+
+
+def digital_module(spec: PimSpec) -> dict[str, dict[str, float]]:
+    d = spec.digital
+    pim, sfu = spec.comp(d.pim), spec.comp(d.sfu)
+    nor_rate = d.rows / (pim.latency_ns * 1e-9)  # NOR steps per second per array
+    return {
+        "area_mm2": {"digital_pim": d.arrays * pim.area_um2 * 1e-6, "sfu": sfu.area_um2 * 1e-6},
+        "power_w": {"digital_pim": d.arrays * nor_rate * pim.energy_pj * 1e-12,
+                    "sfu": sfu.energy_pj / (sfu.latency_ns * 1e-9) * 1e-12},
+    }
+
+
+def pu_totals(spec: PimSpec) -> dict:
+    """Per-PU area and full-activity power: analog (all modules), digital (all modules), by block."""
+    am, dm = analog_module(spec), digital_module(spec)
+    na, nd = spec.pu.analog_modules, spec.pu.digital_modules
+    out = {"analog": {}, "digital": {}}
+    for part, mod, n in (("analog", am, na), ("digital", dm, nd)):
+        for q in ("area_mm2", "power_w"):
+            blocks = {k: v * n for k, v in mod[q].items()}
+            out[part][q] = sum(blocks.values())
+            out[part][q + "_by_block"] = blocks
+    noc = spec.comp(spec.chip.noc)
+    out["noc_area_mm2"] = noc.area_um2 * 1e-6
+    out["area_mm2"] = out["analog"]["area_mm2"] + out["digital"]["area_mm2"] + out["noc_area_mm2"]
+    out["power_w"] = out["analog"]["power_w"] + out["digital"]["power_w"]
+    return out
+
+
+def chip_area_mm2(spec: PimSpec) -> float:
+    return spec.chip.pus * pu_totals(spec)["area_mm2"]

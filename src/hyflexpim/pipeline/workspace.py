@@ -1,0 +1,81 @@
+"""The run folder: each step's output on disk, so a re-run skips what is done and an interrupted run resumes.
+
+    out/
+      config.yaml                 resolved configuration of the run
+      models/finetuned.safetensors, models/redistributed.safetensors
+      importance/<variant>.json   importance scores per matrix
+      plans/<variant>-<scorer>-<policy>-slc<rate>.json
+      evaluations.jsonl           one line per finished evaluation (the resume log)
+      results.csv, results.json, accuracy_vs_slc.png, hw.csv, hw.json
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import yaml
+
+from hyflexpim.atomic import write_atomic
+from hyflexpim.errors import UserError
+
+
+class Workspace:
+    def __init__(self, out: str | os.PathLike):
+        self.root = Path(out)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            probe = self.root / ".write-test"
+            probe.write_text("")
+            probe.unlink()
+        except OSError as e:
+            raise UserError(f"output folder {self.root} is not writable: {e.strerror}") from None
+        for sub in ("models", "importance", "plans"):
+            (self.root / sub).mkdir(exist_ok=True)
+        self.log = self.root / "evaluations.jsonl"
+
+    def path(self, *parts: str) -> Path:
+        return self.root.joinpath(*parts)
+
+    # -- configuration ---------------------------------------------------------------------
+    def write_config(self, config) -> None:
+        write_atomic(self.path("config.yaml"), yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+
+    # -- evaluation log ----------------------------------------------------------------------
+    def done(self) -> dict[str, dict]:
+        """Finished evaluations by key; a torn last line (interrupted write) is ignored."""
+        out = {}
+        if self.log.exists():
+            for line in self.log.read_text().splitlines():
+                try:
+                    rec = json.loads(line)
+                    out[rec["key"]] = rec
+                except (json.JSONDecodeError, KeyError):
+                    continue
+        return out
+
+    def record(self, rec: dict) -> None:
+        with open(self.log, "a") as f:
+            f.write(json.dumps(rec) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+
+    # -- model weights -------------------------------------------------------------------------
+    def save_model(self, model, name: str) -> Path:
+        from safetensors.torch import save_model
+
+        target = self.path("models", f"{name}.safetensors")
+        tmp = target.with_suffix(".partial")
+        save_model(model, str(tmp))
+        os.replace(tmp, target)
+        return target
+
+    def load_into(self, model, name: str) -> bool:
+        from safetensors.torch import load_model
+
+        target = self.path("models", f"{name}.safetensors")
+        if not target.exists():
+            return False
+        load_model(model, str(target))
+        return True

@@ -1,0 +1,45 @@
+"""Plot of the metric against the SLC rate, one line per (variant, selection rule)."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+from hyflexpim.atomic import write_atomic
+from hyflexpim.report.results import label
+
+
+def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    curves: dict[tuple, list[dict]] = {}
+    for r in rows:
+        if r["slc_rate"] is not None:
+            curves.setdefault((r["variant"], r["scorer"]), []).append(r)
+    for (variant, scorer), rs in curves.items():
+        rs.sort(key=lambda r: r["slc_rate"])
+        x = [r["slc_rate"] for r in rs]
+        style = "o-" if len(rs) > 2 else "s"
+        ax.errorbar(x, [r["mean"] for r in rs], yerr=[r["std"] for r in rs], fmt=style, capsize=3,
+                    label=label(variant, scorer))
+    for r in rows:
+        if r["slc_rate"] is None:
+            ax.axhline(r["mean"], ls="--", lw=1, color="grey" if r["variant"] == "fp32" else "tab:purple",
+                       label=label(r["variant"], None))
+    metric = rows[0]["metric"] if rows else "metric"
+    ax.set_xlabel("SLC rate (% of singular components, or rows, per matrix)")
+    ax.set_ylabel(metric)
+    if metric == "perplexity":
+        ax.set_yscale("log")
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return write_atomic(Path(path), buf.getvalue())

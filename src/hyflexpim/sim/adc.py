@@ -1,0 +1,154 @@
+"""The column ADC of an analog RRAM array: configuration, step size, conversion and its error variance.
+
+One conversion digitises one column's partial sum P (a non-negative, conductance-like sum over at most
+``rows_per_array`` rows, for one input bit and one weight slice) into a ``b``-bit code 0..2^b−1:
+
+    code = clamp(round(P / LSB + noise), 0, 2^b − 1),   output = code · LSB
+
+The step ``LSB`` (``adc_range``):
+
+- ``"level_step"`` (default): LSB = one cell level, so the ADC reads 0..2^b−1 levels and saturates above.
+  With the paper's 6-bit SLC / 7-bit MLC ADCs on 64-row arrays this covers 0..63 of the possible 0..64
+  (SLC) and 0..127 of 0..192 (MLC): sums are exact unless a column collects more than that, which needs
+  most of the 64 inputs' current bit set on high-level cells (rare on real activations: the error is
+  clipping only). This is our reading of "7-bit in MLC mode, 6-bit in SLC mode": b = log2(rows) +
+  bits_per_cell − 1.
+- ``"full_scale"``: range R = rows × max level (64 for SLC, 192 for 2-bit MLC), the largest sum the array
+  can produce, so nothing clips, but the paper's bit counts then give LSB = 2 levels (one bit short of
+  exact) and a rounding error on every conversion — large after the ×2^7 (input MSB) × 2^6 (weight MSB
+  slice) shift-and-add (30–60 % relative error on random data, see docs/circuit.md).
+- ``"calibrated"``: R per (group, slice) measured on calibration activations
+  (:func:`hyflexpim.sim.analog_mvm.calibrate_adc_range`, a high percentile of the observed partial sums);
+  sums above R clip.
+
+For full_scale and calibrated, ``adc_step`` sets LSB from R:
+
+- ``"pow2"`` (default): LSB = the smallest power of two with (2^b − 1)·LSB ≥ R. The code then lines up
+  with the digital shift-and-add (the ADC drops low-order bits), and an ADC with enough bits
+  (b ≥ log2(R + 1)) is exact on ideal cells.
+- ``"uniform"``: LSB = R / (2^b − 1), the full code range spread over R.
+
+``torch.round`` rounds halves to even. On integer sums (ideal cells) with a power-of-two LSB ≥ 2 the
+error is then a discrete uniform variable with variance (LSB² + 2)/12; on continuous sums (noisy cells)
+it is LSB²/12 — :func:`conversion_variance` returns the one that applies (used by the statistical mode).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import torch
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hyflexpim.errors import UserError
+
+
+class _StrictConfig(BaseModel):
+    """A pydantic config whose validation errors become one-line UserErrors naming the field."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    def __init__(self, **data):
+        try:
+            super().__init__(**data)
+        except ValidationError as e:
+            raise UserError(_one_line(type(self).__name__, e)) from None
+
+    def __setattr__(self, name, value):
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as e:
+            raise UserError(_one_line(type(self).__name__, e)) from None
+
+
+def _one_line(cls_name: str, e: ValidationError) -> str:
+    err = e.errors()[0]
+    where = ".".join(str(p) for p in err.get("loc", ())) or "?"
+    got = err.get("input")
+    msg = err["msg"]
+    if err.get("type") == "extra_forbidden":
+        return f"{cls_name}: unknown field '{where}'"
+    return f"{cls_name}.{where}: {msg}; got {got!r}"
+
+
+class CircuitConfig(_StrictConfig):
+    """How one analog weight part is computed: arrays, bit-serial inputs, ADCs.
+
+    Defaults follow the paper: 64-row arrays, 8-bit activations applied one bit per cycle,
+    a 6-bit ADC for SLC arrays and a 7-bit one for MLC arrays, one LSB per cell level (saturating).
+    """
+
+    rows_per_array: int = Field(64, ge=1, description="rows summed by one column (inputs per partial sum)")
+    input_bits: int = Field(8, ge=2, le=16, description="signed activation bits, applied bit-serially (two's complement)")
+    input_quant: Literal["per_token", "fixed"] = Field(
+        "per_token", description="per_token: dynamic symmetric scale max|x_row|/(2^(B-1)-1) per row of x; "
+        "fixed: a calibrated scale passed as analog_matmul(x_scale=...)")
+    adc_bits_slc: int = Field(6, ge=1, le=24, description="ADC bits of arrays of 1-bit cells")
+    adc_bits_mlc: int = Field(7, ge=1, le=24, description="ADC bits of arrays of 2..4-bit cells")
+    adc_range: Literal["level_step", "full_scale", "calibrated"] = Field(
+        "level_step", description="level_step: LSB = one cell level (saturating); full_scale: range = rows × max "
+        "level; calibrated: range from calibrate_adc_range")
+    adc_step: Literal["pow2", "uniform"] = "pow2"
+    adc_noise_lsb: float = Field(0.0, ge=0, description="σ of Gaussian ADC input noise, in LSB (0 = none)")
+    adc_mode: Literal["exact", "statistical"] = Field(
+        "exact", description="exact: every partial sum converted; statistical: exact product plus Gaussian "
+        "noise of the conversions' summed variance (one matmul)")
+    memory_budget_mb: float = Field(256.0, gt=0, description="largest per-chunk intermediate (ADC codes of a chunk "
+                                    "of tokens); tokens are processed in chunks under it")
+    tile_mb: float = Field(6.0, gt=0, description="partial sums are made and converted in tiles of this size "
+                           "(cache-resident ADC passes)")
+    calib_percentile: float = Field(99.99, gt=0, le=100, description="percentile of partial sums used as calibrated ADC range")
+
+    def adc_bits(self, bits_per_cell: int) -> int:
+        return self.adc_bits_slc if bits_per_cell == 1 else self.adc_bits_mlc
+
+
+def full_scale(rows: int, bits_per_cell: int) -> float:
+    """Largest partial sum of one column: rows × max level."""
+    return float(rows * ((1 << bits_per_cell) - 1))
+
+
+def adc_lsb(range_: torch.Tensor | float, bits: int, step: str = "pow2") -> torch.Tensor:
+    """ADC step for a range R (scalar or tensor) and ``bits`` bits (see module doc)."""
+    r = torch.as_tensor(range_, dtype=torch.float64).clamp_min(1e-12)
+    top = float((1 << bits) - 1)
+    if step == "pow2":
+        return torch.exp2(torch.ceil(torch.log2(r / top)))
+    if step == "uniform":
+        return r / top
+    raise UserError(f"CircuitConfig.adc_step must be 'pow2' or 'uniform'; got {step!r}")
+
+
+def convert_(p: torch.Tensor, bits: int, noise_lsb: float = 0.0,
+             generator: torch.Generator | None = None, clip: bool = True, round_: bool = True) -> torch.Tensor:
+    """In place: partial sums already expressed in LSB units -> integer codes 0..2^b−1 (in LSB units).
+
+    ``clip=False`` / ``round_=False`` skip a pass the caller knows to be a no-op (sums that cannot leave the
+    range / that are already integers)."""
+    if noise_lsb > 0:
+        p.add_(torch.randn(p.shape, generator=generator, dtype=p.dtype, device=p.device), alpha=noise_lsb)
+        round_ = clip = True
+    if round_:
+        p.round_()
+    if clip:
+        p.clamp_(0, float((1 << bits) - 1))
+    return p
+
+
+def conversion_variance(lsb: torch.Tensor, integer_sums: bool, step: str = "pow2",
+                        noise_lsb: float = 0.0) -> torch.Tensor:
+    """Variance of one conversion's error (clipping ignored), in the units of the partial sum."""
+    lsb = torch.as_tensor(lsb, dtype=torch.float64)
+    if integer_sums and step == "pow2" and noise_lsb == 0:
+        # integer sums on a power-of-two grid: exact when LSB <= 1, else a discrete error whose ties
+        # (round half to even) have magnitude LSB/2: variance (LSB^2 + 2)/12.
+        var = torch.where(lsb <= 1, torch.zeros_like(lsb), (lsb ** 2 + 2) / 12)
+    else:
+        var = lsb ** 2 / 12
+    return var + (noise_lsb * lsb) ** 2
+
+
+def needed_bits(rows: int, bits_per_cell: int) -> int:
+    """ADC bits for an exact conversion of a full-scale column of ideal cells."""
+    return int(math.ceil(math.log2(full_scale(rows, bits_per_cell) + 1)))

@@ -1,0 +1,377 @@
+"""Circuit-faithful analog matrix-vector product of one weight part stored in RRAM cells.
+
+:func:`analog_matmul` follows the dataflow of one analog module:
+
+1. **Activations** are quantized to ``input_bits`` signed bits. Default (``input_quant="per_token"``):
+   a dynamic symmetric scale per row of ``x`` (one token), s = max|x_row| / (2^(B−1) − 1);
+   ``input_quant="fixed"`` uses a calibrated scale passed as ``x_scale`` (see
+   :func:`calibrate_input_scale`); values beyond it clip at ±(2^(B−1) − 1).
+2. The integer activations drive the wordlines **bit-serially**, one two's-complement bit per cycle;
+   the MSB cycle is weighted −2^(B−1), the others +2^t.
+3. The **weights** are the cells of :func:`hyflexpim.device.slicing.slice_int8`: every slice j of every
+   group g is one set of columns. ``d_in`` is cut into row blocks of ``rows_per_array`` rows (the last one
+   zero-padded), so each column's **partial sum** covers at most that many inputs. The analog quantity is the
+   programmed level (plus noise): ``digit_values − (cells.digits − cells.levels)``; the digit shift
+   ``digits − levels`` (non-zero only on the negative top slice of two's complement) is added exactly by
+   the periphery, as is the encoding's ``offset · Σx``.
+4. Every partial sum (per input bit, per slice, per group, per row block, per column) goes through the
+   **ADC** (:mod:`hyflexpim.sim.adc`): ``adc_bits_slc`` / ``adc_bits_mlc`` bits, step one cell level
+   (default, saturating), or a range set by the full scale or by calibration.
+5. Codes are **shifted and added** digitally across input bits (×2^t, MSB negative), slices (×2^(b·j)),
+   groups (×sign_g) and summed over row blocks.
+
+The result is in the integer weight domain times the activation scale: ≈ ``x @ reconstruct(digit_values).T``
+(the caller multiplies by the weight scale). With an ADC of enough bits and ideal cells it equals
+``s · (x_q @ q.T)`` exactly.
+
+Cost: one batched matmul of the 0/1 input-bit planes with the level matrix (batch = row blocks),
+B·G·S times the clean matmul's MACs, plus two element-wise passes (round, sum; clip only when a sum can
+exceed the range) over the partial sums. Tokens are processed in chunks so that the partial-sum tensor
+stays under ``memory_budget_mb``.
+
+``adc_mode="statistical"`` skips the conversions: the exact product ``x_q @ reconstruct(digit_values).T``
+plus Gaussian noise with the variance the conversions would add: Σ over conversions of (shift-and-add
+weight)² · var_conv, counting only conversions whose input bit plane and cells are not both non-zero in
+the row block (those read exactly 0). var_conv = (LSB² + 2)/12 on ideal cells with a power-of-two LSB ≥ 2
+(0 when LSB ≤ 1), LSB²/12 otherwise. Assumptions: clipping is ignored (level_step saturation, calibrated
+ranges), and the conversion error is independent of the cell noise. The latter fails when the analog noise
+of one partial sum is much smaller than an LSB (e.g. 2.5 % cell noise with a one-level LSB): the exact ADC
+then rounds most of the cell noise away, which the statistical mode does not model — it overestimates the
+error there (it is conservative). See docs/circuit.md.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+from hyflexpim.device.slicing import Cells
+from hyflexpim.errors import UserError
+from hyflexpim.sim.adc import CircuitConfig, adc_lsb, conversion_variance, convert_, full_scale
+
+__all__ = ["CircuitConfig", "analog_matmul", "PreparedAnalog", "prepare_analog", "analog_matmul_prepared", "quantize_activations", "calibrate_input_scale",
+           "calibrate_adc_range", "input_bit_weights", "n_weight_slices"]
+
+
+def n_weight_slices(cells: Cells) -> int:
+    """Column sets per weight: groups × slices (8 for SLC, 4 for 2-bit MLC, twice that for differential)."""
+    return int(cells.digits.shape[0] * cells.digits.shape[1])
+
+
+def input_bit_weights(bits: int, dtype=torch.float64) -> torch.Tensor:
+    """Shift-and-add weights of two's-complement input bits: 1, 2, …, 2^(B−2), −2^(B−1)."""
+    w = 2.0 ** torch.arange(bits, dtype=dtype)
+    w[-1] = -w[-1]
+    return w
+
+
+def quantize_activations(x: torch.Tensor, cfg: CircuitConfig,
+                         x_scale: torch.Tensor | float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Integer-valued activations (same dtype as x) and their scale (shape [..., 1]).
+
+    per_token (default): s = max|x_row| / (2^(B−1) − 1) for every row (all-zero rows get a tiny scale);
+    fixed: the given ``x_scale`` (scalar or broadcastable), values clipped to ±(2^(B−1) − 1).
+    """
+    qmax = float((1 << (cfg.input_bits - 1)) - 1)
+    if x_scale is not None:
+        s = torch.as_tensor(x_scale, dtype=x.dtype, device=x.device)
+        if s.dim() == 0:
+            s = s.reshape((1,) * x.dim())
+    elif cfg.input_quant == "fixed":
+        raise UserError("CircuitConfig.input_quant='fixed' needs x_scale=... (see calibrate_input_scale)")
+    else:
+        s = x.detach().abs().amax(dim=-1, keepdim=True) / qmax
+    s = s.clamp_min(torch.finfo(x.dtype).tiny)
+    xq = torch.clamp(torch.round(x / s), -qmax, qmax)
+    return xq, s
+
+
+def calibrate_input_scale(x: torch.Tensor, cfg: CircuitConfig, percentile: float = 100.0) -> torch.Tensor:
+    """A fixed activation scale from calibration data: the ``percentile`` of |x| over (2^(B−1) − 1)."""
+    if not 0 < percentile <= 100:
+        raise UserError(f"percentile must be in (0, 100]; got {percentile}")
+    a = x.detach().abs().reshape(-1).float()
+    if percentile >= 100:
+        m = a.max()
+    else:
+        k = max(1, int(math.ceil(percentile / 100 * a.numel())))
+        m = a.kthvalue(k).values
+    return (m / ((1 << (cfg.input_bits - 1)) - 1)).to(x.dtype)
+
+
+def _check(x: torch.Tensor, cells: Cells, digit_values: torch.Tensor) -> None:
+    if cells.digits.dim() != 4:
+        raise UserError(f"cells.digits must be [groups, slices, d_out, d_in] (slice a 2-D weight); "
+                        f"got shape {list(cells.digits.shape)}")
+    if tuple(digit_values.shape) != tuple(cells.digits.shape):
+        raise UserError(f"digit_values must have the shape of cells.digits {list(cells.digits.shape)}; "
+                        f"got {list(digit_values.shape)}")
+    if x.shape[-1] != cells.digits.shape[-1]:
+        raise UserError(f"x's last dimension must be d_in={cells.digits.shape[-1]}; got {x.shape[-1]}")
+    if not x.is_floating_point():
+        raise UserError(f"x must be a floating-point tensor; got {x.dtype}")
+
+
+def _bit_planes(xq: torch.Tensor, bits: int, n_blocks: int, rows: int) -> torch.Tensor:
+    """Two's-complement bit planes of integer-valued xq [n, d_in], zero-padded and cut into row blocks:
+    [n_blocks, B*n, rows] float32 (row index t*n + token: bit-major)."""
+    n, d_in = xq.shape
+    u = xq.to(torch.int32) & ((1 << bits) - 1)
+    pad = n_blocks * rows - d_in
+    if pad:
+        u = torch.nn.functional.pad(u, (0, pad))
+    u = u.reshape(n, n_blocks, rows).transpose(0, 1)  # [nb, n, R]
+    t = torch.arange(bits, dtype=torch.int32, device=xq.device).reshape(1, -1, 1, 1)
+    return ((u.unsqueeze(1) >> t) & 1).to(torch.float32).reshape(n_blocks, bits * n, rows)
+
+
+def _lsb_and_range(cells: Cells, cfg: CircuitConfig, adc_range) -> tuple[torch.Tensor, int]:
+    G, S = cells.digits.shape[:2]
+    bits = cfg.adc_bits(cells.bits_per_cell)
+    if cfg.adc_range == "level_step":
+        return torch.ones(G, S, dtype=torch.float64), bits
+    if cfg.adc_range == "full_scale":
+        rng = torch.full((G, S), full_scale(cfg.rows_per_array, cells.bits_per_cell), dtype=torch.float64)
+    else:
+        if adc_range is None:
+            raise UserError("CircuitConfig.adc_range='calibrated' needs adc_range=... "
+                            "(a [groups, slices] tensor from calibrate_adc_range)")
+        rng = torch.as_tensor(adc_range, dtype=torch.float64).expand(G, S)
+    return adc_lsb(rng, bits, cfg.adc_step), bits
+
+
+def _chunk_tokens(n_tokens: int, per_token_bytes: int, cfg: CircuitConfig) -> int:
+    return max(1, min(n_tokens, int(cfg.memory_budget_mb * 2**20) // max(1, per_token_bytes)))
+
+
+def _level_matrix(analog: torch.Tensor, scale_gs: torch.Tensor, n_blocks: int, rows: int) -> torch.Tensor:
+    """[G, S, O, I] analog levels / scale -> [n_blocks, rows, O*G*S] float32 (padded rows are zero)."""
+    G, S, O, I = analog.shape
+    a = analog.to(torch.float32) / scale_gs.to(torch.float32).reshape(G, S, 1, 1)
+    pad = n_blocks * rows - I
+    if pad:
+        a = torch.nn.functional.pad(a, (0, pad))
+    # columns ordered (output, column set): the shift-and-add over column sets then reads contiguous memory
+    return a.reshape(G * S, O, n_blocks, rows).permute(2, 3, 1, 0).reshape(n_blocks, rows, O * G * S).contiguous()
+
+
+def _shift_coefficients(cells: Cells) -> torch.Tensor:
+    """[G, S] sign_g · 2^(b·j), float64."""
+    return cells.group_sign.to(torch.float64).reshape(-1, 1) * cells.place.to(torch.float64).reshape(1, -1)
+
+
+_F32_EXACT = float(1 << 24)
+
+
+@dataclass
+class PreparedAnalog:
+    """Everything :func:`analog_matmul` derives from the cells once (static weights): reuse it across calls
+    with :func:`analog_matmul_prepared`. Built by :func:`prepare_analog`."""
+
+    cfg: CircuitConfig
+    shape: tuple[int, int, int, int]  # G, S, d_out, d_in
+    n_blocks: int
+    adc_bits: int
+    lsb: torch.Tensor  # [G, S] float64
+    coef: torch.Tensor  # [G, S] float64: sign_g · 2^(b·j)
+    offset: int
+    levels: torch.Tensor | None = None  # exact: [n_blocks, rows, d_out*G*S] float32, in LSB units
+    may_clip: bool = True
+    lattice: bool = False  # every level / LSB is an integer: rounding is a no-op
+    shift_mask: torch.Tensor | None = None  # exact: [d_out, d_in] 0/1 float32 ...
+    shift_value: float = 0.0  # ... times this value = the digit shift Σ coef·(digits − levels)
+    shift_full: torch.Tensor | None = None  # ... or the general integer matrix, float64
+    w_eff: torch.Tensor | None = None  # statistical: reconstruct(digit_values) [d_out, d_in] float32
+    var_w: torch.Tensor | None = None  # statistical: [n_blocks, d_out] conversion variance per active block
+
+    @property
+    def n_weight_slices(self) -> int:
+        return self.shape[0] * self.shape[1]
+
+
+def prepare_analog(cells: Cells, digit_values: torch.Tensor, cfg: CircuitConfig,
+                   adc_range: torch.Tensor | None = None) -> PreparedAnalog:
+    """Precompute the level matrix, ADC steps and digital correction terms of one weight part."""
+    if cells.digits.dim() != 4:
+        raise UserError(f"cells.digits must be [groups, slices, d_out, d_in] (slice a 2-D weight); "
+                        f"got shape {list(cells.digits.shape)}")
+    if tuple(digit_values.shape) != tuple(cells.digits.shape):
+        raise UserError(f"digit_values must have the shape of cells.digits {list(cells.digits.shape)}; "
+                        f"got {list(digit_values.shape)}")
+    G, S, O, I = cells.digits.shape
+    R = cfg.rows_per_array
+    nb = -(-I // R)
+    lsb, adc_bits = _lsb_and_range(cells, cfg, adc_range)
+    coef = _shift_coefficients(cells)
+    shift = cells.digits - cells.levels
+    analog = digit_values.to(torch.float32) - shift.to(torch.float32)  # noisy levels (conductance-like)
+    prep = PreparedAnalog(cfg=cfg, shape=(G, S, O, I), n_blocks=nb, adc_bits=adc_bits, lsb=lsb, coef=coef,
+                          offset=int(cells.offset))
+    if cfg.adc_mode == "statistical":
+        prep.w_eff = cells.reconstruct(digit_values.to(torch.float64)).to(torch.float32)
+        integer = bool(torch.equal(analog, analog.round()))
+        var_gs = conversion_variance(lsb, integer, cfg.adc_step, cfg.adc_noise_lsb)  # [G, S]
+        pad = nb * R - I
+        a_nz = torch.nn.functional.pad(analog != 0, (0, pad)).reshape(G, S, O, nb, R).any(-1)  # [G,S,O,nb]
+        prep.var_w = torch.einsum("gs,gsob->bo", coef ** 2 * var_gs, a_nz.to(torch.float64))
+        return prep
+    A = _level_matrix(analog, lsb, nb, R)  # [nb, R, G*S*O], in LSB units
+    top = float((1 << adc_bits) - 1)
+    colmax = float(A.clamp_min(0).sum(1).max()) if A.numel() else 0.0
+    prep.may_clip = bool(A.numel() and A.min() < 0) or colmax > top
+    prep.lattice = bool(torch.equal(A, A.round())) and cfg.adc_noise_lsb == 0
+    prep.levels = A
+    dshift = (shift.to(torch.float64) * coef.reshape(G, S, 1, 1)).sum((0, 1))  # [O, I] integer
+    nz = dshift[dshift != 0]
+    if nz.numel() and bool((nz == nz[0]).all()):
+        prep.shift_mask, prep.shift_value = (dshift != 0).to(torch.float32), float(nz[0])
+    elif nz.numel():
+        prep.shift_full = dshift
+    return prep
+
+
+def analog_matmul(x: torch.Tensor, cells: Cells, digit_values: torch.Tensor, cfg: CircuitConfig,
+                  generator: torch.Generator | None = None, *, x_scale: torch.Tensor | float | None = None,
+                  adc_range: torch.Tensor | None = None) -> torch.Tensor:
+    """Analog PIM product of x [..., d_in] with one weight part -> [..., d_out] (integer weight domain × x scale).
+
+    ``digit_values``: the programmed digit values (``cells.digits`` when ideal), same shape as ``cells.digits``.
+    ``generator``: draws of ADC noise (``adc_noise_lsb``) and of the statistical mode.
+    ``x_scale``: fixed activation scale (needed when ``cfg.input_quant == "fixed"``; overrides per-token).
+    ``adc_range``: [G, S] calibrated ADC ranges (needed when ``cfg.adc_range == "calibrated"``).
+    For repeated calls on the same weights, :func:`prepare_analog` once and :func:`analog_matmul_prepared`.
+    """
+    if x.shape[-1] != cells.digits.shape[-1]:
+        raise UserError(f"x's last dimension must be d_in={cells.digits.shape[-1]}; got {x.shape[-1]}")
+    return analog_matmul_prepared(x, prepare_analog(cells, digit_values, cfg, adc_range), generator,
+                                  x_scale=x_scale)
+
+
+def analog_matmul_prepared(x: torch.Tensor, prep: PreparedAnalog, generator: torch.Generator | None = None,
+                           *, x_scale: torch.Tensor | float | None = None) -> torch.Tensor:
+    """:func:`analog_matmul` on precomputed weights (``prep.cfg`` is the circuit configuration)."""
+    cfg = prep.cfg
+    G, S, O, I = prep.shape
+    if x.shape[-1] != I:
+        raise UserError(f"x's last dimension must be d_in={I}; got {x.shape[-1]}")
+    if not x.is_floating_point():
+        raise UserError(f"x must be a floating-point tensor; got {x.dtype}")
+    lead = x.shape[:-1]
+    X = x.reshape(-1, I)
+    xq, s = quantize_activations(X, cfg, x_scale)
+    B, R, nb = cfg.input_bits, cfg.rows_per_array, prep.n_blocks
+    wt = input_bit_weights(B)
+    if cfg.adc_mode == "statistical":
+        mm_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
+        exact = (xq.to(mm_dtype) @ prep.w_eff.to(mm_dtype).T).to(torch.float64)
+        # per-token, per-block input activity (Σ_t w_t² over bit planes that are not all zero) times the
+        # per-column, per-block variance (Σ_(g,j) coef² var_conv over column sets whose cells are not all
+        # zero): conversions of an all-zero bit plane or all-zero cells read exactly 0.
+        act_x = _active_blocks(xq, B, nb, R, cfg, wt ** 2)  # [N, nb]
+        var = act_x @ prep.var_w  # [N, O]
+        noise = torch.randn(exact.shape, generator=generator, dtype=torch.float64)
+        out = exact + noise * var.sqrt()
+    else:
+        A = prep.levels
+        top = float((1 << prep.adc_bits) - 1)
+        coef_lsb = prep.coef * prep.lsb  # [G, S]
+        # stage 1 (over column sets) in float32 when provably exact, stage 2 (over input bits) in float64
+        ratio = (coef_lsb.abs() / coef_lsb.abs().min()).sum()
+        exact32 = prep.lattice and float(top * nb * ratio) < _F32_EXACT \
+            and bool(torch.equal(coef_lsb / coef_lsb.abs().min(), (coef_lsb / coef_lsb.abs().min()).round()))
+        c_dtype = torch.float32 if exact32 else torch.float64
+        c_unit = coef_lsb.abs().min() if exact32 else torch.tensor(1.0, dtype=torch.float64)
+        c1 = (coef_lsb / c_unit).reshape(G * S).to(c_dtype)
+        GSO = G * S * O
+        n_chunk = _chunk_tokens(X.shape[0], B * GSO * 4, cfg)  # codes [B*n, G*S*O] float32 per chunk
+        outs = []
+        for i in range(0, X.shape[0], n_chunk):
+            xc = xq[i:i + n_chunk]
+            n = xc.shape[0]
+            planes = _bit_planes(xc, B, nb, R)  # [nb, B*n, R]
+            codes = _convert_tiled(planes, A, prep, generator)  # [B*n, G*S*O], Σ over row blocks
+            per_bit = codes.reshape(B * n * O, G * S).to(c_dtype) @ c1  # shift-and-add over column sets
+            outs.append(torch.einsum("t,tno->no", wt, per_bit.to(torch.float64).reshape(B, n, O)) * c_unit)
+        out = torch.cat(outs, 0) if outs else torch.zeros(0, O, dtype=torch.float64)
+        # exact digital terms: the digit shift and the encoding offset
+        if prep.shift_mask is not None:
+            out = out + (xq.to(torch.float32) @ prep.shift_mask.T).to(torch.float64) * prep.shift_value
+        elif prep.shift_full is not None:
+            out = out + xq.to(torch.float64) @ prep.shift_full.T
+        if prep.offset:
+            out = out - float(prep.offset) * xq.to(torch.float64).sum(-1, keepdim=True)
+    out = out * s.to(torch.float64)
+    return out.to(x.dtype).reshape(*lead, O)
+
+
+def _convert_tiled(planes: torch.Tensor, A: torch.Tensor, prep: PreparedAnalog,
+                   generator: torch.Generator | None) -> torch.Tensor:
+    """Σ over row blocks of ADC(planes @ A): [nb, M, R] x [nb, R, C] -> [M, C] float32.
+
+    The partial sums [nb, M, C] are produced tile by tile (rows × columns of the output, every tile
+    covering all row blocks), each tile small enough (``cfg.tile_mb``) to stay in cache for the ADC passes;
+    each tile is one batched matmul over the row blocks."""
+    cfg = prep.cfg
+    nb, M, _ = planes.shape
+    C = A.shape[-1]
+    codes = torch.empty(M, C, dtype=torch.float32, device=A.device)
+    mc = min(M, 128)
+    nc = max(64, int(cfg.tile_mb * 2**20) // (nb * mc * 4))
+    clip, rnd = prep.may_clip, not prep.lattice
+    for i in range(0, M, mc):
+        pl = planes[:, i:i + mc]
+        for j in range(0, C, nc):
+            P = torch.bmm(pl, A[:, :, j:j + nc])  # partial sums in LSB units
+            if clip or rnd or cfg.adc_noise_lsb > 0:
+                convert_(P, prep.adc_bits, cfg.adc_noise_lsb, generator, clip=clip, round_=rnd)
+            torch.sum(P, 0, out=codes[i:i + mc, j:j + nc])
+    return codes
+
+
+def _active_blocks(xq: torch.Tensor, bits: int, nb: int, rows: int, cfg: CircuitConfig,
+                   bit_weights: torch.Tensor) -> torch.Tensor:
+    """[N, nb] float64: Σ_t bit_weights[t] over the input bits t whose plane has a 1 in the row block."""
+    N, I = xq.shape
+    n_chunk = _chunk_tokens(N, bits * nb * rows * 4, cfg)
+    res = []
+    for i in range(0, N, n_chunk):
+        planes = _bit_planes(xq[i:i + n_chunk], bits, nb, rows)  # [nb, B*n, R]
+        act = planes.amax(-1).reshape(nb, bits, -1).to(torch.float64)  # [nb, B, n]
+        res.append(torch.einsum("t,btn->nb", bit_weights, act))
+    if not res:
+        return torch.zeros(0, nb, dtype=torch.float64)
+    return torch.cat(res, 0)
+
+
+def calibrate_adc_range(x: torch.Tensor, cells: Cells, digit_values: torch.Tensor, cfg: CircuitConfig,
+                        x_scale: torch.Tensor | float | None = None,
+                        max_samples: int = 1 << 22) -> torch.Tensor:
+    """[G, S] ADC ranges: the ``cfg.calib_percentile`` of the partial sums seen on calibration inputs x.
+
+    Pass the result as ``analog_matmul(..., adc_range=...)`` with ``adc_range="calibrated"``. Zero sums
+    (input bit plane or cells all zero) are included. At most ``max_samples`` sums per (group, slice) are
+    kept (a fixed stride through the data).
+    """
+    _check(x, cells, digit_values)
+    G, S, O, I = cells.digits.shape
+    X = x.reshape(-1, I)
+    xq, _ = quantize_activations(X, cfg, x_scale)
+    B, R = cfg.input_bits, cfg.rows_per_array
+    nb = -(-I // R)
+    analog = digit_values.to(torch.float64) - (cells.digits - cells.levels).to(torch.float64)
+    A = _level_matrix(analog, torch.ones(G, S, dtype=torch.float64), nb, R)
+    n_chunk = _chunk_tokens(X.shape[0], nb * B * G * S * O * 4, cfg)
+    n_chunks = -(-X.shape[0] // n_chunk)
+    keep = max(1, max_samples // max(1, n_chunks))
+    samples = []
+    for i in range(0, X.shape[0], n_chunk):
+        P = torch.bmm(_bit_planes(xq[i:i + n_chunk], B, nb, R), A)  # [nb, B*n, O*G*S]
+        P = P.reshape(-1, G * S).T
+        stride = max(1, P.shape[1] // keep)
+        samples.append(P[:, ::stride])
+    P = torch.cat(samples, 1)
+    k = max(1, int(math.ceil(cfg.calib_percentile / 100 * P.shape[1])))
+    rng = P.kthvalue(k, dim=1).values.to(torch.float64).clamp_min(1e-6)
+    return rng.reshape(G, S)

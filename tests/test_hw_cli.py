@@ -1,0 +1,73 @@
+"""The ``hw`` command through typer's CliRunner on a tiny app it registers into."""
+
+import json
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from hyflexpim.cli.hw_cmd import register
+from hyflexpim.errors import UserError
+
+runner = CliRunner()
+
+
+def _app():
+    app = typer.Typer()
+    register(app)
+
+    @app.command()
+    def other() -> None:  # a second command keeps typer in multi-command mode
+        pass
+
+    return app
+
+
+def test_cli_writes_results_and_plots(tmp_path):
+    r = runner.invoke(_app(), ["hw", "--model", "minilm-l6", "--slc-rate", "10", "--seq-lens", "128,512",
+                               "--baselines", "all_slc,gpu_h100", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "throughput" in r.output and "all_slc" in r.output
+    for f in ("hw_results.csv", "hw_results.json", "throughput_vs_seq.png", "efficiency_vs_seq.png",
+              "energy_breakdown.png"):
+        assert (tmp_path / f).stat().st_size > 0
+    data = json.loads((tmp_path / "hw_results.json").read_text())
+    assert [d["key"] for d in data] == ["hyflexpim", "all_slc", "gpu_h100"]
+    assert (tmp_path / "hw_results.csv").read_text().count("\n") == 1 + 3 * 2
+
+
+def test_cli_with_plan_file_checks_shape(tmp_path):
+    from hyflexpim.hw import get_shape, uniform_plan
+
+    p = uniform_plan(get_shape("bert-base"), 0.05).save(tmp_path / "plan.json")
+    ok = runner.invoke(_app(), ["hw", "--plan", str(p), "--model", "bert-base", "--seq-lens", "128", "--baselines", ""])
+    assert ok.exit_code == 0, ok.output
+    bad = runner.invoke(_app(), ["hw", "--plan", str(p), "--model", "gpt2", "--seq-lens", "128"])
+    assert isinstance(bad.exception, UserError) and "plan matrix" in str(bad.exception)
+
+
+@pytest.mark.parametrize("args, word", [
+    (["--model", "bert-base", "--slc-rate", "150"], "--slc-rate"),
+    (["--model", "bert-base", "--seq-lens", "128,abc"], "--seq-lens"),
+    (["--model", "nope"], "--model"),
+    ([], "--model"),
+    (["--model", "bert-base", "--spec", "missing.yaml"], "spec"),
+])
+def test_cli_bad_input_raises_user_error(args, word):
+    r = runner.invoke(_app(), ["hw", *args])
+    assert isinstance(r.exception, UserError), r.output
+    assert word in str(r.exception)
+
+
+def test_report_for_plans_for_a_run(tmp_path):
+    from hyflexpim.hw import get_shape, uniform_plan
+    from hyflexpim.hw.report_for_plans import report_for_plans, shape_for
+
+    plans = [uniform_plan(get_shape("minilm-l6"), r) for r in (0.05, 0.2)]
+    plans = [p.model_copy(update={"model_name": "all-MiniLM-L6-v2"}) for p in plans]
+    assert shape_for(plans[0]).name == "minilm-l6"
+    lines = []
+    files = report_for_plans(plans, tmp_path, say=lines.append, seq_lens=(128, 512))
+    assert [f.name for f in files] == ["hw_results.csv", "hw_results.json", "hw_gain_vs_slc.png"]
+    assert len(lines) == 2 and "over all-SLC" in lines[0]
+    assert (tmp_path / "hw" / "hw_results.csv").read_text().count("\n") == 1 + 2 * 7 * 2
