@@ -59,7 +59,7 @@ def test_exact_float32_input_and_chunking():
     assert analog_matmul(x[0], cells, cells.digits, cfg).shape == (D_OUT,)
 
 
-def _realistic(seed, d_out=256, d_in=300, n=64):
+def _realistic(seed, d_out=128, d_in=300, n=32):
     g = _gen(seed)
     w = torch.randn(d_out, d_in, generator=g) * 0.02
     q = quantize(w, int8_scale(w))
@@ -89,38 +89,58 @@ def test_paper_adc_small_error(encoding, bits_per_cell):
     assert rel < rel_float + 0.05
 
 
-def test_saturation_gives_small_nonzero_error():
-    """An all-maximum input on all-high MLC levels saturates the 7-bit ADC: error non-zero, still small."""
+def test_saturation_is_modelled():
+    """Adversarial: an all-maximum input on high offset-encoded MLC levels drives column sums to ~160 levels,
+    beyond the 7-bit ADC's 127: the top slice saturates and the error is large. One more ADC bit removes it."""
     g = _gen(5)
-    q = torch.randint(60, 128, (16, 128), generator=g)  # levels mostly high in the low slices
+    q = torch.randint(60, 128, (16, 128), generator=g)
     cells = slice_int8(q, 2, "offset")
     x = torch.full((2, 128), 1.0, dtype=torch.float64)
     cfg = CircuitConfig()
     xq, s = quantize_activations(x, cfg)
     ideal = (xq @ q.double().T) * s
     rel = float((analog_matmul(x, cells, cells.digits, cfg) - ideal).norm() / ideal.norm())
-    assert 0 < rel < 0.05
+    assert rel > 0.1
+    assert torch.equal(analog_matmul(x, cells, cells.digits, CircuitConfig(adc_bits_mlc=8)), ideal)
 
 
 @pytest.mark.parametrize("encoding", ["twos_complement", "offset"])
 @pytest.mark.parametrize("bits_per_cell", [1, 2])
-@pytest.mark.parametrize("noisy", [False, True])
-def test_statistical_mode_variance_matches_exact(encoding, bits_per_cell, noisy):
+@pytest.mark.parametrize("sigma", [0.0, 0.1])
+def test_statistical_mode_variance_matches_exact(encoding, bits_per_cell, sigma):
     """Full-scale ADC (LSB = 2 levels at 6/7 bits): every conversion rounds. The statistical mode's error
-    variance matches the exact mode's within 15 % (uniform random codes; ideal cells or 2.5 % noise)."""
+    variance (vs the ideal integer product) matches the exact mode's within 25 % on uniform random codes,
+    ideal cells or 10 % cell noise (measured ratios 0.94–1.08)."""
     g = _gen(20 + bits_per_cell)
     q = torch.randint(-127, 128, (256, 300), generator=g)
     x = torch.randn(64, 300, generator=g, dtype=torch.float64)
     cells = slice_int8(q, bits_per_cell, encoding)
-    dv = PaperNoise(sigma_mlc=0.025, sigma_slc=0.025).program(cells, g) if noisy else cells.digits
+    dv = PaperNoise(sigma_mlc=sigma, sigma_slc=sigma).program(cells, g)
     ex = CircuitConfig(adc_range="full_scale")
     st = CircuitConfig(adc_range="full_scale", adc_mode="statistical")
     xq, s = quantize_activations(x, ex)
-    ref = (xq @ cells.reconstruct(dv.double()).T) * s
-    ve = float((analog_matmul(x, cells, dv, ex) - ref).var())
-    vs = float((analog_matmul(x, cells, dv, st, generator=g) - ref).var())
+    ideal = (xq @ q.double().T) * s
+    ve = float((analog_matmul(x, cells, dv, ex) - ideal).var())
+    vs = float((analog_matmul(x, cells, dv, st, generator=g) - ideal).var())
     assert ve > 0
-    assert abs(vs / ve - 1) < 0.15, (vs, ve)
+    assert abs(vs / ve - 1) < 0.25, (vs, ve)
+
+
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_statistical_mode_default_adc_mlc_noise(encoding):
+    """Paper setting (7-bit one-level-LSB ADC, 2.5 % MLC noise): the ADC rounds part of the cell noise away;
+    the statistical mode's relative error stays within ×0.6..×1.6 of the exact mode's (measured 0.74–0.92)."""
+    g = _gen(40)
+    q = torch.randint(-127, 128, (256, 300), generator=g)
+    x = torch.randn(64, 300, generator=g, dtype=torch.float64)
+    cells = slice_int8(q, 2, encoding)
+    dv = PaperNoise(sigma_mlc=0.025).program(cells, g)
+    xq, s = quantize_activations(x, CircuitConfig())
+    ideal = (xq @ q.double().T) * s
+    re = float((analog_matmul(x, cells, dv, CircuitConfig()) - ideal).norm() / ideal.norm())
+    rs = float((analog_matmul(x, cells, dv, CircuitConfig(adc_mode="statistical"), generator=g) - ideal).norm()
+               / ideal.norm())
+    assert 0.6 < rs / re < 1.6, (rs, re)
 
 
 def test_statistical_mode_zero_noise_when_exact():

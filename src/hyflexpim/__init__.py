@@ -1,7 +1,22 @@
 """hyflexpim: hybrid SLC/MLC RRAM processing-in-memory for transformers.
 
-The accuracy side (``hyflexpim.api``) needs torch; the plan (``hyflexpim.plan``) and the chip
-model (``hyflexpim.hw``) do not.
+``from hyflexpim import decompose, redistribute, score_importance, make_plan, apply_plan, evaluate``
+(the accuracy side, needs torch; loaded on first use). The plan (``hyflexpim.plan``) and the chip
+model (``hyflexpim.hw``) need no torch.
 """
 
 __version__ = "0.1.0"
+
+_API = (
+    "DecomposeConfig", "FinetuneConfig", "HardwareConfig", "Plan", "SVDLinear", "apply_plan", "batches",
+    "decompose", "evaluate", "evaluate_noisy", "load_model", "load_plan", "load_task", "make_plan",
+    "redistribute", "score_importance",
+)
+
+
+def __getattr__(name: str):
+    if name in _API:
+        from hyflexpim import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'hyflexpim' has no attribute {name!r}")

@@ -73,6 +73,10 @@ def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, q
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
 
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
     cfg = resolve_config(config, decoder, _overrides(model, task, out, slc_rates, noise_seeds, sets))
     return Run.open(cfg, say=typer.echo, progress=not quiet)
 
@@ -91,20 +95,20 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
 
 @command
 def decompose(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-              task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, set_: Optional[list[str]] = SetOpt,
-              quiet: bool = QuietOpt):
+              task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+              noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Fine-tune (if configured) and replace the chosen matrices by their SVD; writes models/decomposed.safetensors."""
-    r = _open_run(config, decoder, model, task, out, None, None, set_, quiet)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
     r.decomposed()
     typer.echo(f"wrote {r.ws.path('models', 'decomposed.safetensors')}")
 
 
 @command
 def finetune(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, set_: Optional[list[str]] = SetOpt,
-             quiet: bool = QuietOpt):
+             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+             noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Gradient redistribution: fine-tune the decomposed model; writes models/redistributed.safetensors."""
-    r = _open_run(config, decoder, model, task, out, None, None, set_, quiet)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
     r.redistributed()
     typer.echo(f"wrote {r.ws.path('models', 'redistributed.safetensors')}")
 
@@ -112,9 +116,9 @@ def finetune(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
 @command
 def plan(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
          task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-         set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+         noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Score importance and write one plan per SLC rate into plans/."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, None, set_, quiet)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
     for rate in r.config.plan.slc_rates:
         p = r.plan("redistributed", r.config.importance.scorer, rate)
         typer.echo(f"plan SLC {rate:g}%: {p.slc_weight_fraction:.1%} of analog weights in SLC "

@@ -15,8 +15,10 @@ T = TypeVar("T", bound=BaseModel)
 
 def format_validation_error(e: ValidationError, what: str = "config") -> str:
     err = e.errors()[0]
-    where = ".".join(str(x) for x in err["loc"]) or what
-    msg = err["msg"]
+    msg = err["msg"].removeprefix("Value error, ")
+    if not err["loc"]:  # a check across fields: its message names them
+        return f"{what}: {msg}"
+    where = ".".join(str(x) for x in err["loc"])
     if err.get("type") == "extra_forbidden":
         msg = "unknown field"
     elif err.get("type") == "literal_error" and "expected" in err.get("ctx", {}):
@@ -28,6 +30,9 @@ def validate(cls: type[T], data: dict, what: str = "config") -> T:
     try:
         return cls.model_validate(data)
     except ValidationError as e:
+        cause = e.errors()[0].get("ctx", {}).get("error")
+        if isinstance(cause, UserError):  # a validator that already wrote a full line
+            raise UserError(str(cause)) from None
         raise UserError(format_validation_error(e, what)) from None
 
 

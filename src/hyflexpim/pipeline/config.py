@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from hyflexpim.algo.decompose import DecomposeConfig
 from hyflexpim.algo.finetune import FinetuneConfig
@@ -77,6 +77,20 @@ class RunConfig(Strict):
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
     hw_report: bool = Field(True, description="add the chip model's throughput/energy to the report")
+
+    @model_validator(mode="after")
+    def _fail_fast(self) -> "RunConfig":
+        """Check what is otherwise only checked deep inside a step, before any work is done."""
+        d = self.decompose
+        v = d.rank_value
+        if d.rank_policy == "fixed" and (v is None or v != int(v) or v < 1):
+            raise ValueError(f"decompose.rank_value must be an integer rank >= 1 for rank_policy 'fixed', got {v}")
+        if d.rank_policy in ("ratio", "energy") and (v is None or not 0 < v <= 1):
+            raise ValueError(f"decompose.rank_value must be in (0, 1] for rank_policy '{d.rank_policy}', got {v}")
+        from hyflexpim.sim.apply import build_noise
+
+        build_noise(self.hardware)  # raises UserError naming the noise field
+        return self
 
 
 DECODER_DEFAULTS = {

@@ -11,6 +11,7 @@ and evaluations already in evaluations.jsonl are skipped, so an interrupted run 
 from __future__ import annotations
 
 import copy
+import hashlib
 import time
 from dataclasses import dataclass, field
 from typing import Callable
@@ -26,6 +27,15 @@ from hyflexpim.pipeline.workspace import Workspace
 from hyflexpim.plan import Plan, load_plan
 
 Say = Callable[[str], None]
+
+
+def plan_digest(plan: Plan, hardware) -> str:
+    """Identity of an evaluation's inputs: the plan's model and placement, and the hardware config."""
+    h = hashlib.sha256(plan.model_fingerprint.encode())
+    for m in plan.matrices:
+        h.update(f"{m.name}:{m.analog}:{m.unit}:{m.rank}:{m.slc}".encode())
+    h.update(hardware.model_dump_json().encode())
+    return h.hexdigest()[:12]
 
 
 @dataclass
@@ -69,7 +79,9 @@ class Run:
             return self._models["fp32"]
         model = self._base()
         cfg = self.config.pre_finetune
-        if cfg is not None and not self.ws.load_into(model, "finetuned"):
+        if cfg is not None and self.ws.load_into(model, "finetuned"):
+            self.say("reused models/finetuned.safetensors")
+        elif cfg is not None:
             batches = self.task.batches("train", shuffle=True, seed=self.config.seed)
             res = self.timed("fine-tuned FP32 model",
                              lambda: finetune(model, batches, cfg, "finetune", self.progress))
@@ -97,7 +109,9 @@ class Run:
         """The SVD model fine-tuned: the paper's gradient redistribution."""
         if "redistributed" not in self._models:
             model = copy.deepcopy(self.decomposed())
-            if not self.ws.load_into(model, "redistributed"):
+            if self.ws.load_into(model, "redistributed"):
+                self.say("reused models/redistributed.safetensors")
+            else:
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
                 res = self.timed("gradient redistribution (fine-tuned the SVD model)",
                                  lambda: finetune(model, batches, self.config.redistribute, "redistribute", self.progress))
@@ -159,8 +173,9 @@ class Run:
         out = []
         done = self.ws.done()
         batches = None
+        digest = plan_digest(plan, self.config.hardware)
         for seed in self.config.noise_seeds:
-            key = f"{variant}/{scorer}/{policy}/{rate:g}/{seed}"
+            key = f"{variant}/{scorer}/{policy}/{rate:g}/{seed}/{digest}"
             if key in done:
                 out.append(done[key])
                 continue

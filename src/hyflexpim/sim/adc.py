@@ -30,7 +30,8 @@ For full_scale and calibrated, ``adc_step`` sets LSB from R:
 
 ``torch.round`` rounds halves to even. On integer sums (ideal cells) with a power-of-two LSB ≥ 2 the
 error is then a discrete uniform variable with variance (LSB² + 2)/12; on continuous sums (noisy cells)
-it is LSB²/12 — :func:`conversion_variance` returns the one that applies (used by the statistical mode).
+it is LSB²/12 — :func:`conversion_variance` returns the one that applies; :func:`rounding_moments`
+generalises it to noisy cells (the statistical mode).
 """
 
 from __future__ import annotations
@@ -94,6 +95,8 @@ class CircuitConfig(_StrictConfig):
     adc_mode: Literal["exact", "statistical"] = Field(
         "exact", description="exact: every partial sum converted; statistical: exact product plus Gaussian "
         "noise of the conversions' summed variance (one matmul)")
+    stat_bit_density: float = Field(0.5, ge=0, le=1, description="statistical mode: assumed fraction of 1 bits "
+                                    "in an input bit plane (sets the typical cell noise of one partial sum)")
     memory_budget_mb: float = Field(256.0, gt=0, description="largest per-chunk intermediate (ADC codes of a chunk "
                                     "of tokens); tokens are processed in chunks under it")
     tile_mb: float = Field(6.0, gt=0, description="partial sums are made and converted in tiles of this size "
@@ -152,3 +155,41 @@ def conversion_variance(lsb: torch.Tensor, integer_sums: bool, step: str = "pow2
 def needed_bits(rows: int, bits_per_cell: int) -> int:
     """ADC bits for an exact conversion of a full-scale column of ideal cells."""
     return int(math.ceil(math.log2(full_scale(rows, bits_per_cell) + 1)))
+
+
+def rounding_moments(sigma_lsb: float, lsb_levels: float, noise_lsb: float = 0.0) -> tuple[float, float]:
+    """How a conversion's error relates to the cell noise in its partial sum (for the statistical mode).
+
+    The ideal partial sum P0 is an integer number of levels; the cells add ε ~ N(0, σ²) and the ADC input
+    noise η ~ N(0, noise_lsb²) (all in LSB units); the code is round(P0/LSB + ε + η). Over the residues of
+    P0/LSB (uniform; one residue when LSB ≤ 1 level), the output error vs the ideal sum, e = code − P0/LSB,
+    is regressed on ε: e = β·ε + r, r uncorrelated with ε (β capped to [0, 1]). Returns (β, var(r)) in LSB
+    units.
+    β → 1 and var(r) → 1/12 (+η²) when σ ≫ 1 LSB (the ADC adds uniform rounding noise to the noisy sum);
+    β → 0 when σ ≪ 1 LSB on a one-level LSB (the ADC rounds the cell noise away).
+    When the LSB is not on the level lattice (uniform / calibrated steps) the residues are not known:
+    returns (1, 1/12 + η²).
+    """
+    if lsb_levels >= 1 and abs(lsb_levels - round(lsb_levels)) < 1e-9:
+        L = int(round(lsb_levels))
+        r = torch.arange(L, dtype=torch.float64) / L
+    elif lsb_levels < 1 and abs(1 / lsb_levels - round(1 / lsb_levels)) < 1e-9:
+        r = torch.zeros(1, dtype=torch.float64)
+    else:
+        return 1.0, 1.0 / 12 + noise_lsb ** 2
+    s_c = math.sqrt(sigma_lsb ** 2 + noise_lsb ** 2)
+    if s_c < 1e-6:
+        e = torch.round(r) - r  # half to even, as torch.round
+        return 0.0, float((e ** 2).mean())
+    step = min(s_c / 50, 0.01)
+    half = 8 * s_c
+    eps = torch.arange(-half, half + step / 2, step, dtype=torch.float64)
+    w = torch.exp(-0.5 * (eps / s_c) ** 2)
+    w = w / w.sum()
+    e = torch.round(r.reshape(-1, 1) + eps.reshape(1, -1)) - r.reshape(-1, 1)  # [L, n]
+    f = float((e ** 2 * w).sum(1).mean())
+    beta = float((e * eps * w).sum(1).mean()) / s_c ** 2  # regression on ε + η (Stein: same β on ε)
+    # capped at 1: with a tie residue (LSB ≥ 2 levels) and σ ≪ 1 the regression slope diverges (the error
+    # is ±LSB/2 by the sign of ε); the capped-off part goes to the independent remainder instead.
+    beta = min(max(beta, 0.0), 1.0)
+    return beta, max(0.0, f - beta ** 2 * sigma_lsb ** 2)

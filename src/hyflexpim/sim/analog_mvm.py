@@ -29,15 +29,21 @@ B·G·S times the clean matmul's MACs, plus two element-wise passes (round, sum;
 exceed the range) over the partial sums. Tokens are processed in chunks so that the partial-sum tensor
 stays under ``memory_budget_mb``.
 
-``adc_mode="statistical"`` skips the conversions: the exact product ``x_q @ reconstruct(digit_values).T``
-plus Gaussian noise with the variance the conversions would add: Σ over conversions of (shift-and-add
-weight)² · var_conv, counting only conversions whose input bit plane and cells are not both non-zero in
-the row block (those read exactly 0). var_conv = (LSB² + 2)/12 on ideal cells with a power-of-two LSB ≥ 2
-(0 when LSB ≤ 1), LSB²/12 otherwise. Assumptions: clipping is ignored (level_step saturation, calibrated
-ranges), and the conversion error is independent of the cell noise. The latter fails when the analog noise
-of one partial sum is much smaller than an LSB (e.g. 2.5 % cell noise with a one-level LSB): the exact ADC
-then rounds most of the cell noise away, which the statistical mode does not model — it overestimates the
-error there (it is conservative). See docs/circuit.md.
+``adc_mode="statistical"`` skips the conversions: one matmul with an effective weight plus Gaussian noise.
+A conversion reads round(P0/LSB + ε) with P0 the ideal partial sum (an integer number of levels) and ε the
+cells' noise in it; its error vs the ideal is split as β·ε + r with r uncorrelated
+(:func:`hyflexpim.sim.adc.rounding_moments`, from a typical σ(ε) per column set: ``stat_bit_density`` ×
+rows × mean squared cell deviation). So the result is x_q @ W_β.T + N(0, var), with
+W_β = reconstruct(digits + β·(digit_values − digits)) (β ≈ 1: the noisy weights, when the noise per sum
+is ≳ 1 LSB; β ≈ 0: the ADC rounds the noise away, when it is ≪ 1 LSB on a one-level LSB) and
+var = Σ over conversions of (shift-and-add weight)² · var(r), counting only conversions whose input bit
+plane and cells are both non-zero in the row block (the others read exactly 0), with the errors of the
+bit planes of one token and block correlated by how many rows the planes share: identical planes (the
+sign extension of small two's-complement inputs) give identical conversions whose errors add coherently
+with the summed weight −2^k and mostly cancel (:func:`_plane_covariance`). On ideal cells var(r) is
+the lattice rounding variance ((LSB² + 2)/12 for a power-of-two LSB ≥ 2 levels, 0 for LSB ≤ 1). LSBs off
+the level lattice (uniform / calibrated steps) fall back to β = 1, var(r) = LSB²/12. Not modelled:
+clipping (level_step saturation, calibrated ranges) and the spread of σ(ε) across conversions.
 """
 
 from __future__ import annotations
@@ -49,7 +55,7 @@ import torch
 
 from hyflexpim.device.slicing import Cells
 from hyflexpim.errors import UserError
-from hyflexpim.sim.adc import CircuitConfig, adc_lsb, conversion_variance, convert_, full_scale
+from hyflexpim.sim.adc import CircuitConfig, adc_lsb, convert_, full_scale, rounding_moments
 
 __all__ = ["CircuitConfig", "analog_matmul", "PreparedAnalog", "prepare_analog", "analog_matmul_prepared", "quantize_activations", "calibrate_input_scale",
            "calibrate_adc_range", "input_bit_weights", "n_weight_slices"]
@@ -184,7 +190,9 @@ class PreparedAnalog:
     shift_value: float = 0.0  # ... times this value = the digit shift Σ coef·(digits − levels)
     shift_full: torch.Tensor | None = None  # ... or the general integer matrix, float64
     w_eff: torch.Tensor | None = None  # statistical: reconstruct(digit_values) [d_out, d_in] float32
-    var_w: torch.Tensor | None = None  # statistical: [n_blocks, d_out] conversion variance per active block
+    var_w: torch.Tensor | None = None  # statistical: [n_blocks, G*S, d_out] coef² · var(r) where cells are non-zero
+    decor: torch.Tensor | None = None  # statistical: [G*S] σ² (LSB²) per differing row between two bit planes
+    stat_beta: torch.Tensor | None = None  # statistical: [G, S] share of the cell noise that survives the ADC
 
     @property
     def n_weight_slices(self) -> int:
@@ -210,12 +218,28 @@ def prepare_analog(cells: Cells, digit_values: torch.Tensor, cfg: CircuitConfig,
     prep = PreparedAnalog(cfg=cfg, shape=(G, S, O, I), n_blocks=nb, adc_bits=adc_bits, lsb=lsb, coef=coef,
                           offset=int(cells.offset))
     if cfg.adc_mode == "statistical":
-        prep.w_eff = cells.reconstruct(digit_values.to(torch.float64)).to(torch.float32)
-        integer = bool(torch.equal(analog, analog.round()))
-        var_gs = conversion_variance(lsb, integer, cfg.adc_step, cfg.adc_noise_lsb)  # [G, S]
+        # typical cell-noise σ of one partial sum, per column set: ρ̄ · rows · mean(dev²)
+        dev = (digit_values.to(torch.float64) - cells.digits.to(torch.float64))
+        rows_eff = min(R, I)
+        sig2 = cfg.stat_bit_density * rows_eff * (dev ** 2).mean((2, 3))  # [G, S] levels²
+        beta = torch.zeros(G, S, dtype=torch.float64)
+        v = torch.zeros(G, S, dtype=torch.float64)
+        for gi in range(G):  # G·S scalars (≤ 16): the moments of one conversion
+            for si in range(S):
+                lv = float(lsb[gi, si])
+                b_, v_ = rounding_moments(float(sig2[gi, si].sqrt()) / lv, lv, cfg.adc_noise_lsb)
+                beta[gi, si], v[gi, si] = b_, v_ * lv ** 2  # v in levels²
+        prep.stat_beta = beta
+        d64 = cells.digits.to(torch.float64)
+        prep.w_eff = cells.reconstruct(d64 + beta.reshape(G, S, 1, 1) * dev).to(torch.float32)
         pad = nb * R - I
         a_nz = torch.nn.functional.pad(analog != 0, (0, pad)).reshape(G, S, O, nb, R).any(-1)  # [G,S,O,nb]
-        prep.var_w = torch.einsum("gs,gsob->bo", coef ** 2 * var_gs, a_nz.to(torch.float64))
+        prep.var_w = torch.einsum("gs,gsob->bgso", coef ** 2 * v, a_nz.to(torch.float64)).reshape(nb, G * S, O)
+        # decorrelation of two conversions of the same column on different bit planes, per differing row:
+        # the cell noise of that row, plus (LSB ≥ 2 levels) its ideal level, which moves the lattice residue
+        lvl2 = (cells.levels.to(torch.float64) ** 2).mean((2, 3))
+        on_lattice_coarse = (lsb >= 2).to(torch.float64)
+        prep.decor = ((dev ** 2).mean((2, 3)) + on_lattice_coarse * lvl2).reshape(G * S) / lsb.reshape(G * S) ** 2
         return prep
     A = _level_matrix(analog, lsb, nb, R)  # [nb, R, G*S*O], in LSB units
     top = float((1 << adc_bits) - 1)
@@ -266,11 +290,11 @@ def analog_matmul_prepared(x: torch.Tensor, prep: PreparedAnalog, generator: tor
     if cfg.adc_mode == "statistical":
         mm_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         exact = (xq.to(mm_dtype) @ prep.w_eff.to(mm_dtype).T).to(torch.float64)
-        # per-token, per-block input activity (Σ_t w_t² over bit planes that are not all zero) times the
+        # per-token, per-block input activity (Σ w_t² over independent, non-zero bit planes) times the
         # per-column, per-block variance (Σ_(g,j) coef² var_conv over column sets whose cells are not all
         # zero): conversions of an all-zero bit plane or all-zero cells read exactly 0.
-        act_x = _active_blocks(xq, B, nb, R, cfg, wt ** 2)  # [N, nb]
-        var = act_x @ prep.var_w  # [N, O]
+        Q = _plane_covariance(xq, B, nb, R, prep)  # [nb, N, G*S]
+        var = torch.einsum("bnk,bko->no", Q, prep.var_w)  # [N, O]
         noise = torch.randn(exact.shape, generator=generator, dtype=torch.float64)
         out = exact + noise * var.sqrt()
     else:
@@ -330,19 +354,40 @@ def _convert_tiled(planes: torch.Tensor, A: torch.Tensor, prep: PreparedAnalog,
     return codes
 
 
-def _active_blocks(xq: torch.Tensor, bits: int, nb: int, rows: int, cfg: CircuitConfig,
-                   bit_weights: torch.Tensor) -> torch.Tensor:
-    """[N, nb] float64: Σ_t bit_weights[t] over the input bits t whose plane has a 1 in the row block."""
-    N, I = xq.shape
-    n_chunk = _chunk_tokens(N, bits * nb * rows * 4, cfg)
+def _plane_covariance(xq: torch.Tensor, bits: int, nb: int, rows: int, prep: PreparedAnalog) -> torch.Tensor:
+    """[nb, N, G*S] float64: Σ_(t,t') w_t w_t' · corr(r_t, r_t') over the input bit planes of each token and
+    row block, for each column set — the factor that multiplies one conversion's error variance.
+
+    Planes that are all zero in the block convert to exactly 0. Two planes that differ in n_diff rows give
+    conversions whose errors are correlated by h = (6/π²) Σ_k exp(−2π²k²σ_d²)/k² (the correlation of two
+    round-off errors whose inputs differ by N(0, σ_d²)), σ_d² = n_diff · decor + 2·noise_lsb². Identical
+    planes (the sign extension of small two's-complement inputs) have h = 1: their errors add coherently
+    with the summed weight Σ_(t ≥ k) w_t = −2^k and mostly cancel — independent errors would overstate the
+    error by orders of magnitude on small activations."""
+    cfg = prep.cfg
+    N = xq.shape[0]
+    GS = prep.decor.numel()
+    w = input_bit_weights(bits)
+    ww = w.reshape(-1, 1) * w.reshape(1, -1)  # [B, B]
+    k = torch.arange(1, 11, dtype=torch.float64)
+    n_chunk = _chunk_tokens(N, nb * bits * bits * GS * 8 * 12, cfg)
+    eta2 = 2 * cfg.adc_noise_lsb ** 2
+    off_diag = 1.0 - torch.eye(bits, dtype=torch.float64)
     res = []
     for i in range(0, N, n_chunk):
-        planes = _bit_planes(xq[i:i + n_chunk], bits, nb, rows)  # [nb, B*n, R]
-        act = planes.amax(-1).reshape(nb, bits, -1).to(torch.float64)  # [nb, B, n]
-        res.append(torch.einsum("t,btn->nb", bit_weights, act))
+        n = min(n_chunk, N - i)
+        pl = _bit_planes(xq[i:i + n], bits, nb, rows).reshape(nb, bits, n, rows).transpose(1, 2)  # [nb,n,B,R]
+        gram = torch.matmul(pl, pl.transpose(-1, -2)).to(torch.float64)  # [nb, n, B, B] shared 1 rows
+        d = torch.diagonal(gram, dim1=-2, dim2=-1)  # [nb, n, B] ones per plane
+        n_diff = d.unsqueeze(-1) + d.unsqueeze(-2) - 2 * gram  # rows where the two planes differ
+        nz = (d > 0).to(torch.float64)
+        both = nz.unsqueeze(-1) * nz.unsqueeze(-2) * ww  # [nb, n, B, B]
+        sd2 = n_diff.unsqueeze(2) * prep.decor.reshape(1, 1, GS, 1, 1) + eta2 * off_diag  # [nb,n,GS,B,B]
+        h = (torch.exp(-2 * math.pi ** 2 * sd2.unsqueeze(-1) * k ** 2) / k ** 2).sum(-1) * (6 / math.pi ** 2)
+        res.append((h * both.unsqueeze(2)).sum((-2, -1)))  # [nb, n, GS]
     if not res:
-        return torch.zeros(0, nb, dtype=torch.float64)
-    return torch.cat(res, 0)
+        return torch.zeros(nb, 0, GS, dtype=torch.float64)
+    return torch.cat(res, 1)
 
 
 def calibrate_adc_range(x: torch.Tensor, cells: Cells, digit_values: torch.Tensor, cfg: CircuitConfig,

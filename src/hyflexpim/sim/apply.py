@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 
 import torch
+from pydantic import ValidationError
 from torch import nn
 
 import hyflexpim.device  # noqa: F401  (registers the device-level noise models)
 from hyflexpim.algo.svd_linear import SVDLinear
 from hyflexpim.device.noise import NOISE_MODELS, make_noise_model
+from hyflexpim.config import format_validation_error
 from hyflexpim.errors import UserError
 from hyflexpim.models.discover import fingerprint, is_matrix
 from hyflexpim.plan import Plan
@@ -26,9 +28,10 @@ def build_noise(hardware: HardwareConfig):
         params.setdefault("mlc_bits_per_cell", hardware.mlc_bits)  # never reuse a 2-bit error rate for 3-bit cells
     try:
         return make_noise_model(kind, **params)
-    except ValueError as e:  # unknown kind, or a pydantic validation error
-        msg = str(e).splitlines()
-        raise UserError(f"noise model: {msg[0] if len(msg) < 3 else msg[1] + ' — ' + msg[2].strip()}") from None
+    except ValidationError as e:
+        raise UserError(format_validation_error(e, f"hardware.noise ({kind})")) from None
+    except ValueError as e:  # unknown kind
+        raise UserError(f"hardware.noise: {e}") from None
 
 
 def _stages(module: nn.Module, entry, noise, hw: HardwareConfig, seed: int):

