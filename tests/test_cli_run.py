@@ -41,7 +41,7 @@ def test_run_writes_every_result(run_dir):
     assert sorted(x["slc_rate"] for x in main) == [0, 10, 100]
     assert all(x["n"] == 2 and 0 <= x["mean"] <= 1 for x in main)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("SLC")]
-    assert len(lines) == 3 * 3 + 1  # one line per rate and curve
+    assert len(lines) == 3 + 3 + 2 + 1  # per rate: main and no-redistribution curves; magnitude at 5, 10; σ at 10
     assert (out / "png").exists() is False and (out / "accuracy_vs_slc.png").read_bytes()[:4] == b"\x89PNG"
 
 
@@ -116,3 +116,19 @@ def test_empty_dataset_and_unwritable_output(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     one_line_error(hyflexpim("run", "--out", str(blocker / "sub"), *TINY), "not writable")
+
+
+def test_labelled_variant_and_overlay_plot(run_dir, tmp_path):
+    out, _ = run_dir
+    r = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=ideal", "--set", "hardware.noise={kind: ideal}",
+                  "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false")
+    assert r.returncode == 0, r.stderr[-2000:]
+    ideal = json.loads((out / "results-ideal.json").read_text())
+    paper = json.loads((out / "results.json").read_text())
+    assert all(x["std"] == 0 for x in ideal if x["slc_rate"] is not None)  # no noise: one value per rate
+    assert "fine-tuned FP32 model (" not in r.stdout  # models are shared with the first run
+    assert len(ideal) < len(paper)
+    png = tmp_path / "overlay.png"
+    r = hyflexpim("report", f"{out / 'results.json'}:paper", f"{out / 'results-ideal.json'}:ideal", "--out", str(png))
+    assert r.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
+    one_line_error(hyflexpim("report", str(tmp_path / "missing.json")), "cannot read results file")

@@ -99,3 +99,29 @@ def test_row_plan_applies_to_undecomposed_model_only():
     decompose(model)
     with pytest.raises(UserError, match="decomposed"):
         apply_plan(model, plan)
+
+
+def test_circuit_mode_with_wide_adc_matches_static_int8_closely():
+    """Circuit mode, ideal cells, ADC wide enough: only the 8-bit activation quantization differs from static INT8."""
+    model, plan = decomposed_bert(10)
+    batch = cls_batches(1)[0]
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    ideal = HardwareConfig(noise={"kind": "ideal"})
+    circuit = HardwareConfig(noise={"kind": "ideal"}, mode="circuit",
+                             circuit={"adc_bits_slc": 12, "adc_bits_mlc": 12, "input_bits": 16})
+    with torch.no_grad():
+        a = apply_plan(model, plan, ideal)(**inputs).logits
+        b = apply_plan(model, plan, circuit)(**inputs).logits
+    assert (a - b).abs().max() < 1e-3 * a.abs().max() + 1e-4
+    layer = apply_plan(model, plan, circuit).get_submodule(NAME)
+    assert layer.dynamic and layer.circuit is not None
+
+
+def test_digital_attention_through_hardware_config():
+    model, plan = decomposed_bert(100)
+    batch = cls_batches(1)[0]
+    inputs = {k: v for k, v in batch.items() if k != "labels"}
+    with torch.no_grad():
+        a = apply_plan(model, plan, HardwareConfig(noise={"kind": "ideal"}))(**inputs).logits
+        b = apply_plan(model, plan, HardwareConfig(noise={"kind": "ideal"}, digital_attention={}))(**inputs).logits
+    assert not torch.equal(a, b) and (a - b).abs().max() < 0.05 * a.abs().max() + 1e-3

@@ -54,7 +54,7 @@ def test_matches_original_model(make):
     h = enable_digital_attention(model)  # defaults: INT8 Q·Kᵀ, 12-bit score×V, exact softmax
     lo = _run(model, ids, mask)
     h.disable()
-    with enable_digital_attention(model, DigitalAttentionConfig(softmax="fixed_point")):
+    with enable_digital_attention(model, {"softmax": "fixed_point"}):  # a dict of fields works too
         fx = _run(model, ids, mask)
     assert model.config._attn_implementation == before
     assert torch.equal(_run(model, ids, mask), ref)
@@ -109,5 +109,7 @@ def test_unknown_attention_class_is_user_error():
 def test_bad_config_is_user_error():
     with pytest.raises(UserError, match="qk_bits"):
         DigitalAttentionConfig(qk_bits=1)
+    with pytest.raises(UserError, match="prob_bits"):
+        enable_digital_attention(_bert(), {"prob_bits": 0})
     with pytest.raises(UserError, match="softmax"):
         DigitalAttentionConfig(softmax="approx")

@@ -149,6 +149,28 @@ def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
         typer.echo(terminal_line("redistributed", r.config.importance.scorer, rate, recs))
 
 
+@command
+def report(results: list[str] = typer.Argument(..., help="results JSON files, each as PATH or PATH:LABEL"),
+           out: str = typer.Option("curves.png", help="PNG to write"),
+           variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),
+           title: str = typer.Option("")):
+    """Overlay the metric-vs-SLC curves of several runs (e.g. three noise models) in one plot."""
+    import json
+    from pathlib import Path
+
+    from hyflexpim.report.plots import plot_overlay
+
+    series = []
+    for item in results:
+        path, _, name = item.partition(":")
+        try:
+            rows = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError):
+            raise UserError(f"cannot read results file {path}: give a results*.json written by hyflexpim run") from None
+        series.append((name or Path(path).stem, rows))
+    typer.echo(f"wrote {plot_overlay(series, Path(out), variant, scorer, title)}")
+
+
 def _register_optional() -> None:
     try:
         from hyflexpim.cli.hw_cmd import register

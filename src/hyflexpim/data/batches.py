@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Sampler
 
 from hyflexpim.errors import UserError
 
@@ -18,6 +18,7 @@ def classification_batches(
     batch_size: int = 32,
     shuffle: bool = False,
     seed: int = 0,
+    group_by_length: bool = False,
 ) -> DataLoader:
     """Batches of {"input_ids", "attention_mask": LongTensor [b, <= max_length], "labels": LongTensor [b]}.
 
@@ -43,8 +44,36 @@ def classification_batches(
             "labels": torch.tensor([label for _, label in batch], dtype=torch.long),
         }
 
+    if shuffle and group_by_length:
+        sampler = LengthGroupedBatches([len(t) for t in texts], batch_size, seed)
+        return DataLoader(examples, batch_sampler=sampler, collate_fn=collate)
     generator = torch.Generator().manual_seed(seed) if shuffle else None
     return DataLoader(examples, batch_size=batch_size, shuffle=shuffle, generator=generator, collate_fn=collate)
+
+
+class LengthGroupedBatches(Sampler):
+    """Shuffled batches of similar length (less padding, so less compute per example).
+
+    Each epoch: a seeded permutation, cut into groups of ``group`` batches; each group is sorted by
+    length and cut into batches; the batch order is shuffled again.
+    """
+
+    def __init__(self, lengths: Sequence[int], batch_size: int, seed: int = 0, group: int = 50):
+        self.lengths = torch.tensor(list(lengths))
+        self.batch_size, self.group = batch_size, group
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __len__(self) -> int:
+        return -(-len(self.lengths) // self.batch_size)
+
+    def __iter__(self):
+        perm = torch.randperm(len(self.lengths), generator=self.generator)
+        batches = []
+        for chunk in perm.split(self.batch_size * self.group):
+            chunk = chunk[torch.argsort(self.lengths[chunk], stable=True)]
+            batches.extend(chunk.split(self.batch_size))
+        for i in torch.randperm(len(batches), generator=self.generator).tolist():
+            yield batches[i].tolist()
 
 
 def lm_blocks(text: str, tokenizer, block_size: int = 128, max_tokens: int | None = None) -> torch.Tensor:

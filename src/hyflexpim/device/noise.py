@@ -40,6 +40,10 @@ class NoiseModel(ABC):
     def read(self, values: torch.Tensor, cells: Cells, generator: torch.Generator) -> torch.Tensor:
         return values
 
+    def is_ideal(self, bits_per_cell: int) -> bool:
+        """True if cells of this width are stored exactly (no draw at all): lets a simulator skip seeds."""
+        return False
+
 
 def gaussian_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
@@ -60,6 +64,9 @@ class PaperNoise(NoiseModel):
     def __init__(self, config: PaperNoiseConfig | None = None, **kw):
         self.config = config or PaperNoiseConfig(**kw)
 
+    def is_ideal(self, bits_per_cell: int) -> bool:
+        return (self.config.sigma_slc if bits_per_cell == 1 else self.config.sigma_mlc) == 0
+
     def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
         sigma = self.config.sigma_slc if cells.bits_per_cell == 1 else self.config.sigma_mlc
         if sigma == 0:
@@ -71,6 +78,9 @@ class IdealNoise(NoiseModel):
     """No noise at all: quantization only."""
 
     name = "ideal"
+
+    def is_ideal(self, bits_per_cell: int) -> bool:
+        return True
 
     def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
         return cells.digits

@@ -23,15 +23,15 @@ class DataConfig(Strict):
     block_size: int = Field(128, ge=8, description="tokens per language-modelling block")
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(64, ge=1)
-    max_train: int | None = Field(None, ge=1, description="cap on training examples (articles for text)")
-    max_eval: int | None = Field(None, ge=1, description="cap on test examples")
+    max_train: int | None = Field(2000, ge=1, description="cap on training examples (2 CPU cores: see README)")
+    max_eval: int | None = Field(640, ge=1, description="cap on test examples")
     max_eval_tokens: int | None = Field(None, ge=1, description="cap on language-modelling test tokens")
     max_train_tokens: int | None = Field(None, ge=1, description="cap on language-modelling training tokens")
 
 
 class ImportanceConfig(Strict):
     scorer: Literal["grad_abs", "grad_sq"] = "grad_abs"
-    batches: int = Field(64, ge=1, description="window: batches averaged for |dL/dσ|")
+    batches: int = Field(16, ge=1, description="window: batches averaged for |dL/dσ|")
 
 
 class PlanConfig(Strict):
@@ -53,9 +53,11 @@ class CompareConfig(Strict):
     """Ablations written beside the main curve."""
 
     no_redistribution: bool = Field(True, description="SVD without fine-tuning, gradient selection, all rates")
-    magnitude: bool = Field(True, description="no SVD, rows of W chosen by magnitude, all rates")
+    magnitude: bool = Field(True, description="no SVD, rows of W chosen by magnitude")
     singular_value_rates: list[float] = Field(default_factory=lambda: [5, 10],
                                               description="rates at which σ-order selection is measured")
+    magnitude_rates: list[float] | None = Field(default_factory=lambda: [5, 10],
+                                                description="rates for magnitude selection (null: all plan rates)")
 
 
 class RunConfig(Strict):
@@ -67,16 +69,19 @@ class RunConfig(Strict):
     noise_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     data: DataConfig = Field(default_factory=DataConfig)
     pre_finetune: FinetuneConfig | None = Field(
-        default_factory=lambda: FinetuneConfig(epochs=1, lr=1e-4),
+        default_factory=lambda: FinetuneConfig(epochs=1, lr=2e-4),
         description="fine-tune before SVD (needed to fit a classification head); null to skip")
     decompose: DecomposeConfig = Field(default_factory=DecomposeConfig)
-    redistribute: FinetuneConfig = Field(default_factory=lambda: FinetuneConfig(epochs=1, lr=5e-5),
+    redistribute: FinetuneConfig = Field(default_factory=lambda: FinetuneConfig(epochs=1, lr=1e-4),
                                          description="fine-tuning after SVD: gradient redistribution")
     importance: ImportanceConfig = Field(default_factory=ImportanceConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
     hw_report: bool = Field(True, description="add the chip model's throughput/energy to the report")
+    label: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$",
+                       description="suffix of this run's result files, to keep several hardware variants "
+                                   "side by side in one run folder (models and plans are shared)")
 
     @model_validator(mode="after")
     def _fail_fast(self) -> "RunConfig":
@@ -98,11 +103,11 @@ DECODER_DEFAULTS = {
     "task": "wikipedia",
     "out": "runs/smollm2-wikipedia",
     "noise_seeds": [0, 1],
-    "data": {"block_size": 128, "batch_size": 8, "eval_batch_size": 8, "max_eval_tokens": 16384,
-             "max_train_tokens": 131072},
+    "data": {"block_size": 128, "batch_size": 4, "eval_batch_size": 8, "max_eval_tokens": 4096,
+             "max_train_tokens": 65536, "max_train": None, "max_eval": None},
     "pre_finetune": None,
-    "redistribute": {"epochs": 1, "lr": 2e-5, "max_steps": 64},
-    "importance": {"batches": 16},
+    "redistribute": {"epochs": 1, "lr": 2e-5, "max_steps": 24},
+    "importance": {"batches": 8},
     "plan": {"slc_rates": [0, 10, 20, 100]},
     "compare": {"no_redistribution": False, "magnitude": True, "singular_value_rates": [10]},
 }

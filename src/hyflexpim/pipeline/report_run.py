@@ -9,10 +9,12 @@ from hyflexpim.report.results import write_results
 
 def finish(run: Run, rows: list[dict]) -> None:
     out = run.ws.root
-    files = write_results(out, rows)
-    name = "accuracy_vs_slc.png" if run.task.kind == "classification" else "perplexity_vs_slc.png"
-    files.append(plot_metric_vs_slc(rows, out / name, f"{run.config.model} on {run.config.task}"))
-    if run.config.hw_report:
+    suffix = f"-{run.config.label}" if run.config.label else ""
+    files = write_results(out, rows, suffix)
+    name = ("accuracy_vs_slc" if run.task.kind == "classification" else "perplexity_vs_slc") + suffix + ".png"
+    title = f"{run.config.model} on {run.config.task}" + (f" ({run.config.label})" if suffix else "")
+    files.append(plot_metric_vs_slc(rows, out / name, title))
+    if run.config.hw_report and not suffix:
         files.extend(hardware_report(run))
     run.say("wrote " + ", ".join(str(f) for f in files))
 

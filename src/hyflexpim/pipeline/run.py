@@ -29,6 +29,21 @@ from hyflexpim.plan import Plan, load_plan
 Say = Callable[[str], None]
 
 
+def deterministic(plan: Plan, hardware) -> bool:
+    """True when the noise model draws nothing for this plan (e.g. 100% SLC with ideal SLC cells)."""
+    from hyflexpim.sim.apply import build_noise
+
+    noise = build_noise(hardware)
+    if noise.has_read_noise or hardware.mode != "static":
+        return False
+    for m in plan.analog:
+        if m.slc and not noise.is_ideal(1):
+            return False
+        if len(m.slc) < m.n_units and not noise.is_ideal(hardware.mlc_bits):
+            return False
+    return True
+
+
 def plan_digest(plan: Plan, hardware) -> str:
     """Identity of an evaluation's inputs: the plan's model and placement, and the hardware config."""
     h = hashlib.sha256(plan.model_fingerprint.encode())
@@ -174,15 +189,18 @@ class Run:
         done = self.ws.done()
         batches = None
         digest = plan_digest(plan, self.config.hardware)
+        exact = deterministic(plan, self.config.hardware)
+        value = None
         for seed in self.config.noise_seeds:
             key = f"{variant}/{scorer}/{policy}/{rate:g}/{seed}/{digest}"
             if key in done:
                 out.append(done[key])
                 continue
-            batches = batches or self.task.batches("test")
-            twin = apply_plan(self.model(variant), plan, self.config.hardware, seed=seed)
-            value = evaluate(twin, batches, self.task.kind, self.progress)
-            del twin
+            if value is None or not exact:  # no draw at all: one evaluation serves every seed
+                batches = batches or self.task.batches("test")
+                twin = apply_plan(self.model(variant), plan, self.config.hardware, seed=seed)
+                value = evaluate(twin, batches, self.task.kind, self.progress)
+                del twin
             rec = {"key": key, "variant": variant, "scorer": scorer, "policy": policy, "slc_rate": rate,
                    "seed": seed, "metric": METRICS[self.task.kind][0], "value": value,
                    "slc_weight_fraction": plan.slc_weight_fraction}
@@ -199,7 +217,7 @@ class Run:
         if c.compare.no_redistribution:
             out.append(("svd", c.importance.scorer, rates))
         if c.compare.magnitude:
-            out.append(("original", "magnitude", rates))
+            out.append(("original", "magnitude", c.compare.magnitude_rates or rates))
         if c.compare.singular_value_rates:
             out.append(("redistributed", "singular_value", c.compare.singular_value_rates))
         return out

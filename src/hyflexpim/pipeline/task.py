@@ -27,13 +27,15 @@ class Task:
             from hyflexpim.data import classification_batches
 
             texts, labels = self.data.split(split)
-            if split == "test" and d.max_eval:
-                texts, labels = texts[: d.max_eval], labels[: d.max_eval]
+            cap = d.max_eval if split == "test" else d.max_train if split == "train" else None
+            if cap:
+                texts, labels = texts[:cap], labels[:cap]
             if not shuffle:  # sort by length: less padding, same accuracy
                 order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
                 texts, labels = [texts[i] for i in order], [labels[i] for i in order]
             bs = d.batch_size if split == "train" else d.eval_batch_size
-            return classification_batches(texts, labels, self.tokenizer, d.max_length, bs, shuffle, seed)
+            return classification_batches(texts, labels, self.tokenizer, d.max_length, bs, shuffle, seed,
+                                          group_by_length=shuffle)
         import torch
         from torch.utils.data import DataLoader
 
@@ -54,8 +56,6 @@ def load_run_task(config: RunConfig, tokenizer) -> Task:
     options = {"seed": d.seed}
     if config.task not in PACKAGED_TASKS and file_suffix(config.task) in TABLE_SUFFIXES:
         options.update(text_column=d.text_column, label_column=d.label_column)
-    if d.max_train:
-        options["max_examples"] = d.max_train
     data = load_task(config.task, kind=config.task_kind, **options)
     kind = "lm" if isinstance(data, LMData) else "classification"
     return Task(kind, data, tokenizer, config)

@@ -43,3 +43,35 @@ def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
     fig.savefig(buf, format="png", dpi=120)
     plt.close(fig)
     return write_atomic(Path(path), buf.getvalue())
+
+
+def plot_overlay(series: list[tuple[str, list[dict]]], path: Path, variant: str = "redistributed",
+                 scorer: str = "grad_abs", title: str = "") -> Path:
+    """One curve per results file (e.g. paper noise / calibrated levels / circuit mode), same variant and scorer."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    metric = "metric"
+    for name, rows in series:
+        rs = sorted((r for r in rows if r["variant"] == variant and r["scorer"] == scorer and r["slc_rate"] is not None),
+                    key=lambda r: r["slc_rate"])
+        if not rs:
+            continue
+        metric = rs[0]["metric"]
+        ax.errorbar([r["slc_rate"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs],
+                    fmt="o-", capsize=3, label=name)
+    ax.set_xlabel("SLC rate (% of singular components per matrix)")
+    ax.set_ylabel(metric)
+    if metric == "perplexity":
+        ax.set_yscale("log")
+    ax.set_title(title or f"{label(variant, scorer)}")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return write_atomic(Path(path), buf.getvalue())

@@ -50,11 +50,11 @@ def terminal_line(variant: str, scorer: str, rate: float, recs: list[dict]) -> s
     return f"SLC {rate:5.1f}%  {recs[0]['metric']} {mean:.4f} ± {std:.4f}  ({label(variant, scorer)}, {len(values)} seeds)"
 
 
-def write_results(out: Path, rows: list[dict]) -> list[Path]:
+def write_results(out: Path, rows: list[dict], suffix: str = "") -> list[Path]:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=COLUMNS)
     w.writeheader()
     for r in rows:
         w.writerow({**r, "values": " ".join(f"{v:.6g}" for v in r["values"])})
-    return [write_atomic(out / "results.csv", buf.getvalue()),
-            write_atomic(out / "results.json", json.dumps(rows, indent=1))]
+    return [write_atomic(out / f"results{suffix}.csv", buf.getvalue()),
+            write_atomic(out / f"results{suffix}.json", json.dumps(rows, indent=1))]

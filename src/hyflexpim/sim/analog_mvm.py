@@ -24,10 +24,13 @@ The result is in the integer weight domain times the activation scale: ≈ ``x @
 (the caller multiplies by the weight scale). With an ADC of enough bits and ideal cells it equals
 ``s · (x_q @ q.T)`` exactly.
 
-Cost: one batched matmul of the 0/1 input-bit planes with the level matrix (batch = row blocks),
-B·G·S times the clean matmul's MACs, plus two element-wise passes (round, sum; clip only when a sum can
-exceed the range) over the partial sums. Tokens are processed in chunks so that the partial-sum tensor
-stays under ``memory_budget_mb``.
+Cost: batched matmuls of the 0/1 input-bit planes with the level matrix (batch = row blocks), B·G·S
+times the clean matmul's MACs, plus element-wise passes over the partial sums (round — skipped on ideal
+cells —, clip — skipped when no sum can leave the range —, sum over row blocks). The partial sums are
+made in cache-sized tiles (``tile_mb``; each tile covers all row blocks of a range of tokens × columns)
+and tokens in chunks whose codes fit ``memory_budget_mb``: the only Python loops are over those tiles and
+chunks, never over bits, slices or arrays. Static weights: :func:`prepare_analog` once, then
+:func:`analog_matmul_prepared` per call. Tested on CPU.
 
 ``adc_mode="statistical"`` skips the conversions: one matmul with an effective weight plus Gaussian noise.
 A conversion reads round(P0/LSB + ε) with P0 the ideal partial sum (an integer number of levels) and ε the
@@ -190,7 +193,7 @@ class PreparedAnalog:
     shift_value: float = 0.0  # ... times this value = the digit shift Σ coef·(digits − levels)
     shift_full: torch.Tensor | None = None  # ... or the general integer matrix, float64
     w_eff: torch.Tensor | None = None  # statistical: reconstruct(digit_values) [d_out, d_in] float32
-    var_w: torch.Tensor | None = None  # statistical: [n_blocks, G*S, d_out] coef² · var(r) where cells are non-zero
+    var_w: torch.Tensor | None = None  # statistical: [n_blocks*G*S, d_out] coef² · var(r) where cells are non-zero
     decor: torch.Tensor | None = None  # statistical: [G*S] σ² (LSB²) per differing row between two bit planes
     stat_beta: torch.Tensor | None = None  # statistical: [G, S] share of the cell noise that survives the ADC
 
@@ -234,7 +237,8 @@ def prepare_analog(cells: Cells, digit_values: torch.Tensor, cfg: CircuitConfig,
         prep.w_eff = cells.reconstruct(d64 + beta.reshape(G, S, 1, 1) * dev).to(torch.float32)
         pad = nb * R - I
         a_nz = torch.nn.functional.pad(analog != 0, (0, pad)).reshape(G, S, O, nb, R).any(-1)  # [G,S,O,nb]
-        prep.var_w = torch.einsum("gs,gsob->bgso", coef ** 2 * v, a_nz.to(torch.float64)).reshape(nb, G * S, O)
+        prep.var_w = torch.einsum("gs,gsob->bgso", coef ** 2 * v, a_nz.to(torch.float64)).reshape(
+            nb * G * S, O).to(torch.float32)
         # decorrelation of two conversions of the same column on different bit planes, per differing row:
         # the cell noise of that row, plus (LSB ≥ 2 levels) its ideal level, which moves the lattice residue
         lvl2 = (cells.levels.to(torch.float64) ** 2).mean((2, 3))
@@ -290,20 +294,20 @@ def analog_matmul_prepared(x: torch.Tensor, prep: PreparedAnalog, generator: tor
     if cfg.adc_mode == "statistical":
         mm_dtype = torch.float64 if x.dtype == torch.float64 else torch.float32
         exact = (xq.to(mm_dtype) @ prep.w_eff.to(mm_dtype).T).to(torch.float64)
-        # per-token, per-block input activity (Σ w_t² over independent, non-zero bit planes) times the
-        # per-column, per-block variance (Σ_(g,j) coef² var_conv over column sets whose cells are not all
-        # zero): conversions of an all-zero bit plane or all-zero cells read exactly 0.
+        # per token, block and column set: Σ over bit-plane pairs of w_t w_t' · corr (identical planes
+        # add coherently); times per block, column set and column: coef² · var(r) where cells are non-zero
         Q = _plane_covariance(xq, B, nb, R, prep)  # [nb, N, G*S]
-        var = torch.einsum("bnk,bko->no", Q, prep.var_w)  # [N, O]
-        noise = torch.randn(exact.shape, generator=generator, dtype=torch.float64)
-        out = exact + noise * var.sqrt()
+        var = Q.transpose(0, 1).reshape(-1, nb * G * S).to(torch.float32) @ prep.var_w  # [N, O]
+        noise = torch.randn(exact.shape, generator=generator, dtype=torch.float32)
+        out = exact + (noise * var.clamp_min(0).sqrt()).to(torch.float64)
     else:
         A = prep.levels
         top = float((1 << prep.adc_bits) - 1)
         coef_lsb = prep.coef * prep.lsb  # [G, S]
-        # stage 1 (over column sets) in float32 when provably exact, stage 2 (over input bits) in float64
+        # codes are integers; stage 1 (over column sets) in float32 when provably exact (< 2^24),
+        # stage 2 (over input bits) in float64
         ratio = (coef_lsb.abs() / coef_lsb.abs().min()).sum()
-        exact32 = prep.lattice and float(top * nb * ratio) < _F32_EXACT \
+        exact32 = float(top * nb * ratio) < _F32_EXACT \
             and bool(torch.equal(coef_lsb / coef_lsb.abs().min(), (coef_lsb / coef_lsb.abs().min()).round()))
         c_dtype = torch.float32 if exact32 else torch.float64
         c_unit = coef_lsb.abs().min() if exact32 else torch.tensor(1.0, dtype=torch.float64)
@@ -320,8 +324,11 @@ def analog_matmul_prepared(x: torch.Tensor, prep: PreparedAnalog, generator: tor
             outs.append(torch.einsum("t,tno->no", wt, per_bit.to(torch.float64).reshape(B, n, O)) * c_unit)
         out = torch.cat(outs, 0) if outs else torch.zeros(0, O, dtype=torch.float64)
         # exact digital terms: the digit shift and the encoding offset
-        if prep.shift_mask is not None:
+        qmax = float((1 << (B - 1)) - 1)
+        if prep.shift_mask is not None and qmax * I < _F32_EXACT:
             out = out + (xq.to(torch.float32) @ prep.shift_mask.T).to(torch.float64) * prep.shift_value
+        elif prep.shift_mask is not None:
+            out = out + (xq.to(torch.float64) @ prep.shift_mask.to(torch.float64).T) * prep.shift_value
         elif prep.shift_full is not None:
             out = out + xq.to(torch.float64) @ prep.shift_full.T
         if prep.offset:
@@ -354,6 +361,15 @@ def _convert_tiled(planes: torch.Tensor, A: torch.Tensor, prep: PreparedAnalog,
     return codes
 
 
+def _roundoff_correlation(sd2: torch.Tensor) -> torch.Tensor:
+    """Correlation of two round-off errors whose inputs differ by N(0, sd2) (LSB²):
+    (6/π²) Σ_k exp(−a k²)/k², a = 2π²·sd2; for a < 1 by π²/6 − √(πa) + a/2 (exact up to O(e^(−π²/a)))."""
+    a = 2 * math.pi ** 2 * sd2
+    small = math.pi ** 2 / 6 - torch.sqrt(math.pi * a.clamp(max=1.0)) + a.clamp(max=1.0) / 2
+    large = torch.exp(-a) + torch.exp(-4 * a) / 4
+    return torch.where(a < 1, small, large) * (6 / math.pi ** 2)
+
+
 def _plane_covariance(xq: torch.Tensor, bits: int, nb: int, rows: int, prep: PreparedAnalog) -> torch.Tensor:
     """[nb, N, G*S] float64: Σ_(t,t') w_t w_t' · corr(r_t, r_t') over the input bit planes of each token and
     row block, for each column set — the factor that multiplies one conversion's error variance.
@@ -367,24 +383,27 @@ def _plane_covariance(xq: torch.Tensor, bits: int, nb: int, rows: int, prep: Pre
     cfg = prep.cfg
     N = xq.shape[0]
     GS = prep.decor.numel()
-    w = input_bit_weights(bits)
+    w = input_bit_weights(bits, torch.float32)
     ww = w.reshape(-1, 1) * w.reshape(1, -1)  # [B, B]
-    k = torch.arange(1, 11, dtype=torch.float64)
-    n_chunk = _chunk_tokens(N, nb * bits * bits * GS * 8 * 12, cfg)
+    # correlation by number of differing rows (0..rows), per column set: a lookup table
+    n_rows = torch.arange(rows + 1, dtype=torch.float64)
     eta2 = 2 * cfg.adc_noise_lsb ** 2
-    off_diag = 1.0 - torch.eye(bits, dtype=torch.float64)
+    table = _roundoff_correlation(prep.decor.reshape(GS, 1) * n_rows + eta2).to(torch.float32)  # [GS, rows+1]
+    diag_fix = (1.0 - table[:, 0]).reshape(1, 1, GS)  # identical conversion (t = t'): correlation 1
+    n_chunk = _chunk_tokens(N, nb * bits * bits * (GS + 2) * 4 * 2, cfg)
     res = []
     for i in range(0, N, n_chunk):
         n = min(n_chunk, N - i)
         pl = _bit_planes(xq[i:i + n], bits, nb, rows).reshape(nb, bits, n, rows).transpose(1, 2)  # [nb,n,B,R]
-        gram = torch.matmul(pl, pl.transpose(-1, -2)).to(torch.float64)  # [nb, n, B, B] shared 1 rows
+        gram = torch.matmul(pl, pl.transpose(-1, -2))  # [nb, n, B, B] rows where both planes are 1
         d = torch.diagonal(gram, dim1=-2, dim2=-1)  # [nb, n, B] ones per plane
-        n_diff = d.unsqueeze(-1) + d.unsqueeze(-2) - 2 * gram  # rows where the two planes differ
-        nz = (d > 0).to(torch.float64)
+        n_diff = (d.unsqueeze(-1) + d.unsqueeze(-2) - 2 * gram).to(torch.int64)  # rows where they differ
+        nz = (d > 0).to(torch.float32)
         both = nz.unsqueeze(-1) * nz.unsqueeze(-2) * ww  # [nb, n, B, B]
-        sd2 = n_diff.unsqueeze(2) * prep.decor.reshape(1, 1, GS, 1, 1) + eta2 * off_diag  # [nb,n,GS,B,B]
-        h = (torch.exp(-2 * math.pi ** 2 * sd2.unsqueeze(-1) * k ** 2) / k ** 2).sum(-1) * (6 / math.pi ** 2)
-        res.append((h * both.unsqueeze(2)).sum((-2, -1)))  # [nb, n, GS]
+        h = table[:, n_diff]  # [GS, nb, n, B, B]
+        q = (h * both).sum((-2, -1)).permute(1, 2, 0)  # [nb, n, GS]
+        q = q + diag_fix * (nz * w ** 2).sum(-1, keepdim=True)
+        res.append(q.to(torch.float64))
     if not res:
         return torch.zeros(nb, 0, GS, dtype=torch.float64)
     return torch.cat(res, 1)

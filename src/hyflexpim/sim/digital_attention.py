@@ -195,9 +195,16 @@ def find_attention_modules(model) -> list:
     return supported
 
 
-def enable_digital_attention(model, cfg: DigitalAttentionConfig | None = None) -> DigitalAttentionHandle:
-    """Run every attention of ``model`` (a transformers PreTrainedModel) on the digital-PIM datapath."""
-    cfg = cfg or DigitalAttentionConfig()
+def enable_digital_attention(model, cfg: DigitalAttentionConfig | dict | None = None) -> DigitalAttentionHandle:
+    """Run every attention of ``model`` (a transformers PreTrainedModel) on the digital-PIM datapath.
+
+    ``cfg``: a DigitalAttentionConfig, or a dict of its fields (validated; bad values -> UserError)."""
+    if cfg is None:
+        cfg = DigitalAttentionConfig()
+    elif isinstance(cfg, dict):
+        cfg = DigitalAttentionConfig(**cfg)
+    elif not isinstance(cfg, DigitalAttentionConfig):
+        raise UserError(f"digital attention config must be a DigitalAttentionConfig or a dict; got {type(cfg).__name__}")
     if not hasattr(model, "set_attn_implementation") or not hasattr(getattr(model, "config", None),
                                                                     "_attn_implementation"):
         raise UserError(f"digital attention needs a transformers PreTrainedModel; got {type(model).__name__}")

@@ -29,6 +29,7 @@ class PIMLinear(nn.Module):
         if dynamic:
             self.stages = stages
             self._read_gen = generator_for(seed, name, "read")
+            self._prepared: dict = {}
         else:
             self.stages = None
             for j, st in enumerate(stages):
@@ -38,20 +39,26 @@ class PIMLinear(nn.Module):
     def static_weights(self) -> list[torch.Tensor]:
         return [getattr(self, f"w{j}") for j in range(self.n_stages)]
 
-    def _stage(self, x: torch.Tensor, st: ProgrammedMatrix) -> torch.Tensor:
+    def _stage(self, x: torch.Tensor, j: int, st: ProgrammedMatrix) -> torch.Tensor:
         values = [p.values for p in st.parts]
         if self.noise.has_read_noise:
             values = [self.noise.read(v, p.cells, self._read_gen) for v, p in zip(values, st.parts)]
         if self.circuit is None:
             return F.linear(x, st.weight(values).to(x.dtype))
-        from hyflexpim.sim.circuit_stage import circuit_stage
+        from hyflexpim.sim.circuit_stage import circuit_stage, prepare_stage
 
-        return circuit_stage(x, st, values, self.circuit, self._read_gen)
+        if self.noise.has_read_noise:  # fresh cell values each call: prepare them each call
+            prepared = prepare_stage(st, values, self.circuit)
+        else:  # static cells: the level matrices are built once
+            if j not in self._prepared:
+                self._prepared[j] = prepare_stage(st, values, self.circuit)
+            prepared = self._prepared[j]
+        return circuit_stage(x, st, prepared, self._read_gen)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.dynamic:
-            for st in self.stages:
-                x = self._stage(x, st)
+            for j, st in enumerate(self.stages):
+                x = self._stage(x, j, st)
         else:
             for w in self.static_weights():
                 x = F.linear(x, w)
