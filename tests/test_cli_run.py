@@ -132,3 +132,16 @@ def test_labelled_variant_and_overlay_plot(run_dir, tmp_path):
     r = hyflexpim("report", f"{out / 'results.json'}:paper", f"{out / 'results-ideal.json'}:ideal", "--out", str(png))
     assert r.returncode == 0 and png.read_bytes()[:4] == b"\x89PNG"
     one_line_error(hyflexpim("report", str(tmp_path / "missing.json")), "cannot read results file")
+
+
+def test_same_seed_gives_identical_results(run_dir, tmp_path):
+    out, _ = run_dir
+    again = tmp_path / "again"
+    r = hyflexpim("run", "--out", str(again), *TINY)
+    assert r.returncode == 0, r.stderr[-2000:]
+    for f in ("models/finetuned.safetensors", "models/redistributed.safetensors"):  # training is seeded
+        assert (out / f).read_bytes() == (again / f).read_bytes(), f
+    a = json.loads((out / "results.json").read_text())
+    b = json.loads((again / "results.json").read_text())
+    assert [(x["variant"], x["scorer"], x["slc_rate"], x["values"]) for x in a] == \
+           [(x["variant"], x["scorer"], x["slc_rate"], x["values"]) for x in b]

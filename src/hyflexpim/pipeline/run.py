@@ -73,6 +73,9 @@ class Run:
         return run
 
     def _base(self):
+        import torch
+
+        torch.manual_seed(self.config.seed)  # a fresh head's initialisation and dropout: the run's seed
         model, _ = load_model(self.config.model, self.task.kind, max(self.task.num_labels, 2))
         check_finite_weights(model, "load")
         return model
@@ -122,12 +125,15 @@ class Run:
 
     def redistributed(self):
         """The SVD model fine-tuned: the paper's gradient redistribution."""
+        import torch
+
         if "redistributed" not in self._models:
             model = copy.deepcopy(self.decomposed())
             if self.ws.load_into(model, "redistributed"):
                 self.say("reused models/redistributed.safetensors")
             else:
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
+                torch.manual_seed(self.config.seed + 1)  # dropout during redistribution
                 res = self.timed("gradient redistribution (fine-tuned the SVD model)",
                                  lambda: finetune(model, batches, self.config.redistribute, "redistribute", self.progress))
                 self.ws.save_model(model, "redistributed")

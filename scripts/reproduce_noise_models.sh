@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Accuracy under the three levels of hardware faithfulness (docs/accuracy.md, issue 3):
+#   (a) the paper's noise, (b) BER-calibrated conductance levels one day after programming,
+#   (c) (b) + ADC-in-the-loop analog MVM (statistical ADC) + digital-PIM attention,
+# plus drift with time since programming and the signed-weight encodings. Runs after the default
+# `hyflexpim run` (and `hyflexpim run --decoder`) in the same folders, reusing their models and plans.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HP=".venv/bin/hyflexpim"
+ONLY_MAIN=(--set compare.no_redistribution=false --set compare.magnitude=false --set "compare.singular_value_rates=[]")
+LEVELS=(--set "hardware.noise={kind: levels}" --set hardware.t_seconds=86400)
+CIRCUIT=(--set hardware.mode=circuit --set "hardware.circuit={adc_mode: statistical}" --set "hardware.digital_attention={}")
+
+part=${1:-all}
+if [[ $part == all || $part == minilm ]]; then
+  M=runs/minilm-rotten_tomatoes
+  $HP run --out $M -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" --set label=levels
+  $HP run --out $M -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" "${CIRCUIT[@]}" --set label=levels-circuit --slc-rates 0,10,20,100
+  for t in 1 3600 86400 2592000; do
+    $HP run --out $M -q "${ONLY_MAIN[@]}" --set "hardware.noise={kind: levels}" --set hardware.t_seconds=$t \
+        --set label=levels-t$t --slc-rates 10
+  done
+  for enc in offset differential; do
+    $HP run --out $M -q "${ONLY_MAIN[@]}" --set hardware.encoding=$enc --set label=paper-$enc
+  done
+  $HP report $M/results.json:"(a) paper noise" $M/results-levels.json:"(b) BER-calibrated levels, 1 day" \
+      $M/results-levels-circuit.json:"(c) (b) + ADC in the loop + digital attention" \
+      --out docs/img/minilm_noise_models.png --title "MiniLM-L6, Rotten Tomatoes: gradient selection"
+fi
+if [[ $part == all || $part == smollm2 ]]; then
+  S=runs/smollm2-wikipedia
+  $HP run --decoder -q
+  $HP run --decoder -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" --set label=levels
+  $HP run --decoder -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" "${CIRCUIT[@]}" --set label=levels-circuit \
+      --slc-rates 0,10,20,100 --noise-seeds 1
+  $HP report $S/results.json:"(a) paper noise" $S/results-levels.json:"(b) BER-calibrated levels, 1 day" \
+      $S/results-levels-circuit.json:"(c) (b) + ADC in the loop + digital attention" \
+      --out docs/img/smollm2_noise_models.png --title "SmolLM2-135M, Wikipedia: gradient selection"
+fi
