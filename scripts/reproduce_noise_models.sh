@@ -20,6 +20,8 @@ if [[ $part == all || $part == minilm ]]; then
     $HP run --out $M -q "${ONLY_MAIN[@]}" --set "hardware.noise={kind: levels}" --set hardware.t_seconds=$t \
         --set label=levels-t$t --slc-rates 10
   done
+  $HP run --out $M -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" --set "hardware.noise={kind: levels, slc: {ideal: true}}" \
+      --set label=levels-slc-ideal
   for enc in offset differential; do
     $HP run --out $M -q "${ONLY_MAIN[@]}" --set hardware.encoding=$enc --set label=paper-$enc
   done

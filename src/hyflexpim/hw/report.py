@@ -29,8 +29,11 @@ def rows(results: list[dict]) -> list[dict]:
 
 
 def write_results(results: list[dict], out: Path) -> list[Path]:
-    out = Path(out)
-    table = rows(results)
+    return write_table(rows(results), results, Path(out))
+
+
+def write_table(table: list[dict], results: list[dict], out: Path) -> list[Path]:
+    """hw_results.csv (the flat table) and hw_results.json (the full results), atomically."""
     keys: list[str] = []
     for row in table:
         keys += [k for k in row if k not in keys]

@@ -8,16 +8,14 @@ matches an entry whose shapes agree with the plan, otherwise they are inferred f
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 from pathlib import Path
 from typing import Callable
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare
-from hyflexpim.hw.report import rows
+from hyflexpim.hw.report import rows, write_table
 from hyflexpim.hw.shapes import CATALOGUE, ModelShape, check_plan_against_shape, shape_from_plan
 from hyflexpim.plan import Plan
 
@@ -57,15 +55,7 @@ def report_for_plans(plans: list[Plan], out: Path, say: Callable[[str], None] = 
             f"throughput, {hy['tops_per_w'][0] / ref['tops_per_w'][0]:.2f}x TOPS/W over all-SLC at L={seq_lens[0]} "
             f"({hy['info']['chips']} chip(s))")
     folder = Path(out) / "hw"
-    keys: list[str] = []
-    for row in table:
-        keys += [k for k in row if k not in keys]
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=keys)
-    w.writeheader()
-    w.writerows(table)
-    files = [write_atomic(folder / "hw_results.csv", buf.getvalue()),
-             write_atomic(folder / "hw_results.json", json.dumps(results, indent=1))]
+    files = write_table(table, results, folder)
     files.append(_plot_gain(table, folder / "hw_gain_vs_slc.png", shape.name))
     return files
 

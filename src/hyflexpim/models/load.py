@@ -91,8 +91,7 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
             model = AutoModelForCausalLM.from_pretrained(path)
     except OSError as e:
         raise UserError(f"cannot load model '{name}': {str(e).splitlines()[0]}") from None
-    if tok.pad_token is None:
-        tok.pad_token = tok.eos_token or tok.unk_token
+    tok = with_pad(tok)
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tok.pad_token_id
     model.hyflexpim_name = canonical
@@ -108,6 +107,11 @@ def load_tokenizer(name: str):
         tok = AutoTokenizer.from_pretrained(path)
     except OSError as e:
         raise UserError(f"cannot load the tokenizer of '{name}': {str(e).splitlines()[0]}") from None
+    return with_pad(tok)
+
+
+def with_pad(tok):
+    """Decoders often ship without a pad token: batch padding then uses eos (or unk)."""
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token or tok.unk_token
     return tok

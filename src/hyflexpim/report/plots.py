@@ -31,13 +31,19 @@ def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
             ax.axhline(r["mean"], ls="--", lw=1, color="grey" if r["variant"] == "fp32" else "tab:purple",
                        label=label(r["variant"], None))
     metric = rows[0]["metric"] if rows else "metric"
-    ax.set_xlabel("SLC rate (% of singular components, or rows, per matrix)")
+    return _finish(fig, ax, metric, "SLC rate (% of singular components, or rows, per matrix)", title, path, 7)
+
+
+def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path, legend_size: int) -> Path:
+    import matplotlib.pyplot as plt
+
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
     if metric == "perplexity":
         ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=legend_size)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=120)
@@ -63,15 +69,5 @@ def plot_overlay(series: list[tuple[str, list[dict]]], path: Path, variant: str 
         metric = rs[0]["metric"]
         ax.errorbar([r["slc_rate"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs],
                     fmt="o-", capsize=3, label=name)
-    ax.set_xlabel("SLC rate (% of singular components per matrix)")
-    ax.set_ylabel(metric)
-    if metric == "perplexity":
-        ax.set_yscale("log")
-    ax.set_title(title or f"{label(variant, scorer)}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return write_atomic(Path(path), buf.getvalue())
+    return _finish(fig, ax, metric, "SLC rate (% of singular components per matrix)",
+                   title or label(variant, scorer), path, 8)
