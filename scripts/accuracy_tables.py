@@ -1,0 +1,59 @@
+"""Print the markdown tables of docs/accuracy.md from the run folders' results files.
+
+    python scripts/accuracy_tables.py            # after scripts/reproduce_noise_models.sh
+"""
+
+import json
+from pathlib import Path
+
+RUNS = {"MiniLM-L6, Rotten Tomatoes (accuracy %)": Path("runs/minilm-rotten_tomatoes"),
+        "SmolLM2-135M, Wikipedia (perplexity)": Path("runs/smollm2-wikipedia")}
+VARIANTS = [("results", "(a) paper noise"), ("results-levels", "(b) BER-calibrated levels, 1 day"),
+            ("results-levels-circuit", "(c) (b) + ADC in the loop + digital attention"),
+            ("results-levels-slc-ideal", "(b) with ideal SLC cells"),
+            ("results-paper-offset", "(a) with offset encoding"),
+            ("results-paper-differential", "(a) with differential encoding")]
+DRIFT = [("1", "1 s"), ("3600", "1 hour"), ("86400", "1 day"), ("2592000", "1 month (30 days)")]
+
+
+def main_curve(path: Path) -> dict[float, dict]:
+    rows = json.loads(path.read_text())
+    return {r["slc_rate"]: r for r in rows
+            if r["variant"] == "redistributed" and r["scorer"] == "grad_abs" and r["slc_rate"] is not None}
+
+
+def cell(r: dict) -> str:
+    scale = 100 if r["metric"] == "accuracy" else 1
+    spread = f" ± {r['std'] * scale:.1f}" if r["n"] > 1 else f" (1 seed)"
+    return f"{r['mean'] * scale:.1f}{spread}"
+
+
+def noise_tables() -> None:
+    for title, folder in RUNS.items():
+        curves = [(name, main_curve(folder / f"{stem}.json")) for stem, name in VARIANTS
+                  if (folder / f"{stem}.json").exists()]
+        if not curves:
+            continue
+        rates = sorted({rate for _, c in curves for rate in c})
+        print(f"**{title}**, SVD + redistribution, gradient selection, uniform plans\n")
+        print("| noise model | " + " | ".join(f"{r:g} % SLC" for r in rates) + " |")
+        print("|---" * (len(rates) + 1) + "|")
+        for name, c in curves:
+            print(f"| {name} | " + " | ".join(cell(c[r]) if r in c else "" for r in rates) + " |")
+        print()
+
+
+def drift_table() -> None:
+    folder = RUNS["MiniLM-L6, Rotten Tomatoes (accuracy %)"]
+    found = [(label, main_curve(folder / f"results-levels-t{t}.json")) for t, label in DRIFT
+             if (folder / f"results-levels-t{t}.json").exists()]
+    if found:
+        print("**MiniLM-L6, levels model, 10 % SLC, accuracy % by time since programming**\n")
+        print("| " + " | ".join(label for label, _ in found) + " |")
+        print("|---" * len(found) + "|")
+        print("| " + " | ".join(cell(c[10.0]) for _, c in found) + " |\n")
+
+
+if __name__ == "__main__":
+    noise_tables()
+    drift_table()
