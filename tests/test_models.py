@@ -1,8 +1,10 @@
+import copy
+
 import pytest
 import torch
 from conftest import tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 
-from hyflexpim.algo.decompose import decompose
+from hyflexpim.algo.decompose import DecomposeConfig, decompose
 from hyflexpim.errors import UserError
 from hyflexpim.models import find_matrices, fingerprint
 from hyflexpim.models.load import load_model
@@ -89,12 +91,20 @@ def test_packaged_smollm2_decoder_gqa_and_decomposition():
     assert sum(m.layer is not None for m in ms.values()) == 30 * 7
     assert ms["model.layers.0.self_attn.k_proj"].shape == (192, 576)
     assert ms["lm_head"].role == "head"
+    ids = tok("The capital of France is Paris, and the capital of Italy is Rome.", return_tensors="pt")["input_ids"]
+    full = copy.deepcopy(model)
+    with torch.no_grad():
+        before = model(input_ids=ids, labels=ids).loss
+        decompose(full, DecomposeConfig(rank_policy="full"))
+        after_full = full(input_ids=ids, labels=ids).loss
+    assert before.item() < 6  # the real pretrained decoder, not random weights
+    torch.testing.assert_close(after_full, before, rtol=1e-3, atol=1e-3)  # full-rank SVD reproduces it
     places = decompose(model)
     k = model.get_submodule("model.layers.0.self_attn.k_proj")
     q = model.get_submodule("model.layers.0.self_attn.q_proj")
-    assert (q.rank, k.rank) == (288, 144)
+    assert (q.rank, k.rank) == (288, 144)  # grouped-query k/v get their own hard-threshold rank
     assert [p.info.name for p in places if not p.analog] == ["lm_head"]
-    ids = tok("The capital of France is", return_tensors="pt")["input_ids"]
     with torch.no_grad():
-        out = model(input_ids=ids, labels=ids)
-    assert torch.isfinite(out.loss) and out.loss.item() < 10
+        truncated = model(input_ids=ids, labels=ids).loss
+    # truncation to the hard threshold is what redistribution (fine-tuning) must repair
+    assert torch.isfinite(truncated) and truncated > before
