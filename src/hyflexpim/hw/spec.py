@@ -136,12 +136,10 @@ SPEC_DIR = resources.files("hyflexpim.hw") / "specs"
 BUILTIN = ("hyflexpim", "all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-
 
 def _read_yaml(path) -> dict:
     try:
-        data = yaml.load(Path(path).read_text(), Loader=_LOADER)
+        data = yaml.safe_load(Path(path).read_text())
     except OSError as e:
         raise UserError(f"cannot read spec {path}: {e.strerror}") from None
     except yaml.YAMLError as e:
