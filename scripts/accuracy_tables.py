@@ -12,7 +12,8 @@ VARIANTS = [("results", "(a) paper noise"), ("results-levels", "(b) BER-calibrat
             ("results-levels-circuit", "(c) (b) + ADC in the loop + digital attention"),
             ("results-levels-slc-ideal", "(b) with ideal SLC cells"),
             ("results-paper-offset", "(a) with offset encoding"),
-            ("results-paper-differential", "(a) with differential encoding")]
+            ("results-paper-differential", "(a) with differential encoding"),
+            ("results-levels-differential", "(b) with differential encoding")]
 DRIFT = [("1", "1 s"), ("3600", "1 hour"), ("86400", "1 day"), ("2592000", "1 month (30 days)")]
 
 
@@ -23,9 +24,34 @@ def main_curve(path: Path) -> dict[float, dict]:
 
 
 def cell(r: dict) -> str:
-    scale = 100 if r["metric"] == "accuracy" else 1
-    spread = f" ± {r['std'] * scale:.1f}" if r["n"] > 1 else f" (1 seed)"
-    return f"{r['mean'] * scale:.1f}{spread}"
+    if r["metric"] != "accuracy":  # perplexity spans 30 to 1e9: significant digits
+        spread = f" ± {r['std']:.2g}" if r["n"] > 1 else " (1 seed)"
+        return f"{r['mean']:.4g}{spread}"
+    spread = f" ± {r['std'] * 100:.1f}" if r["n"] > 1 else " (1 seed)"
+    return f"{r['mean'] * 100:.1f}{spread}"
+
+
+SELECTIONS = [("redistributed", "grad_abs", "SVD + redistribution, gradient selection"),
+              ("redistributed", "singular_value", "SVD + redistribution, singular-value selection"),
+              ("svd", "grad_abs", "SVD without redistribution, gradient selection"),
+              ("original", "magnitude", "no SVD, magnitude selection (rows)")]
+
+
+def selection_table(title: str, folder: Path) -> None:
+    """Which components go to SLC, under the paper's noise (the default run's results.json)."""
+    path = folder / "results.json"
+    if not path.exists():
+        return
+    rows = [r for r in json.loads(path.read_text()) if r["slc_rate"] is not None]
+    rates = sorted({r["slc_rate"] for r in rows})
+    print(f"**{title}**, (a) paper noise, by selection rule\n")
+    print("| selection | " + " | ".join(f"{r:g} % SLC" for r in rates) + " |")
+    print("|---" * (len(rates) + 1) + "|")
+    for variant, scorer, name in SELECTIONS:
+        found = {r["slc_rate"]: r for r in rows if r["variant"] == variant and r["scorer"] == scorer}
+        if found:
+            print(f"| {name} | " + " | ".join(cell(found[r]) if r in found else "" for r in rates) + " |")
+    print()
 
 
 def noise_tables() -> None:
@@ -57,3 +83,4 @@ def drift_table() -> None:
 if __name__ == "__main__":
     noise_tables()
     drift_table()
+    selection_table("SmolLM2-135M, Wikipedia (perplexity)", RUNS["SmolLM2-135M, Wikipedia (perplexity)"])

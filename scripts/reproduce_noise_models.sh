@@ -2,7 +2,8 @@
 # Accuracy under the three levels of hardware faithfulness (docs/accuracy.md, issue 3):
 #   (a) the paper's noise, (b) BER-calibrated conductance levels one day after programming,
 #   (c) (b) + ADC-in-the-loop analog MVM (statistical ADC) + digital-PIM attention,
-# plus drift with time since programming, SLC-ideal levels and the signed-weight encodings.
+# plus drift with time since programming, SLC-ideal levels and the signed-weight encodings (extras;
+# its SmolLM2 line needs the smollm2 part first).
 # Runs after the default `hyflexpim run` in the same folder, reusing its models and plans; every
 # evaluation is cached, so an interrupted run resumes. Parts: minilm smollm2 extras smollm2-circuit.
 set -euo pipefail
@@ -36,7 +37,10 @@ for part in "${parts[@]}"; do
         --set hardware.t_seconds=86400 --set label=levels-slc-ideal
     for enc in offset differential; do
       $HP run --out $M -q "${ONLY_MAIN[@]}" --set hardware.encoding=$enc --set label=paper-$enc
-    done ;;
+    done
+    $HP run --out $M -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" --set hardware.encoding=differential \
+        --set label=levels-differential --slc-rates 0,10,100
+    $HP run --decoder -q "${ONLY_MAIN[@]}" --set hardware.encoding=differential --set label=paper-differential ;;
   smollm2-circuit)
     $HP run --decoder -q "${ONLY_MAIN[@]}" "${LEVELS[@]}" "${CIRCUIT[@]}" --set label=levels-circuit \
         --slc-rates 0,10,20,100 --noise-seeds 1

@@ -145,3 +145,15 @@ def test_same_seed_gives_identical_results(run_dir, tmp_path):
     b = json.loads((again / "results.json").read_text())
     assert [(x["variant"], x["scorer"], x["slc_rate"], x["values"]) for x in a] == \
            [(x["variant"], x["scorer"], x["slc_rate"], x["values"]) for x in b]
+
+
+def test_decoder_defaults_keep_full_rank_and_yield_to_the_user():
+    """--decoder: SmolLM2 on Wikipedia at full rank (truncation is not repairable on a CPU budget);
+    an explicit setting still wins."""
+    from hyflexpim.pipeline.resolve import resolve_config
+
+    c = resolve_config(decoder=True)
+    assert (c.model, c.task, c.decompose.rank_policy) == ("smollm2", "wikipedia", "full")
+    c = resolve_config(decoder=True, overrides={"decompose": {"rank_policy": "hard_threshold"}})
+    assert c.decompose.rank_policy == "hard_threshold" and c.model == "smollm2"
+    assert resolve_config().decompose.rank_policy == "hard_threshold"  # the encoder default is unchanged

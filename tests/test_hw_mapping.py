@@ -36,6 +36,21 @@ def test_mlc_uses_fewer_arrays_and_slc_rate_in_between():
     assert arrays[-1] > 1.8 * arrays[0]
 
 
+def test_encoding_sets_the_cell_columns():
+    """Differential pairs store |w| twice over (2x columns); offset adds one reference weight per block."""
+    plan = uniform_plan(get_shape("bert-base"), 0.1)
+
+    def cells(encoding):
+        mp = map_plan(plan, load_spec("hyflexpim", {"analog": {"encoding": encoding}}))
+        return sum(b.rows * b.cols for s in mp.stages for b in s.blocks)
+
+    twos, diff, off = cells("twos_complement"), cells("differential"), cells("offset")
+    assert diff == 2 * twos
+    assert twos < off < 1.01 * twos
+    with pytest.raises(UserError, match="encoding"):
+        load_spec("hyflexpim", {"analog": {"encoding": "sign_magnitude"}})
+
+
 def test_chips_grow_when_model_does_not_fit():
     spec = load_spec("all_slc")
     small = map_plan(uniform_plan(get_shape("bert-base"), 1.0), spec)

@@ -5,7 +5,8 @@ Component i is row i of ΣVᵀ (an *output* of GEMV 1) and column i of U (an *in
 so SLC components become SLC output columns of GEMV 1 and SLC input rows of GEMV 2. An array
 is either SLC (8 one-bit columns per INT8 weight) or MLC (4 two-bit columns), so each GEMV is
 split into an SLC block and an MLC block. A block of R input rows and C cell columns is tiled
-row- and column-wise onto ceil(R/64) x ceil(C/128) arrays; partial sums of row tiles (and of
+row- and column-wise onto ceil(R/64) x ceil(C/128) arrays (``analog.encoding``: differential pairs
+double C, an offset encoding adds one reference weight's columns per block); partial sums of row tiles (and of
 the SLC and MLC halves of U) are added digitally. Row-unit matrices (and the all-SLC/all-MLC
 baselines) map W [d_out x d_in] directly: one GEMV, SLC rows = SLC output columns.
 """
@@ -90,8 +91,8 @@ class Mapping:
 def _tile(role: str, step: int, slc: bool, rows: int, outputs: int, cpw: int, spec: PimSpec) -> Block | None:
     if rows <= 0 or outputs <= 0:
         return None
-    cols = outputs * cpw
     a = spec.analog
+    cols = (2 * outputs if a.encoding == "differential" else outputs + (a.encoding == "offset")) * cpw
     return Block(role, step, slc, rows, cols, math.ceil(rows / a.rows), math.ceil(cols / a.cols), outputs)
 
 

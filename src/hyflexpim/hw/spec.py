@@ -56,6 +56,9 @@ class Analog(_M):
     cols: PosI
     input_bits: PosI
     weight_bits: PosI = 8
+    # signed weights in cells (as hardware.encoding on the accuracy side): differential pairs take
+    # twice the columns; offset adds one reference weight's columns per block
+    encoding: Literal["twos_complement", "offset", "differential"] = "twos_complement"
     adc_bits_mlc: PosI
     adc_bits_slc: PosI
     adc_energy_scaling: Literal["linear", "walden"] = "linear"
@@ -133,7 +136,7 @@ class RooflineSpec(_M):
 
 Spec = PimSpec | RooflineSpec
 SPEC_DIR = resources.files("hyflexpim.hw") / "specs"
-BUILTIN = ("hyflexpim", "all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
+BUILTIN = ("hyflexpim", "hyflexpim_differential", "all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
 
 
 

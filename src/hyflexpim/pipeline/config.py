@@ -106,6 +106,9 @@ DECODER_DEFAULTS = {
     "data": {"block_size": 128, "batch_size": 4, "eval_batch_size": 8, "max_eval_tokens": 4096,
              "max_train_tokens": 65536, "max_train": None, "max_eval": None},
     "pre_finetune": None,
+    # Full rank: on SmolLM2 any truncation needs far more fine-tuning than a CPU budget gives
+    # (scripts/decoder_rank_probe.py); the SVD is exact and the SLC/MLC split still applies.
+    "decompose": {"rank_policy": "full"},
     "redistribute": {"epochs": 1, "lr": 2e-5, "max_steps": 24},
     "importance": {"batches": 8},
     "plan": {"slc_rates": [0, 10, 20, 100]},
