@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 HP=".venv/bin/hyflexpim"
 ONLY_MAIN=(--set compare.no_redistribution=false --set compare.magnitude=false --set "compare.singular_value_rates=[]")
 LEVELS=(--set "hardware.noise={kind: levels}" --set hardware.t_seconds=86400)
-CIRCUIT=(--set hardware.mode=circuit --set "hardware.circuit={adc_mode: statistical}" --set "hardware.digital_attention={}")
+CIRCUIT=(--set hardware.mode=circuit --set "hardware.circuit={adc_mode: statistical}" --set hardware.attention.kind=digital)
 M=runs/minilm-rotten_tomatoes
 S=runs/smollm2-wikipedia
 

@@ -7,7 +7,7 @@ from hyflexpim.algo.finetune import FinetuneConfig, finetune
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.algo.rank import choose_rank, hard_threshold_rank
-from hyflexpim.algo.svd_linear import SVDLinear
+from hyflexpim.models.layers import SVDLinear
 from hyflexpim.errors import NumericalError, UserError
 
 

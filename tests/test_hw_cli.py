@@ -39,11 +39,11 @@ def test_cli_writes_results_and_plots(tmp_path):
 def test_cli_with_plan_file_checks_shape(tmp_path):
     from hyflexpim.hw import get_shape, uniform_plan
 
-    p = uniform_plan(get_shape("bert-base"), 0.05).save(tmp_path / "plan.json")
+    p = uniform_plan(get_shape("bert-base"), 5).save(tmp_path / "plan.json")
     ok = runner.invoke(_app(), ["hw", "--plan", str(p), "--model", "bert-base", "--seq-lens", "128", "--baselines", ""])
     assert ok.exit_code == 0, ok.output
     bad = runner.invoke(_app(), ["hw", "--plan", str(p), "--model", "gpt2", "--seq-lens", "128"])
-    assert isinstance(bad.exception, UserError) and "plan matrix" in str(bad.exception)
+    assert isinstance(bad.exception, UserError) and "does not cover matrix layers.0.attn.qkv" in str(bad.exception)
 
 
 @pytest.mark.parametrize("args, word", [
@@ -59,15 +59,16 @@ def test_cli_bad_input_raises_user_error(args, word):
     assert word in str(r.exception)
 
 
-def test_report_for_plans_for_a_run(tmp_path):
+def test_price_plans_reads_the_architecture_from_the_plan_not_the_name():
     from hyflexpim.hw import get_shape, uniform_plan
-    from hyflexpim.hw.report_for_plans import report_for_plans, shape_for
+    from hyflexpim.hw.plans import price_plans
+    from hyflexpim.report.hw_tables import rows
 
-    plans = [uniform_plan(get_shape("minilm-l6"), r) for r in (0.05, 0.2)]
-    plans = [p.model_copy(update={"model_name": "all-MiniLM-L6-v2"}) for p in plans]
-    assert shape_for(plans[0]).name == "minilm-l6"
+    plans = [uniform_plan(get_shape("minilm-l6"), r) for r in (5, 20)]
+    plans = [p.model_copy(update={"model_name": "my-phi-encoder"}) for p in plans]  # a decoder-sounding name
     lines = []
-    files = report_for_plans(plans, tmp_path, say=lines.append, seq_lens=(128, 512))
-    assert [f.name for f in files] == ["hw_results.csv", "hw_results.json", "hw_gain_vs_slc.png"]
+    results = price_plans(plans, say=lines.append, seq_lens=(128, 512))
     assert len(lines) == 2 and "over all-SLC" in lines[0]
-    assert (tmp_path / "hw" / "hw_results.csv").read_text().count("\n") == 1 + 2 * 7 * 2
+    assert all(r["info"]["gen_tokens"] == 0 for res in results for r in res)  # priced as the encoder it is
+    assert len([row for res in results for row in rows(res)]) == 2 * 7 * 2
+    assert [r["slc_rate"] for r in (res[0] for res in results)] == [5.0, 20.0]  # percent, as everywhere

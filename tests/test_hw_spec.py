@@ -4,7 +4,7 @@ import pytest
 
 from hyflexpim.errors import UserError
 from hyflexpim.hw.library import pu_totals
-from hyflexpim.hw.spec import BUILTIN, PimSpec, load_spec
+from hyflexpim.chip.spec import BUILTIN, PimSpec, load_spec
 
 REL = 0.005  # the spec must reproduce the reference totals within 0.5%
 

@@ -37,7 +37,7 @@ def test_plan_refuses_another_model(plan):
 @pytest.mark.parametrize("corrupt, message", [
     (lambda t: t[: len(t) // 2], "not valid JSON"),
     (lambda t: t.replace('"rank": 16', '"rank": 999', 1), "rank must be in"),
-    (lambda t: t.replace('"format": 1', '"format": 7'), "format 7"),
+    (lambda t: t.replace('"format": 2', '"format": 7'), "format 7"),
     (lambda t: t.replace('"slc": [\n', '"slc": [\n  99999,\n', 1), "slc"),
 ])
 def test_corrupted_plan_is_one_clear_error(plan, tmp_path, corrupt, message):

@@ -51,7 +51,7 @@ def test_matches_original_model(make):
     with enable_digital_attention(model, HIGH):
         assert model.config._attn_implementation == "hyflexpim_digital"
         hi = _run(model, ids, mask)
-    h = enable_digital_attention(model)  # defaults: INT8 Q·Kᵀ, 12-bit score×V, exact softmax
+    h = enable_digital_attention(model)  # defaults (the chip spec): INT8 Q·Kᵀ, 12-bit probs × 8-bit V
     lo = _run(model, ids, mask)
     h.disable()
     with enable_digital_attention(model, {"softmax": "fixed_point"}):  # a dict of fields works too

@@ -14,7 +14,7 @@ from hyflexpim.algo.finetune import FinetuneConfig
 from hyflexpim.algo.finetune import finetune as redistribute
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan
-from hyflexpim.algo.svd_linear import SVDLinear
+from hyflexpim.models.layers import SVDLinear
 from hyflexpim.data import load_task
 from hyflexpim.models.load import load_model
 from hyflexpim.plan import Plan, load_plan

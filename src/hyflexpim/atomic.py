@@ -1,5 +1,6 @@
-"""Atomic file writes: a result file is either whole or absent."""
+"""Atomic file writes: a result file is either whole or absent, with the user's usual permissions."""
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
@@ -7,16 +8,40 @@ from pathlib import Path
 from hyflexpim.errors import UserError
 
 
-def write_atomic(path: Path, text: str | bytes) -> Path:
-    """Write through a temporary file in the same folder and rename, so no half file is ever seen."""
+def _umask_mode() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+@contextlib.contextmanager
+def atomic_path(path: Path):
+    """Yield a temporary path beside ``path``; on success it is renamed onto ``path``.
+
+    For writers that want a file name (safetensors, torch.save). The file gets the mode a plain
+    ``open(path, "w")`` would give (0666 less the umask), not mkstemp's 0600.
+    """
     path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        mode = "wb" if isinstance(text, bytes) else "w"
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, mode) as f:
-            f.write(text)
+        os.close(fd)
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror}") from None
+    try:
+        yield Path(tmp)
+        os.chmod(tmp, _umask_mode())
         os.replace(tmp, path)
     except OSError as e:
         raise UserError(f"cannot write {path}: {e.strerror}") from None
-    return path
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def write_atomic(path: Path, text: str | bytes) -> Path:
+    """Write through a temporary file in the same folder and rename, so no half file is ever seen."""
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
+            f.write(text)
+    return Path(path)

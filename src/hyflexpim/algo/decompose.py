@@ -10,25 +10,47 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field, field_validator, model_validator
 from torch import nn
 
-from hyflexpim.algo.rank import RankPolicy, choose_rank
-from hyflexpim.algo.svd_linear import SVDLinear
+from hyflexpim.algo.rank import RANK_POLICIES, choose_rank
+from hyflexpim.config import Strict
 from hyflexpim.models.discover import MatrixInfo, find_matrices
+from hyflexpim.models.layers import SVDLinear, replace_module
 
 ALL_LAYER_ROLES = ["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "other"]
 
 
-class DecomposeConfig(BaseModel):
-    """Which matrices become SVDLinear, and at what rank."""
+class DecomposeConfig(Strict):
+    """Which matrices become SVDLinear, and at what rank (``rank_policy``: a registered rank policy)."""
 
-    model_config = ConfigDict(extra="forbid")
-    rank_policy: RankPolicy = "hard_threshold"
+    rank_policy: str = "hard_threshold"
     rank_value: float | None = Field(None, description="ratio or energy fraction in (0,1], or the fixed rank")
     roles: list[str] = Field(default_factory=lambda: list(ALL_LAYER_ROLES), description="roles to decompose")
     include_outside_layers: bool = Field(False, description="also decompose matrices outside the layers (not the head)")
     exclude: list[str] = Field(default_factory=list, description="regexes on module names to keep digital")
+
+    @field_validator("rank_policy")
+    @classmethod
+    def _known_policy(cls, v: str) -> str:
+        return RANK_POLICIES.check(v)
+
+    @field_validator("exclude")
+    @classmethod
+    def _regexes(cls, v: list[str]) -> list[str]:
+        for pattern in v:
+            try:
+                re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"{pattern!r} is not a regular expression ({e})") from None
+        return v
+
+    @model_validator(mode="after")
+    def _rank_value(self) -> "DecomposeConfig":
+        problem = RANK_POLICIES.get(self.rank_policy).check(self.rank_value)
+        if problem:
+            raise ValueError(f"decompose.rank_value {problem}")
+        return self
 
 
 @dataclass
@@ -70,8 +92,7 @@ def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=
             continue
         rank_fn = lambda S, i=info: choose_rank(config.rank_policy, i.shape, S, config.rank_value, i.name)
         svd = SVDLinear.from_module(module, rank_fn)
-        parent_name, _, child = info.name.rpartition(".")
-        setattr(model.get_submodule(parent_name) if parent_name else model, child, svd)
+        replace_module(model, info.name, svd)
         del module
         result.append(Placement(info, True, None, svd.rank))
     return result

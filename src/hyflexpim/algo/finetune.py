@@ -9,14 +9,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from torch import nn
 
+from hyflexpim.config import Strict
 from hyflexpim.errors import NumericalError
 
 
-class FinetuneConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class FinetuneConfig(Strict):
     epochs: float = Field(1.0, gt=0, description="passes over the training batches (fractions allowed)")
     lr: float = Field(5e-5, gt=0)
     weight_decay: float = Field(0.0, ge=0)

@@ -1,5 +1,8 @@
 """Importance scorers: a score per placement unit of every analog matrix.
 
+A registry (``SCORERS``): ``register_scorer(name, fn, needs_batches=...)`` where
+``fn(model, batches, n_batches, names, progress) -> Importance``. Built-ins:
+
 - ``grad_abs`` / ``grad_sq``: |∂L/∂σ_i| (or its square) of each singular component, computed per
   batch and averaged over a window of many batches (not one batch, unlike the authors' notebook).
 - ``singular_value``: σ_i itself (rank order after SVD) — ablation baseline.
@@ -10,15 +13,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 from torch import nn
 
-from hyflexpim.algo.svd_linear import SVDLinear
+from hyflexpim.config import Registry
 from hyflexpim.errors import NumericalError, UserError
 from hyflexpim.models.discover import find_matrices, is_matrix
-
-SCORERS = ("grad_abs", "grad_sq", "singular_value", "magnitude")
+from hyflexpim.models.layers import SVDLinear, dense_weight
 
 
 @dataclass
@@ -94,23 +97,45 @@ def magnitude_importance(model: nn.Module, names: list[str]) -> Importance:
         module = model.get_submodule(info.name)
         if not is_matrix(module):
             raise UserError(f"magnitude importance needs the undecomposed matrix {info.name}")
-        w = module.weight.detach()
-        w = w if isinstance(module, nn.Linear) else w.t()
-        scores[info.name] = w.float().norm(dim=1)
+        scores[info.name] = dense_weight(module).float().norm(dim=1)
     return Importance("magnitude", "row", scores)
+
+
+@dataclass(frozen=True)
+class Scorer:
+    fn: Callable[..., Importance]  # (model, batches, n_batches, names, progress) -> Importance
+    needs_batches: bool = False  # True: scores come from data (gradients), so the run passes training batches
+    unit: str = "component"  # "component" (needs a decomposed model) or "row" (the original matrices)
+
+
+SCORERS: Registry[Scorer] = Registry("importance scorer")
+
+
+def register_scorer(name: str, fn: Callable[..., Importance], needs_batches: bool = False, unit: str = "component",
+                    replace: bool = False) -> Scorer:
+    return SCORERS.register(name, Scorer(fn, needs_batches, unit), replace)
+
+
+def layer_matrix_names(model: nn.Module) -> list[str]:
+    return [i.name for i in find_matrices(model) if i.layer is not None and i.role != "head"]
+
+
+register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "abs", progress),
+                needs_batches=True)
+register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq", progress),
+                needs_batches=True)
+register_scorer("singular_value", lambda model, batches, n, names, progress: singular_value_importance(model))
+register_scorer("magnitude", lambda model, batches, n, names, progress:
+                magnitude_importance(model, names if names is not None else layer_matrix_names(model)), unit="row")
 
 
 def score_importance(model: nn.Module, scorer: str = "grad_abs", batches=None, n_batches: int = 32,
                      names: list[str] | None = None, progress: bool = True) -> Importance:
-    """The model-level verb: score every analog unit with the chosen scorer."""
-    if scorer in ("grad_abs", "grad_sq"):
-        if batches is None:
-            raise UserError("gradient importance needs data batches")
-        return gradient_importance(model, batches, n_batches, "abs" if scorer == "grad_abs" else "sq", progress)
-    if scorer == "singular_value":
-        return singular_value_importance(model)
-    if scorer == "magnitude":
-        if names is None:
-            names = [i.name for i in find_matrices(model) if i.layer is not None and i.role != "head"]
-        return magnitude_importance(model, names)
-    raise UserError(f"importance scorer must be one of {', '.join(SCORERS)}; got '{scorer}'")
+    """The model-level verb: score every analog unit with the chosen (registered) scorer."""
+    entry = SCORERS.get(scorer, "importance scorer")
+    if entry.needs_batches and batches is None:
+        raise UserError(f"importance scorer '{scorer}' needs data batches")
+    imp = entry.fn(model, batches, n_batches, names, progress)
+    if not isinstance(imp, Importance):
+        raise UserError(f"importance scorer '{scorer}' must return an Importance, got {type(imp).__name__}")
+    return imp

@@ -1,5 +1,8 @@
 """Plan policies: turn importance scores into a Plan (which units of each matrix go to SLC).
 
+A registry (``PLAN_POLICIES``): ``register_plan_policy(name, fn)`` where ``fn(analog, rate)`` sets
+``entry.slc`` of every analog ``MatrixPlan`` (each carries its ``importance``) for a rate in %.
+
 - ``uniform``: the paper's rule — the same SLC rate in every matrix, its most important units.
 - ``global``: one budget across all matrices — SLC weights = rate × all analog weights, spent on
   the units with the highest importance per weight (a unit of a component costs d_out+d_in
@@ -13,14 +16,22 @@ import math
 import torch
 from torch import nn
 
+from typing import Callable
+
 from hyflexpim import __version__
 from hyflexpim.algo.decompose import Placement, placements
 from hyflexpim.algo.importance import Importance
+from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
+from hyflexpim.models.architecture import architecture_of
 from hyflexpim.models.discover import fingerprint
-from hyflexpim.plan import MatrixPlan, Plan
+from hyflexpim.plan import Architecture, MatrixPlan, Plan
 
-POLICIES = ("uniform", "global")
+PLAN_POLICIES: Registry[Callable[[list[MatrixPlan], float], None]] = Registry("plan policy")
+
+
+def register_plan_policy(name: str, fn: Callable[[list[MatrixPlan], float], None], replace: bool = False):
+    return PLAN_POLICIES.register(name, fn, replace)
 
 
 def check_rate(rate: float) -> float:
@@ -52,37 +63,49 @@ def _entries(places: list[Placement], importance: Importance) -> list[MatrixPlan
     return out
 
 
+def uniform_policy(analog: list[MatrixPlan], rate: float) -> None:
+    """The paper's rule: the same share of units in every matrix, its most important ones."""
+    for e in analog:
+        e.slc = top_units(torch.tensor(e.importance), round(rate / 100 * e.n_units))
+
+
+def global_policy(analog: list[MatrixPlan], rate: float) -> None:
+    """One budget of SLC weights (rate % of all analog weights) spent on the highest importance per weight."""
+    budget = rate / 100 * sum(e.n_weights for e in analog)
+    units = [(s / e.weights_per_unit, j, k) for j, e in enumerate(analog) for k, s in enumerate(e.importance)]
+    units.sort(key=lambda t: -t[0])
+    chosen: dict[int, list[int]] = {}
+    spent = 0.0
+    for _, j, k in units:
+        cost = analog[j].weights_per_unit
+        if spent + cost > budget + 1e-9:
+            continue
+        chosen.setdefault(j, []).append(k)
+        spent += cost
+    for j, e in enumerate(analog):
+        e.slc = sorted(chosen.get(j, []))
+
+
+register_plan_policy("uniform", uniform_policy)
+register_plan_policy("global", global_policy)
+
+
 def make_plan(model: nn.Module, importance: Importance, slc_rate: float, policy: str = "uniform",
               model_name: str | None = None, extra_policy: dict | None = None) -> Plan:
     """The model-level verb: a Plan placing ``slc_rate`` % of each matrix (or of all weights) in SLC."""
     rate = check_rate(slc_rate)
-    if policy not in POLICIES:
-        raise UserError(f"plan policy must be one of {', '.join(POLICIES)}; got '{policy}'")
+    place = PLAN_POLICIES.get(policy, "plan.policy")
     entries = _entries(placements(model), importance)
     analog = [e for e in entries if e.analog]
     if not analog:
         raise UserError("no analog matrices to place: decompose the model or choose a scorer that matches it")
-    if policy == "uniform":
-        for e in analog:
-            e.slc = top_units(torch.tensor(e.importance), round(rate / 100 * e.n_units))
-    else:
-        budget = rate / 100 * sum(e.n_weights for e in analog)
-        units = [(s / e.weights_per_unit, j, k) for j, e in enumerate(analog) for k, s in enumerate(e.importance)]
-        units.sort(key=lambda t: -t[0])
-        chosen: dict[int, list[int]] = {}
-        spent = 0.0
-        for _, j, k in units:
-            cost = analog[j].weights_per_unit
-            if spent + cost > budget + 1e-9:
-                continue
-            chosen.setdefault(j, []).append(k)
-            spent += cost
-        for j, e in enumerate(analog):
-            e.slc = sorted(chosen.get(j, []))
+    place(analog, rate)
+    name = model_name or getattr(model, "hyflexpim_name", type(model).__name__)
     return Plan(
         package_version=__version__,
-        model_name=model_name or getattr(model, "hyflexpim_name", type(model).__name__),
+        model_name=name,
         model_fingerprint=fingerprint(model),
+        architecture=Architecture(**architecture_of(model, name)),
         policy={"name": policy, "slc_rate": rate, "scorer": importance.scorer, "unit": importance.unit,
                 "importance_batches": importance.batches, **(extra_policy or {})},
         matrices=entries,

@@ -1,44 +1,76 @@
-"""Rank policies: how many singular components each matrix keeps. Computed per matrix, never shared."""
+"""Rank policies: how many singular components each matrix keeps. Computed per matrix, never shared.
+
+A registry: ``register_rank_policy(name, rank_fn, check=...)`` where ``rank_fn(shape, singular_values,
+value, name) -> int`` and ``check(value) -> str | None`` says what is wrong with ``decompose.rank_value``
+(called when the configuration is loaded, before any work). Built-ins: ``hard_threshold`` (the paper's
+k = d_out·d_in/(d_out+d_in)), ``full``, ``fixed`` (rank_value = k), ``ratio`` (rank_value · min(d_out, d_in)),
+``energy`` (smallest k holding rank_value of Σσ²).
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import Callable
 
 import torch
 
+from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
-
-RankPolicy = Literal["hard_threshold", "ratio", "energy", "fixed", "full"]
-RANK_POLICIES = ("hard_threshold", "ratio", "energy", "fixed", "full")
+from hyflexpim.plan import hard_threshold_rank
 
 
-def hard_threshold_rank(d_out: int, d_in: int) -> int:
-    """The paper's k = d_out·d_in/(d_out+d_in): U and ΣVᵀ hold as many weights as W."""
-    return max(1, (d_out * d_in) // (d_out + d_in))
+@dataclass(frozen=True)
+class RankPolicy:
+    rank: Callable[..., int]  # (shape, singular_values, value, name) -> k
+    check: Callable[[float | None], str | None] = lambda value: None
+    description: str = ""
+
+
+RANK_POLICIES: Registry[RankPolicy] = Registry("rank policy")
+
+
+def register_rank_policy(name: str, rank: Callable[..., int], check=None, description: str = "",
+                         replace: bool = False) -> RankPolicy:
+    return RANK_POLICIES.register(name, RankPolicy(rank, check or (lambda value: None), description), replace)
+
+
+def _fraction(value) -> str | None:
+    return None if value is not None and 0 < value <= 1 else f"must be in (0, 1] for this rank policy, got {value}"
+
+
+def _integer_rank(value) -> str | None:
+    return None if value is not None and value == int(value) and value >= 1 else \
+        f"must be an integer rank >= 1 for rank policy 'fixed', got {value}"
+
+
+def _fixed(shape, S, value, name):
+    full = min(shape)
+    if value is None or int(value) != value or not 1 <= int(value) <= full:
+        raise UserError(f"rank for {name or 'matrix'} {list(shape)} must be an integer in 1..{full}, got {value}")
+    return int(value)
+
+
+def _energy(shape, S, value, name):
+    if S is None:
+        raise ValueError("energy policy needs the singular values")
+    e = torch.cumsum(S.double() ** 2, 0)
+    k = int(torch.searchsorted(e / e[-1], torch.tensor(value, dtype=e.dtype) - 1e-12)) + 1
+    return max(1, min(min(shape), k))
+
+
+register_rank_policy("hard_threshold", lambda shape, S, value, name: min(min(shape), hard_threshold_rank(*shape)),
+                     description="k = d_out·d_in/(d_out+d_in): as many weights as W (the paper's)")
+register_rank_policy("full", lambda shape, S, value, name: min(shape), description="k = min(d_out, d_in): exact")
+register_rank_policy("fixed", _fixed, _integer_rank, "k = rank_value")
+register_rank_policy("ratio", lambda shape, S, value, name: max(1, min(min(shape), round(value * min(shape)))),
+                     _fraction, "k = rank_value · min(d_out, d_in)")
+register_rank_policy("energy", _energy, _fraction, "smallest k with rank_value of Σσ²")
 
 
 def choose_rank(policy: str, shape: tuple[int, int], singular_values: torch.Tensor | None = None,
                 value: float | None = None, name: str = "") -> int:
-    d_out, d_in = shape
-    full = min(d_out, d_in)
-    if policy == "hard_threshold":
-        return min(full, hard_threshold_rank(d_out, d_in))
-    if policy == "full":
-        return full
-    if policy == "fixed":
-        if value is None or int(value) != value or not 1 <= int(value) <= full:
-            raise UserError(f"rank for {name or 'matrix'} {list(shape)} must be an integer in 1..{full}, got {value}")
-        return int(value)
-    if policy == "ratio":
-        if value is None or not 0 < value <= 1:
-            raise UserError(f"rank ratio must be in (0, 1], got {value}")
-        return max(1, min(full, round(value * full)))
-    if policy == "energy":
-        if value is None or not 0 < value <= 1:
-            raise UserError(f"rank energy fraction must be in (0, 1], got {value}")
-        if singular_values is None:
-            raise ValueError("energy policy needs the singular values")
-        e = torch.cumsum(singular_values.double() ** 2, 0)
-        k = int(torch.searchsorted(e / e[-1], torch.tensor(value, dtype=e.dtype) - 1e-12)) + 1
-        return max(1, min(full, k))
-    raise UserError(f"rank policy must be one of {', '.join(RANK_POLICIES)}; got '{policy}'")
+    """The rank of one matrix under a registered policy (``DecomposeConfig`` checks ``value`` when loaded)."""
+    rule = RANK_POLICIES.get(policy, "decompose.rank_policy")
+    if rule.check(value) and policy != "fixed":  # fixed names the matrix and its allowed ranks itself
+        raise UserError(f"decompose.rank_value: {rule.check(value)}")
+    return int(rule.rank(tuple(shape), singular_values, value, name))

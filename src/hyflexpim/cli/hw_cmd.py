@@ -24,22 +24,23 @@ def hw(
     model: Optional[str] = typer.Option(
         None, "--model", help="catalogue shape: bert-base, bert-large, gpt2, llama-3.2-1b, minilm-l6, smollm2-135m"),
     slc_rate: float = typer.Option(10.0, "--slc-rate", help="percent of components in SLC (uniform plan), 0..100"),
-    plan: Optional[Path] = typer.Option(None, "--plan", help="plan JSON from the accuracy side (checked against --model)"),
+    plan: Optional[Path] = typer.Option(None, "--plan", help="plan JSON from the accuracy side (it carries its "
+                                        "architecture; with --model it must cover every matrix of that model)"),
     seq_lens: str = typer.Option("128,512,1024,2048,4096,8192", "--seq-lens", help="comma-separated sequence lengths"),
     spec: str = typer.Option("hyflexpim", "--spec", help="HyFlexPIM spec: built-in name or YAML file"),
     baselines: str = typer.Option("all_slc,all_mlc,sprint,transpim,gpu_a100,gpu_h100", "--baselines",
                                   help="comma-separated baseline specs (names or YAML files); '' for none"),
     batch: Optional[int] = typer.Option(None, "--batch", help="sequences in flight (default: number of layers)"),
     gen_tokens: int = typer.Option(128, "--gen-tokens", help="tokens generated per inference (decoders)"),
-    decoder: bool = typer.Option(False, "--decoder", help="with --plan and no --model: treat the model as a decoder"),
+    decoder: bool = typer.Option(False, "--decoder", help="a format-1 plan (no architecture in it) is a decoder"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder for CSV, JSON and PNG plots"),
 ) -> None:
     """Throughput, latency, energy and area of HyFlexPIM and its baselines, from a plan or a model shape."""
     from rich.console import Console
 
     from hyflexpim.hw import compare
-    from hyflexpim.hw.report import rich_tables, write_results
     from hyflexpim.hw.shapes import get_shape
+    from hyflexpim.report.hw_tables import rich_tables, write_results
 
     if model is None and plan is None:
         raise UserError("give --model (one of bert-base, bert-large, gpt2, llama-3.2-1b, minilm-l6, smollm2-135m) or --plan")
@@ -55,16 +56,18 @@ def hw(
         subject = shape
     base = [b.strip() for b in baselines.split(",") if b.strip()]
     results = compare(subject, seq, spec=spec, baselines=base, batch=batch, gen_tokens=gen_tokens,
-                      slc_rate=slc_rate / 100.0, shape=shape if plan is not None else None, decoder=decoder)
+                      slc_rate=slc_rate, shape=shape if plan is not None else None, decoder=decoder)
     console = Console()
     info = results[0]["info"]
+    for note in getattr(subject, "notes", []):
+        console.print(f"note: {note}")
     console.print(f"[bold]{results[0]['spec']}[/]: {info['chips']} chip(s), {info['pus_per_layer']} PU(s) per layer, "
                   f"{info['arrays_used']} arrays ({info['arrays_slc']} SLC), utilisation {info['array_utilisation']:.1%}, "
                   f"SLC weight share {info['slc_weight_fraction']:.1%}, batch {info['batch']}")
     for t in rich_tables(results):
         console.print(t)
     if out is not None:
-        from hyflexpim.hw.plots import write_plots
+        from hyflexpim.report.hw_plots import write_plots
 
         paths = write_results(results, out) + write_plots(results, out)
         console.print("wrote " + ", ".join(str(p) for p in paths))

@@ -44,7 +44,7 @@ def guarded(fn):
 
 
 def command(fn):
-    return app.command()(guarded(fn))
+    return app.command(fn.__name__.replace("_", "-"))(guarded(fn))
 
 
 def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
@@ -69,16 +69,19 @@ def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
     return o
 
 
-def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, quiet):
+def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, quiet, may_train=None):
+    """Resolve and validate the whole configuration (before any model is loaded), then open the run folder."""
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
 
+    cfg = resolve_config(config, decoder, _overrides(model, task, out, slc_rates, noise_seeds, sets))
     if quiet:
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    cfg = resolve_config(config, decoder, _overrides(model, task, out, slc_rates, noise_seeds, sets))
-    return Run.open(cfg, say=typer.echo, progress=not quiet)
+    r = Run.open(cfg, say=typer.echo, progress=not quiet)
+    r.may_train = may_train
+    return r
 
 
 @command
@@ -94,23 +97,47 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
 
 
 @command
+def pre_finetune(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+                 task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+                 noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes models/finetuned.safetensors."""
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, {"pre-finetune"})
+    r.finetuned()
+    if r.config.pre_finetune is None:
+        typer.echo("pre_finetune is null in this configuration: the pretrained model is used as it is")
+    else:
+        typer.echo(f"wrote {r.ws.path('models', 'finetuned.safetensors')}")
+
+
+@command
 def decompose(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
               task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
               noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
-    """Fine-tune (if configured) and replace the chosen matrices by their SVD; writes models/decomposed.safetensors."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    """Replace the chosen matrices of the fine-tuned model by their SVD; writes models/decomposed.safetensors."""
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     r.decomposed()
     typer.echo(f"wrote {r.ws.path('models', 'decomposed.safetensors')}")
 
 
 @command
-def finetune(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-             noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+def redistribute(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+                 task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+                 noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Gradient redistribution: fine-tune the decomposed model; writes models/redistributed.safetensors."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, {"redistribute"})
     r.redistributed()
     typer.echo(f"wrote {r.ws.path('models', 'redistributed.safetensors')}")
+
+
+@app.command("finetune", hidden=True)
+@guarded
+def finetune_alias(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+                   task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+                   noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Deprecated name of `redistribute` (kept for one release)."""
+    typer.echo("note: `hyflexpim finetune` is deprecated (it runs gradient redistribution): use "
+               "`hyflexpim redistribute`; the FP32 fine-tune is `hyflexpim pre-finetune`", err=True)
+    redistribute.__wrapped__(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
 
 
 @command
@@ -118,7 +145,7 @@ def plan(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: O
          task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
          noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Score importance and write one plan per SLC rate into plans/."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     for rate in r.config.plan.slc_rates:
         p = r.plan("redistributed", r.config.importance.scorer, rate)
         typer.echo(f"plan SLC {rate:g}%: {p.slc_weight_fraction:.1%} of analog weights in SLC "
@@ -136,7 +163,7 @@ def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
     from hyflexpim.plan import load_plan
     from hyflexpim.report.results import terminal_line
 
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     if plan_file:
         p = load_plan(plan_file)
         variant = p.policy.get("variant", "redistributed")

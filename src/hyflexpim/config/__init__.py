@@ -1,5 +1,8 @@
-"""Loading validated configuration from YAML; every problem becomes one line naming the field."""
+"""Configuration: the strict base class, its one-line errors, YAML loading, and registries."""
 
-from hyflexpim.config.load import format_validation_error, load_yaml, validate
+from hyflexpim.config.base import ConfigError, Strict, config_error, one_line, require
+from hyflexpim.config.load import deep_merge, load_yaml, validate
+from hyflexpim.config.registry import Registry, config_by_kind
 
-__all__ = ["format_validation_error", "load_yaml", "validate"]
+__all__ = ["ConfigError", "Registry", "Strict", "config_by_kind", "config_error", "deep_merge", "load_yaml", "one_line", "require",
+           "validate"]

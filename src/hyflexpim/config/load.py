@@ -1,4 +1,4 @@
-"""YAML in, a validated pydantic object out; any problem is one UserError line naming the field."""
+"""YAML in (the one YAML reader), a validated pydantic object out; deep merge of nested overrides."""
 
 from __future__ import annotations
 
@@ -8,46 +8,43 @@ from typing import TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from hyflexpim.config.base import ConfigError, config_error
 from hyflexpim.errors import UserError
 
 T = TypeVar("T", bound=BaseModel)
 
 
-def format_validation_error(e: ValidationError, what: str = "config") -> str:
-    err = e.errors()[0]
-    msg = err["msg"].removeprefix("Value error, ")
-    if not err["loc"]:  # a check across fields: its message names them
-        return f"{what}: {msg}"
-    where = ".".join(str(x) for x in err["loc"])
-    if err.get("type") == "extra_forbidden":
-        msg = "unknown field"
-    elif err.get("type") == "literal_error" and "expected" in err.get("ctx", {}):
-        msg = f"must be {err['ctx']['expected']}"
-    return f"{what} field '{where}': {msg} (got {err.get('input')!r})"
-
-
 def validate(cls: type[T], data: dict, what: str = "config") -> T:
+    """``cls`` from ``data``; any problem is one UserError line naming the field path."""
     try:
         return cls.model_validate(data)
     except ValidationError as e:
-        cause = e.errors()[0].get("ctx", {}).get("error")
-        if isinstance(cause, UserError):  # a validator that already wrote a full line
-            raise UserError(str(cause)) from None
-        raise UserError(format_validation_error(e, what)) from None
+        raise config_error(e, what, cls) from None
+    except ConfigError as e:  # a Strict class names itself; name the thing being loaded instead
+        raise ConfigError(what, e.loc, e.msg, e.got, e.has_got) from None
 
 
-def load_yaml(path: str | Path) -> dict:
+def load_yaml(path: str | Path, what: str = "config") -> dict:
+    """A YAML mapping from a file (``yaml.safe_load``); unreadable or not a mapping -> one line."""
     p = Path(path)
     try:
         data = yaml.safe_load(p.read_text())
     except OSError as e:
-        raise UserError(f"cannot read config {p}: {e.strerror}") from None
-    except yaml.YAMLError as e:
+        raise UserError(f"cannot read {what} {p}: {e.strerror}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as e:
         mark = getattr(e, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark else ""
-        raise UserError(f"config {p} is not valid YAML{where}: corrupted or not a config") from None
+        raise UserError(f"{what} {p} is not valid YAML{where}: corrupted or not a {what}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
-        raise UserError(f"config {p} must be a mapping of fields, got {type(data).__name__}")
+        raise UserError(f"{what} {p} must be a mapping of fields, got {type(data).__name__}")
     return data
+
+
+def deep_merge(base: dict, extra: dict) -> dict:
+    """``extra`` over ``base``; nested mappings merge key by key, anything else replaces."""
+    out = dict(base)
+    for k, v in extra.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out

@@ -40,12 +40,12 @@ from pydantic import Field, field_validator
 from hyflexpim.device import error_rate as cal
 from hyflexpim.device.noise import NoiseModel, gaussian_like, register_noise_model
 from hyflexpim.device.slicing import Cells
-from hyflexpim.device.validation import ConfigSection, StrictConfig
-from hyflexpim.device.validation import require as _require
+from hyflexpim.config import Strict
+from hyflexpim.config import require as _require
 from hyflexpim.errors import UserError
 
 
-class CellTypeConfig(ConfigSection):
+class CellTypeConfig(Strict):
     """Programming of one cell type (SLC or MLC). Give ``error_rate`` or ``sigma_us``, not both."""
 
     error_rate: Optional[float] = Field(None, gt=0, lt=0.5, description=(
@@ -83,11 +83,11 @@ def require(ok: bool, field: str, allowed: str, got) -> None:
     _require(ok, field, allowed, got, WHERE)
 
 
-class LevelsNoiseConfig(StrictConfig):
+class LevelsNoiseConfig(Strict):
     """Configuration of the "levels" noise model (SLC and MLC together). Defaults: docs/device.md."""
 
     config_name: ClassVar[str] = WHERE
-    kind: str = "levels"
+    kind: Literal["levels"] = "levels"
     r_on_ohm: float = Field(6000.0, gt=0, description="R_on in ohm [ref: 6 kΩ]")
     on_off_ratio: float = Field(150.0, gt=1, description="G_on/G_off [ref: 150]")
     mlc_bits_per_cell: int = Field(2, ge=2, le=4, description="bits of an MLC cell (SLC is always 1)")

@@ -12,17 +12,24 @@ A noise model is a small class with three methods, in the spirit of aihwkit's no
 
 ``cells.bits_per_cell`` says whether the cells are SLC (1) or MLC (2..4), so one model instance
 serves the SLC and MLC parts of the same matrix. All draws use the generator passed in.
+
+Registry: ``register_noise_model(kind, config_cls, factory)``; ``config_cls`` is a ``Strict`` pydantic
+class with ``kind: Literal["<kind>"]`` and the model's parameters (validated when a run's config is
+loaded, and part of the resolved config and the resume key); ``factory(config) -> NoiseModel``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Callable
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
+from hyflexpim.config import Registry, Strict, config_by_kind
 from hyflexpim.device.slicing import Cells
+from hyflexpim.errors import UserError
 
 
 class NoiseModel(ABC):
@@ -49,11 +56,11 @@ def gaussian_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
-class PaperNoiseConfig(BaseModel):
+class PaperNoiseConfig(Strict):
     """The HyFlexPIM paper's noise: each slice multiplied by (1 + σ·N(0,1))."""
 
-    model_config = ConfigDict(extra="forbid")
-    kind: str = "paper"
+    config_name = "hardware.noise (paper)"
+    kind: Literal["paper"] = "paper"
     sigma_mlc: float = Field(0.025, ge=0, description="relative σ of an MLC slice")
     sigma_slc: float = Field(0.0, ge=0, description="relative σ of an SLC slice (0 = ideal, the paper's)")
 
@@ -74,6 +81,13 @@ class PaperNoise(NoiseModel):
         return cells.digits * (1 + sigma * gaussian_like(cells.digits, generator))
 
 
+class IdealNoiseConfig(Strict):
+    """No noise at all: quantization only."""
+
+    config_name = "hardware.noise (ideal)"
+    kind: Literal["ideal"] = "ideal"
+
+
 class IdealNoise(NoiseModel):
     """No noise at all: quantization only."""
 
@@ -86,22 +100,33 @@ class IdealNoise(NoiseModel):
         return cells.digits
 
 
-# Registry: issue 3's device-level models register here under their config's ``kind``.
-NOISE_MODELS: dict[str, tuple[type[BaseModel] | None, Callable[..., NoiseModel]]] = {
-    "paper": (PaperNoiseConfig, PaperNoise),
-    "ideal": (None, lambda config=None: IdealNoise()),
-}
+@dataclass(frozen=True)
+class NoiseKind:
+    config: type[Strict]
+    factory: Callable[[Any], NoiseModel]
 
 
-def register_noise_model(kind: str, config_cls: type[BaseModel] | None, factory: Callable[..., NoiseModel]) -> None:
-    NOISE_MODELS[kind] = (config_cls, factory)
+NOISE_MODELS: Registry[NoiseKind] = Registry("noise kind")
+
+
+def register_noise_model(kind: str, config_cls: type[Strict], factory: Callable[[Any], NoiseModel],
+                         replace: bool = False) -> NoiseKind:
+    return NOISE_MODELS.register(kind, NoiseKind(config_cls, factory), replace)
+
+
+register_noise_model("paper", PaperNoiseConfig, PaperNoise)
+register_noise_model("ideal", IdealNoiseConfig, lambda config=None: IdealNoise())
+
+
+def noise_config(data: dict | Strict) -> Strict:
+    """The typed config of a noise model from ``{"kind": ..., **parameters}`` (kind defaults to paper)."""
+    return config_by_kind(NOISE_MODELS, data, "hardware.noise", "paper")
+
+
+def build_noise_model(config: Strict) -> NoiseModel:
+    return NOISE_MODELS.get(config.kind, "hardware.noise.kind").factory(config)
 
 
 def make_noise_model(kind: str = "paper", **params) -> NoiseModel:
     """Build a registered noise model from its kind and parameters (validated by its config class)."""
-    if kind not in NOISE_MODELS:
-        raise ValueError(f"noise kind must be one of {', '.join(sorted(NOISE_MODELS))}; got {kind!r}")
-    config_cls, factory = NOISE_MODELS[kind]
-    if config_cls is None:
-        return factory()
-    return factory(config_cls(kind=kind, **params))
+    return build_noise_model(noise_config({"kind": kind, **params}))

@@ -6,7 +6,8 @@ Every encoding gives ``digits`` whose weighted sum reconstructs the code exactly
 
 and ``levels``, the unsigned state 0..2^b−1 that each cell is programmed to. ``digits − levels``
 is a fixed shift that the periphery applies exactly (zero except the negative top slice of two's
-complement). Encodings:
+complement). Encodings are registered in ``hyflexpim.chip.encodings`` (their geometry is what the cost
+side prices); the built-in slicers are here:
 
 - ``twos_complement`` (the authors' notebook): one group; the top slice is a signed b-bit digit,
   so −1 is stored as −64 + 48 + 12 + 3 and every negative weight carries the noise of large slices.
@@ -17,13 +18,19 @@ complement). Encodings:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
-Encoding = Literal["twos_complement", "offset", "differential"]
-ENCODINGS: tuple[str, ...] = ("twos_complement", "offset", "differential")
+from hyflexpim.chip.encodings import ENCODINGS as _REGISTRY
+from hyflexpim.chip.encodings import get_encoding
+
 WORD_BITS = 8
+
+
+def __getattr__(name: str):
+    if name == "ENCODINGS":  # the registered encodings' names, now (a plugin may have added one)
+        return tuple(_REGISTRY.names())
+    raise AttributeError(name)
 
 
 @dataclass
@@ -54,36 +61,46 @@ class Cells:
         return w - self.offset
 
 
-def slice_int8(q: torch.Tensor, bits_per_cell: int, encoding: Encoding = "twos_complement",
+def _layout(q: torch.Tensor, b: int):
+    n = -(-WORD_BITS // b)  # ceil
+    return q.to(torch.int64), n, (1 << b) - 1, (b * torch.arange(n)).reshape((n,) + (1,) * q.dim())
+
+
+def _cells(lv, dg, b, sign, offset, encoding, dtype) -> Cells:
+    return Cells(digits=dg.to(dtype), levels=lv.to(dtype), bits_per_cell=b, group_sign=torch.tensor(sign),
+                 offset=offset, encoding=encoding)
+
+
+def slice_twos_complement(q: torch.Tensor, b: int, dtype=torch.float32) -> Cells:
+    q, n, mask, shifts = _layout(q, b)
+    u = q & ((1 << (b * n)) - 1)  # two's complement word of b·n bits
+    lv = (u.unsqueeze(0) >> shifts) & mask
+    dg = lv.clone()
+    top = dg[n - 1]
+    dg[n - 1] = torch.where(top >= (1 << (b - 1)), top - (1 << b), top)
+    return _cells(lv.unsqueeze(0), dg.unsqueeze(0), b, [1], 0, "twos_complement", dtype)
+
+
+def slice_offset(q: torch.Tensor, b: int, dtype=torch.float32) -> Cells:
+    q, n, mask, shifts = _layout(q, b)
+    lv = (((q + 128).unsqueeze(0) >> shifts) & mask).unsqueeze(0)
+    return _cells(lv, lv, b, [1], 128, "offset", dtype)
+
+
+def slice_differential(q: torch.Tensor, b: int, dtype=torch.float32) -> Cells:
+    q, n, mask, shifts = _layout(q, b)
+    mag = q.abs()
+    pos, neg = torch.where(q > 0, mag, 0), torch.where(q < 0, mag, 0)
+    lv = torch.stack([(pos.unsqueeze(0) >> shifts) & mask, (neg.unsqueeze(0) >> shifts) & mask])
+    return _cells(lv, lv, b, [1, -1], 0, "differential", dtype)
+
+
+def slice_int8(q: torch.Tensor, bits_per_cell: int, encoding: str = "twos_complement",
                dtype: torch.dtype = torch.float32) -> Cells:
-    """Cut integer codes in [-127, 127] into cells of ``bits_per_cell`` bits (1, 2 or 4 divide 8; 3 uses 3 slices)."""
+    """Cut integer codes in [-127, 127] into cells of ``bits_per_cell`` bits (1, 2 or 4 divide 8; 3 uses 3
+    slices) with a registered encoding."""
     if not 1 <= bits_per_cell <= 4:
         raise ValueError(f"bits_per_cell must be in 1..4, got {bits_per_cell}")
-    if encoding not in ENCODINGS:
-        raise ValueError(f"encoding must be one of {', '.join(ENCODINGS)}; got {encoding!r}")
-    q = q.to(torch.int64)
-    b = bits_per_cell
-    n = -(-WORD_BITS // b)  # ceil
-    mask = (1 << b) - 1
-    shifts = (b * torch.arange(n)).reshape((n,) + (1,) * q.dim())
-    if encoding == "twos_complement":
-        u = q & ((1 << (b * n)) - 1)  # two's complement word of b·n bits
-        lv = (u.unsqueeze(0) >> shifts) & mask
-        dg = lv.clone()
-        top = dg[n - 1]
-        dg[n - 1] = torch.where(top >= (1 << (b - 1)), top - (1 << b), top)
-        lv, dg = lv.unsqueeze(0), dg.unsqueeze(0)
-        sign, offset = torch.tensor([1]), 0
-    elif encoding == "offset":
-        lv = (((q + 128).unsqueeze(0) >> shifts) & mask).unsqueeze(0)
-        dg = lv
-        sign, offset = torch.tensor([1]), 128
-    else:
-        mag = q.abs()
-        pos = torch.where(q > 0, mag, 0)
-        neg = torch.where(q < 0, mag, 0)
-        lv = torch.stack([(pos.unsqueeze(0) >> shifts) & mask, (neg.unsqueeze(0) >> shifts) & mask])
-        dg = lv
-        sign, offset = torch.tensor([1, -1]), 0
-    return Cells(digits=dg.to(dtype), levels=lv.to(dtype), bits_per_cell=b, group_sign=sign,
-                 offset=offset, encoding=encoding)
+    if encoding not in _REGISTRY:
+        raise ValueError(f"encoding must be one of {', '.join(_REGISTRY.names())}; got {encoding!r}")
+    return get_encoding(encoding).slice_fn()(q, bits_per_cell, dtype)

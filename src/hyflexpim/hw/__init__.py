@@ -1,14 +1,15 @@
 """The chip model: throughput, latency, energy and area of HyFlexPIM and its baselines, from a plan.
 
-Needs no torch: a plan file or a bare model shape is enough.
+Needs no torch: a plan file (which carries the model's architecture) or a catalogue model is enough.
 
     from hyflexpim.hw import evaluate
-    r = evaluate("bert-base", "hyflexpim", seq_lens=[128, 512], slc_rate=0.10)
+    r = evaluate("bert-base", "hyflexpim", seq_lens=[128, 512], slc_rate=10)   # percent
 """
 
+from hyflexpim.chip.spec import load_spec
+from hyflexpim.hw.designs import COST_MODELS, register_cost_model
 from hyflexpim.hw.evaluate import BASELINES, DEFAULT_SEQ_LENS, compare, evaluate
-from hyflexpim.hw.shapes import CATALOGUE, ModelShape, get_shape, uniform_plan
-from hyflexpim.hw.spec import load_spec
+from hyflexpim.hw.shapes import CATALOGUE, get_shape, uniform_plan
 
-__all__ = ["BASELINES", "CATALOGUE", "DEFAULT_SEQ_LENS", "ModelShape", "compare", "evaluate", "get_shape",
-           "load_spec", "uniform_plan"]
+__all__ = ["BASELINES", "CATALOGUE", "COST_MODELS", "DEFAULT_SEQ_LENS", "compare", "evaluate", "get_shape",
+           "load_spec", "register_cost_model", "uniform_plan"]

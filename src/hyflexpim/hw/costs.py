@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 
 from hyflexpim.hw.library import adc_time_ns, chip_area_mm2, conversion_energy_pj, pu_totals
-from hyflexpim.hw.mapping import Mapping, Stage
-from hyflexpim.hw.shapes import ModelShape
-from hyflexpim.hw.spec import PimSpec
+from hyflexpim.hw.mapping import Mapping, Stage, cells_per_weight
+from hyflexpim.chip.spec import PimSpec
+from hyflexpim.plan import Architecture
 
 CATEGORIES = ("adc", "arrays", "drivers", "shift_add", "buffers", "digital_pim", "sfu", "interconnect")
 
@@ -69,7 +69,7 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     return {"thr_ns": thr, "lat_ns": lat, "e_cat": e_cat, "e_role": e_role}
 
 
-def pim_costs(mp: Mapping, spec: PimSpec, shape: ModelShape, seq_lens, batch: int, gen_tokens: int) -> dict:
+def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int) -> dict:
     """All outputs for one spec and plan, arrays over ``seq_lens``."""
     L = np.asarray(seq_lens, dtype=float)
     d, a = spec.digital, spec.analog
@@ -78,7 +78,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: ModelShape, seq_lens, batch: in
     noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
     s_qk, s_sv, s_88 = d.mac_steps(*d.qk_bits), d.mac_steps(*d.sv_bits), d.mac_steps(8, 8)
     bits = spec.mapping.act_bits
-    dq, dkv, heads = shape.hidden, shape.kv_dim, shape.heads
+    dq, dkv, heads = shape.q_dim, shape.kv_dim, shape.heads
     ffn_elems = shape.ffn
     per_pu = mp.arrays_per_pu
 
@@ -194,6 +194,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: ModelShape, seq_lens, batch: in
         "energy_by_component_j": E_cat,
         "energy_by_role_j": E_role,
         "info": {
+            "encoding": spec.analog.encoding, "mlc_bits": spec.analog.mlc_bits,
+            "cells_per_weight_slc": cells_per_weight(spec, True), "cells_per_weight_mlc": cells_per_weight(spec, False),
             "chips": mp.chips, "pus_per_layer": mp.pus_per_layer, "stages": len(mp.stages),
             "pus_used": sum(s.pus for s in mp.stages), "layers_per_chip": mp.layers_per_chip,
             "arrays_used": mp.arrays_used, "arrays_slc": sum(s.arrays(True) for s in mp.stages),

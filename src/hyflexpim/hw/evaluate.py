@@ -6,13 +6,11 @@ from pathlib import Path
 
 import numpy as np
 
+from hyflexpim.chip.spec import PimSpec, RooflineSpec, Spec, load_spec
 from hyflexpim.errors import UserError
-from hyflexpim.hw.costs import pim_costs
-from hyflexpim.hw.mapping import map_plan
-from hyflexpim.hw.roofline import roofline_costs
-from hyflexpim.hw.shapes import ModelShape, check_plan_against_shape, get_shape, shape_from_plan, uniform_plan
-from hyflexpim.hw.spec import PimSpec, RooflineSpec, Spec, load_spec
-from hyflexpim.plan import Plan
+from hyflexpim.hw.designs import COST_MODELS
+from hyflexpim.hw.shapes import get_shape, uniform_plan
+from hyflexpim.plan import Architecture, Plan
 
 DEFAULT_SEQ_LENS = (128, 512, 1024, 2048, 4096, 8192)
 BASELINES = ("all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
@@ -20,22 +18,34 @@ METRICS = ("throughput_tok_s", "tops", "latency_s", "energy_per_inference_j", "e
            "tops_per_w", "tops_per_mm2", "area_mm2", "power_w")
 
 
-def resolve(plan_or_shape: Plan | ModelShape | str, slc_rate: float | None = None,
-            shape: ModelShape | str | None = None, decoder: bool | None = None) -> tuple[Plan, ModelShape]:
-    """(plan, shape) from a Plan, a ModelShape or a catalogue name; checks the plan against the shape."""
+def resolve(plan_or_shape: Plan | Architecture | str, slc_rate: float | None = None,
+            shape: Architecture | str | None = None, decoder: bool | None = None) -> tuple[Plan, Architecture]:
+    """(plan, architecture) from a Plan, an Architecture or a catalogue name.
+
+    A plan is priced with the architecture it carries (format 2). With ``shape`` (a catalogue name
+    or an Architecture), the plan must cover every matrix of that model, which is then used.
+    ``decoder`` applies to plans migrated from format 1 only (their architecture says encoder)."""
     if isinstance(shape, str):
         shape = get_shape(shape)
     if isinstance(plan_or_shape, str):
         plan_or_shape = get_shape(plan_or_shape)
-    if isinstance(plan_or_shape, ModelShape):
-        rate = 0.10 if slc_rate is None else slc_rate
+    if isinstance(plan_or_shape, Architecture):
+        rate = 10.0 if slc_rate is None else slc_rate
         return uniform_plan(plan_or_shape, rate), plan_or_shape
     if not isinstance(plan_or_shape, Plan):
-        raise UserError(f"plan_or_shape must be a Plan, a ModelShape or a model name, got {type(plan_or_shape).__name__}")
+        raise UserError(f"plan_or_shape must be a Plan, an Architecture or a model name, got {type(plan_or_shape).__name__}")
+    plan = plan_or_shape
     if shape is not None:
-        check_plan_against_shape(plan_or_shape, shape)
-        return plan_or_shape, shape
-    return plan_or_shape, shape_from_plan(plan_or_shape, decoder=bool(decoder))
+        plan.check_covers(shape)
+        return plan, shape
+    arch = plan.architecture
+    if decoder and not arch.decoder:
+        if not any("format 1" in n for n in plan.notes):
+            raise UserError(f"plan '{plan.model_name}' carries its architecture (an encoder); --decoder is only for "
+                            "format-1 plans")
+        arch = arch.model_copy(update={"decoder": True, "source": arch.source + "; decoder as the user said"})
+    plan.check_covers(arch)
+    return plan, arch
 
 
 def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
@@ -49,14 +59,14 @@ def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
     return seq
 
 
-def evaluate(plan_or_shape: Plan | ModelShape | str, spec: Spec | str | Path = "hyflexpim",
+def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path = "hyflexpim",
              seq_lens=(128,), *, batch: int | None = None, gen_tokens: int = 128,
-             slc_rate: float | None = None, shape: ModelShape | str | None = None,
+             slc_rate: float | None = None, shape: Architecture | str | None = None,
              decoder: bool | None = None) -> dict:
     """Throughput, latency, energy, area and power of one spec running one plan.
 
-    ``plan_or_shape``: a Plan, a ModelShape or a catalogue name (then ``slc_rate`` in 0..1 builds
-    a uniform plan at the hard-threshold rank). ``seq_lens``: sequence lengths (the prompt length
+    ``plan_or_shape``: a Plan, an Architecture or a catalogue name (then ``slc_rate`` in % (0..100,
+    default 10) builds a uniform plan at the hard-threshold rank). ``seq_lens``: sequence lengths (the prompt length
     for decoders, which then generate ``gen_tokens`` tokens). ``batch``: sequences in flight,
     default = number of pipeline stages. Returns a dict of per-seq-len lists plus ``info``.
     """
@@ -66,17 +76,10 @@ def evaluate(plan_or_shape: Plan | ModelShape | str, spec: Spec | str | Path = "
     return _run(plan, shp, sp, seq, batch, gen_tokens)
 
 
-def _run(plan: Plan, shp: ModelShape, sp: Spec, seq: list[int], batch: int | None, gen_tokens: int) -> dict:
-    if isinstance(sp, PimSpec):
-        mp = map_plan(plan, sp)
-        b = batch or shp.layers
-        out = pim_costs(mp, sp, shp, seq, b, gen_tokens)
-    else:
-        dense = sum(m.shape[0] * m.shape[1] for m in plan.matrices)  # every matrix runs on the baseline
-        b = batch or shp.layers
-        out = roofline_costs(sp, shp, dense, seq, b, gen_tokens)
+def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | None, gen_tokens: int) -> dict:
+    out = COST_MODELS.get(sp.kind, "spec kind")(plan, shp, sp, seq, batch, gen_tokens)
     out["spec"] = sp.name
-    out["model"] = shp.name
+    out["model"] = shp.name or plan.model_name
     out["seq_lens"] = seq
     out["slc_rate"] = plan.policy.get("slc_rate")
     return _listify(out)
@@ -92,9 +95,9 @@ def _listify(x):
     return x
 
 
-def compare(plan_or_shape: Plan | ModelShape | str, seq_lens=DEFAULT_SEQ_LENS, *,
+def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *,
             spec: Spec | str | Path = "hyflexpim", baselines=BASELINES, batch: int | None = None,
-            gen_tokens: int = 128, slc_rate: float | None = None, shape: ModelShape | str | None = None,
+            gen_tokens: int = 128, slc_rate: float | None = None, shape: Architecture | str | None = None,
             decoder: bool | None = None, specs_cache: dict | None = None) -> list[dict]:
     """``evaluate`` for HyFlexPIM and each baseline; the first entry is HyFlexPIM."""
     seq = _check_run_args(seq_lens, batch, gen_tokens)

@@ -8,7 +8,7 @@ step per lane per cycle; the SFU takes 256 inputs per cycle.
 
 from __future__ import annotations
 
-from hyflexpim.hw.spec import PimSpec
+from hyflexpim.chip.spec import PimSpec
 
 
 def adc_energy_pj(spec: PimSpec, bits: int) -> float:

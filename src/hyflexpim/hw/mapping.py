@@ -3,10 +3,11 @@
 A decomposed matrix (unit=component, rank k) is two GEMVs: ΣVᵀ [k x d_in] then U [d_out x k].
 Component i is row i of ΣVᵀ (an *output* of GEMV 1) and column i of U (an *input row* of GEMV 2),
 so SLC components become SLC output columns of GEMV 1 and SLC input rows of GEMV 2. An array
-is either SLC (8 one-bit columns per INT8 weight) or MLC (4 two-bit columns), so each GEMV is
-split into an SLC block and an MLC block. A block of R input rows and C cell columns is tiled
-row- and column-wise onto ceil(R/64) x ceil(C/128) arrays (``analog.encoding``: differential pairs
-double C, an offset encoding adds one reference weight's columns per block); partial sums of row tiles (and of
+is either SLC (8 one-bit columns per INT8 weight) or MLC (ceil(8 / ``analog.mlc_bits``) columns:
+4 for 2-bit cells), so each GEMV is split into an SLC block and an MLC block. A block of R input
+rows and C cell columns is tiled row- and column-wise onto ceil(R/64) x ceil(C/128) arrays (the
+``analog.encoding``'s geometry: differential pairs double C, an offset encoding adds one reference
+weight's columns per block); partial sums of row tiles (and of
 the SLC and MLC halves of U) are added digitally. Row-unit matrices (and the all-SLC/all-MLC
 baselines) map W [d_out x d_in] directly: one GEMV, SLC rows = SLC output columns.
 """
@@ -17,7 +18,8 @@ import math
 from dataclasses import dataclass, field
 
 from hyflexpim.errors import UserError
-from hyflexpim.hw.spec import PimSpec
+from hyflexpim.chip.encodings import get_encoding
+from hyflexpim.chip.spec import PimSpec
 from hyflexpim.plan import MatrixPlan, Plan
 
 # dependency chain inside a layer: GEMVs of one group can run at the same time
@@ -88,18 +90,23 @@ class Mapping:
     _cells_per_array: int = 1
 
 
+def cells_per_weight(spec: PimSpec, slc: bool) -> int:
+    """Cells one INT8 weight takes: bits per weight / bits per cell, times the encoding's column groups."""
+    return spec.analog.cells_per_weight(slc) * get_encoding(spec.analog.encoding, "analog.encoding").groups
+
+
 def _tile(role: str, step: int, slc: bool, rows: int, outputs: int, cpw: int, spec: PimSpec) -> Block | None:
     if rows <= 0 or outputs <= 0:
         return None
     a = spec.analog
-    cols = (2 * outputs if a.encoding == "differential" else outputs + (a.encoding == "offset")) * cpw
+    enc = get_encoding(a.encoding, "analog.encoding")
+    cols = (enc.groups * outputs + enc.reference_weights) * cpw
     return Block(role, step, slc, rows, cols, math.ceil(rows / a.rows), math.ceil(cols / a.cols), outputs)
 
 
 def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None) -> list[Block]:
     """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD)."""
-    wb = spec.analog.weight_bits
-    cpw = {True: wb, False: math.ceil(wb / 2)}  # cells (columns) per weight: SLC 1 bit, MLC 2 bits
+    cpw = {slc: spec.analog.cells_per_weight(slc) for slc in (True, False)}  # columns per weight and group
     d_out, d_in = m.shape
     step = 2 * CHAIN[m.role]
     if force or m.unit == "row":

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from hyflexpim.hw.shapes import ModelShape
-from hyflexpim.hw.spec import RooflineSpec
+from hyflexpim.chip.spec import RooflineSpec
+from hyflexpim.plan import Architecture
 
 
-def roofline_costs(spec: RooflineSpec, shape: ModelShape, dense_macs_per_token: float, seq_lens,
+def roofline_costs(spec: RooflineSpec, shape: Architecture, dense_macs_per_token: float, seq_lens,
                    batch: int, gen_tokens: int) -> dict:
     L = np.asarray(seq_lens, dtype=float)
     B, G = batch, (gen_tokens if shape.decoder else 0)
-    nl, dq, dkv = shape.layers, shape.hidden, shape.kv_dim
+    nl, dq, dkv = shape.layers, shape.q_dim, shape.kv_dim
     rate = spec.peak_tmacs * 1e12 * spec.utilisation  # MAC/s
     bw = spec.mem_gbps * 1e9
     w_bytes = 0.0 if spec.weights_on_chip else dense_macs_per_token  # INT8: one byte per weight

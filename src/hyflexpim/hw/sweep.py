@@ -9,10 +9,10 @@ from __future__ import annotations
 import sys
 
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, evaluate
-from hyflexpim.hw.spec import load_spec
+from hyflexpim.chip.spec import load_spec
 
 MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
-RATES = (0.0, 0.05, 0.10, 0.20, 0.30, 0.50, 1.0)
+RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
 
 
 def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None = None,
@@ -32,20 +32,20 @@ def headline() -> None:
     print(f"gain over all-SLC; columns = seq lens {list(DEFAULT_SEQ_LENS)}")
     best = {"thr": (0, None), "eff": (0, None)}
     for m in MODELS:
-        for r in (0.05, 0.10, 0.20, 0.30):
+        for r in (5.0, 10.0, 20.0, 30.0):
             thr, eff = gains(m, r)
-            print(f"{m:13s} SLC {r:4.0%}  throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}")
+            print(f"{m:13s} SLC {r:3.0f}%  throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}")
             for key, xs in (("thr", thr), ("eff", eff)):
                 i = max(range(len(xs)), key=xs.__getitem__)
                 if xs[i] > best[key][0]:
                     best[key] = (xs[i], (m, r, DEFAULT_SEQ_LENS[i]))
     for key, (v, where) in best.items():
-        print(f"max {key}: {v:.2f}x at model={where[0]} SLC={where[1]:.0%} seq_len={where[2]}")
+        print(f"max {key}: {v:.2f}x at model={where[0]} SLC={where[1]:.0f}% seq_len={where[2]}")
 
 
 def slc() -> None:
     for L in (128, 2048):
-        print(f"seq_len {L}: gain over all-SLC vs SLC rate {[f'{r:.0%}' for r in RATES]}")
+        print(f"seq_len {L}: gain over all-SLC vs SLC rate {[f'{r:.0f}%' for r in RATES]}")
         for m in MODELS:
             res = [gains(m, r, [L]) for r in RATES]
             print(f"  {m:13s} throughput {_fmt(t[0] for t, _ in res)}   TOPS/W {_fmt(e[0] for _, e in res)}")
@@ -59,8 +59,8 @@ def adc() -> None:
             for bits in (5, 6, 7, 8, 9):
                 o = {"analog": {"adc_bits_mlc": bits, "adc_bits_slc": bits - 1, "adc_energy_scaling": mode,
                                 "adc_time_scales_with_bits": scales}}
-                r = evaluate("bert-base", load_spec("hyflexpim", o), [128], slc_rate=0.10)
-                thr, eff = gains("bert-base", 0.10, [128], o)
+                r = evaluate("bert-base", load_spec("hyflexpim", o), [128], slc_rate=10.0)
+                thr, eff = gains("bert-base", 10.0, [128], o)
                 print(f"    {bits} bits: {r['throughput_tok_s'][0]:.3g} tok/s, {r['tops_per_w'][0]:.3g} TOPS/W, "
                       f"gain over all-SLC {thr[0]:.2f}x / {eff[0]:.2f}x")
 
@@ -71,14 +71,14 @@ def mechanism() -> None:
         for overlap in (False, True):
             o = {"mapping": {"mlc_throughput": mech, "overlap_analog_digital": overlap}}
             for m in ("bert-base", "bert-large"):
-                thr, eff = gains(m, 0.10, overrides=o)
+                thr, eff = gains(m, 10.0, overrides=o)
                 print(f"  {mech:9s} overlap={overlap!s:5s} {m:11s} throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}")
 
 
 def breakdown() -> None:
     for L in (128, 8192):
         for key in ("hyflexpim", "all_slc"):
-            r = evaluate("bert-base", key, [L], slc_rate=0.10)
+            r = evaluate("bert-base", key, [L], slc_rate=10.0)
             tot = r["energy_per_inference_j"][0]
             parts = ", ".join(f"{k} {v[0] / tot:.1%}" for k, v in r["energy_by_component_j"].items())
             print(f"bert-base L={L} {key}: {r['energy_per_token_j'][0] * 1e6:.1f} uJ/token: {parts}")
@@ -106,8 +106,8 @@ def decoder() -> None:
     print("decoders, SLC 10%, prompt = seq len, 128 generated tokens: batch and tensor parallelism")
     for m, batch, tp in (("gpt2", None, 0), ("gpt2", 128, 0), ("llama-3.2-1b", None, 0), ("llama-3.2-1b", None, 6),
                          ("llama-3.2-1b", 128, 6)):
-        thr, eff = gains(m, 0.10, overrides={"mapping": {"tensor_parallel": tp}}, batch=batch)
-        r = evaluate(m, load_spec("hyflexpim", {"mapping": {"tensor_parallel": tp}}), [128], slc_rate=0.1, batch=batch)
+        thr, eff = gains(m, 10.0, overrides={"mapping": {"tensor_parallel": tp}}, batch=batch)
+        r = evaluate(m, load_spec("hyflexpim", {"mapping": {"tensor_parallel": tp}}), [128], slc_rate=10.0, batch=batch)
         i = r["info"]
         ref = evaluate(m, load_spec("all_slc", {"mapping": {"tensor_parallel": tp}}), [128], batch=batch)["info"]
         print(f"  {m:13s} batch {i['batch']:4d} PUs/layer {i['pus_per_layer']} (all-SLC {ref['pus_per_layer']}) "

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator
 
 from hyflexpim.algo.decompose import DecomposeConfig
 from hyflexpim.algo.finetune import FinetuneConfig
+from hyflexpim.algo.importance import SCORERS
+from hyflexpim.algo.plan_policy import PLAN_POLICIES
+from hyflexpim.config import Strict
 from hyflexpim.sim.config import HardwareConfig
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
 
 
 class DataConfig(Strict):
@@ -30,12 +31,17 @@ class DataConfig(Strict):
 
 
 class ImportanceConfig(Strict):
-    scorer: Literal["grad_abs", "grad_sq"] = "grad_abs"
+    scorer: str = Field("grad_abs", description="a registered importance scorer (hyflexpim.algo.importance)")
     batches: int = Field(16, ge=1, description="window: batches averaged for |dL/dσ|")
+
+    @field_validator("scorer")
+    @classmethod
+    def _scorer(cls, v: str) -> str:
+        return SCORERS.check(v)
 
 
 class PlanConfig(Strict):
-    policy: Literal["uniform", "global"] = "uniform"
+    policy: str = Field("uniform", description="a registered plan policy (hyflexpim.algo.plan_policy)")
     slc_rates: list[float] = Field(default_factory=lambda: [0, 5, 10, 20, 30, 50, 100])
 
     @field_validator("slc_rates")
@@ -47,6 +53,11 @@ class PlanConfig(Strict):
         if not v:
             raise ValueError("give at least one SLC rate")
         return sorted(set(v))
+
+    @field_validator("policy")
+    @classmethod
+    def _policy(cls, v: str) -> str:
+        return PLAN_POLICIES.check(v)
 
 
 class CompareConfig(Strict):
@@ -61,6 +72,7 @@ class CompareConfig(Strict):
 
 
 class RunConfig(Strict):
+    config_name = "config"
     model: str = "minilm"
     task: str = "rotten_tomatoes"
     task_kind: Literal["classification", "lm"] | None = None
@@ -69,10 +81,10 @@ class RunConfig(Strict):
     noise_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
     data: DataConfig = Field(default_factory=DataConfig)
     pre_finetune: FinetuneConfig | None = Field(
-        default_factory=lambda: FinetuneConfig(epochs=1, lr=2e-4),
+        default_factory=lambda: FinetuneConfig(**RUN_DEFAULTS["pre_finetune"]),
         description="fine-tune before SVD (needed to fit a classification head); null to skip")
     decompose: DecomposeConfig = Field(default_factory=DecomposeConfig)
-    redistribute: FinetuneConfig = Field(default_factory=lambda: FinetuneConfig(epochs=1, lr=1e-4),
+    redistribute: FinetuneConfig = Field(default_factory=lambda: FinetuneConfig(**RUN_DEFAULTS["redistribute"]),
                                          description="fine-tuning after SVD: gradient redistribution")
     importance: ImportanceConfig = Field(default_factory=ImportanceConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
@@ -83,20 +95,14 @@ class RunConfig(Strict):
                        description="suffix of this run's result files, to keep several hardware variants "
                                    "side by side in one run folder (models and plans are shared)")
 
-    @model_validator(mode="after")
-    def _fail_fast(self) -> "RunConfig":
-        """Check what is otherwise only checked deep inside a step, before any work is done."""
-        d = self.decompose
-        v = d.rank_value
-        if d.rank_policy == "fixed" and (v is None or v != int(v) or v < 1):
-            raise ValueError(f"decompose.rank_value must be an integer rank >= 1 for rank_policy 'fixed', got {v}")
-        if d.rank_policy in ("ratio", "energy") and (v is None or not 0 < v <= 1):
-            raise ValueError(f"decompose.rank_value must be in (0, 1] for rank_policy '{d.rank_policy}', got {v}")
-        from hyflexpim.sim.apply import build_noise
 
-        build_noise(self.hardware)  # raises UserError naming the noise field
-        return self
 
+# Defaults of the run that differ from the step classes' own: merged under every configuration before
+# validation, so that ``--set redistribute.max_steps=null`` changes only what it names.
+RUN_DEFAULTS = {
+    "pre_finetune": {"epochs": 1, "lr": 2e-4},
+    "redistribute": {"epochs": 1, "lr": 1e-4},
+}
 
 DECODER_DEFAULTS = {
     "model": "smollm2",

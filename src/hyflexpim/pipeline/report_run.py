@@ -20,10 +20,18 @@ def finish(run: Run, rows: list[dict]) -> None:
 
 
 def hardware_report(run: Run) -> list:
-    """Throughput and energy of the run's plans on the HyFlexPIM chip vs its baselines (no torch)."""
-    try:
-        from hyflexpim.hw.report_for_plans import report_for_plans
-    except ImportError:
-        return []
+    """Throughput and energy of the run's plans on the run's own chip (``hardware.chip()``: the spec whose
+    accuracy the run measured) against its baselines; no torch."""
+    from hyflexpim.hw.plans import price_plans
+    from hyflexpim.report.hw_plots import plot_gain_vs_slc
+    from hyflexpim.report.hw_tables import rows, write_table
+
     plans = [run.plan("redistributed", run.config.importance.scorer, r) for r in run.config.plan.slc_rates]
-    return report_for_plans(plans, run.ws.root, say=run.say)
+    if not plans:
+        return []
+    results = price_plans(plans, run.config.hardware.chip(), say=run.say)
+    table = [row for res in results for row in rows(res)]
+    folder = run.ws.root / "hw"
+    files = write_table(table, results, folder)
+    files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", plans[0].architecture.name))
+    return files

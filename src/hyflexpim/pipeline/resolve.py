@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-from hyflexpim.config import load_yaml, validate
+import yaml
+
+from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
-from hyflexpim.pipeline.config import DECODER_DEFAULTS, RunConfig
-
-
-def deep_merge(base: dict, extra: dict) -> dict:
-    out = dict(base)
-    for k, v in extra.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+from hyflexpim.pipeline.config import DECODER_DEFAULTS, RUN_DEFAULTS, RunConfig
 
 
 def parse_set(items: list[str]) -> dict:
     """``a.b=1`` style overrides; values are read as YAML scalars/lists (``[0, 5]``, ``null``, ``1e-4``)."""
-    import yaml
-
     out: dict = {}
     for item in items:
         if "=" not in item:
@@ -27,16 +20,20 @@ def parse_set(items: list[str]) -> dict:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError:
             raise UserError(f"--set {key}: cannot read value '{value}'") from None
-        node = out
         parts = key.strip().split(".")
-        for p in parts[:-1]:
+        if not all(parts):
+            raise UserError(f"--set {key}: a field path is names separated by dots (e.g. hardware.noise.kind)")
+        node = out
+        for depth, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise UserError(f"--set {key}: '{'.'.join(parts[:depth + 1])}' was already set to a value")
         node[parts[-1]] = parsed
     return out
 
 
 def resolve_config(config_file: str | None = None, decoder: bool = False, overrides: dict | None = None) -> RunConfig:
-    data: dict = dict(DECODER_DEFAULTS) if decoder else {}
+    data: dict = deep_merge(RUN_DEFAULTS, DECODER_DEFAULTS) if decoder else dict(RUN_DEFAULTS)
     if config_file:
         data = deep_merge(data, load_yaml(config_file))
     data = deep_merge(data, overrides or {})

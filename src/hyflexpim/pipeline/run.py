@@ -18,11 +18,12 @@ from typing import Callable
 
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.finetune import check_finite_weights, finetune
-from hyflexpim.algo.importance import Importance, score_importance
+from hyflexpim.algo.importance import SCORERS, Importance, score_importance
 from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.pipeline.task import Task, load_run_task
+from hyflexpim.errors import UserError
 from hyflexpim.pipeline.workspace import Workspace
 from hyflexpim.plan import Plan, load_plan
 
@@ -61,6 +62,14 @@ class Run:
     progress: bool = True
     task: Task | None = None
     _models: dict = field(default_factory=dict)
+    # which training steps this invocation may run; None: all (``hyflexpim run``). A step command
+    # trains only what it is named for and asks for the missing earlier step by its command name.
+    may_train: set | None = None
+
+    def _allowed(self, step: str, artefact: str) -> None:
+        if self.may_train is not None and step not in self.may_train:
+            raise UserError(f"this step needs {artefact} in {self.ws.root}: run `hyflexpim {step}` first "
+                            "(or `hyflexpim run` for every step)")
 
     # -- set-up ----------------------------------------------------------------------------------
     @classmethod
@@ -100,6 +109,7 @@ class Run:
         if cfg is not None and self.ws.load_into(model, "finetuned"):
             self.say("reused models/finetuned.safetensors")
         elif cfg is not None:
+            self._allowed("pre-finetune", "models/finetuned.safetensors")
             batches = self.task.batches("train", shuffle=True, seed=self.config.seed)
             res = self.timed("fine-tuned FP32 model",
                              lambda: finetune(model, batches, cfg, "finetune", self.progress))
@@ -132,6 +142,7 @@ class Run:
             if self.ws.load_into(model, "redistributed"):
                 self.say("reused models/redistributed.safetensors")
             else:
+                self._allowed("redistribute", "models/redistributed.safetensors")
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
                 torch.manual_seed(self.config.seed + 1)  # dropout during redistribution
                 res = self.timed("gradient redistribution (fine-tuned the SVD model)",
@@ -154,11 +165,10 @@ class Run:
             data = torch.load(path, weights_only=True)
             return Importance(data["scorer"], data["unit"], data["scores"], data["batches"])
         model = self.model(variant)
-        batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 2) if scorer.startswith("grad") else None
+        needs = SCORERS.get(scorer, "importance.scorer").needs_batches
+        batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 2) if needs else None
         imp = score_importance(model, scorer, batches, self.config.importance.batches, progress=self.progress)
-        tmp = path.with_suffix(".partial")
-        torch.save({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, tmp)
-        tmp.replace(path)
+        self.ws.save_tensors({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, path)
         return imp
 
     def plan(self, variant: str, scorer: str, rate: float, policy: str | None = None) -> Plan:
@@ -207,9 +217,10 @@ class Run:
                 twin = apply_plan(self.model(variant), plan, self.config.hardware, seed=seed)
                 value = evaluate(twin, batches, self.task.kind, self.progress)
                 del twin
+            hw = self.config.hardware
             rec = {"key": key, "variant": variant, "scorer": scorer, "policy": policy, "slc_rate": rate,
                    "seed": seed, "metric": METRICS[self.task.kind][0], "value": value,
-                   "slc_weight_fraction": plan.slc_weight_fraction}
+                   "slc_weight_fraction": plan.slc_weight_fraction, "encoding": hw.encoding, "mlc_bits": hw.mlc_bits}
             self.ws.record(rec)
             out.append(rec)
         return out

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from hyflexpim.atomic import write_atomic
+from hyflexpim.atomic import atomic_path, write_atomic
 from hyflexpim.errors import UserError
 
 
@@ -66,10 +66,20 @@ class Workspace:
         from safetensors.torch import save_model
 
         target = self.path("models", f"{name}.safetensors")
-        tmp = target.with_suffix(".partial")
-        save_model(model, str(tmp))
-        os.replace(tmp, target)
+        with atomic_path(target) as tmp:
+            save_model(model, str(tmp))
         return target
+
+    def has_model(self, name: str) -> bool:
+        return self.path("models", f"{name}.safetensors").exists()
+
+    def save_tensors(self, obj: dict, path: Path) -> Path:
+        """A dict of tensors and plain values through torch.save, atomically (read back with weights_only)."""
+        import torch
+
+        with atomic_path(path) as tmp:
+            torch.save(obj, tmp)
+        return path
 
     def load_into(self, model, name: str) -> bool:
         from safetensors.torch import load_model

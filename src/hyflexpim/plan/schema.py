@@ -1,6 +1,11 @@
 """Plan schema: a plain, versioned JSON file that the algorithm writes and both the accuracy
 simulator and the hardware model read. Imports nothing of ours but errors (no torch).
 
+Format 2 adds the model's ``architecture`` (plan/architecture.py), an ``attention`` block (dense, or a
+sparse-attention kind with its keep fraction and parameters) and ``notes``. SLC rates are
+percentages (0..100) everywhere: ``policy.slc_rate`` is the share of units per matrix (uniform) or of
+analog weights (global) that a policy placed in SLC. Format-1 plans load, migrated with a note.
+
 A *component* i of a decomposed matrix W ≈ U Σ Vᵀ is column i of U plus row i of ΣVᵀ; it costs
 (d_out + d_in) weights. A matrix placed without SVD (``unit == "row"``) uses output rows of W as
 units instead; a row costs d_in weights.
@@ -16,9 +21,11 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hyflexpim.atomic import write_atomic
+from hyflexpim.config import config_error
 from hyflexpim.errors import UserError
+from hyflexpim.plan.architecture import Architecture, infer_from_matrices
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2
 
 Role = Literal["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head", "other"]
 Unit = Literal["component", "row"]
@@ -85,8 +92,18 @@ class MatrixPlan(BaseModel):
         return len(self.slc) / self.n_units if self.analog and self.n_units else 0.0
 
 
+class AttentionPlan(BaseModel):
+    """How attention runs: ``dense`` (every score), or a registered sparse kind that keeps a fraction
+    ``keep`` of the scores of each query; ``params`` holds the kind's settings (e.g. its codebooks' file)."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: str = "dense"
+    keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
+    params: dict = Field(default_factory=dict)
+
+
 class Plan(BaseModel):
-    """The whole plan. ``policy`` records what made it (name and parameters)."""
+    """The whole plan. ``policy`` records what made it (name and parameters; ``slc_rate`` in %)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -94,7 +111,10 @@ class Plan(BaseModel):
     package_version: str
     model_name: str
     model_fingerprint: str
+    architecture: Architecture
+    attention: AttentionPlan = Field(default_factory=AttentionPlan)
     policy: dict = Field(default_factory=dict)
+    notes: list[str] = Field(default_factory=list)
     matrices: list[MatrixPlan]
 
     @model_validator(mode="after")
@@ -124,6 +144,20 @@ class Plan(BaseModel):
         total = sum(m.n_weights for m in self.analog)
         return sum(m.n_slc_weights for m in self.analog) / total if total else 0.0
 
+    def check_covers(self, architecture: Architecture, what: str | None = None) -> None:
+        """Refuse a plan that does not list every matrix (layer, role) of ``architecture``, or lists one
+        with another shape; the first missing or mismatched matrix is named."""
+        have = {(m.layer, m.role): m for m in self.matrices if m.layer is not None}
+        what = what or architecture.name or "the model"
+        for name, role, layer, shape in architecture.matrices():
+            m = have.get((layer, role))
+            if m is None:
+                raise UserError(f"plan '{self.model_name}' does not cover matrix {name} (role {role}, layer {layer}, "
+                                f"shape {list(shape)}) of {what}: make the plan for this model")
+            if tuple(m.shape) != tuple(shape):
+                raise UserError(f"plan matrix '{m.name}': shape {list(m.shape)} does not match {what} {role} in "
+                                f"layer {layer}, which is {list(shape)}")
+
     def check_model(self, fingerprint: str) -> None:
         if fingerprint != self.model_fingerprint:
             raise UserError(
@@ -136,18 +170,37 @@ class Plan(BaseModel):
         return write_atomic(Path(path), self.model_dump_json(indent=1))
 
 
+def migrate(data: dict) -> dict:
+    """A format-1 plan as format 2: architecture read from the matrices, SLC rate in percent, a note."""
+    if not isinstance(data, dict) or data.get("format") != 1:
+        return data
+    data = dict(data)
+    mats = [MatrixPlan.model_validate(m) for m in data.get("matrices", [])]
+    policy = dict(data.get("policy") or {})
+    notes = list(data.get("notes") or [])
+    if str(data.get("model_fingerprint", "")).startswith("shape:") and "slc_rate" in policy:
+        policy["slc_rate"] = 100.0 * float(policy["slc_rate"])  # format-1 catalogue plans held a fraction
+    try:
+        arch = infer_from_matrices(mats, str(data.get("model_name", "")))
+    except ValueError as e:
+        raise UserError(f"format-1 plan: {e}") from None
+    notes.append(f"migrated from plan format 1: architecture {arch.source}")
+    data.update(format=PLAN_FORMAT, architecture=arch.model_dump(), policy=policy, notes=notes)
+    return data
+
+
 def load_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan; any problem becomes one UserError line."""
+    """Read and validate a plan (format-1 plans are migrated); any problem becomes one UserError line."""
     p = Path(path)
     try:
         text = p.read_text()
-    except OSError as e:
-        raise UserError(f"cannot read plan {p}: {e.strerror}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read plan {p}: {getattr(e, 'strerror', None) or 'not a text file'}") from None
     try:
-        return Plan.model_validate(json.loads(text))
+        return Plan.model_validate(migrate(json.loads(text)))
     except json.JSONDecodeError as e:
         raise UserError(f"plan {p} is not valid JSON (line {e.lineno}): corrupted or not a plan") from None
     except ValidationError as e:
-        err = e.errors()[0]
-        where = ".".join(str(x) for x in err["loc"]) or "plan"
-        raise UserError(f"plan {p} is invalid at '{where}': {err['msg']}") from None
+        raise config_error(e, f"plan {p}", Plan) from None
+    except UserError as e:
+        raise UserError(f"plan {p}: {e}") from None

@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from hyflexpim.atomic import write_atomic
+from hyflexpim.report.png import pyplot, save_png
 from hyflexpim.report.results import label
 
 
 def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     curves: dict[tuple, list[dict]] = {}
     for r in rows:
@@ -35,8 +30,6 @@ def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
 
 
 def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path, legend_size: int) -> Path:
-    import matplotlib.pyplot as plt
-
     ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
     if metric == "perplexity":
@@ -45,20 +38,13 @@ def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path, legend_si
     ax.grid(alpha=0.3)
     ax.legend(fontsize=legend_size)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
-    plt.close(fig)
-    return write_atomic(Path(path), buf.getvalue())
+    return save_png(fig, path, dpi=120, tight=False)
 
 
 def plot_overlay(series: list[tuple[str, list[dict]]], path: Path, variant: str = "redistributed",
                  scorer: str = "grad_abs", title: str = "") -> Path:
     """One curve per results file (e.g. paper noise / calibrated levels / circuit mode), same variant and scorer."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     metric = "metric"
     for name, rows in series:

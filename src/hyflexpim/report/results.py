@@ -18,7 +18,8 @@ LABELS = {
     ("svd", "grad_sq"): "SVD, no redistribution, gradient² selection",
     ("original", "magnitude"): "no SVD, magnitude selection (rows)",
 }
-COLUMNS = ["variant", "scorer", "policy", "slc_rate", "slc_weight_fraction", "metric", "mean", "std", "n", "values"]
+COLUMNS = ["variant", "scorer", "policy", "slc_rate", "slc_weight_fraction", "encoding", "mlc_bits", "metric", "mean",
+           "std", "n", "values"]
 
 
 def label(variant: str, scorer: str | None) -> str:
@@ -36,7 +37,8 @@ def summarize(records: list[dict]) -> list[dict]:
         values = [r["value"] for r in recs]
         rows.append({
             "variant": variant, "scorer": scorer, "policy": policy, "slc_rate": rate,
-            "slc_weight_fraction": recs[0]["slc_weight_fraction"], "metric": recs[0]["metric"],
+            "slc_weight_fraction": recs[0]["slc_weight_fraction"], "encoding": recs[0].get("encoding"),
+            "mlc_bits": recs[0].get("mlc_bits"), "metric": recs[0]["metric"],
             "mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0,
             "n": len(values), "values": values,
         })

@@ -37,48 +37,28 @@ generalises it to noisy cells (the statistical mode).
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import ConfigDict, Field
 
+from hyflexpim.config import Strict
 from hyflexpim.errors import UserError
 
 
-class _StrictConfig(BaseModel):
-    """A pydantic config whose validation errors become one-line UserErrors naming the field."""
-
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-    def __init__(self, **data):
-        try:
-            super().__init__(**data)
-        except ValidationError as e:
-            raise UserError(_one_line(type(self).__name__, e)) from None
-
-    def __setattr__(self, name, value):
-        try:
-            super().__setattr__(name, value)
-        except ValidationError as e:
-            raise UserError(_one_line(type(self).__name__, e)) from None
-
-
-def _one_line(cls_name: str, e: ValidationError) -> str:
-    err = e.errors()[0]
-    where = ".".join(str(p) for p in err.get("loc", ())) or "?"
-    got = err.get("input")
-    msg = err["msg"]
-    if err.get("type") == "extra_forbidden":
-        return f"{cls_name}: unknown field '{where}'"
-    return f"{cls_name}.{where}: {msg}; got {got!r}"
-
-
-class CircuitConfig(_StrictConfig):
+class CircuitConfig(Strict):
     """How one analog weight part is computed: arrays, bit-serial inputs, ADCs.
 
-    Defaults follow the paper: 64-row arrays, 8-bit activations applied one bit per cycle,
-    a 6-bit ADC for SLC arrays and a 7-bit one for MLC arrays, one LSB per cell level (saturating).
+    Defaults are the built-in chip's (``hyflexpim.chip``, spec ``hyflexpim``): 64-row arrays, 8-bit
+    activations applied one bit per cycle, a 6-bit ADC for SLC arrays and a 7-bit one for MLC arrays,
+    one LSB per cell level (saturating). In a run, ``rows_per_array``, ``input_bits`` and the ADC bits
+    not set explicitly are taken from the run's chip spec (``hardware.spec``), and set ones override it.
     """
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    config_name = "CircuitConfig"
+    CHIP_FIELDS: ClassVar[dict[str, str]] = {"rows_per_array": "rows", "input_bits": "input_bits", "adc_bits_slc": "adc_bits_slc",
+                   "adc_bits_mlc": "adc_bits_mlc"}  # field -> the spec's analog.<field>
 
     rows_per_array: int = Field(64, ge=1, description="rows summed by one column (inputs per partial sum)")
     input_bits: int = Field(8, ge=2, le=16, description="signed activation bits, applied bit-serially (two's complement)")
@@ -102,6 +82,16 @@ class CircuitConfig(_StrictConfig):
     tile_mb: float = Field(6.0, gt=0, description="partial sums are made and converted in tiles of this size "
                            "(cache-resident ADC passes)")
     calib_percentile: float = Field(99.99, gt=0, le=100, description="percentile of partial sums used as calibrated ADC range")
+
+    def __setattr__(self, name, value):
+        from pydantic import ValidationError
+
+        from hyflexpim.config import config_error
+
+        try:
+            super().__setattr__(name, value)
+        except ValidationError as e:
+            raise config_error(e, self.config_name, type(self)) from None
 
     def adc_bits(self, bits_per_cell: int) -> int:
         return self.adc_bits_slc if bits_per_cell == 1 else self.adc_bits_mlc

@@ -56,6 +56,7 @@ from dataclasses import dataclass
 
 import torch
 
+from hyflexpim.device.quant import qmax, round_clip, symmetric_scale
 from hyflexpim.device.slicing import Cells
 from hyflexpim.errors import UserError
 from hyflexpim.sim.adc import CircuitConfig, adc_lsb, convert_, full_scale, rounding_moments
@@ -83,18 +84,16 @@ def quantize_activations(x: torch.Tensor, cfg: CircuitConfig,
     per_token (default): s = max|x_row| / (2^(B−1) − 1) for every row (all-zero rows get a tiny scale);
     fixed: the given ``x_scale`` (scalar or broadcastable), values clipped to ±(2^(B−1) − 1).
     """
-    qmax = float((1 << (cfg.input_bits - 1)) - 1)
     if x_scale is not None:
         s = torch.as_tensor(x_scale, dtype=x.dtype, device=x.device)
         if s.dim() == 0:
             s = s.reshape((1,) * x.dim())
+        s = s.clamp_min(torch.finfo(x.dtype).tiny)
     elif cfg.input_quant == "fixed":
         raise UserError("CircuitConfig.input_quant='fixed' needs x_scale=... (see calibrate_input_scale)")
     else:
-        s = x.detach().abs().amax(dim=-1, keepdim=True) / qmax
-    s = s.clamp_min(torch.finfo(x.dtype).tiny)
-    xq = torch.clamp(torch.round(x / s), -qmax, qmax)
-    return xq, s
+        s = symmetric_scale(x, cfg.input_bits, (-1,))
+    return round_clip(x, s, cfg.input_bits), s
 
 
 def calibrate_input_scale(x: torch.Tensor, cfg: CircuitConfig, percentile: float = 100.0) -> torch.Tensor:
@@ -107,7 +106,7 @@ def calibrate_input_scale(x: torch.Tensor, cfg: CircuitConfig, percentile: float
     else:
         k = max(1, int(math.ceil(percentile / 100 * a.numel())))
         m = a.kthvalue(k).values
-    return (m / ((1 << (cfg.input_bits - 1)) - 1)).to(x.dtype)
+    return (m / qmax(cfg.input_bits)).to(x.dtype)
 
 
 def _check(x: torch.Tensor, cells: Cells, digit_values: torch.Tensor) -> None:

@@ -5,33 +5,21 @@ from __future__ import annotations
 import copy
 
 import torch
-from pydantic import ValidationError
 from torch import nn
 
-import hyflexpim.device  # noqa: F401  (registers the device-level noise models)
-from hyflexpim.algo.svd_linear import SVDLinear
-from hyflexpim.device.noise import NOISE_MODELS, make_noise_model
-from hyflexpim.config import format_validation_error
+from hyflexpim.device.noise import build_noise_model
 from hyflexpim.errors import UserError
 from hyflexpim.models.discover import fingerprint, is_matrix
+from hyflexpim.models.layers import SVDLinear, dense_weight, replace_module
 from hyflexpim.plan import Plan
+from hyflexpim.sim.attention import ATTENTION_KINDS
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.pim_linear import PIMLinear
 from hyflexpim.sim.program import program_matrix
 
 
 def build_noise(hardware: HardwareConfig):
-    params = dict(hardware.noise)
-    kind = params.pop("kind", "paper")
-    config_cls = NOISE_MODELS.get(kind, (None,))[0]
-    if config_cls is not None and "mlc_bits_per_cell" in config_cls.model_fields:
-        params.setdefault("mlc_bits_per_cell", hardware.mlc_bits)  # never reuse a 2-bit error rate for 3-bit cells
-    try:
-        return make_noise_model(kind, **params)
-    except ValidationError as e:
-        raise UserError(format_validation_error(e, f"hardware.noise ({kind})")) from None
-    except ValueError as e:  # unknown kind
-        raise UserError(f"hardware.noise: {e}") from None
+    return build_noise_model(hardware.noise)
 
 
 def _stages(module: nn.Module, entry, noise, hw: HardwareConfig, seed: int):
@@ -47,34 +35,27 @@ def _stages(module: nn.Module, entry, noise, hw: HardwareConfig, seed: int):
         return [first, second], module.bias
     if not is_matrix(module):
         raise UserError(f"plan places rows of {entry.name} but the model's matrix is decomposed; use the original model")
-    w = module.weight.detach()
-    w = w if isinstance(module, nn.Linear) else w.t()
-    return [program_matrix(w, entry.slc, 0, name=entry.name, **kw)], getattr(module, "bias", None)
+    return [program_matrix(dense_weight(module), entry.slc, 0, name=entry.name, **kw)], getattr(module, "bias", None)
 
 
 def apply_plan(model: nn.Module, plan: Plan, hardware: HardwareConfig | None = None, seed: int = 0,
                inplace: bool = False) -> nn.Module:
-    """Replace every analog matrix of ``model`` by its PIM twin (a copy unless ``inplace``)."""
+    """Replace every analog matrix of ``model`` by its PIM twin (a copy unless ``inplace``), and switch
+    its attention to the hardware's attention kind."""
     hardware = hardware or HardwareConfig()
     plan.check_model(fingerprint(model))
     noise = build_noise(hardware)
-    circuit = None
-    if hardware.mode == "circuit":
-        from hyflexpim.sim.analog_mvm import CircuitConfig
-
-        circuit = CircuitConfig(**hardware.circuit)
+    circuit = hardware.circuit if hardware.mode == "circuit" else None
     dynamic = noise.has_read_noise or circuit is not None
     target = model if inplace else copy.deepcopy(model)
     with torch.no_grad():
         for entry in plan.analog:
             module = target.get_submodule(entry.name)
             stages, bias = _stages(module, entry, noise, hardware, seed)
-            pim = PIMLinear(stages, bias, entry.shape, noise, dynamic, circuit, seed, entry.name)
-            parent, _, child = entry.name.rpartition(".")
-            setattr(target.get_submodule(parent) if parent else target, child, pim)
-    if hardware.digital_attention is not None:
-        from hyflexpim.sim.digital_attention import enable_digital_attention
-
-        enable_digital_attention(target, hardware.digital_attention)
+            replace_module(target, entry.name, PIMLinear(stages, bias, entry.shape, noise, dynamic, circuit, seed,
+                                                         entry.name))
+    enable = ATTENTION_KINDS.get(hardware.attention.kind).enable
+    if enable is not None:
+        enable(target, hardware.attention)
     target.eval()
     return target

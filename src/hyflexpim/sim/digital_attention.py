@@ -19,7 +19,7 @@ Arithmetic (:func:`digital_attention`), all quantizers symmetric round-to-neares
   ``"fixed_point"``: x − max(x) rounded to ``softmax_frac_bits`` fractional bits and clamped at
   −2^``softmax_int_bits``, exp values rounded to ``softmax_exp_bits`` fractional bits, then normalised.
 - **score×V**: probabilities quantized to ``prob_bits`` (default 12) unsigned levels of 1/(2^bits − 1);
-  V to ``value_bits`` (default 12) signed integers with one scale per (batch, head) (``value_granularity=
+  V to ``value_bits`` (default 8) signed integers with one scale per (batch, head) (``value_granularity=
   "per_head"``, default) or per (batch, head, channel) (``"per_channel"``) — per-token scales of V would not
   factor out of the sum over tokens. Accumulated in float32 (relative error ≤ 1e-7, far below one step).
 - Grouped-query attention: K/V heads are repeated to the query heads (``Hq / Hkv`` groups).
@@ -34,8 +34,9 @@ from typing import Literal
 import torch
 from pydantic import Field
 
+from hyflexpim.config import Strict
+from hyflexpim.device.quant import fake_quant
 from hyflexpim.errors import UserError
-from hyflexpim.sim.adc import _StrictConfig
 
 ATTN_IMPLEMENTATION = "hyflexpim_digital"
 
@@ -48,26 +49,24 @@ SUPPORTED_ATTENTION_CLASSES: tuple[str, ...] = (
 )
 
 
-class DigitalAttentionConfig(_StrictConfig):
-    """Precision of the digital attention datapath (defaults: the paper's INT8 Q·Kᵀ and 12-bit score×V)."""
+class DigitalAttentionConfig(Strict):
+    """Precision of the digital attention datapath (attention kind ``digital``).
 
+    Defaults are the built-in chip's (spec ``hyflexpim``: ``digital.qk_bits: [8, 8]``, ``digital.sv_bits:
+    [12, 8]``): INT8 Q·Kᵀ, 12-bit probabilities times 8-bit V. In a run, ``qk_bits``, ``prob_bits`` and
+    ``value_bits`` not set explicitly come from the run's chip spec, and set ones override it."""
+
+    config_name = "hardware.attention (digital)"
+    kind: Literal["digital"] = "digital"
     qk_bits: int = Field(8, ge=2, le=24, description="signed bits of Q and K")
     qk_granularity: Literal["per_token", "per_head"] = "per_token"
     prob_bits: int = Field(12, ge=1, le=24, description="unsigned bits of the softmax probabilities")
-    value_bits: int = Field(12, ge=2, le=24, description="signed bits of V")
+    value_bits: int = Field(8, ge=2, le=24, description="signed bits of V")
     value_granularity: Literal["per_head", "per_channel"] = "per_head"
     softmax: Literal["exact", "fixed_point"] = "exact"
     softmax_frac_bits: int = Field(8, ge=1, le=30, description="fixed point: fractional bits of x − max(x)")
     softmax_int_bits: int = Field(5, ge=1, le=10, description="fixed point: x − max(x) clamped at −2^int_bits")
     softmax_exp_bits: int = Field(16, ge=1, le=30, description="fixed point: fractional bits of exp values")
-
-
-def _sym_quant(t: torch.Tensor, bits: int, dims: tuple[int, ...]) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer-valued tensor and scale (max |t| over ``dims`` / (2^(bits−1) − 1))."""
-    qmax = float((1 << (bits - 1)) - 1)
-    s = t.abs().amax(dim=dims, keepdim=True) / qmax
-    s = s.clamp_min(torch.finfo(t.dtype).tiny)
-    return torch.clamp(torch.round(t / s), -qmax, qmax), s
 
 
 def _repeat_kv(t: torch.Tensor, n_rep: int) -> torch.Tensor:
@@ -104,8 +103,8 @@ def digital_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     q = query.float()
     # Q·Kᵀ on integers
     dims = (-1,) if cfg.qk_granularity == "per_token" else (-2, -1)
-    qi, sq = _sym_quant(q, cfg.qk_bits, dims)
-    ki, sk = _sym_quant(k, cfg.qk_bits, dims)
+    qi, sq = fake_quant(q, cfg.qk_bits, dims)
+    ki, sk = fake_quant(k, cfg.qk_bits, dims)
     acc = torch.float32 if cfg.qk_bits <= 12 else torch.float64
     s_int = torch.matmul(qi.to(acc), ki.to(acc).transpose(-1, -2))
     scores = (s_int * (sq.to(acc) * sk.to(acc).transpose(-1, -2)) * scaling).float()
@@ -127,7 +126,7 @@ def digital_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     if dropout > 0 and training:
         pi = torch.nn.functional.dropout(pi, p=dropout, training=True)
     vdims = (-2, -1) if cfg.value_granularity == "per_head" else (-2,)
-    vi, sv = _sym_quant(v, cfg.value_bits, vdims)
+    vi, sv = fake_quant(v, cfg.value_bits, vdims)
     out = torch.matmul(pi, vi) * (sv / p_levels)
     return out.transpose(1, 2).contiguous().to(dtype), (pi / p_levels).to(dtype)
 

@@ -1,8 +1,9 @@
-"""SVDLinear: a weight matrix replaced by U · diag(Σ) · Vᵀ, truncated to rank k.
+"""Layer types the toolkit puts into a model, and the one module-swap helper.
 
-Component i is column i of U plus row i of ΣVᵀ. Σ is a trainable vector (its gradient is the
-importance signal of gradient redistribution); U and Vᵀ are trainable too unless frozen. No copy
-of the original weight is kept.
+``SVDLinear``: a weight matrix replaced by U · diag(Σ) · Vᵀ, truncated to rank k. Component i is
+column i of U plus row i of ΣVᵀ. Σ is a trainable vector (its gradient is the importance signal of
+gradient redistribution); U and Vᵀ are trainable too unless frozen. No copy of the original weight
+is kept. Used by ``algo`` (decompose, fine-tune) and ``sim`` (programming the cells) alike.
 """
 
 from __future__ import annotations
@@ -13,7 +14,22 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from hyflexpim.models.discover import matrix_shape
+from hyflexpim.models.discover import is_matrix, matrix_shape
+
+
+def replace_module(model: nn.Module, name: str, new: nn.Module) -> nn.Module:
+    """Put ``new`` at the module path ``name`` of ``model``; returns the module it replaced."""
+    parent_name, _, child = name.rpartition(".")
+    parent = model.get_submodule(parent_name) if parent_name else model
+    old = getattr(parent, child)
+    setattr(parent, child, new)
+    return old
+
+
+def dense_weight(module: nn.Module) -> torch.Tensor:
+    """[d_out, d_in] weight of an nn.Linear or HF Conv1D (which stores it transposed)."""
+    w = module.weight.detach()
+    return w if isinstance(module, nn.Linear) else w.t()
 
 
 class SVDLinear(nn.Module):
@@ -35,9 +51,7 @@ class SVDLinear(nn.Module):
     @classmethod
     def from_module(cls, module: nn.Module, rank: int | Callable[[torch.Tensor], int] | None = None) -> "SVDLinear":
         """From an nn.Linear or HF Conv1D. ``rank``: an int, a function of the singular values, or None (full)."""
-        w = module.weight.detach()
-        w = w if isinstance(module, nn.Linear) else w.t()
-        U, S, Vh = torch.linalg.svd(w.float(), full_matrices=False)
+        U, S, Vh = torch.linalg.svd(dense_weight(module).float(), full_matrices=False)
         k = rank(S) if callable(rank) else (rank or S.shape[0])
         dtype = module.weight.dtype
         return cls(U[:, :k].to(dtype), S[:k].to(dtype), Vh[:k].to(dtype), getattr(module, "bias", None))
@@ -54,4 +68,4 @@ class SVDLinear(nn.Module):
         return f"in_features={d_in}, out_features={d_out}, rank={self.rank}, bias={self.bias is not None}"
 
 
-__all__ = ["SVDLinear", "matrix_shape"]
+__all__ = ["SVDLinear", "dense_weight", "is_matrix", "matrix_shape", "replace_module"]

@@ -2,24 +2,15 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
-from hyflexpim.atomic import write_atomic
+from hyflexpim.report.png import pyplot, save_png
 
-
-def _save(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    return write_atomic(path, buf.getvalue())
+_save = save_png
 
 
 def write_plots(results: list[dict], out: Path) -> list[Path]:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     out = Path(out)
     paths = []
     model = results[0]["model"]
@@ -36,7 +27,6 @@ def write_plots(results: list[dict], out: Path) -> list[Path]:
         ax.set_title(model)
         ax.legend(fontsize=7)
         paths.append(_save(fig, out / name))
-        plt.close(fig)
 
     pim = [r for r in results if r["energy_by_role_j"]]
     fig, axes = plt.subplots(1, len(pim), figsize=(3.6 * len(pim), 3.8), sharey=True, squeeze=False)
@@ -55,5 +45,22 @@ def write_plots(results: list[dict], out: Path) -> list[Path]:
     axes[0][0].set_ylabel("share of energy per inference (%)")
     axes[0][-1].legend(fontsize=7)
     paths.append(_save(fig, out / "energy_breakdown.png"))
-    plt.close(fig)
     return paths
+
+
+def plot_gain_vs_slc(table: list[dict], path: Path, title: str) -> Path:
+    """HyFlexPIM's throughput and TOPS/W gain over all-SLC against the SLC share of weights, per length."""
+    plt = pyplot()
+    hy = [r for r in table if r["design"] == "hyflexpim"]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
+    for ax, metric, label in ((axes[0], "throughput_vs_all_slc", "throughput gain over all-SLC"),
+                              (axes[1], "efficiency_vs_all_slc", "TOPS/W gain over all-SLC")):
+        for L in sorted({r["seq_len"] for r in hy}):
+            pts = sorted((r["slc_weight_fraction"] * 100, r[metric]) for r in hy if r["seq_len"] == L)
+            ax.plot(*zip(*pts), marker="o", label=f"L={L}")
+        ax.axhline(1.0, color="gray", lw=0.8)
+        ax.set_xlabel("SLC share of weights (%)")
+        ax.set_ylabel(label)
+    axes[0].set_title(title)
+    axes[1].legend(fontsize=7)
+    return save_png(fig, path)

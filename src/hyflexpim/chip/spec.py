@@ -1,8 +1,14 @@
-"""Architecture specs: declarative YAML validated with pydantic.
+"""The chip description: declarative YAML specs validated with pydantic, read by both sides.
 
 A spec either describes a PIM chip (``kind: pim``), composed from the component library, or a
 roofline baseline (``kind: roofline``). ``base: <name>`` inherits another spec and overrides keys.
-Every problem becomes one :class:`UserError` naming the field.
+The accuracy side (``hyflexpim.sim``) takes its cell, array, ADC and attention precision from the
+same PIM spec the cost side (``hyflexpim.hw``) prices. Torch-free. Every problem becomes one
+:class:`UserError` naming the field.
+
+Named designs are a registry: the YAML files beside this module, plus ``register_design(name, path)``.
+Spec kinds are a registry too (``SPEC_KINDS``: kind -> pydantic class); the cost model of a kind
+registers in ``hyflexpim.hw.designs``.
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import Field, field_validator
 
+from hyflexpim.chip.encodings import ENCODINGS
+from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
 
 PosI = Annotated[int, Field(gt=0)]
@@ -22,8 +29,8 @@ NonNegI = Annotated[int, Field(ge=0)]
 NonNegF = Annotated[float, Field(ge=0)]
 
 
-class _M(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _M(Strict):
+    config_name = "spec"
 
 
 class Component(_M):
@@ -56,11 +63,22 @@ class Analog(_M):
     cols: PosI
     input_bits: PosI
     weight_bits: PosI = 8
-    # signed weights in cells (as hardware.encoding on the accuracy side): differential pairs take
+    mlc_bits: int = Field(2, ge=1, le=4, description="bits per MLC cell (SLC cells hold 1)")
+    # signed weights in cells (a registered encoding, hyflexpim.chip.encodings): differential pairs take
     # twice the columns; offset adds one reference weight's columns per block
-    encoding: Literal["twos_complement", "offset", "differential"] = "twos_complement"
+    encoding: str = "twos_complement"
     adc_bits_mlc: PosI
     adc_bits_slc: PosI
+
+    @field_validator("encoding")
+    @classmethod
+    def _known_encoding(cls, v: str) -> str:
+        return ENCODINGS.check(v)
+
+    def cells_per_weight(self, slc: bool) -> int:
+        """Cells (columns) one weight takes in one column group: SLC 1 bit per cell, MLC mlc_bits."""
+        return self.weight_bits if slc else -(-self.weight_bits // self.mlc_bits)
+
     adc_energy_scaling: Literal["linear", "walden"] = "linear"
     adc_time_scales_with_bits: bool = False
     adc: str
@@ -135,37 +153,35 @@ class RooflineSpec(_M):
 
 
 Spec = PimSpec | RooflineSpec
-SPEC_DIR = resources.files("hyflexpim.hw") / "specs"
-BUILTIN = ("hyflexpim", "hyflexpim_differential", "all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
+SPEC_DIR = Path(str(resources.files("hyflexpim.chip") / "specs"))
 
+SPEC_KINDS: Registry[type] = Registry("spec kind")
+SPEC_KINDS.register("pim", PimSpec)
+SPEC_KINDS.register("roofline", RooflineSpec)
+
+DESIGNS: Registry[Path] = Registry("hardware design")
+for _f in sorted(SPEC_DIR.glob("*.yaml")):
+    if _f.stem != "library":
+        DESIGNS.register(_f.stem, _f)
+BUILTIN = tuple(DESIGNS.names())
+
+
+def register_design(name: str, path: str | Path, replace: bool = False) -> Path:
+    """Make a spec YAML file available by name (``--spec name``, ``hardware.spec: name``)."""
+    return DESIGNS.register(name, Path(path), replace)
 
 
 def _read_yaml(path) -> dict:
-    try:
-        data = yaml.safe_load(Path(path).read_text())
-    except OSError as e:
-        raise UserError(f"cannot read spec {path}: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise UserError(f"spec {path} is not valid YAML: {str(e).splitlines()[0]}") from None
-    if not isinstance(data, dict):
-        raise UserError(f"spec {path} must be a YAML mapping")
-    return data
-
-
-def _merge(base: dict, over: dict) -> dict:
-    out = dict(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
-    return out
+    return load_yaml(path, "spec")
 
 
 def _resolve(ref: str) -> Path:
     p = Path(ref)
     if p.suffix in (".yaml", ".yml") and p.exists():
         return p
-    if ref in BUILTIN:
-        return Path(str(SPEC_DIR / f"{ref}.yaml"))
-    raise UserError(f"spec '{ref}' not found: give a YAML file or one of {', '.join(BUILTIN)}")
+    if ref in DESIGNS:
+        return DESIGNS.get(ref)
+    raise UserError(f"spec '{ref}' not found: give a YAML file or one of {', '.join(DESIGNS.names())}")
 
 
 def _raw(ref: str, depth: int = 0) -> tuple[dict, Path]:
@@ -176,17 +192,12 @@ def _raw(ref: str, depth: int = 0) -> tuple[dict, Path]:
         if depth > 5:
             raise UserError(f"spec {path}: 'base' chain too deep")
         parent, _ = _raw(str(base), depth + 1)
-        data = _merge(parent, data)
+        data = deep_merge(parent, data)
     return data, path
 
 
 def _validate(cls, data: dict, where: str):
-    try:
-        return cls.model_validate(data)
-    except ValidationError as e:
-        err = e.errors()[0]
-        loc = ".".join(str(x) for x in err["loc"]) or "spec"
-        raise UserError(f"{where} is invalid at '{loc}': {err['msg']}") from None
+    return validate(cls, data, where)
 
 
 def load_library(path: Path) -> Library:
@@ -196,10 +207,11 @@ def load_library(path: Path) -> Library:
 def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) -> Spec:
     """Validate a spec given as a dict (after any ``base`` merge)."""
     kind = data.get("kind")
-    if kind not in ("pim", "roofline"):
-        raise UserError(f"{where} is invalid at 'kind': must be 'pim' or 'roofline', got {kind!r}")
-    if kind == "roofline":
-        return _validate(RooflineSpec, data, where)
+    if kind not in SPEC_KINDS:
+        raise UserError(f"{where}: kind: must be one of {', '.join(SPEC_KINDS.names())}; got {kind!r}")
+    cls = SPEC_KINDS.get(kind)
+    if cls is not PimSpec:
+        return _validate(cls, data, where)
     spec = _validate(PimSpec, data, where)
     lib_path = (folder or Path(str(SPEC_DIR))) / spec.library
     if not lib_path.exists():
@@ -213,13 +225,13 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
     }
     for field, comp in names.items():
         if comp not in spec.lib.components:
-            raise UserError(f"{where} is invalid at '{field}': component '{comp}' is not in the library "
+            raise UserError(f"{where}: {field}: component '{comp}' is not in the library "
                             f"({', '.join(sorted(spec.lib.components))})")
     for field in ("digital.qk_bits", "digital.sv_bits"):
         if min(getattr(spec.digital, field.split(".")[1])) <= 0:
-            raise UserError(f"{where} is invalid at '{field}': bit widths must be positive")
+            raise UserError(f"{where}: {field}: bit widths must be positive")
     if spec.digital.mac_steps(*spec.digital.qk_bits) <= 0 or spec.digital.mac_steps(*spec.digital.sv_bits) <= 0:
-        raise UserError(f"{where} is invalid at 'digital.mult_a': NOR steps per MAC must come out positive")
+        raise UserError(f"{where}: digital.mult_a: NOR steps per MAC must come out positive")
     return spec
 
 
@@ -227,5 +239,5 @@ def load_spec(ref: str | Path = "hyflexpim", overrides: dict | None = None) -> S
     """Load a built-in spec by name or a YAML file; ``overrides`` is merged on top (nested dict)."""
     data, path = _raw(str(ref))
     if overrides:
-        data = _merge(data, overrides)
-    return spec_from_dict(data, f"spec {path.name if str(ref) in BUILTIN else path}", path.parent)
+        data = deep_merge(data, overrides)
+    return spec_from_dict(data, f"spec {path.name if str(ref) in DESIGNS else path}", path.parent)

@@ -17,7 +17,8 @@ def rows(results: list[dict]) -> list[dict]:
     out = []
     for r in results:
         for i, L in enumerate(r["seq_lens"]):
-            row = {"design": r["key"], "spec": r["spec"], "model": r["model"], "slc_rate": r.get("slc_rate"), "seq_len": L}
+            row = {"design": r["key"], "spec": r["spec"], "model": r["model"], "slc_rate": r.get("slc_rate"),
+                   "slc_weight_fraction": r.get("info", {}).get("slc_weight_fraction"), "seq_len": L}
             row.update({m: r[m][i] for m in METRICS})
             if ref is not None:
                 row["throughput_vs_all_slc"] = r["throughput_tok_s"][i] / ref["throughput_tok_s"][i]

@@ -1,0 +1,95 @@
+"""The one strict base class of every configuration, and the one formatter of its errors.
+
+``Strict`` forbids unknown fields and turns pydantic's multi-line ``ValidationError`` into a
+``ConfigError``: a ``UserError`` (one line: what is wrong, where, what is allowed) that is also a
+``ValueError``. Pydantic calls a custom ``__init__`` for nested models too; a nested model's
+``ConfigError`` therefore reaches the outer model as a ``ValueError``, and :func:`one_line` joins
+the outer path and the inner one (``hardware.noise.mlc.levels_us``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from hyflexpim.errors import UserError
+
+
+class ConfigError(UserError, ValueError):
+    """A configuration problem at ``loc`` (a path of field names), in one line."""
+
+    def __init__(self, where: str, loc: tuple = (), msg: str = "", got: Any = None, has_got: bool = False):
+        self.where, self.loc, self.msg, self.got, self.has_got = where, tuple(loc), msg, got, has_got
+        super().__init__(self._line())
+
+    def _line(self) -> str:
+        field = ".".join(str(p) for p in self.loc)
+        line = f"{self.where}: {field}: {self.msg}" if field else f"{self.where}: {self.msg}"
+        if self.has_got:
+            line += f"; got {self.got!r}"
+        return line.replace("\n", " ")
+
+
+def _section(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+    for part in loc:
+        field = model.model_fields.get(str(part)) if model is not None else None
+        ann = getattr(field, "annotation", None)
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def config_error(exc: ValidationError, where: str, model: type[BaseModel] | None = None) -> ConfigError:
+    """The first problem of a ValidationError as a ConfigError (nested ConfigErrors keep their path)."""
+    first = exc.errors()[0]
+    loc = tuple(p for p in first["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+    cause = first.get("ctx", {}).get("error")
+    if isinstance(cause, ConfigError):
+        return ConfigError(where, loc + cause.loc, cause.msg, cause.got, cause.has_got)
+    if isinstance(cause, UserError):
+        return ConfigError(where, loc, str(cause))
+    msg = first["msg"].removeprefix("Value error, ")
+    got, has_got = first.get("input"), True
+    if first["type"] == "extra_forbidden":
+        section = _section(model, loc[:-1])
+        allowed = ", ".join(section.model_fields) if section is not None else ""
+        msg, has_got = "unknown field" + (f"; allowed fields: {allowed}" if allowed else ""), False
+    elif first["type"] == "literal_error" and "expected" in first.get("ctx", {}):
+        msg = f"must be {first['ctx']['expected']}"
+    if isinstance(got, dict):
+        has_got = False
+    return ConfigError(where, loc, msg, got, has_got)
+
+
+def one_line(exc: ValidationError, where: str, model: type[BaseModel] | None = None) -> str:
+    """'<where>: <field.path>: <what is allowed>; got <value>' for a pydantic ValidationError."""
+    return str(config_error(exc, where, model))
+
+
+class Strict(BaseModel):
+    """Base of every configuration: unknown fields forbidden, bad input -> one-line ConfigError.
+
+    ``config_name`` (class attribute) starts every message; default: the class name.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+    config_name: ClassVar[str] = ""
+
+    def __init__(self, **data: Any) -> None:
+        try:
+            super().__init__(**data)
+        except ValidationError as exc:
+            raise config_error(exc, type(self).config_name or type(self).__name__, type(self)) from None
+
+    @classmethod
+    def model_validate(cls, obj: Any, *args: Any, **kw: Any):  # type: ignore[override]
+        try:
+            return super().model_validate(obj, *args, **kw)
+        except ValidationError as exc:
+            raise config_error(exc, cls.config_name or cls.__name__, cls) from None
+
+
+def require(ok: bool, field: str, allowed: str, got: Any, where: str = "config") -> None:
+    """Raise a one-line ConfigError unless ``ok``."""
+    if not ok:
+        raise ConfigError(where, tuple(field.split(".")) if field else (), allowed, got, True)

@@ -1,0 +1,65 @@
+"""A registry of named extension points (noise models, scorers, policies, encodings, ...).
+
+Adding a method is one file that calls ``REGISTRY.register(name, entry)``; nothing else is edited.
+Looking up an unknown name is one line naming what is allowed.
+"""
+
+from __future__ import annotations
+
+from typing import Generic, Iterator, TypeVar
+
+from hyflexpim.errors import UserError
+
+T = TypeVar("T")
+
+
+class Registry(Generic[T]):
+    def __init__(self, what: str):
+        self.what = what  # e.g. "noise kind"
+        self._entries: dict[str, T] = {}
+
+    def register(self, name: str, entry: T, replace: bool = False) -> T:
+        if not replace and name in self._entries:
+            raise ValueError(f"{self.what} '{name}' is already registered (pass replace=True to override)")
+        self._entries[name] = entry
+        return entry
+
+    def unregister(self, name: str) -> None:
+        self._entries.pop(name, None)
+
+    def get(self, name: str, field: str | None = None) -> T:
+        if name not in self._entries:
+            where = f"{field}: " if field else ""
+            raise UserError(f"{where}unknown {self.what} {name!r}; choose one of {', '.join(self.names())}")
+        return self._entries[name]
+
+    def check(self, name: str) -> str:
+        """``name`` if registered, else ValueError (for a pydantic field validator: the field path is added)."""
+        if name not in self._entries:
+            raise ValueError(f"must be a registered {self.what}: {', '.join(self.names())}")
+        return name
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._entries)
+
+    def items(self):
+        return self._entries.items()
+
+
+def config_by_kind(registry: Registry, data, field: str, default_kind: str):
+    """The typed config of a registry entry from ``{"kind": ..., **settings}`` (entries carry ``.config``,
+    a ``Strict`` class with a ``kind`` field); an instance passes through."""
+    from hyflexpim.config.base import Strict
+
+    if isinstance(data, Strict):
+        return data
+    if not isinstance(data, dict):
+        raise UserError(f"{field}: must be a mapping with a 'kind' ({', '.join(registry.names())}); got {data!r}")
+    kind = data.get("kind", default_kind)
+    return registry.get(kind, f"{field}.kind").config.model_validate({**data, "kind": kind})

@@ -1,0 +1,80 @@
+"""Attention kinds: how a PIM twin computes attention. A registry, like the noise models.
+
+``register_attention_kind(kind, config_cls, enable, from_chip, to_chip)``:
+
+- ``config_cls``: a ``Strict`` pydantic class with ``kind: Literal["<kind>"]`` and the kind's settings;
+- ``enable(model, config)``: switch a model's attention to this kind (``None``: leave it as it is);
+- ``from_chip(config, spec) -> config``: fill the settings the chip spec fixes (precisions) that the
+  user did not set; ``to_chip(config) -> dict``: the spec overrides those settings imply, so the cost
+  side prices the same datapath.
+
+Built-ins: ``float`` (the model's own attention, in floating point: an idealisation) and ``digital``
+(the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Literal
+
+from hyflexpim.config import Registry, Strict, config_by_kind, require
+
+
+class FloatAttentionConfig(Strict):
+    """The model's own attention in floating point."""
+
+    config_name = "hardware.attention (float)"
+    kind: Literal["float"] = "float"
+
+
+@dataclass(frozen=True)
+class AttentionKind:
+    config: type[Strict]
+    enable: Callable[[Any, Any], Any] | None = None
+    from_chip: Callable[[Any, Any], Any] = lambda config, spec: config
+    to_chip: Callable[[Any], dict] = lambda config: {}
+
+
+ATTENTION_KINDS: Registry[AttentionKind] = Registry("attention kind")
+
+
+def register_attention_kind(kind: str, config_cls: type[Strict], enable=None, from_chip=None, to_chip=None,
+                            replace: bool = False) -> AttentionKind:
+    entry = AttentionKind(config_cls, enable, from_chip or (lambda c, s: c), to_chip or (lambda c: {}))
+    return ATTENTION_KINDS.register(kind, entry, replace)
+
+
+def attention_config(data) -> Strict:
+    """The typed config of an attention kind from ``{"kind": ..., **settings}`` (kind defaults to float)."""
+    return config_by_kind(ATTENTION_KINDS, data, "hardware.attention", "float")
+
+
+def _digital_from_chip(cfg, spec):
+    d = spec.digital
+    chip = {"qk_bits": d.qk_bits[0], "prob_bits": d.sv_bits[0], "value_bits": d.sv_bits[1]}
+    if "qk_bits" not in cfg.model_fields_set:
+        require(d.qk_bits[0] == d.qk_bits[1], "qk_bits", f"the chip spec's digital.qk_bits {list(d.qk_bits)} gives Q "
+                "and K different widths; the simulator uses one: set hardware.attention.qk_bits", list(d.qk_bits),
+                "hardware.attention")
+    unset = {k: v for k, v in chip.items() if k not in cfg.model_fields_set}
+    return type(cfg)(**(cfg.model_dump() | unset)) if unset else cfg
+
+
+def _digital_to_chip(cfg) -> dict:
+    return {"digital": {"qk_bits": [cfg.qk_bits, cfg.qk_bits], "sv_bits": [cfg.prob_bits, cfg.value_bits]}}
+
+
+def _enable_digital(model, cfg):
+    from hyflexpim.sim.digital_attention import enable_digital_attention
+
+    return enable_digital_attention(model, cfg)
+
+
+def _digital_config_cls():
+    from hyflexpim.sim.digital_attention import DigitalAttentionConfig
+
+    return DigitalAttentionConfig
+
+
+register_attention_kind("float", FloatAttentionConfig)
+register_attention_kind("digital", _digital_config_cls(), _enable_digital, _digital_from_chip, _digital_to_chip)

@@ -1,0 +1,84 @@
+"""One typed configuration tree: resolved at load (every default filled in), one-line errors with the
+field path, and a resume key that moves when any resolved value does."""
+
+from typing import Literal
+
+import pytest
+from pydantic import Field
+
+from hyflexpim.config import Strict
+from hyflexpim.device.noise import NOISE_MODELS, PaperNoise, register_noise_model
+from hyflexpim.errors import UserError
+from hyflexpim.pipeline.resolve import parse_set, resolve_config
+from hyflexpim.pipeline.run import plan_digest
+from hyflexpim.sim.config import HardwareConfig
+
+
+@pytest.fixture
+def plan():
+    from hyflexpim.hw import get_shape, uniform_plan
+
+    return uniform_plan(get_shape("minilm-l6"), 10)
+
+
+def test_resolved_config_round_trips_and_holds_every_default():
+    cfg = resolve_config()
+    dumped = cfg.model_dump(mode="json")
+    assert resolve_config(overrides=dumped).model_dump(mode="json") == dumped
+    hw = dumped["hardware"]
+    assert hw["noise"] == {"kind": "paper", "sigma_mlc": 0.025, "sigma_slc": 0.0}
+    assert (hw["encoding"], hw["mlc_bits"]) == ("twos_complement", 2)  # from the chip spec
+    assert hw["circuit"]["rows_per_array"] == 64 and hw["circuit"]["adc_bits_mlc"] == 7
+    assert hw["attention"] == {"kind": "float"}
+
+
+def test_chip_values_come_from_the_spec_and_overrides_reach_it():
+    hw = HardwareConfig(mlc_bits=3, circuit={"adc_bits_mlc": 8}, attention={"kind": "digital", "value_bits": 12})
+    chip = hw.chip()
+    assert (chip.analog.mlc_bits, chip.analog.adc_bits_mlc, chip.analog.adc_bits_slc) == (3, 8, 6)
+    assert chip.analog.cells_per_weight(False) == 3  # ceil(8 / 3)
+    assert list(chip.digital.sv_bits) == [12, 12] and list(chip.digital.qk_bits) == [8, 8]
+    plain = HardwareConfig(attention={"kind": "digital"})
+    assert (plain.attention.prob_bits, plain.attention.value_bits) == (12, 8)  # the spec's digital.sv_bits
+
+
+def test_old_digital_attention_spelling_still_loads():
+    hw = HardwareConfig(digital_attention={"softmax": "fixed_point"})
+    assert hw.attention.kind == "digital" and hw.attention.softmax == "fixed_point"
+    assert HardwareConfig(digital_attention=None).attention.kind == "float"
+
+
+def test_override_changes_only_what_it_names():
+    cfg = resolve_config(overrides=parse_set(["redistribute.max_steps=null", "pre_finetune.max_steps=3"]))
+    assert cfg.redistribute.lr == 1e-4 and cfg.redistribute.max_steps is None
+    assert cfg.pre_finetune.lr == 2e-4 and cfg.pre_finetune.max_steps == 3
+
+
+def test_nested_errors_name_the_whole_path():
+    with pytest.raises(UserError) as e:
+        resolve_config(overrides={"hardware": {"noise": {"kind": "levels", "mlc": {"error_rate": 0.7}}}})
+    msg = str(e.value)
+    assert "\n" not in msg and "hardware.noise.mlc.error_rate" in msg and "0.7" in msg
+    with pytest.raises(UserError, match="unknown field; allowed fields: rows_per_array"):
+        resolve_config(overrides={"hardware": {"circuit": {"adc_bitz": 3}}})
+    with pytest.raises(UserError, match="already set to a value"):
+        parse_set(["plan=3", "plan.policy=global"])
+
+
+def test_changing_a_noise_model_default_changes_the_resume_key(plan):
+    before = plan_digest(plan, HardwareConfig())
+
+    class PaperNoiseV2(Strict):  # the same model, released with another default σ
+        kind: Literal["paper"] = "paper"
+        sigma_mlc: float = Field(0.03, ge=0)
+        sigma_slc: float = Field(0.0, ge=0)
+
+    original = NOISE_MODELS.get("paper")
+    register_noise_model("paper", PaperNoiseV2, PaperNoise, replace=True)
+    try:
+        after = plan_digest(plan, HardwareConfig())
+    finally:
+        NOISE_MODELS.register("paper", original, replace=True)
+    assert before != after
+    assert plan_digest(plan, HardwareConfig()) == before
+    assert plan_digest(plan, HardwareConfig(circuit={"adc_bits_mlc": 8})) != before  # any resolved value
