@@ -30,6 +30,11 @@ class PIMLinear(nn.Module):
             self.stages = stages
             self._read_gen = generator_for(seed, name, "read")
             self._prepared: dict = {}
+            if circuit is not None and not noise.has_read_noise:  # static cells: level matrices built once, now
+                from hyflexpim.sim.circuit_stage import prepare_stage
+
+                self._prepared = {j: prepare_stage(st, [p.values for p in st.parts], circuit)
+                                  for j, st in enumerate(stages)}
         else:
             self.stages = None
             for j, st in enumerate(stages):
