@@ -1,14 +1,15 @@
-"""Time the whole hardware table: 4 models x 7 SLC rates x 6 sequence lengths x all baselines.
+"""Time the whole hardware table: every catalogue model x 7 SLC rates x 6 sequence lengths x every design
+(iso-area, batch 1: the defaults).
 
     .venv/bin/python benchmarks/bench_hw.py
 """
 
 import time
 
-from hyflexpim.hw import BASELINES, DEFAULT_SEQ_LENS, compare
+from hyflexpim.hw import BASELINES, CATALOGUE, DEFAULT_SEQ_LENS, compare
 
-MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
-RATES = (0.0, 0.05, 0.10, 0.20, 0.30, 0.50, 1.0)
+MODELS = tuple(CATALOGUE)
+RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
 
 
 def main() -> None:

@@ -157,3 +157,20 @@ def test_decoder_defaults_keep_full_rank_and_yield_to_the_user():
     c = resolve_config(decoder=True, overrides={"decompose": {"rank_policy": "hard_threshold"}})
     assert c.decompose.rank_policy == "hard_threshold" and c.model == "smollm2"
     assert resolve_config().decompose.rank_policy == "hard_threshold"  # the encoder default is unchanged
+
+
+def test_hw_command_and_the_runs_report_agree_on_the_same_plan(run_dir, tmp_path):
+    out, _ = run_dir
+    plan = out / "plans" / "redistributed-grad_abs-uniform-slc10.json"
+    r = hyflexpim("hw", "--plan", str(plan), "--model", "minilm-l6", "--out", str(tmp_path))
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "bottleneck" in r.stdout and "TOPS/mm2" in r.stdout
+    mine = json.loads((tmp_path / "hw_results.json").read_text())
+    runs = json.loads((out / "hw" / "hw_results.json").read_text())
+    theirs = next(res for res in runs if res[0]["slc_rate"] == 10)
+    assert [x["key"] for x in mine] == [x["key"] for x in theirs]
+    for a, b in zip(mine, theirs):
+        for metric in ("throughput_tok_s", "energy_per_token_j", "tops_per_mm2"):
+            assert a[metric] == pytest.approx(b[metric], rel=1e-12), (a["key"], metric)
+    bad = hyflexpim("hw", "--plan", str(plan), "--model", "bert-base")  # another model: refused, one line
+    one_line_error(bad, "does not match bert-base")

@@ -70,5 +70,7 @@ def test_price_plans_reads_the_architecture_from_the_plan_not_the_name():
     results = price_plans(plans, say=lines.append, seq_lens=(128, 512))
     assert len(lines) == 2 and "over all-SLC" in lines[0]
     assert all(r["info"]["gen_tokens"] == 0 for res in results for r in res)  # priced as the encoder it is
-    assert len([row for res in results for row in rows(res)]) == 2 * 7 * 2
+    from hyflexpim.hw import BASELINES
+
+    assert len([row for res in results for row in rows(res)]) == 2 * (1 + len(BASELINES)) * 2
     assert [r["slc_rate"] for r in (res[0] for res in results)] == [5.0, 20.0]  # percent, as everywhere

@@ -79,8 +79,24 @@ class Analog(_M):
         """Cells (columns) one weight takes in one column group: SLC 1 bit per cell, MLC mlc_bits."""
         return self.weight_bits if slc else -(-self.weight_bits // self.mlc_bits)
 
+    def exact_adc_bits(self, slc: bool) -> int:
+        """Bits for an exact column sum: ceil(log2(rows·(2^b − 1) + 1)), b bits per cell."""
+        b = 1 if slc else self.mlc_bits
+        return (self.rows * ((1 << b) - 1)).bit_length()
+
+    def adc_covered_levels(self, slc: bool) -> int:
+        """Largest column sum (in cell levels) the ADC codes without clipping, under ``adc_range``."""
+        bits = self.adc_bits_slc if slc else self.adc_bits_mlc
+        full = self.rows * ((1 << (1 if slc else self.mlc_bits)) - 1)
+        return full if self.adc_range != "level_step" else min(full, (1 << bits) - 1)
+
     adc_energy_scaling: Literal["linear", "walden"] = "linear"
     adc_time_scales_with_bits: bool = False
+    adc_share: PosF = Field(1.0, description="arrays per ADC (ASADI: 1.5, 16 ADCs as 64 for 96 arrays); conversions queue")
+    adc_range: Literal["level_step", "full_scale", "calibrated"] = Field(
+        "level_step", description="what the ADC's codes cover: level_step = one cell level per LSB, sums above "
+        "2^bits-1 levels clip; full_scale = rows x max level, LSB scaled up; calibrated = a measured range "
+        "(accuracy side). An exact sum needs exact_adc_bits() bits")
     adc: str
     array: str
     driver: str
@@ -104,6 +120,10 @@ class Digital(_M):
     softmax_ops: NonNegF = 0.0
     layernorm_ops: NonNegF = 0.0
     act_ops: NonNegF = 0.0
+    write: str = Field("rram_cell_write", description="component of one bit written in a digital PIM lane "
+                       "(K/V rows, operand copies)")
+    attention_density: float = Field(1.0, gt=0, le=1, description="share of Q·Kᵀ (and score×V) entries the "
+                                     "design computes (ASADI: 0.1); a plan's sparse attention multiplies it")
 
     def mac_steps(self, a: int, b: int) -> float:
         """NOR steps (cycles) for one a-bit x b-bit multiply-accumulate in one lane."""
@@ -116,12 +136,25 @@ class Mapping(_M):
     tensor_parallel: NonNegI = 0
     overlap_analog_digital: bool = False
     digital_matrices: Literal["digital_pim", "exclude"] = "digital_pim"
+    head: Literal["digital_pim", "analog", "exclude"] = Field(
+        "digital_pim", description="matrices outside the layers that the plan keeps digital (heads, pooler): on "
+        "the digital PIM of their own stage, on analog arrays (SLC, their own PUs), or left out")
+    head_tokens: Literal["last", "all"] = Field(
+        "last", description="tokens the head runs on: the last one ([CLS] / the last prompt token, then each "
+        "generated token) or every token")
+    chips: NonNegI = Field(0, description="chips to use (0: as many as the model needs); spare PUs go to "
+                           "tensor parallelism")
     act_bits: PosI
+
+
+Ranges = dict[str, tuple[float, float]]
 
 
 class PimSpec(_M):
     name: str
     kind: Literal["pim"]
+    ranges: Ranges = Field(default_factory=dict, description="assumption -> [low, high]: 'analog.adc_bits_mlc' "
+                           "or 'library.<component>.<field>'; the uncertainty band of the headline ratios")
     library: str = "library.yaml"
     clock_ghz: PosF
     chip: Chip
@@ -138,6 +171,8 @@ class PimSpec(_M):
 class RooflineSpec(_M):
     name: str
     kind: Literal["roofline"]
+    ranges: Ranges = Field(default_factory=dict, description="assumption -> [low, high] (see PimSpec.ranges)")
+    buffer_kb: PosF = Field(description="on-chip buffer for weights and activations: bounds weight reuse")
     peak_tmacs: PosF
     mem_gbps: PosF
     weights_on_chip: bool = False
@@ -145,6 +180,7 @@ class RooflineSpec(_M):
     power_w: NonNegF = 0.0
     pj_per_mac: NonNegF = 0.0
     pj_per_byte: NonNegF = 0.0
+    pj_per_byte_write: NonNegF = 0.0
     static_w: NonNegF = 0.0
     area_mm2: PosF
     token_keep: float = Field(default=1.0, gt=0, le=1)
@@ -221,7 +257,8 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
         "analog.adc": spec.analog.adc, "analog.array": spec.analog.array, "analog.driver": spec.analog.driver,
         "analog.shift_add": spec.analog.shift_add, "analog.buffer": spec.analog.buffer,
         "analog.psum_adder": spec.analog.psum_adder, "digital.pim": spec.digital.pim,
-        "digital.sfu": spec.digital.sfu, "chip.noc": spec.chip.noc, "chip.chip_link": spec.chip.chip_link,
+        "digital.sfu": spec.digital.sfu, "digital.write": spec.digital.write, "chip.noc": spec.chip.noc,
+        "chip.chip_link": spec.chip.chip_link,
     }
     for field, comp in names.items():
         if comp not in spec.lib.components:

@@ -28,9 +28,14 @@ def hw(
                                         "architecture; with --model it must cover every matrix of that model)"),
     seq_lens: str = typer.Option("128,512,1024,2048,4096,8192", "--seq-lens", help="comma-separated sequence lengths"),
     spec: str = typer.Option("hyflexpim", "--spec", help="HyFlexPIM spec: built-in name or YAML file"),
-    baselines: str = typer.Option("all_slc,all_mlc,sprint,transpim,gpu_a100,gpu_h100", "--baselines",
+    baselines: str = typer.Option("all_slc,all_mlc,asadi,sprint,transpim,gpu_a100,gpu_h100", "--baselines",
                                   help="comma-separated baseline specs (names or YAML files); '' for none"),
-    batch: Optional[int] = typer.Option(None, "--batch", help="sequences in flight (default: number of layers)"),
+    batch: str = typer.Option("1", "--batch", help="sequences in flight, every design (default 1); 'fill': one per "
+                              "pipeline stage (the PIM pipeline's steady state)"),
+    compare_mode: str = typer.Option("iso-area", "--compare", help="iso-area (same silicon for the PIM designs of "
+                                     "HyFlexPIM's chip), iso-pus (same PUs per layer) or min-chips (each the fewest)"),
+    band: bool = typer.Option(False, "--band", help="print the low/high band of the gains over all-SLC from the "
+                              "spec's assumption ranges"),
     gen_tokens: int = typer.Option(128, "--gen-tokens", help="tokens generated per inference (decoders)"),
     decoder: bool = typer.Option(False, "--decoder", help="a format-1 plan (no architecture in it) is a decoder"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder for CSV, JSON and PNG plots"),
@@ -47,6 +52,10 @@ def hw(
     if not 0.0 <= slc_rate <= 100.0:
         raise UserError(f"--slc-rate must be in 0..100 (percent), got {slc_rate:g}")
     seq = _ints(seq_lens, "--seq-lens")
+    if batch != "fill":
+        batch = _ints(batch, "--batch")[0] if batch.strip().isdigit() else batch
+        if not isinstance(batch, int):
+            raise UserError(f"--batch must be a positive integer or 'fill', got '{batch}'")
     shape = get_shape(model) if model else None
     if plan is not None:
         from hyflexpim.plan import load_plan
@@ -56,7 +65,8 @@ def hw(
         subject = shape
     base = [b.strip() for b in baselines.split(",") if b.strip()]
     results = compare(subject, seq, spec=spec, baselines=base, batch=batch, gen_tokens=gen_tokens,
-                      slc_rate=slc_rate, shape=shape if plan is not None else None, decoder=decoder)
+                      slc_rate=slc_rate, shape=shape if plan is not None else None, decoder=decoder,
+                      mode=compare_mode)
     console = Console()
     info = results[0]["info"]
     for note in getattr(subject, "notes", []):
@@ -66,6 +76,12 @@ def hw(
                   f"SLC weight share {info['slc_weight_fraction']:.1%}, batch {info['batch']}")
     for t in rich_tables(results):
         console.print(t)
+    if band and any(r["key"] == "all_slc" for r in results):
+        from hyflexpim.hw.uncertainty import gain_bands
+
+        for line in gain_bands(subject, spec, "all_slc", seq, batch, gen_tokens, shape if plan is not None else None,
+                               compare_mode):
+            console.print(line)
     if out is not None:
         from hyflexpim.report.hw_plots import write_plots
 

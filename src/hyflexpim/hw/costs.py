@@ -1,7 +1,10 @@
 """Time and energy of a mapped model on a PIM chip, vectorised over sequence lengths.
 
-Pipeline: one stage per layer (``pus_per_layer`` PUs each, tensor parallel), stages on
-consecutive PUs, then chips. Per stage and job of n tokens whose attention contexts sum to CTX:
+Pipeline: one stage per layer (``pus_per_layer`` PUs each, tensor parallel), stages on consecutive
+PUs, then chips; the matrices outside the layers (heads, pooler) form a "head" stage on PUs of their
+own, run on the last token of a sequence (``mapping.head_tokens: last``: [CLS], the last prompt token,
+then each generated token) or on every token. Per stage and job of n tokens whose attention contexts
+sum to CTX:
 
 * analog   n x t_token, where t_token is set by the MLC throughput mechanism (spec
            ``mapping.mlc_throughput``):
@@ -11,13 +14,17 @@ consecutive PUs, then chips. Per stage and job of n tokens whose attention conte
     - ``replicate``: arrays packed to 128 columns; the layer is copied floor(free/needed) times
                      and tokens are dealt round-robin over the copies.
     - ``none``:      arrays packed, nothing done with freed arrays: MLC saves arrays and energy, not time.
-* digital  Q.Kᵀ and score x V on NOR-PIM lanes: ceil(MACs / lanes) x NOR steps per MAC x 1 ns,
-           plus plan matrices kept digital; SFU: softmax, 2 LayerNorms, GELU/SiLU at 256 inputs/cycle.
-* NoC      activations to the next stage, plus two ring all-reduces of the hidden vector per layer
-           when a layer spans several PUs (Megatron-style tensor parallelism).
-Stage time = analog + digital (``overlap_analog_digital: false``) or max(...) (true).
-Encoder / prefill: steady state of a stream of sequences: B sequences take B x slowest stage
-time; the latency of one sequence is the sum of its stage times.
+  ``analog.adc_share`` arrays share one ADC: their conversions queue.
+* digital  Q.Kᵀ and score x V on NOR-PIM lanes on ``digital.attention_density`` x (the plan's attention
+           keep) of the entries: ceil(MACs / lanes) passes x (NOR steps per MAC + the operand bits
+           written into the lanes) x 1 ns; K and V rows written once per token; plan matrices kept
+           digital; SFU: softmax, 2 LayerNorms, GELU/SiLU at 256 inputs/cycle.
+* NoC      two ring all-reduces of the hidden vector per layer when a layer spans several PUs
+           (Megatron-style tensor parallelism), on the stage's critical path; the activations to the
+           next stage overlap with its work (a floor).
+Stage time = analog + digital (``overlap_analog_digital: false``) or max(...) (true), + all-reduce.
+Encoder / prefill with B sequences in flight: B sequences take max(latency of one, B x slowest
+stage); batch 1 is one sequence at a time, batch >= stages the steady state of a full pipeline.
 Decoder generation: per new token T_step = max(single-token latency through all stages,
 B x bottleneck stage time for B tokens).
 """
@@ -26,9 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.library import adc_time_ns, chip_area_mm2, conversion_energy_pj, pu_totals
 from hyflexpim.hw.mapping import Mapping, Stage, cells_per_weight
-from hyflexpim.chip.spec import PimSpec
 from hyflexpim.plan import Architecture
 
 CATEGORIES = ("adc", "arrays", "drivers", "shift_add", "buffers", "digital_pim", "sfu", "interconnect")
@@ -38,22 +45,23 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     """Per-token analog time (throughput and chain latency) and energies of one stage."""
     a = spec.analog
     t = {True: adc_time_ns(spec, a.adc_bits_slc), False: adc_time_ns(spec, a.adc_bits_mlc)}
+    share = a.adc_share
     avail = st.pus * per_pu
     need = st.arrays()
     mode = spec.mapping.mlc_throughput
     spread = need / avail if mode == "spread" else 1.0
-    packed = a.input_bits * max(min(b.cols, a.cols) * t[b.slc] for b in st.blocks) if st.blocks else 0.0
+    packed = share * a.input_bits * max(min(b.cols, a.cols) * t[b.slc] for b in st.blocks) if st.blocks else 0.0
     if mode == "spread":
         conv_t = sum(b.row_tiles * b.cols * a.input_bits * t[b.slc] for b in st.blocks)
-        thr = max(conv_t / avail, a.input_bits * min(t.values())) if st.blocks else 0.0
+        thr = max(conv_t / (avail / share), share * a.input_bits * min(t.values())) if st.blocks else 0.0
     elif mode == "replicate":
         thr = packed / max(1, avail // max(need, 1))
     else:
         thr = packed
     steps: dict[int, float] = {}
     for b in st.blocks:
-        steps[b.step] = max(steps.get(b.step, 0.0), a.input_bits * min(b.cols, a.cols) * t[b.slc] * spread)
-    lat = sum(max(v, a.input_bits * min(t.values())) for v in steps.values())  # >= one column per array
+        steps[b.step] = max(steps.get(b.step, 0.0), share * a.input_bits * min(b.cols, a.cols) * t[b.slc] * spread)
+    lat = sum(max(v, share * a.input_bits * min(t.values())) for v in steps.values())  # >= one column per ADC
 
     e_cat = dict.fromkeys(CATEGORIES, 0.0)
     e_role: dict[str, float] = {}
@@ -69,18 +77,24 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     return {"thr_ns": thr, "lat_ns": lat, "e_cat": e_cat, "e_role": e_role}
 
 
-def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int) -> dict:
+def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int,
+              attention_keep: float = 1.0) -> dict:
     """All outputs for one spec and plan, arrays over ``seq_lens``."""
     L = np.asarray(seq_lens, dtype=float)
     d, a = spec.digital, spec.analog
     nor_ns, e_nor = spec.comp(d.pim).latency_ns, spec.comp(d.pim).energy_pj
+    wr_ns, e_wr = spec.comp(d.write).latency_ns or nor_ns, spec.comp(d.write).energy_pj
     sfu_ns, e_sfu = spec.comp(d.sfu).latency_ns, spec.comp(d.sfu).energy_pj
     noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
-    s_qk, s_sv, s_88 = d.mac_steps(*d.qk_bits), d.mac_steps(*d.sv_bits), d.mac_steps(8, 8)
+    copy_bits = d.qk_bits[0] + d.sv_bits[0]  # operand bits written into a lane per (query, key) MAC pair
+    s_att = d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits) + copy_bits * wr_ns / nor_ns
+    s_88 = d.mac_steps(8, 8)
+    density = d.attention_density * attention_keep
     bits = spec.mapping.act_bits
     dq, dkv, heads = shape.q_dim, shape.kv_dim, shape.heads
-    ffn_elems = shape.ffn
+    kv_bits = 2 * dkv * 8  # K and V of one token, INT8
     per_pu = mp.arrays_per_pu
+    head_last = spec.mapping.head_tokens == "last"
 
     e_conv = {True: conversion_energy_pj(spec, True), False: conversion_energy_pj(spec, False)}
     memo: dict = {}  # identical layers map identically: compute each distinct stage once
@@ -91,95 +105,105 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             memo[key] = _stage_analog(s, spec, per_pu, e_conv)
         st.append(memo[key])
     p = np.array([s.pus for s in mp.stages], dtype=float)
+    ar_bits = [bits * shape.hidden * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
     V = {  # per-stage vectors
-        "layer": np.array([s.key != "extra" for s in mp.stages], dtype=float),
+        "layer": np.array([s.is_layer for s in mp.stages], dtype=float),
         "thr": np.array([x["thr_ns"] for x in st]),
         "lanes": p * spec.pu.digital_modules * d.arrays * d.rows,
         "sfus": p * spec.pu.digital_modules,
         "dig": np.array([s.digital_macs for s in mp.stages], dtype=float),
-        # activations to the next stage + 2 ring all-reduces of the hidden vector per layer (Megatron-style
-        # tensor parallelism); time counts the bits on one PU's link, energy all bits moved
-        "noc_bits": np.array([bits * shape.hidden * (1 + 4 * (s.pus - 1) / s.pus) for s in mp.stages]),
+        "ar_ns": np.array([b * noc.latency_ns for b in ar_bits]),  # per token, on the critical path
+        "act_ns": np.full(len(mp.stages), bits * shape.hidden * noc.latency_ns),  # per token, overlapped
     }
-    noc_energy_bits = sum(bits * shape.hidden * (1 + 4 * (s.pus - 1)) for s in mp.stages)
+    noc_energy_bits = sum(bits * shape.hidden * (1 + 4 * (s.pus - 1)) for s in mp.stages if s.is_layer)
     lat_a = np.array([x["lat_ns"] for x in st])
     link_bits = bits * shape.hidden
     n_links = mp.chips - 1
     overlap = spec.mapping.overlap_analog_digital
 
-    def stage_time(n, ctx):
-        """Time (ns) of each stage (axis 0) for n tokens whose attention contexts sum to ctx.
-
-        ``n`` and ``ctx`` carry the other axes (sequence length, generation step) behind a leading 1."""
+    def stage_time(n, n_head, ctx):
+        """Time (ns) of each stage (axis 0) for n tokens (n_head for the head stage) whose attention
+        contexts sum to ctx. ``n``, ``n_head`` and ``ctx`` carry the other axes behind a leading 1."""
         v = {k: x.reshape((-1,) + (1,) * (np.ndim(ctx) - 1)) for k, x in V.items()}
-        m_att = ctx * dq * v["layer"]
+        lay = v["layer"]
+        m = lay * n + (1 - lay) * n_head  # tokens through each stage
+        m_att = ctx * dq * density * lay
         passes = np.ceil(m_att / v["lanes"])
-        t_pim = (passes * (s_qk + s_sv) + np.ceil(n * v["dig"] / v["lanes"]) * s_88) * nor_ns
-        per_tok = 2 * shape.hidden * d.layernorm_ops + ffn_elems * d.act_ops
-        sfu_el = v["layer"] * (heads * ctx * d.softmax_ops + n * per_tok)
+        t_pim = (passes * s_att + np.ceil(m * v["dig"] / v["lanes"]) * s_88) * nor_ns + lay * n * wr_ns  # + K/V rows
+        per_tok = 2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops
+        sfu_el = lay * (heads * ctx * density * d.softmax_ops + n * per_tok)
         t_dig = t_pim + sfu_el * sfu_ns / v["sfus"]
-        t_an = n * v["thr"]
-        comp = np.maximum(t_an, t_dig) if overlap else t_an + t_dig
-        return np.maximum(comp, n * v["noc_bits"] * noc.latency_ns), t_dig
+        t_an = m * v["thr"]
+        comp = (np.maximum(t_an, t_dig) if overlap else t_an + t_dig) + m * v["ar_ns"]
+        return np.maximum(comp, m * v["act_ns"]), t_dig
 
     def link_time(n):
         return n * link_bits * link.latency_ns
 
     B = batch
     ctx_pre = L * L if not shape.decoder else L * (L + 1) / 2
-    t_pre, _ = stage_time(L[None, :], ctx_pre[None, :])  # (S, nL)
+    n_head_pre = np.ones_like(L) if head_last else L
+    t_pre, tdig_pre = stage_time(L[None, :], n_head_pre[None, :], ctx_pre[None, :])  # (S, nL)
     lat_pre = t_pre.sum(0) + n_links * link_time(L)
     bott_pre = np.maximum(t_pre.max(0), link_time(L) if n_links else 0.0)
-    T_total = B * bott_pre  # steady-state stream of sequences through the pipeline
+    T_total = np.maximum(lat_pre, B * bott_pre)  # B sequences in flight
     latency = lat_pre.copy()
     G = gen_tokens if shape.decoder else 0
     ctx_gen = np.zeros_like(L)
     if G:
         c = L[:, None] + np.arange(1, G + 1)[None, :]  # (nL, G)
         c3 = c[None, :, :]
-        _, t_dig1 = stage_time(1.0, c3)
-        hop = V["noc_bits"][:, None, None] * noc.latency_ns
+        _, t_dig1 = stage_time(1.0, 1.0, c3)
+        hop = (V["act_ns"] + V["ar_ns"])[:, None, None]
         lat1 = (lat_a[:, None, None] + t_dig1 + hop).sum(0) + n_links * link_time(1)
-        tB, _ = stage_time(float(B), B * c3)
+        tB, _ = stage_time(float(B), float(B), B * c3)
         step = np.maximum(lat1, np.maximum(tB.max(0), link_time(B) if n_links else 0.0))
         T_total = T_total + step.sum(1)
         latency = latency + step.sum(1)
         ctx_gen = c.sum(1)
     n_tok = L + G
-    ctx_all = ctx_pre + ctx_gen
+    n_head = np.full_like(L, 1.0 + G) if head_last else n_tok
+    ctx_all = (ctx_pre + ctx_gen) * density
     n_layers = float(V["layer"].sum())
+    tokens = [n_tok if s.is_layer else n_head for s in mp.stages]  # per stage, per inference
 
-    # energy: per token (linear, digital matrices, SFU per-token work, NoC, links) and per context unit
+    # energy: per token of each stage (linear, digital matrices, SFU per-token work, NoC, links, K/V writes,
+    # embedding read) and per attention entry
     e_cat = dict.fromkeys(CATEGORIES, 0.0)
-    e_role: dict[str, float] = {}
-    for x in st:
+    e_role: dict[str, np.ndarray] = {}
+    for x, tk in zip(st, tokens):
         for k, v in x["e_cat"].items():
-            e_cat[k] += v
+            e_cat[k] = e_cat[k] + tk * v
         for k, v in x["e_role"].items():
-            e_role[k] = e_role.get(k, 0.0) + v
-    dig = V["dig"]
-    tok_pim = float(dig.sum()) * s_88 * e_nor + n_layers * 2 * dkv * 8 * e_nor  # digital matrices + K/V writes
-    tok_sfu = n_layers * (2 * shape.hidden * d.layernorm_ops + ffn_elems * d.act_ops) * e_sfu
+            e_role[k] = e_role.get(k, 0.0) + tk * v
+    dig = sum(tk * s.digital_macs for s, tk in zip(mp.stages, tokens)) * s_88 * e_nor
+    kv_write = n_tok * n_layers * kv_bits * e_wr
+    embed = n_tok * shape.hidden * 8 * e_nor  # one row of the embedding table read per token
+    tok_sfu = n_layers * (2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops) * e_sfu
     tok_net = noc_energy_bits * noc.energy_pj + n_links * link_bits * link.energy_pj
-    ctx_pim = n_layers * dq * (s_qk + s_sv) * e_nor
-    ctx_sfu = n_layers * heads * d.softmax_ops * e_sfu
-    E_cat = {k: n_tok * v * 1e-12 for k, v in e_cat.items()}
-    E_cat["digital_pim"] = (n_tok * tok_pim + ctx_all * ctx_pim) * 1e-12
-    E_cat["sfu"] = (n_tok * tok_sfu + ctx_all * ctx_sfu) * 1e-12
+    att_pim = ctx_all * n_layers * dq * ((d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits)) * e_nor + copy_bits * e_wr)
+    ctx_sfu = ctx_all * n_layers * heads * d.softmax_ops * e_sfu
+    E_cat = {k: v * 1e-12 for k, v in e_cat.items()}
+    E_cat["digital_pim"] = (dig + kv_write + embed + att_pim) * 1e-12
+    E_cat["sfu"] = (n_tok * tok_sfu + ctx_sfu) * 1e-12
     E_cat["interconnect"] = n_tok * tok_net * 1e-12
-    E_role = {k: n_tok * v * 1e-12 for k, v in e_role.items()}
-    E_role["attention"] = ctx_all * ctx_pim * 1e-12 + n_tok * n_layers * 2 * dkv * 8 * e_nor * 1e-12
-    if dig.sum():
-        E_role["digital_matrices"] = n_tok * float(dig.sum()) * s_88 * e_nor * 1e-12
+    E_role = {k: v * 1e-12 for k, v in e_role.items()}
+    E_role["attention"] = (att_pim + kv_write) * 1e-12
+    if np.any(dig):
+        E_role["digital_matrices"] = dig * 1e-12
+    E_role["embedding"] = embed * 1e-12
     E_role["sfu"] = E_cat["sfu"]
     E_role["interconnect"] = E_cat["interconnect"]
     E_inf = sum(E_cat.values())
 
-    ops = 2.0 * (n_tok * sum(s.dense_macs for s in mp.stages) + ctx_all * n_layers * 2 * dq)
+    dense = sum(tk * s.dense_macs for s, tk in zip(mp.stages, tokens))
+    ops = 2.0 * (dense + ctx_all / density * n_layers * 2 * dq)  # dense-equivalent work
     T_s = T_total * 1e-9
     area = mp.chips * chip_area_mm2(spec)
     tops = B * ops / T_s / 1e12
     pu = pu_totals(spec)
+    names = [s.key for s in mp.stages]
+    bott_i = t_pre.argmax(0)
     return {
         "throughput_tok_s": B * n_tok / T_s,
         "tops": tops,
@@ -193,10 +217,18 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         "ops_per_inference": ops,
         "energy_by_component_j": E_cat,
         "energy_by_role_j": E_role,
+        "bottleneck_stage": [f"{names[i]}: {'digital' if tdig_pre[i, j] > t_pre[i, j] / 2 else 'analog'} "
+                             f"{max(tdig_pre[i, j], t_pre[i, j] - tdig_pre[i, j]) / t_pre[i, j]:.0%}"
+                             for j, i in enumerate(bott_i)],
+        "bottleneck_share": t_pre.max(0) / t_pre.sum(0),
         "info": {
             "encoding": spec.analog.encoding, "mlc_bits": spec.analog.mlc_bits,
             "cells_per_weight_slc": cells_per_weight(spec, True), "cells_per_weight_mlc": cells_per_weight(spec, False),
+            "adc_bits_mlc": a.adc_bits_mlc, "adc_exact_bits_mlc": a.exact_adc_bits(False), "adc_range": a.adc_range,
+            "adc_covers_levels_mlc": a.adc_covered_levels(False),
+            "attention_density": density,
             "chips": mp.chips, "pus_per_layer": mp.pus_per_layer, "stages": len(mp.stages),
+            "head_pus": sum(s.pus for s in mp.stages if not s.is_layer),
             "pus_used": sum(s.pus for s in mp.stages), "layers_per_chip": mp.layers_per_chip,
             "arrays_used": mp.arrays_used, "arrays_slc": sum(s.arrays(True) for s in mp.stages),
             "arrays_mlc": sum(s.arrays(False) for s in mp.stages),

@@ -16,18 +16,29 @@ def register_cost_model(kind: str, fn: Callable[..., dict], replace: bool = Fals
     return COST_MODELS.register(kind, fn, replace)
 
 
+def _keep(plan) -> float:
+    return plan.attention.keep if plan.attention.kind != "dense" else 1.0
+
+
 def _pim(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     from hyflexpim.hw.costs import pim_costs
     from hyflexpim.hw.mapping import map_plan
 
-    return pim_costs(map_plan(plan, spec), spec, arch, seq, batch or arch.layers, gen_tokens)
+    mp = map_plan(plan, spec)
+    b = len(mp.stages) if batch == "fill" else batch
+    out = pim_costs(mp, spec, arch, seq, b, gen_tokens, _keep(plan))
+    out["info"]["batch_label"] = "pipeline fill (one sequence per stage)" if batch == "fill" else f"{b}"
+    return out
 
 
 def _roofline(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     from hyflexpim.hw.roofline import roofline_costs
 
-    dense = sum(m.shape[0] * m.shape[1] for m in plan.matrices)  # every matrix runs on the baseline
-    return roofline_costs(spec, arch, dense, seq, batch or arch.layers, gen_tokens)
+    mats = [(m.role, m.shape[0], m.shape[1], m.layer is not None) for m in plan.matrices]  # every matrix runs
+    b = arch.layers if batch == "fill" else batch
+    out = roofline_costs(spec, arch, mats, seq, b, gen_tokens, attention_keep=_keep(plan))
+    out["info"]["batch_label"] = "as many sequences as layers (the PIM pipeline fill)" if batch == "fill" else f"{b}"
+    return out
 
 
 register_cost_model("pim", _pim)

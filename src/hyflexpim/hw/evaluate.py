@@ -13,7 +13,7 @@ from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import Architecture, Plan
 
 DEFAULT_SEQ_LENS = (128, 512, 1024, 2048, 4096, 8192)
-BASELINES = ("all_slc", "all_mlc", "sprint", "transpim", "gpu_a100", "gpu_h100")
+BASELINES = ("all_slc", "all_mlc", "asadi", "sprint", "transpim", "gpu_a100", "gpu_h100")
 METRICS = ("throughput_tok_s", "tops", "latency_s", "energy_per_inference_j", "energy_per_token_j",
            "tops_per_w", "tops_per_mm2", "area_mm2", "power_w")
 
@@ -48,27 +48,31 @@ def resolve(plan_or_shape: Plan | Architecture | str, slc_rate: float | None = N
     return plan, arch
 
 
+COMPARE_MODES = ("iso-area", "iso-pus", "min-chips")
+
+
 def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
     seq = [int(s) for s in seq_lens]
     if not seq or min(seq) <= 0:
         raise UserError(f"--seq-lens must be positive integers, got {list(seq_lens)}")
-    if batch is not None and batch <= 0:
-        raise UserError(f"--batch must be a positive integer, got {batch}")
+    if batch != "fill" and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
+        raise UserError(f"--batch must be a positive integer or 'fill' (one sequence per pipeline stage), got {batch!r}")
     if gen_tokens < 0:
         raise UserError(f"--gen-tokens must be >= 0, got {gen_tokens}")
     return seq
 
 
 def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path = "hyflexpim",
-             seq_lens=(128,), *, batch: int | None = None, gen_tokens: int = 128,
+             seq_lens=(128,), *, batch: int | str = 1, gen_tokens: int = 128,
              slc_rate: float | None = None, shape: Architecture | str | None = None,
              decoder: bool | None = None) -> dict:
     """Throughput, latency, energy, area and power of one spec running one plan.
 
     ``plan_or_shape``: a Plan, an Architecture or a catalogue name (then ``slc_rate`` in % (0..100,
     default 10) builds a uniform plan at the hard-threshold rank). ``seq_lens``: sequence lengths (the prompt length
-    for decoders, which then generate ``gen_tokens`` tokens). ``batch``: sequences in flight,
-    default = number of pipeline stages. Returns a dict of per-seq-len lists plus ``info``.
+    for decoders, which then generate ``gen_tokens`` tokens). ``batch``: sequences in flight, default 1
+    for every design; ``"fill"``: one per pipeline stage (the PIM pipeline's steady state; the
+    baselines then get as many sequences as the model has layers). Returns a dict of per-seq-len lists plus ``info``.
     """
     seq = _check_run_args(seq_lens, batch, gen_tokens)
     plan, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
@@ -76,7 +80,7 @@ def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path =
     return _run(plan, shp, sp, seq, batch, gen_tokens)
 
 
-def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | None, gen_tokens: int) -> dict:
+def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | str, gen_tokens: int) -> dict:
     out = COST_MODELS.get(sp.kind, "spec kind")(plan, shp, sp, seq, batch, gen_tokens)
     out["spec"] = sp.name
     out["model"] = shp.name or plan.model_name
@@ -95,20 +99,58 @@ def _listify(x):
     return x
 
 
+def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
+    """The PIM designs of ``specs`` given the same area (``iso-area``: as many PUs per layer as the
+    largest design's layer area buys, at each design's own PU area), the same PUs per layer
+    (``iso-pus``), or each the fewest PUs that hold a layer (``min-chips``). Baselines pass unchanged."""
+    if mode not in COMPARE_MODES:
+        raise UserError(f"--compare must be one of {', '.join(COMPARE_MODES)}; got {mode!r}")
+    from hyflexpim.hw.library import pu_totals
+    from hyflexpim.hw.mapping import map_plan
+
+    if mode == "min-chips" or not isinstance(specs[0], PimSpec):
+        return specs
+    ref_area = pu_totals(specs[0])["area_mm2"]
+    # the family of the subject's PU (HyFlexPIM, all-SLC, all-MLC on the same chip); a design with another
+    # PU (ASADI-like) keeps its own minimum and is compared per mm2
+    pim = [s for s in specs if isinstance(s, PimSpec) and abs(pu_totals(s)["area_mm2"] / ref_area - 1) < 0.01]
+    if len(pim) < 2:
+        return specs
+    p0 = {id(s): map_plan(plan, s).pus_per_layer for s in pim}
+    area = {id(s): pu_totals(s)["area_mm2"] for s in pim}
+    if mode == "iso-pus":
+        target = {k: max(p0.values()) for k in p0}
+    else:
+        budget = max(p0[k] * area[k] for k in p0)
+        target = {k: max(p0[k], int(budget / area[k] + 1e-9)) for k in p0}
+    out = []
+    for s in specs:
+        if id(s) in target and target[id(s)] > max(p0[id(s)], s.mapping.tensor_parallel):
+            s = s.model_copy(update={"mapping": s.mapping.model_copy(update={"tensor_parallel": target[id(s)]})})
+        out.append(s)
+    return out
+
+
 def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *,
-            spec: Spec | str | Path = "hyflexpim", baselines=BASELINES, batch: int | None = None,
+            spec: Spec | str | Path = "hyflexpim", baselines=BASELINES, batch: int | str = 1,
             gen_tokens: int = 128, slc_rate: float | None = None, shape: Architecture | str | None = None,
-            decoder: bool | None = None, specs_cache: dict | None = None) -> list[dict]:
-    """``evaluate`` for HyFlexPIM and each baseline; the first entry is HyFlexPIM."""
+            decoder: bool | None = None, specs_cache: dict | None = None, mode: str = "iso-area") -> list[dict]:
+    """``evaluate`` for HyFlexPIM and each baseline (the first entry is HyFlexPIM), the PIM designs
+    equalised by ``mode`` (``iso-area`` by default: the same silicon for every PIM design)."""
     seq = _check_run_args(seq_lens, batch, gen_tokens)
     plan, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
     cache = specs_cache if specs_cache is not None else {}
-    out = []
-    for ref in (spec, *baselines):
+    refs = (spec, *baselines)
+    loaded = []
+    for ref in refs:
         key = str(ref) if not isinstance(ref, (PimSpec, RooflineSpec)) else id(ref)
         if key not in cache:
             cache[key] = ref if isinstance(ref, (PimSpec, RooflineSpec)) else load_spec(ref)
-        r = _run(plan, shp, cache[key], seq, batch, gen_tokens)
+        loaded.append(cache[key])
+    out = []
+    for ref, sp in zip(refs, equalise(plan, loaded, mode)):
+        r = _run(plan, shp, sp, seq, batch, gen_tokens)
         r["key"] = "hyflexpim" if ref is spec else str(ref)
+        r["info"]["compare"] = mode
         out.append(r)
     return out

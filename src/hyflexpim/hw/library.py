@@ -1,8 +1,8 @@
 """Roll the component library up the hierarchy: area and full-activity power per module, PU, chip.
 
 Full-activity power of a block = energy per action x action rate at full activity:
-ADC, array column read, shift-add and buffer act once per conversion (1/t_conv per array);
-a wordline driver once per input bit (every ``cols`` conversions); a NOR-PIM array does one NOR
+ADC, array column read, shift-add and buffer act once per conversion (1/t_conv per ADC; an ADC serves
+``adc_share`` arrays); a wordline driver once per input bit (every ``cols`` conversions of its array); a NOR-PIM array does one NOR
 step per lane per cycle; the SFU takes 256 inputs per cycle.
 """
 
@@ -43,16 +43,17 @@ def analog_module(spec: PimSpec) -> dict[str, dict[str, float]]:
     rate = 1.0 / t  # conversions per second per array
     e = conversion_energy_pj(spec, slc=False)
     drv = spec.comp(a.driver)
+    adcs = a.arrays / a.adc_share  # logical ADCs; each array is read 1/adc_share of the time
     area = {
-        "adc": a.arrays * spec.comp(a.adc).area_um2,
+        "adc": adcs * spec.comp(a.adc).area_um2,
         "arrays": a.arrays * spec.comp(a.array).area_um2,
         "drivers": a.arrays * a.rows * drv.area_um2,
         "shift_add": a.arrays * spec.comp(a.shift_add).area_um2,
         "buffers": spec.comp(a.buffer).area_um2 + a.arrays * spec.comp(a.psum_adder).area_um2,
     }
-    power = {k: a.arrays * rate * v * 1e-12 for k, v in e.items() if k != "buffers"}
-    power["drivers"] = a.arrays * a.rows * (rate / a.cols) * drv.energy_pj * 1e-12
-    power["buffers"] = a.arrays * rate * e["buffers"] * 1e-12
+    power = {k: adcs * rate * v * 1e-12 for k, v in e.items() if k != "buffers"}
+    power["drivers"] = a.arrays * a.rows * (rate / a.adc_share / a.cols) * drv.energy_pj * 1e-12
+    power["buffers"] = adcs * rate * e["buffers"] * 1e-12
     return {"area_mm2": {k: v * 1e-6 for k, v in area.items()}, "power_w": power}
 
 

@@ -46,13 +46,18 @@ class Block:
 
 @dataclass
 class Stage:
-    """One pipeline stage: the analog matrices of one layer (or of everything outside the layers)."""
+    """One pipeline stage: the matrices of one layer, or ("head") everything outside the layers."""
 
     key: str
     blocks: list[Block] = field(default_factory=list)
     digital_macs: int = 0  # per token, plan matrices kept digital and run on digital PIM
     dense_macs: int = 0  # per token, of the original (undecomposed) matrices
     pus: int = 1
+    macs_by_role: dict = field(default_factory=dict)  # per token, dense MACs of each role (for the baselines)
+
+    @property
+    def is_layer(self) -> bool:
+        return self.key != "head"
 
     def arrays(self, slc: bool | None = None) -> int:
         return sum(b.arrays for b in self.blocks if slc is None or b.slc == slc)
@@ -127,48 +132,77 @@ def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None) -> lis
     return [b for b in blocks if b]
 
 
+def _head_blocks(m: MatrixPlan, spec: PimSpec) -> list[Block]:
+    """A matrix the plan keeps digital, mapped onto SLC arrays (``mapping.head: analog``): W directly."""
+    d_out, d_in = m.shape
+    b = _tile(m.role, 2 * CHAIN[m.role], True, d_in, d_out, spec.analog.cells_per_weight(True), spec)
+    return [b] if b else []
+
+
 def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
-    """Map every analog matrix; decide PUs per layer and chips; raise UserError when it cannot fit."""
+    """Map every matrix; decide PUs per layer (and for the head stage) and chips; UserError when it cannot fit.
+
+    Layer stages share one PU count: the fewest that hold the largest layer, or ``mapping.tensor_parallel``,
+    or what ``mapping.chips`` leaves per layer. Matrices outside the layers form the "head" stage on PUs of
+    their own (``mapping.head`` says where a digital one runs)."""
     force = None if spec.mapping.weights == "plan" else spec.mapping.weights
     stages: dict[str, Stage] = {}
     excluded = []
     for m in plan.matrices:
-        key = f"layer{m.layer}" if m.layer is not None else "extra"
+        key = f"layer{m.layer}" if m.layer is not None else "head"
         st = stages.setdefault(key, Stage(key))
         d_out, d_in = m.shape
-        if not m.analog:
-            if spec.mapping.digital_matrices == "digital_pim":
-                st.digital_macs += d_out * d_in
-                st.dense_macs += d_out * d_in
-            else:
-                excluded.append(m.name)
+        where = ("analog" if m.analog else spec.mapping.digital_matrices if m.layer is not None
+                 else spec.mapping.head)
+        if where == "exclude":
+            excluded.append(m.name)
             continue
         st.dense_macs += d_out * d_in
-        st.blocks += matrix_blocks(m, spec, force)
-    order = sorted(stages.values(), key=lambda s: (s.key == "extra", int(s.key[5:]) if s.key != "extra" else 0))
+        st.macs_by_role[m.role] = st.macs_by_role.get(m.role, 0) + d_out * d_in
+        if where == "digital_pim":
+            st.digital_macs += d_out * d_in
+        elif m.analog:
+            st.blocks += matrix_blocks(m, spec, force)
+        else:
+            st.blocks += _head_blocks(m, spec)
+    order = sorted(stages.values(), key=lambda s: (not s.is_layer, int(s.key[5:]) if s.is_layer else 0))
     order = [s for s in order if s.blocks or s.digital_macs]
     if not order:
         raise UserError("plan has no matrices to map (all excluded): set mapping.digital_matrices to digital_pim")
+    layers = [s for s in order if s.is_layer]
+    head = [s for s in order if not s.is_layer]
 
     per_pu = spec.pu.analog_modules * spec.analog.arrays
-    need = max(math.ceil(s.arrays() / per_pu) for s in order)
+    need = max([math.ceil(s.arrays() / per_pu) for s in layers] or [1])
+    head_pus = max([math.ceil(s.arrays() / per_pu) for s in head] or [0]) or (1 if head else 0)
     tp = spec.mapping.tensor_parallel
     if tp and tp < need:
         raise UserError(f"mapping.tensor_parallel={tp} is too small: a layer needs at least {need} PUs "
-                        f"({max(s.arrays() for s in order)} arrays, {per_pu} per PU)")
+                        f"({max(s.arrays() for s in layers)} arrays, {per_pu} per PU)")
     p = max(tp, need, 1)
-    for s in order:
-        s.pus = p
     pus = spec.chip.pus
+    if spec.mapping.chips:
+        spare = (spec.mapping.chips * pus - head_pus) // max(len(layers), 1)
+        if spare < need:
+            raise UserError(f"mapping.chips={spec.mapping.chips} is too few: {len(layers)} layers x {need} PUs "
+                            f"+ {head_pus} for the head need {math.ceil((len(layers) * need + head_pus) / pus)} chips")
+        p = max(p, spare) if not tp else p
+    for s in layers:
+        s.pus = p
+    for s in head:
+        s.pus = head_pus
     if p <= pus:
         per_chip = pus // p
-        chips = math.ceil(len(order) / per_chip)
+        chips = math.ceil(len(layers) / per_chip) if layers else 0
+        free = chips * pus - len(layers) * p
+        chips += 0 if head_pus <= free else math.ceil((head_pus - free) / pus)
     else:
         per_chip = 0
-        chips = len(order) * math.ceil(p / pus)
+        chips = len(layers) * math.ceil(p / pus) + math.ceil(head_pus / pus)
+    chips = max(chips, spec.mapping.chips, 1)
     if chips > spec.chip.max_chips:
         raise UserError(f"chip.max_chips={spec.chip.max_chips} is too small: this model needs {chips} chips "
-                        f"({len(order)} stages x {p} PUs per layer, {pus} PUs per chip); raise chip.max_chips")
+                        f"({len(layers)} stages x {p} PUs per layer, {pus} PUs per chip); raise chip.max_chips")
     total = sum(b.rows * b.outputs for s in order for b in s.blocks)
     slc = sum(b.rows * b.outputs for s in order for b in s.blocks if b.slc)
     mp = Mapping(order, p, per_chip, chips, per_pu, excluded, slc / total if total else 0.0)

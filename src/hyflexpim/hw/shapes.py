@@ -1,8 +1,9 @@
 """Model architectures without torch: a small catalogue and uniform-rate plans for it.
 
-Only the weight matrices inside the transformer layers are listed (q, k, v or fused qkv, o, FFN);
-embeddings, classifier/pooler and lm_head are left out of the catalogue (a real plan may list
-them: analog ones with ``layer=None`` are mapped to an extra pipeline stage).
+A uniform plan lists the weight matrices inside the layers (q, k, v or fused qkv, o, FFN) at the
+hard-threshold rank, and the heads a real model has (an encoder's pooler and classifier, a decoder's
+lm_head) as digital, as the plans ``hyflexpim run`` makes keep them; the chip model prices them on
+the head stage (``mapping.head``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,14 @@ def get_shape(name: str) -> Architecture:
     return CATALOGUE[key]
 
 
+def head_matrices(arch: Architecture) -> list[tuple[str, tuple[int, int]]]:
+    """The matrices outside the layers that a real model of this architecture has: a decoder's lm_head
+    (vocabulary x hidden); an encoder's pooler and a two-class classifier (as a fine-tuned BERT)."""
+    if arch.decoder:
+        return [("lm_head", (arch.vocab, arch.hidden))] if arch.vocab else []
+    return [("pooler.dense", (arch.hidden, arch.hidden)), ("classifier", (2, arch.hidden))]
+
+
 def uniform_plan(arch: Architecture, slc_rate: float) -> Plan:
     """A plan with the leading ``slc_rate`` % (0..100) of each matrix's components in SLC."""
     if not 0.0 <= slc_rate <= 100.0:
@@ -45,5 +54,8 @@ def uniform_plan(arch: Architecture, slc_rate: float) -> Plan:
         n_slc = min(k, round(slc_rate / 100 * k))
         mats.append(MatrixPlan(name=name, role=role, layer=layer, shape=(d_out, d_in), analog=True,
                                unit="component", rank=k, slc=list(range(n_slc)), scorer="uniform"))
+    for name, shape in head_matrices(arch):  # digital, as hyflexpim's own plans keep them
+        mats.append(MatrixPlan(name=name, role="head", layer=None, shape=shape, analog=False,
+                               digital_reason="head/classifier stays digital"))
     return Plan(package_version=__version__, model_name=arch.name, model_fingerprint=f"shape:{arch.name}",
                 architecture=arch, policy={"name": "uniform", "slc_rate": float(slc_rate)}, matrices=mats)

@@ -1,14 +1,15 @@
-"""Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,decoder}``.
+"""Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,
+decoder,reference,validate}``.
 
-Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline
-(ASADI-like) on the same chip and library, under the same spec options.
+Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline (ASADI†)
+on the same chip and library, under the same spec options, iso-area and batch 1 unless stated.
 """
 
 from __future__ import annotations
 
 import sys
 
-from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, evaluate
+from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 from hyflexpim.chip.spec import load_spec
 
 MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
@@ -16,9 +17,10 @@ RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
 
 
 def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None = None,
-          batch: int | None = None) -> tuple[list, list]:
-    hy = evaluate(model, load_spec("hyflexpim", overrides), seq, slc_rate=rate, batch=batch)
-    ref = evaluate(model, load_spec("all_slc", overrides), seq, batch=batch)
+          batch: int | str = 1, mode: str = "iso-area", reference: str = "all_slc") -> tuple[list, list]:
+    ref_spec = load_spec(reference, overrides if reference in ("all_slc", "all_mlc") else None)
+    hy, ref = compare(model, seq, spec=load_spec("hyflexpim", overrides), baselines=(ref_spec,), slc_rate=rate,
+                      batch=batch, mode=mode)
     thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
     eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
     return thr, eff
@@ -41,6 +43,11 @@ def headline() -> None:
                     best[key] = (xs[i], (m, r, DEFAULT_SEQ_LENS[i]))
     for key, (v, where) in best.items():
         print(f"max {key}: {v:.2f}x at model={where[0]} SLC={where[1]:.0f}% seq_len={where[2]}")
+    from hyflexpim.hw.uncertainty import gain_bands
+
+    for m in ("bert-base", "llama-3.2-1b"):
+        for line in gain_bands(m, "hyflexpim", "all_slc", [128, 8192]):
+            print(f"{m} 10% SLC: {line}")
 
 
 def slc() -> None:
@@ -103,20 +110,90 @@ def totals() -> None:
 
 
 def decoder() -> None:
-    print("decoders, SLC 10%, prompt = seq len, 128 generated tokens: batch and tensor parallelism")
-    for m, batch, tp in (("gpt2", None, 0), ("gpt2", 128, 0), ("llama-3.2-1b", None, 0), ("llama-3.2-1b", None, 6),
-                         ("llama-3.2-1b", 128, 6)):
-        thr, eff = gains(m, 10.0, overrides={"mapping": {"tensor_parallel": tp}}, batch=batch)
-        r = evaluate(m, load_spec("hyflexpim", {"mapping": {"tensor_parallel": tp}}), [128], slc_rate=10.0, batch=batch)
-        i = r["info"]
-        ref = evaluate(m, load_spec("all_slc", {"mapping": {"tensor_parallel": tp}}), [128], batch=batch)["info"]
-        print(f"  {m:13s} batch {i['batch']:4d} PUs/layer {i['pus_per_layer']} (all-SLC {ref['pus_per_layer']}) "
-              f"chips {i['chips']} (all-SLC {ref['chips']}): throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}")
+    print("decoders, SLC 10%, prompt = seq len, 128 generated tokens: batch, compare mode, tensor parallelism")
+    for m, batch, mode in (("gpt2", 1, "iso-area"), ("gpt2", "fill", "iso-area"), ("llama-3.2-1b", 1, "iso-area"),
+                           ("llama-3.2-1b", 1, "min-chips"), ("llama-3.2-1b", "fill", "iso-area"),
+                           ("smollm2-135m", 1, "iso-area")):
+        thr, eff = gains(m, 10.0, batch=batch, mode=mode)
+        hy, ref = compare(m, [128], slc_rate=10.0, baselines=("all_slc",), batch=batch, mode=mode)
+        i, j = hy["info"], ref["info"]
+        print(f"  {m:13s} batch {str(batch):4s} {mode:9s} PUs/layer {i['pus_per_layer']} (all-SLC {j['pus_per_layer']}) "
+              f"chips {i['chips']} (all-SLC {j['chips']}): throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}   "
+              f"TOPS/mm2 {hy['tops_per_mm2'][0] / ref['tops_per_mm2'][0]:.2f}x at L=128")
+
+
+def _linear(r: dict) -> float:
+    lin = ("q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out")
+    return sum(v[0] for k, v in r["energy_by_role_j"].items() if k in lin)
+
+
+def reference() -> None:
+    """The reference's ratios next to the model's (docs/hw.md, "Against the reference")."""
+    rows = []
+    best_t = max((gains(m, r, [128])[0][0], m, r) for m in MODELS for r in (5.0, 10.0, 20.0, 30.0))
+    best_e = max((gains(m, r, [128])[1][0], m, r) for m in MODELS for r in (5.0, 10.0, 20.0, 30.0))
+    rows.append(("throughput vs all-SLC INT8 (max)", "1.86x", f"{best_t[0]:.2f}x", f"{best_t[1]}, {best_t[2]:.0f}% SLC, L=128"))
+    rows.append(("TOPS/W vs all-SLC INT8 (max)", "1.45x", f"{best_e[0]:.2f}x", f"{best_e[1]}, {best_e[2]:.0f}% SLC, L=128"))
+    for model, task, ref_e, ref_s in (("bert-base", "GLUE", 4.94, 10.6), ("gpt2", "WikiText-2", 4.69, 46.0)):
+        hy, sp = compare(model, [128], slc_rate=10.0, baselines=("sprint",))
+        e = sp["energy_per_inference_j"][0] / hy["energy_per_inference_j"][0]
+        lin = _linear(sp) / _linear(hy)
+        t = hy["throughput_tok_s"][0] / sp["throughput_tok_s"][0]
+        rows.append((f"end-to-end energy vs SPRINT ({task})", f"{ref_e}x", f"{e:.2f}x (linear layers {lin:.2f}x)",
+                     f"{model}, 10% SLC, L=128, batch 1"))
+        rows.append((f"speed-up vs SPRINT ({task})", f"{ref_s}x", f"{t:.1f}x", f"{model}, 10% SLC, L=128, batch 1"))
+    hy, tp = compare("bert-base", [128], slc_rate=10.0, baselines=("transpim",))
+    rows.append(("linear-layer energy efficiency vs TransPIM", "3.31x", f"{_linear(tp) / _linear(hy):.2f}x",
+                 "bert-base, 10% SLC, L=128"))
+    one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"tensor_parallel": 1}}), [128], slc_rate=10.0)
+    for n, ref in ((2, "1.99x"), (4, "(2x / 4x chips: 1.96x / 3.65x)")):
+        r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"tensor_parallel": n}}), [128], slc_rate=10.0)
+        rows.append((f"{n} PUs per layer vs 1", ref, f"{r['throughput_tok_s'][0] / one['throughput_tok_s'][0]:.2f}x",
+                     f"bert-base, 10% SLC, L=128, {r['info']['chips']} chip(s)"))
+    print("| ratio | reference | this model | setting |")
+    print("|---|---|---|---|")
+    for r in rows:
+        print("| " + " | ".join(r) + " |")
+
+
+def baselines() -> None:
+    """Sensitivity of HyFlexPIM's gains over each baseline to that baseline's assumed constants."""
+    from hyflexpim.hw.uncertainty import band
+
+    for key, model in (("sprint", "bert-base"), ("transpim", "bert-base"), ("gpu_a100", "bert-base"),
+                       ("gpu_h100", "bert-base")):
+        for metric, what in (("energy_per_inference_j", "energy"), ("throughput_tok_s", "speed-up")):
+            def f(a, b, metric=metric):
+                hy, ref = compare(model, [128], spec=a, baselines=(b,), slc_rate=10.0)
+                v = ref[metric][0] / hy[metric][0]
+                return 1 / v if metric == "throughput_tok_s" else v
+            point, lo, hi, rows = band(f, "hyflexpim", key)
+            mine = [r for r in rows if r[0] in load_spec(key).ranges]
+            cells = ", ".join(f"{r[0]} {r[1]:.2f}..{r[2]:.2f}" for r in mine)
+            print(f"{key} {what} ({model}, L=128): {point:.2f}x; its assumptions low..high: {cells}")
+
+
+def validate() -> None:
+    """The ASADI-like design against what ASADI's full text reports (baselines.md section 1)."""
+    from hyflexpim.hw.library import adc_time_ns
+
+    spec = load_spec("asadi")
+    a = spec.analog
+    per_am = a.arrays * a.cols * a.input_bits * adc_time_ns(spec, a.adc_bits_slc) * a.adc_share / a.arrays
+    print(f"ADC-bound time of one analog module per token: {per_am * 1e-3:.2f} us (ASADI [D]: ~2.6 us at 1.2 GS/s)")
+    for model, L in (("bert-base", 1024), ("bert-base", 384)):
+        r = evaluate(model, spec, [L])
+        e = r["energy_by_role_j"]
+        tot = r["energy_per_inference_j"][0]
+        lin = _linear(r) / tot
+        digital = (e["attention"][0] + e["sfu"][0]) / tot
+        print(f"{model} L={L}: bottleneck {r['bottleneck_stage'][0]}; energy: digital (attention + softmax) "
+              f"{digital:.1%} (ASADI: > 98%), linear layers {lin:.1%} (ASADI: ~1%)")
 
 
 if __name__ == "__main__":
     cmds = {"headline": headline, "slc": slc, "adc": adc, "mechanism": mechanism, "breakdown": breakdown,
-            "decoder": decoder, "totals": totals}
+            "decoder": decoder, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines}
     for name in sys.argv[1:] or cmds:
         if name not in cmds:
             sys.exit(f"unknown sweep '{name}': choose from {', '.join(cmds)}")

@@ -47,23 +47,34 @@ def write_table(table: list[dict], results: list[dict], out: Path) -> list[Path]
 
 
 def rich_tables(results: list[dict]):
+    """Throughput, TOPS/W, TOPS/mm² and energy per token of every design; on each baseline's row, in
+    brackets, HyFlexPIM's gain over it; then the bottleneck of each design."""
     from rich.table import Table
 
     seq = results[0]["seq_lens"]
+    hy = results[0]
+    info = hy["info"]
     tables = []
-    for metric, title, fmt in (("throughput_tok_s", "throughput (tokens/s)", "{:.3g}"),
-                               ("tops_per_w", "energy efficiency (TOPS/W)", "{:.3g}"),
-                               ("energy_per_token_j", "energy per token (uJ)", "{:.3g}")):
-        t = Table(title=f"{results[0]['model']} - {title}")
+    for metric, title, fmt, scale, gain in (
+            ("throughput_tok_s", "throughput (tokens/s)", "{:.3g}", 1.0, True),
+            ("tops_per_w", "energy efficiency (TOPS/W)", "{:.3g}", 1.0, True),
+            ("tops_per_mm2", "TOPS/mm2", "{:.3g}", 1.0, True),
+            ("energy_per_token_j", "energy per token (uJ)", "{:.3g}", 1e6, False)):
+        t = Table(title=f"{hy['model']} - {title} - compare {info.get('compare', '')}, batch {info.get('batch_label', '')}")
         t.add_column("design")
         for L in seq:
             t.add_column(f"L={L}", justify="right")
-        ref = next((r for r in results if r.get("key") == "all_slc"), None)
         for r in results:
-            scale = 1e6 if metric == "energy_per_token_j" else 1.0
             cells = [fmt.format(v * scale) for v in r[metric]]
-            if ref is not None and r["key"] == "hyflexpim" and metric != "energy_per_token_j":
-                cells = [f"{c} ({v / b:.2f}x)" for c, v, b in zip(cells, r[metric], ref[metric])]
+            if gain and r is not hy:
+                cells = [f"{c} ({h / v:.2f}x)" for c, v, h in zip(cells, r[metric], hy[metric])]
             t.add_row(r["key"], *cells)
         tables.append(t)
+    t = Table(title=f"{hy['model']} - bottleneck (prefill: slowest stage and what fills it)")
+    t.add_column("design")
+    for L in seq:
+        t.add_column(f"L={L}", justify="right")
+    for r in results:
+        t.add_row(r["key"], *[str(b) for b in r.get("bottleneck_stage", [""] * len(seq))])
+    tables.append(t)
     return tables

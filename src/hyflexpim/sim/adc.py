@@ -57,8 +57,9 @@ class CircuitConfig(Strict):
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
     config_name = "CircuitConfig"
-    CHIP_FIELDS: ClassVar[dict[str, str]] = {"rows_per_array": "rows", "input_bits": "input_bits", "adc_bits_slc": "adc_bits_slc",
-                   "adc_bits_mlc": "adc_bits_mlc"}  # field -> the spec's analog.<field>
+    CHIP_FIELDS: ClassVar[dict[str, str]] = {"rows_per_array": "rows", "input_bits": "input_bits",
+                                             "adc_bits_slc": "adc_bits_slc", "adc_bits_mlc": "adc_bits_mlc",
+                                             "adc_range": "adc_range"}  # field -> the spec's analog.<field>
 
     rows_per_array: int = Field(64, ge=1, description="rows summed by one column (inputs per partial sum)")
     input_bits: int = Field(8, ge=2, le=16, description="signed activation bits, applied bit-serially (two's complement)")

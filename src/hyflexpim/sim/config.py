@@ -100,7 +100,8 @@ class HardwareConfig(Strict):
         """What this configuration changes in its chip spec (every chip value both sides read)."""
         c = self.circuit
         analog = {"encoding": self.encoding, "mlc_bits": self.mlc_bits, "rows": c.rows_per_array,
-                  "input_bits": c.input_bits, "adc_bits_slc": c.adc_bits_slc, "adc_bits_mlc": c.adc_bits_mlc}
+                  "input_bits": c.input_bits, "adc_bits_slc": c.adc_bits_slc, "adc_bits_mlc": c.adc_bits_mlc,
+                  "adc_range": c.adc_range}
         return deep_merge({"analog": analog}, ATTENTION_KINDS.get(self.attention.kind).to_chip(self.attention))
 
     def chip(self) -> PimSpec:
