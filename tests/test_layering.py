@@ -12,11 +12,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 SHARED = {"errors", "atomic", "__init__"}  # small top-level modules every layer may use
 ALLOWED = {  # package -> the packages it may import (besides itself and SHARED); the README's table
-    "cli": {"pipeline", "report", "hw", "sim", "algo", "device", "models", "data", "plan", "chip", "config", "api"},
-    "api": {"pipeline", "report", "hw", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
-    "pipeline": {"report", "hw", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
+    "cli": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config",
+            "api"},
+    "api": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
+    "pipeline": {"report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
     "report": {"hw", "plan", "chip", "config"},
     "hw": {"plan", "chip", "config"},
+    "analysis": {"sim", "models", "plan", "chip", "config"},
     "sim": {"device", "models", "plan", "chip", "config"},
     "algo": {"device", "models", "plan", "chip", "config"},
     "device": {"chip", "config"},

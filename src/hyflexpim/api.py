@@ -10,6 +10,7 @@
 """
 
 from hyflexpim.algo.decompose import DecomposeConfig, decompose
+from hyflexpim.analysis import AttentionReport, analyze_attention
 from hyflexpim.algo.finetune import FinetuneConfig
 from hyflexpim.algo.finetune import finetune as redistribute
 from hyflexpim.algo.importance import score_importance
@@ -20,6 +21,7 @@ from hyflexpim.models.load import load_model
 from hyflexpim.plan import Plan, load_plan
 from hyflexpim.sim.apply import apply_plan
 from hyflexpim.sim.config import HardwareConfig
+from hyflexpim.report.attention_tables import write_attention
 from hyflexpim.sim.evaluate import evaluate, evaluate_noisy
 
 
@@ -37,7 +39,7 @@ def batches(data, tokenizer, split: str = "train", **kw):
 
 
 __all__ = [
-    "DecomposeConfig", "FinetuneConfig", "HardwareConfig", "Plan", "SVDLinear", "apply_plan", "batches",
+    "AttentionReport", "analyze_attention", "write_attention", "DecomposeConfig", "FinetuneConfig", "HardwareConfig", "Plan", "SVDLinear", "apply_plan", "batches",
     "decompose", "evaluate", "evaluate_noisy", "load_model", "load_plan", "load_task", "make_plan",
     "redistribute", "score_importance",
 ]

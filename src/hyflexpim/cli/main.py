@@ -177,6 +177,31 @@ def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
 
 
 @command
+def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+              task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt,
+              examples: int = typer.Option(32, "--examples", help="test examples analysed"),
+              slc_rates: Optional[str] = typer.Option(None, "--slc-rates", "--slc-rate",
+                                                      help="SLC rates of the PIM twins compared (e.g. 0,10,100)"),
+              plan_file: Optional[str] = typer.Option(None, "--plan", help="also this plan's twin (made for the model)"),
+              set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Attention of the model (the run's redistributed one when --out holds it): heat maps, score histograms,
+    per-head sparsity, and what the PIM twin does to them; writes <out>/attention/."""
+    from hyflexpim.pipeline.attention_step import run_attention_analysis
+
+    r = _open_run(config, decoder, model, task, out, None, None, set_, quiet, set())
+    rates = r.config.attention.slc_rates
+    if slc_rates is not None:
+        try:
+            rates = sorted({float(x) for x in slc_rates.split(",") if x.strip()})
+        except ValueError:
+            raise UserError(f"--slc-rates must be numbers in 0..100 separated by commas, got '{slc_rates}'") from None
+        if any(not 0 <= x <= 100 for x in rates):
+            raise UserError(f"--slc-rates must be in 0..100, got '{slc_rates}'")
+    files = run_attention_analysis(r, examples, rates, plan_file)
+    typer.echo("wrote " + ", ".join(str(f) for f in files[:6]) + (f" and {len(files) - 6} more" if len(files) > 6 else ""))
+
+
+@command
 def report(results: list[str] = typer.Argument(..., help="results JSON files, each as PATH or PATH:LABEL"),
            out: str = typer.Option("curves.png", help="PNG to write"),
            variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),

@@ -71,6 +71,23 @@ class CompareConfig(Strict):
                                                 description="rates for magnitude selection (null: all plan rates)")
 
 
+class AttentionAnalysisConfig(Strict):
+    """The attention-analysis step of a run (hyflexpim.analysis), on a slice of the test split."""
+
+    enabled: bool = Field(True, description="analyse attention at the end of the run")
+    examples: int = Field(32, ge=1, description="test examples analysed")
+    slc_rates: list[float] = Field(default_factory=lambda: [0, 10, 100],
+                                   description="SLC rates whose PIM twins' attention is compared with the clean one")
+
+    @field_validator("slc_rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        for r in v:
+            if not 0 <= r <= 100:
+                raise ValueError(f"SLC rate must be a percentage in 0..100, got {r}")
+        return sorted(set(v))
+
+
 class RunConfig(Strict):
     config_name = "config"
     model: str = "minilm"
@@ -91,6 +108,7 @@ class RunConfig(Strict):
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)
     compare: CompareConfig = Field(default_factory=CompareConfig)
     hw_report: bool = Field(True, description="add the chip model's throughput/energy to the report")
+    attention: AttentionAnalysisConfig = Field(default_factory=AttentionAnalysisConfig)
     label: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$",
                        description="suffix of this run's result files, to keep several hardware variants "
                                    "side by side in one run folder (models and plans are shared)")

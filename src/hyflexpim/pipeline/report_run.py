@@ -16,6 +16,12 @@ def finish(run: Run, rows: list[dict]) -> None:
     files.append(plot_metric_vs_slc(rows, out / name, title))
     if run.config.hw_report and not suffix:
         files.extend(hardware_report(run))
+    if run.config.attention.enabled and not suffix:
+        from hyflexpim.pipeline.attention_step import run_attention_analysis
+
+        a = run.config.attention
+        rates = [r for r in a.slc_rates if r in run.config.plan.slc_rates]
+        files.extend(run_attention_analysis(run, a.examples, rates))
     run.say("wrote " + ", ".join(str(f) for f in files))
 
 

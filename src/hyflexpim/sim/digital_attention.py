@@ -29,6 +29,7 @@ Arithmetic (:func:`digital_attention`), all quantizers symmetric round-to-neares
 
 from __future__ import annotations
 
+import functools
 from typing import Literal
 
 import torch
@@ -45,8 +46,24 @@ ATTN_IMPLEMENTATION = "hyflexpim_digital"
 # same contract in the installed source.
 SUPPORTED_ATTENTION_CLASSES: tuple[str, ...] = (
     "BertSelfAttention", "BertCrossAttention", "LlamaAttention", "GPT2Attention",
-    "RobertaSelfAttention", "RobertaCrossAttention", "ViTSelfAttention", "MistralAttention", "Qwen2Attention",
+    "RobertaSelfAttention", "RobertaCrossAttention", "ViTSelfAttention", "ViTAttention", "MistralAttention",
+    "Qwen2Attention",
 )
+
+
+@functools.lru_cache(maxsize=None)
+def _uses_attention_interface(cls: type) -> bool:
+    """True when the class's forward dispatches through transformers' ALL_ATTENTION_FUNCTIONS (the contract)."""
+    import inspect
+
+    try:
+        return "ALL_ATTENTION_FUNCTIONS" in inspect.getsource(cls.forward)
+    except (OSError, TypeError):
+        return False
+
+
+def is_supported_attention(module) -> bool:
+    return type(module).__name__ in SUPPORTED_ATTENTION_CLASSES or _uses_attention_interface(type(module))
 
 
 class DigitalAttentionConfig(Strict):
@@ -74,6 +91,46 @@ def _repeat_kv(t: torch.Tensor, n_rep: int) -> torch.Tensor:
         return t
     b, h, s, d = t.shape
     return t[:, :, None].expand(b, h, n_rep, s, d).reshape(b, h * n_rep, s, d)
+
+
+def apply_mask(scores: torch.Tensor, attention_mask: torch.Tensor | None, is_causal: bool) -> torch.Tensor:
+    """Scores with the additive float mask transformers builds (or a boolean one, True = attend) applied;
+    a causal mask when there is none and the module is causal."""
+    if attention_mask is not None:
+        m = attention_mask
+        if m.dtype == torch.bool:
+            return scores.masked_fill(~m, torch.finfo(torch.float32).min)
+        return scores + m[..., : scores.shape[-1]].float()
+    if is_causal and scores.shape[-2] > 1:
+        sq_len, sk_len = scores.shape[-2:]
+        causal = torch.ones(sq_len, sk_len, dtype=torch.bool, device=scores.device).tril(sk_len - sq_len)
+        return scores.masked_fill(~causal, torch.finfo(torch.float32).min)
+    return scores
+
+
+def valid_keys(attention_mask: torch.Tensor | None, shape: tuple, is_causal: bool) -> torch.Tensor:
+    """Boolean [B or 1, H or 1, Sq, Sk]: the keys a query may attend to under the mask."""
+    sq_len, sk_len = shape[-2:]
+    if attention_mask is not None:
+        m = attention_mask[..., :sk_len]
+        return m if m.dtype == torch.bool else m > torch.finfo(m.dtype).min / 2
+    if is_causal and sq_len > 1:
+        return torch.ones(sq_len, sk_len, dtype=torch.bool).tril(sk_len - sq_len)[None, None]
+    return torch.ones(1, 1, sq_len, sk_len, dtype=torch.bool)
+
+
+def float_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                    attention_mask: torch.Tensor | None, scaling: float | None, is_causal: bool = False,
+                    dropout: float = 0.0, training: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """The eager attention of transformers in float: ([B, Sq, Hq, D], probabilities [B, Hq, Sq, Sk])."""
+    if scaling is None:
+        scaling = query.shape[-1] ** -0.5
+    n_rep = query.shape[1] // key.shape[1]
+    k, v = _repeat_kv(key, n_rep), _repeat_kv(value, n_rep)
+    scores = torch.matmul(query, k.transpose(-1, -2)) * scaling
+    p = torch.softmax(apply_mask(scores, attention_mask, is_causal), dim=-1, dtype=torch.float32).to(query.dtype)
+    pd = torch.nn.functional.dropout(p, p=dropout, training=training) if dropout > 0 else p
+    return torch.matmul(pd, v).transpose(1, 2).contiguous(), p
 
 
 def _softmax(scores: torch.Tensor, cfg: DigitalAttentionConfig) -> torch.Tensor:
@@ -108,18 +165,7 @@ def digital_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     acc = torch.float32 if cfg.qk_bits <= 12 else torch.float64
     s_int = torch.matmul(qi.to(acc), ki.to(acc).transpose(-1, -2))
     scores = (s_int * (sq.to(acc) * sk.to(acc).transpose(-1, -2)) * scaling).float()
-    # masks
-    if attention_mask is not None:
-        m = attention_mask
-        if m.dtype == torch.bool:
-            scores = scores.masked_fill(~m, torch.finfo(torch.float32).min)
-        else:
-            scores = scores + m[..., : scores.shape[-1]].float()
-    elif is_causal and scores.shape[-2] > 1:
-        sq_len, sk_len = scores.shape[-2:]
-        causal = torch.ones(sq_len, sk_len, dtype=torch.bool, device=scores.device).tril(sk_len - sq_len)
-        scores = scores.masked_fill(~causal, torch.finfo(torch.float32).min)
-    p = _softmax(scores, cfg)
+    p = _softmax(apply_mask(scores, attention_mask, is_causal), cfg)
     # score×V on integers
     p_levels = float((1 << cfg.prob_bits) - 1)
     pi = torch.round(p * p_levels)
@@ -178,12 +224,12 @@ def find_attention_modules(model) -> list:
     known_inside: set[int] = set()
     mods = list(model.named_modules())
     for _, m in mods:
-        if type(m).__name__ in SUPPORTED_ATTENTION_CLASSES:
+        if is_supported_attention(m):
             supported.append(m)
             known_inside.add(id(m))
     for _, m in mods:
         cname = type(m).__name__
-        if cname.endswith("Attention") and cname not in SUPPORTED_ATTENTION_CLASSES:
+        if cname.endswith("Attention") and not is_supported_attention(m):
             # a container of a supported attention (e.g. BertAttention) is fine
             if not any(id(c) in known_inside for c in m.modules()):
                 unknown.add(cname)

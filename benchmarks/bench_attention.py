@@ -1,0 +1,90 @@
+"""Attention analysis cost: time against a plain evaluation of the same examples, and peak memory
+from 64 to 1,024 examples (streamed statistics: it should not grow).
+
+    .venv/bin/python benchmarks/bench_attention.py [--examples 256] [--no-js]
+
+MiniLM-L6 on Rotten Tomatoes test snippets (max 64 tokens, batches of 64). Memory: peak RSS growth of a
+child process per example count, above the model and data loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import subprocess
+import sys
+import time
+
+
+def _setup(n: int, same_batch: bool = False):
+    from hyflexpim import batches, load_model, load_task
+
+    model, tok = load_model("minilm")
+    data = load_task("rotten_tomatoes")
+    if same_batch:  # one full batch repeated: memory then can only grow with the number of batches
+        first = next(iter(batches(data, tok, "test", batch_size=64, max_length=64)))
+        return model, tok, [first] * -(-n // 64)
+    b = list(itertools.islice(batches(data, tok, "test", batch_size=64, max_length=64), -(-n // 64)))
+    return model, tok, b
+
+
+def timing(n: int, with_js: bool) -> None:
+    import torch
+
+    from hyflexpim.analysis import analyze_attention
+
+    model, tok, b = _setup(n)
+
+    def plain():
+        with torch.inference_mode():
+            for x in b:
+                model(**{k: v for k, v in x.items() if k != "labels"})
+
+    plain()
+    analyze_attention(model, b[:1], tokenizer=tok, with_js=with_js)
+    tp = min(_t(plain) for _ in range(3))
+    ta = min(_t(lambda: analyze_attention(model, b, tokenizer=tok, with_js=with_js)) for _ in range(3))
+    print(f"{n} examples: plain evaluation {tp * 1e3:.0f} ms, analysis {ta * 1e3:.0f} ms, ratio {ta / tp:.2f} "
+          f"(JS distances {'on' if with_js else 'off'}; goal <= 1.5)")
+
+
+def _t(fn) -> float:
+    t = time.perf_counter()
+    fn()
+    return time.perf_counter() - t
+
+
+def memory_child(n: int) -> None:
+    import resource
+
+    from hyflexpim.analysis import analyze_attention
+
+    model, tok, b = _setup(n, same_batch=True)
+    analyze_attention(model, b[:1], tokenizer=tok)  # the peak of one batch's temporaries
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    analyze_attention(model, b, tokenizer=tok)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"examples": n, "growth_mb": (peak - base) / 1024}))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--examples", type=int, default=256)
+    ap.add_argument("--no-js", action="store_true")
+    ap.add_argument("--memory-child", type=int, default=0, help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.memory_child:
+        memory_child(a.memory_child)
+        return
+    timing(a.examples, not a.no_js)
+    growth = {}
+    for n in (64, 1024):
+        r = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], capture_output=True, text=True, check=True)
+        growth[n] = json.loads(r.stdout.strip().splitlines()[-1])["growth_mb"]
+    print(f"peak RSS growth beyond one batch's analysis: {growth[64]:.1f} MB at 64 examples, {growth[1024]:.1f} MB "
+          f"at 1,024 (goal: flat, within 10 % of the process's footprint)")
+
+
+if __name__ == "__main__":
+    main()
