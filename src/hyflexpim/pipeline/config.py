@@ -40,6 +40,14 @@ class ImportanceConfig(Strict):
         return SCORERS.check(v)
 
 
+def slc_rates(v: list[float]) -> list[float]:
+    """Sorted unique SLC rates, each a percentage in 0..100."""
+    for r in v:
+        if not 0 <= r <= 100:
+            raise ValueError(f"SLC rate must be a percentage in 0..100, got {r}")
+    return sorted(set(v))
+
+
 class PlanConfig(Strict):
     policy: str = Field("uniform", description="a registered plan policy (hyflexpim.algo.plan_policy)")
     slc_rates: list[float] = Field(default_factory=lambda: [0, 5, 10, 20, 30, 50, 100])
@@ -47,12 +55,9 @@ class PlanConfig(Strict):
     @field_validator("slc_rates")
     @classmethod
     def _rates(cls, v: list[float]) -> list[float]:
-        for r in v:
-            if not 0 <= r <= 100:
-                raise ValueError(f"SLC rate must be a percentage in 0..100, got {r}")
         if not v:
             raise ValueError("give at least one SLC rate")
-        return sorted(set(v))
+        return slc_rates(v)
 
     @field_validator("policy")
     @classmethod
@@ -82,10 +87,7 @@ class AttentionAnalysisConfig(Strict):
     @field_validator("slc_rates")
     @classmethod
     def _rates(cls, v: list[float]) -> list[float]:
-        for r in v:
-            if not 0 <= r <= 100:
-                raise ValueError(f"SLC rate must be a percentage in 0..100, got {r}")
-        return sorted(set(v))
+        return slc_rates(v)
 
 
 class RunConfig(Strict):
