@@ -141,3 +141,28 @@ def test_no_attention_and_no_data_are_one_line_errors():
     n, agree, tv = compare_rows(torch.ones(1, 1, 2, 2) / 2, torch.ones(1, 1, 2, 2) / 2,
                                 torch.ones(1, 1, 2, 2, dtype=torch.bool), None)
     assert (n, agree, tv) == (2, 2, 0.0)
+
+
+def test_heat_map_data_matches_what_bertviz_shows(minilm_path):
+    """bertviz's head view embeds the attention it draws as JSON; on a real MiniLM example it is the
+    matrix our heat map draws (bertviz from the model's output_attentions, ours from the capture)."""
+    bertviz = pytest.importorskip("bertviz", reason="bertviz (optional extra 'viz') is not installed")
+    import json
+    import re
+
+    from hyflexpim import load_model
+
+    model, tok = load_model("minilm")
+    enc = tok(["a gripping, beautifully shot film about the sea"], return_tensors="pt")
+    model.set_attn_implementation("eager")
+    with torch.no_grad():
+        att = model(**enc, output_attentions=True).attentions
+    tokens = tok.convert_ids_to_tokens(enc["input_ids"][0])
+    html = bertviz.head_view(att, tokens, html_action="return").data
+    params = json.loads(re.search(r"const params = (\{.*?\}); // HACK", html, re.S).group(1))
+    shown = torch.tensor(params["attention"][0]["attn"])  # [layers, heads, n, n] as bertviz draws it
+    report = analyze_attention(model, [dict(enc)], tokenizer=tok)
+    ours = torch.stack([report.example[layer] for layer in sorted(report.example)])
+    assert ours.shape == shown.shape
+    assert float((ours - shown).abs().max()) <= 1e-6
+    assert params["attention"][0]["left_text"] == tokens
