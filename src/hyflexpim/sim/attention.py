@@ -8,8 +8,10 @@
   user did not set; ``to_chip(config) -> dict``: the spec overrides those settings imply, so the cost
   side prices the same datapath.
 
-Built-ins: ``float`` (the model's own attention, in floating point: an idealisation) and ``digital``
-(the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention).
+Built-ins: ``float`` (the model's own attention, in floating point: an idealisation), ``digital``
+(the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention),
+and the dynamic sparse kinds ``topk`` (oracle), ``pq`` (HARDSEA's product-quantization prediction) and
+``window`` (local window + first token), hyflexpim.sim.sparse_attention.
 """
 
 from __future__ import annotations
@@ -78,3 +80,25 @@ def _digital_config_cls():
 
 register_attention_kind("float", FloatAttentionConfig)
 register_attention_kind("digital", _digital_config_cls(), _enable_digital, _digital_from_chip, _digital_to_chip)
+
+
+def _enable_sparse(model, cfg):
+    from hyflexpim.sim.sparse_attention import enable_sparse_attention
+
+    return enable_sparse_attention(model, cfg)
+
+
+def _sparse_to_chip(cfg) -> dict:
+    out = _digital_to_chip(cfg)
+    out["digital"]["attention_density"] = cfg.keep  # the exact part computes keep of the entries
+    return out
+
+
+def _register_sparse() -> None:
+    from hyflexpim.sim.sparse_attention import PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig
+
+    for kind, cls in (("topk", TopKAttentionConfig), ("pq", PQAttentionConfig), ("window", WindowAttentionConfig)):
+        register_attention_kind(kind, cls, _enable_sparse, _digital_from_chip, _sparse_to_chip)
+
+
+_register_sparse()

@@ -1,0 +1,271 @@
+"""Dynamic sparse attention: predict which keys matter to each query, keep the top ones, compute exact
+attention on the kept entries only (softmax over the kept keys), on the digital-PIM datapath.
+
+Attention kinds (registered in ``hyflexpim.sim.attention``; settings typed, validated at load):
+
+- ``topk``   — the oracle: exact scores Q·Kᵀ choose the keys (the ceiling of every predictor);
+- ``pq``     — HARDSEA's product-quantization relevance prediction: each key is encoded by its nearest
+               centroid in each of M sub-spaces (codebooks fitted once, offline, by k-means on calibration
+               keys: ``fit_pq_codebooks``), and a query scores a key as Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot
+               product with the key rebuilt from its centroids. Only the order matters; ``predictor_noise``
+               perturbs the centroids as analog ReRAM would store them (relative σ, one draw per seed), and
+               never touches the exact attention;
+- ``window`` — the trivial baseline: the keys nearest the query (encoders) or the most recent ones
+               (decoders), plus the first token (StreamingLLM-style).
+
+Selection per query row: k = ceil(keep · valid keys) (at least 1) keys with the highest predicted
+score among the valid ones (padding and causal masks respected); the first key and the query's own
+position can be forced in (``keep_first``, ``keep_diagonal``). The exact part runs through
+``hyflexpim.sim.digital_attention.digital_attention`` with the kept entries as a boolean mask
+(``exact: float`` uses float attention instead). Vectorised: one sort per batch and head, no loop over
+queries.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import torch
+from pydantic import Field
+
+from hyflexpim.errors import UserError
+from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, _repeat_kv, digital_attention,
+                                             find_attention_modules, float_attention, valid_keys)
+
+SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
+
+
+class _SparseBase(DigitalAttentionConfig):
+    keep: float = Field(0.25, gt=0, le=1, description="share of each query's valid keys kept")
+    keep_first: bool = Field(True, description="always keep the first key (the attention sink)")
+    keep_diagonal: bool = Field(True, description="always keep the query's own position")
+    exact: Literal["digital", "float"] = Field("digital", description="precision of the exact attention on "
+                                               "the kept entries: the digital-PIM datapath, or float")
+
+
+class TopKAttentionConfig(_SparseBase):
+    """Oracle top-k: the exact scores choose the keys."""
+
+    config_name = "hardware.attention (topk)"
+    kind: Literal["topk"] = "topk"
+
+
+class WindowAttentionConfig(_SparseBase):
+    """Local window (encoders) / most recent keys (decoders), plus the first token."""
+
+    config_name = "hardware.attention (window)"
+    kind: Literal["window"] = "window"
+
+
+class PQAttentionConfig(_SparseBase):
+    """Product-quantization relevance prediction (HARDSEA)."""
+
+    config_name = "hardware.attention (pq)"
+    kind: Literal["pq"] = "pq"
+    subspaces: int = Field(8, ge=1, description="M: sub-spaces of a head's key vector (must divide the head size)")
+    centroids: int = Field(16, ge=1, le=65536, description="K: centroids per sub-space")
+    predictor_noise: float = Field(0.0, ge=0, description="relative σ of the centroids as stored in analog ReRAM")
+    codebooks: str | None = Field(None, description="safetensors file of fitted codebooks (fit_pq_codebooks)")
+
+
+# -- the predictors -----------------------------------------------------------------------------------
+
+def _pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
+    """Keys [B, Hkv, S, D] rebuilt from their nearest centroid in each sub-space; books [Hkv, M, K, D/M]."""
+    B, Hk, S, D = key.shape
+    M, K, d = books.shape[1:]
+    x = key.reshape(B, Hk, S, M, d).permute(1, 3, 0, 2, 4).reshape(Hk, M, B * S, d)  # [Hk, M, N, d]
+    dist = torch.cdist(x.float(), books.float())  # [Hk, M, N, K]
+    codes = dist.argmin(-1)  # the "clustering" step: nearest centroid, a WTA
+    rebuilt = torch.gather(books.unsqueeze(2).expand(Hk, M, B * S, K, d), 3,
+                           codes[..., None, None].expand(Hk, M, B * S, 1, d)).squeeze(3)
+    return rebuilt.reshape(Hk, M, B, S, d).permute(2, 0, 3, 1, 4).reshape(B, Hk, S, D).to(key.dtype)
+
+
+def predicted_scores(kind: str, query, key, cfg, books=None) -> torch.Tensor:
+    """Relevance of every key to every query [B, Hq, Sq, Sk] (only the order is used)."""
+    n_rep = query.shape[1] // key.shape[1]
+    if kind == "topk":
+        return torch.matmul(query.float(), _repeat_kv(key, n_rep).float().transpose(-1, -2))
+    if kind == "pq":
+        if books is None:
+            raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.sparse_attention."
+                            "fit_pq_codebooks (or give hardware.attention.codebooks)")
+        k_hat = _repeat_kv(_pq_keys(key, books), n_rep)
+        return torch.matmul(query.float(), k_hat.float().transpose(-1, -2))
+    sq, sk = query.shape[-2], key.shape[-2]
+    i = torch.arange(sq, dtype=torch.float32)[:, None] + (sk - sq)
+    j = torch.arange(sk, dtype=torch.float32)[None, :]
+    return (-(i - j).abs()).expand(query.shape[0], query.shape[1], sq, sk)  # nearest keys first
+
+
+def select(pred: torch.Tensor, valid: torch.Tensor, keep: float, keep_first: bool = True,
+           keep_diagonal: bool = True) -> torch.Tensor:
+    """Boolean [B, H, Sq, Sk]: per row the ceil(keep · n_valid) valid keys with the highest ``pred``."""
+    B, H, Sq, Sk = pred.shape
+    valid = valid.expand(B, H, Sq, Sk)
+    neg = torch.finfo(torch.float32).min
+    p = torch.where(valid, pred.float(), torch.tensor(neg))
+    n = valid.sum(-1, keepdim=True)
+    k = torch.clamp(torch.ceil(keep * n.float()).long(), min=1)
+    kth = p.sort(-1, descending=True).values.gather(-1, (k - 1).clamp(max=Sk - 1))
+    chosen = (p >= kth) & valid
+    if keep_first:
+        chosen[..., 0] |= valid[..., 0]
+    if keep_diagonal:
+        diag = torch.zeros(Sq, Sk, dtype=torch.bool)
+        idx = torch.arange(Sq)
+        diag[idx, idx + (Sk - Sq)] = True
+        chosen |= diag & valid
+    return chosen
+
+
+# -- the attention function -------------------------------------------------------------------------------
+
+def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=False, books=None,
+                     dropout=0.0, training=False):
+    """([B, Sq, Hq, D], probabilities) of attention restricted to the predicted top keys of each query."""
+    if query.shape[-1] % getattr(cfg, "subspaces", 1):
+        raise UserError(f"hardware.attention.subspaces: {cfg.subspaces} must divide the head size "
+                        f"{query.shape[-1]}")
+    valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), is_causal)
+    pred = predicted_scores(cfg.kind, query, key, cfg, books)
+    keep = select(pred, valid, cfg.keep, cfg.keep_first, cfg.keep_diagonal)
+    if cfg.exact == "float":
+        return float_attention(query, key, value, keep, scaling, False, dropout, training)
+    return digital_attention(query, key, value, keep, scaling, cfg, False, dropout, training)
+
+
+def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    cfg = module._hyflexpim_sparse
+    books = getattr(module, "_hyflexpim_codebooks", None)
+    return sparse_attention(query, key, value, attention_mask, scaling, cfg,
+                            bool(getattr(module, "is_causal", False)), books, dropout, module.training)
+
+
+def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int = 0):
+    """Run every attention of ``model`` as the sparse kind ``cfg`` (codebooks: layer -> [Hkv, M, K, D/M])."""
+    from transformers.masking_utils import AttentionMaskInterface, eager_mask
+    from transformers.modeling_utils import AttentionInterface
+
+    from hyflexpim.models.discover import layer_of
+    from hyflexpim.sim.digital_attention import DigitalAttentionHandle
+
+    AttentionInterface.register(SPARSE_IMPLEMENTATION, _forward)
+    AttentionMaskInterface.register(SPARSE_IMPLEMENTATION, eager_mask)
+    mods = find_attention_modules(model)
+    names = {id(m): n for n, m in model.named_modules()}
+    if cfg.kind == "pq" and codebooks is None:
+        if cfg.codebooks is None:
+            raise UserError("pq attention needs codebooks: give hardware.attention.codebooks (a file written by "
+                            "save_codebooks) or call enable_sparse_attention(..., codebooks=fit_pq_codebooks(...))")
+        codebooks = load_codebooks(cfg.codebooks)
+    g = torch.Generator().manual_seed(seed)
+    for i, m in enumerate(mods):
+        m._hyflexpim_sparse = cfg
+        if cfg.kind == "pq":
+            layer = layer_of(names[id(m)])
+            books = codebooks.get(layer if layer is not None else i)
+            if books is None:
+                raise UserError(f"pq attention: no codebook for layer {layer}")
+            if cfg.predictor_noise > 0:  # the centroids as analog cells hold them: one draw per seed
+                books = books * (1 + cfg.predictor_noise * torch.randn(books.shape, generator=g))
+            m._hyflexpim_codebooks = books
+    previous = model.config._attn_implementation or "eager"
+    model.set_attn_implementation(SPARSE_IMPLEMENTATION)
+    return DigitalAttentionHandle(model, previous, mods)
+
+
+# -- codebooks ----------------------------------------------------------------------------------------------
+
+def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
+                     max_keys: int = 8192, seed: int = 0) -> dict[int, torch.Tensor]:
+    """k-means (faiss) on calibration keys, per layer, key head and sub-space: layer -> [Hkv, M, K, D/M]."""
+    import faiss
+    import numpy as np
+    from transformers.modeling_utils import AttentionInterface
+
+    from hyflexpim.models.discover import layer_of
+
+    keys: dict[int, list] = {}
+
+    def collect(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
+        keys.setdefault(module._hyflexpim_layer, []).append(key.detach().transpose(1, 2).reshape(-1, *key.shape[1:2],
+                                                                                                 key.shape[-1]))
+        return float_attention(query, key, value, attention_mask, scaling, bool(getattr(module, "is_causal", False)))
+
+    AttentionInterface.register("hyflexpim_keys", collect)
+    mods = find_attention_modules(model)
+    names = {id(m): n for n, m in model.named_modules()}
+    for i, m in enumerate(mods):
+        m._hyflexpim_layer = layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i
+    previous = model.config._attn_implementation or "eager"
+    model.set_attn_implementation("hyflexpim_keys")
+    try:
+        with torch.inference_mode():
+            for j, b in enumerate(batches):
+                if j >= n_batches:
+                    break
+                mask = b.get("attention_mask")
+                before = {l: len(v) for l, v in keys.items()}
+                model(**{k: v for k, v in b.items() if k != "labels"})
+                if mask is not None:  # drop the keys of padding tokens
+                    for l in keys:
+                        if len(keys[l]) > before.get(l, 0):
+                            keys[l][-1] = keys[l][-1][mask.reshape(-1).bool()]
+    finally:
+        model.set_attn_implementation(previous)
+        for m in mods:
+            del m._hyflexpim_layer
+    if not keys:
+        raise UserError("pq codebooks: the calibration data gave no batches")
+    out = {}
+    for layer, chunks in keys.items():
+        x = torch.cat(chunks)  # [N, Hkv, D]
+        N, Hk, D = x.shape
+        if D % subspaces:
+            raise UserError(f"hardware.attention.subspaces: {subspaces} must divide the head size {D}")
+        if N > max_keys:
+            x = x[torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:max_keys]]
+        d = D // subspaces
+        k = min(centroids, x.shape[0])
+        books = torch.zeros(Hk, subspaces, centroids, d)
+        for h in range(Hk):
+            for s in range(subspaces):
+                data = np.ascontiguousarray(x[:, h, s * d:(s + 1) * d].float().numpy())
+                km = faiss.Kmeans(d, k, niter=25, seed=seed + 1000 * h + s, verbose=False)
+                km.train(data)
+                books[h, s, :k] = torch.from_numpy(km.centroids)
+                if k < centroids:  # fewer keys than centroids: repeat (ties never win over a real one)
+                    books[h, s, k:] = books[h, s, :1]
+        out[layer] = books
+    return out
+
+
+def save_codebooks(books: dict[int, torch.Tensor], path) -> None:
+    from safetensors.torch import save_file
+
+    from hyflexpim.atomic import atomic_path
+
+    with atomic_path(path) as tmp:
+        save_file({f"layer{l}": t.contiguous() for l, t in books.items()}, str(tmp))
+
+
+def load_codebooks(path) -> dict[int, torch.Tensor]:
+    from safetensors.torch import load_file
+
+    try:
+        data = load_file(str(path))
+    except (OSError, Exception) as e:  # safetensors raises its own error types on a bad file
+        raise UserError(f"cannot read codebooks {path}: {str(e).splitlines()[0]}") from None
+    return {int(k[5:]): v for k, v in data.items()}
+
+
+def keep_fraction(cfg) -> float:
+    """The share of attention entries computed exactly (for the cost side)."""
+    return float(cfg.keep)
+
+
+__all__ = ["PQAttentionConfig", "TopKAttentionConfig", "WindowAttentionConfig", "enable_sparse_attention",
+           "fit_pq_codebooks", "load_codebooks", "predicted_scores", "save_codebooks", "select",
+           "sparse_attention"]
