@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator
@@ -111,6 +112,15 @@ class RunConfig(Strict):
     compare: CompareConfig = Field(default_factory=CompareConfig)
     hw_report: bool = Field(True, description="add the chip model's throughput/energy to the report")
     attention: AttentionAnalysisConfig = Field(default_factory=AttentionAnalysisConfig)
+    @field_validator("hardware")
+    @classmethod
+    def _codebooks(cls, hw: HardwareConfig) -> HardwareConfig:
+        a = hw.attention
+        if a.kind == "pq" and (getattr(a, "codebooks", None) is None or not Path(a.codebooks).is_file()):
+            raise ValueError("attention kind 'pq' in a run needs hardware.attention.codebooks, a file written by "
+                             "hyflexpim.sim.sparse_attention.save_codebooks (runs do not fit codebooks yet)")
+        return hw
+
     label: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$",
                        description="suffix of this run's result files, to keep several hardware variants "
                                    "side by side in one run folder (models and plans are shared)")
