@@ -20,10 +20,10 @@ from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.finetune import check_finite_weights, finetune
 from hyflexpim.algo.importance import SCORERS, Importance, score_importance
 from hyflexpim.algo.plan_policy import make_plan
+from hyflexpim.errors import UserError
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.pipeline.task import Task, load_run_task
-from hyflexpim.errors import UserError
 from hyflexpim.pipeline.workspace import Workspace
 from hyflexpim.plan import Plan, load_plan
 
