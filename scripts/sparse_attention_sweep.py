@@ -18,6 +18,7 @@ def main() -> None:
     ap.add_argument("--subspaces", type=int, default=8)
     ap.add_argument("--centroids", type=int, default=16)
     ap.add_argument("--keeps", default="1,0.5,0.33,0.25,0.12,0.06")
+    ap.add_argument("--recall", action="store_true", help="print the predictors' recall of the exact top-k instead")
     a = ap.parse_args()
 
     from hyflexpim.pipeline.resolve import resolve_config
@@ -33,6 +34,9 @@ def main() -> None:
     test = list(run.task.batches("test"))
     books = fit_pq_codebooks(model, run.task.batches("train", shuffle=True, seed=0), a.subspaces, a.centroids)
     spec = run.config.hardware.chip()
+    if a.recall:
+        recall_tables(model, test[:4], run)
+        return
     with enable_digital_attention(model, attention_config({"kind": "digital"})):
         dense = evaluate(model, test)
     print(f"dense (digital attention): {dense:.4f} on {sum(len(b['labels']) for b in test)} test snippets")
@@ -51,6 +55,33 @@ def main() -> None:
                 cells.append(evaluate(model, test))
         name = {"topk": "oracle top-k", "pq": f"PQ (M={a.subspaces}, K={a.centroids})", "window": "window + first"}[kind]
         print(f"| {name} | " + " | ".join(f"{100 * c:.1f}" for c in cells) + " |")
+
+
+def recall_tables(model, batches, run) -> None:
+    from hyflexpim.sim.attention import attention_config
+    from hyflexpim.sim.sparse_attention import fit_pq_codebooks, predictor_recall
+
+    keeps = (0.5, 0.25, 0.12)
+    print("recall of the exact top-k keys (all layers, heads and real query rows of 256 test snippets)")
+    print("| predictor | " + " | ".join(f"{k:.0%} kept" for k in keeps) + " |")
+    print("|---|" + "---|" * len(keeps))
+    rows = [("oracle top-k", attention_config({"kind": "topk"}), None),
+            ("window + first", attention_config({"kind": "window"}), None)]
+    for m, k in ((4, 16), (8, 16), (8, 64), (16, 16)):
+        books = fit_pq_codebooks(model, run.task.batches("train", shuffle=True, seed=0), m, k)
+        rows.append((f"PQ M={m}, K={k}", attention_config({"kind": "pq", "subspaces": m, "centroids": k}), books))
+        if (m, k) == (8, 16):
+            base = books
+    for name, cfg, books in rows:
+        r = predictor_recall(model, batches, cfg, books, keeps)
+        print(f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in keeps) + " |")
+    print("\nPQ M=8, K=16 under predictor noise (relative sigma on the stored centroids), 25 % kept")
+    print("| sigma | " + " | ".join(f"{s:g}" for s in (0, 0.025, 0.05, 0.1)) + " |")
+    print("|---|---|---|---|---|")
+    cells = [predictor_recall(model, batches, attention_config({"kind": "pq", "subspaces": 8, "centroids": 16,
+                                                               "predictor_noise": s}), base, (0.25,))[0.25]
+             for s in (0, 0.025, 0.05, 0.1)]
+    print("| recall | " + " | ".join(f"{c:.3f}" for c in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -112,3 +112,26 @@ def test_subspaces_must_divide_the_head_size():
         sparse_attention(q, k, v, None, None, PQAttentionConfig(subspaces=3), books=torch.zeros(2, 3, 4, 2))
     with pytest.raises(UserError, match="codebooks"):
         enable_sparse_attention(tiny_bert(), PQAttentionConfig())
+
+
+def test_recall_of_the_exact_top_k():
+    from hyflexpim.sim.sparse_attention import predictor_recall, top_k_recall
+
+    q, k, v = _qkv(B=1, Hq=2, Hk=2, S=8, D=4)
+    valid = torch.ones(1, 1, 8, 8, dtype=torch.bool)
+    exact = predicted_scores("topk", q, k, TopKAttentionConfig())
+    n, r = top_k_recall(exact, exact, valid, 0.25)
+    assert n == 16 and r == pytest.approx(16.0)  # the oracle recalls itself
+    n, r = top_k_recall(-exact, exact, valid, 0.25)
+    assert r == 0.0  # the reverse order recalls nothing at 25 %
+    model = tiny_bert()
+    batches = cls_batches(2)
+    books = fit_pq_codebooks(model, batches, subspaces=2, centroids=4)
+    clean = predictor_recall(model, batches, PQAttentionConfig(subspaces=2, centroids=4), books, keeps=(0.25,))
+    noisy = predictor_recall(model, batches, PQAttentionConfig(subspaces=2, centroids=4, predictor_noise=20.0),
+                             books, keeps=(0.25,))
+    oracle = predictor_recall(model, batches, TopKAttentionConfig(), keeps=(0.25,))
+    window = predictor_recall(model, batches, WindowAttentionConfig(), keeps=(0.25,))
+    assert oracle[0.25] == pytest.approx(1.0)
+    assert clean[0.25] > 0.5 > noisy[0.25] > 0  # PQ well above chance (~0.25); drowned in noise, near chance
+    assert window[0.25] < clean[0.25]

@@ -101,15 +101,17 @@ def predicted_scores(kind: str, query, key, cfg, books=None) -> torch.Tensor:
 
 def select(pred: torch.Tensor, valid: torch.Tensor, keep: float, keep_first: bool = True,
            keep_diagonal: bool = True) -> torch.Tensor:
-    """Boolean [B, H, Sq, Sk]: per row the ceil(keep · n_valid) valid keys with the highest ``pred``."""
+    """Boolean [B, H, Sq, Sk]: per row the ceil(keep · n_valid) valid keys with the highest ``pred`` (ties
+    broken by position, so exactly that many), plus the forced first key and diagonal."""
     B, H, Sq, Sk = pred.shape
     valid = valid.expand(B, H, Sq, Sk)
     neg = torch.finfo(torch.float32).min
     p = torch.where(valid, pred.float(), torch.tensor(neg))
     n = valid.sum(-1, keepdim=True)
     k = torch.clamp(torch.ceil(keep * n.float()).long(), min=1)
-    kth = p.sort(-1, descending=True).values.gather(-1, (k - 1).clamp(max=Sk - 1))
-    chosen = (p >= kth) & valid
+    order = torch.sort(p, dim=-1, descending=True, stable=True).indices  # ties broken by position: exactly k
+    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(Sk).expand_as(order).contiguous())
+    chosen = (rank < k) & valid
     if keep_first:
         chosen[..., 0] |= valid[..., 0]
     if keep_diagonal:
@@ -174,6 +176,67 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     previous = model.config._attn_implementation or "eager"
     model.set_attn_implementation(SPARSE_IMPLEMENTATION)
     return DigitalAttentionHandle(model, previous, mods)
+
+
+# -- predictor quality ------------------------------------------------------------------------------------
+
+def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, keep: float) -> tuple[int, float]:
+    """(rows, Σ recall): the share of each row's exact top-k keys that the prediction also ranks in its top k
+    (k = ceil(keep · valid keys)); nothing forced in."""
+    a = select(pred, valid, keep, False, False)
+    b = select(exact, valid, keep, False, False)
+    hit = (a & b).sum(-1).float()
+    total = b.sum(-1).float().clamp_min(1)
+    ok = valid.expand_as(pred).any(-1)
+    return int(ok.sum()), float((hit / total)[ok].sum())
+
+
+def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), seed: int = 0) -> dict[float, float]:
+    """Mean recall of the exact top-k keys by the kind ``cfg``'s predictor over ``batches`` (all layers, heads
+    and real query rows), per keep fraction. The model's outputs are its dense ones."""
+    from transformers.modeling_utils import AttentionInterface
+
+    from hyflexpim.models.discover import layer_of
+
+    acc = {k: [0, 0.0] for k in keeps}
+    g = torch.Generator().manual_seed(seed)
+    noisy = {}
+    if books is not None and getattr(cfg, "predictor_noise", 0) > 0:
+        noisy = {l: b * (1 + cfg.predictor_noise * torch.randn(b.shape, generator=g)) for l, b in books.items()}
+    state = {}
+
+    def hook(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
+        causal = bool(getattr(module, "is_causal", False))
+        valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), causal)
+        if state.get("mask") is not None:  # drop padded queries
+            valid = valid & state["mask"].bool()[:, None, :, None]
+        layer = module._hyflexpim_layer
+        b = (noisy or books or {}).get(layer) if cfg.kind == "pq" else None
+        pred = predicted_scores(cfg.kind, query, key, cfg, b)
+        exact = predicted_scores("topk", query, key, cfg)
+        for k in keeps:
+            n, r = top_k_recall(pred, exact, valid, k)
+            acc[k][0] += n
+            acc[k][1] += r
+        return float_attention(query, key, value, attention_mask, scaling, causal)
+
+    AttentionInterface.register("hyflexpim_recall", hook)
+    mods = find_attention_modules(model)
+    names = {id(m): n for n, m in model.named_modules()}
+    for i, m in enumerate(mods):
+        m._hyflexpim_layer = layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i
+    previous = model.config._attn_implementation or "eager"
+    model.set_attn_implementation("hyflexpim_recall")
+    try:
+        with torch.inference_mode():
+            for batch in batches:
+                state["mask"] = batch.get("attention_mask")
+                model(**{k: v for k, v in batch.items() if k != "labels"})
+    finally:
+        model.set_attn_implementation(previous)
+        for m in mods:
+            del m._hyflexpim_layer
+    return {k: r / max(n, 1) for k, (n, r) in acc.items()}
 
 
 # -- codebooks ----------------------------------------------------------------------------------------------
@@ -267,5 +330,5 @@ def keep_fraction(cfg) -> float:
 
 
 __all__ = ["PQAttentionConfig", "TopKAttentionConfig", "WindowAttentionConfig", "enable_sparse_attention",
-           "fit_pq_codebooks", "load_codebooks", "predicted_scores", "save_codebooks", "select",
-           "sparse_attention"]
+           "fit_pq_codebooks", "load_codebooks", "predicted_scores", "predictor_recall", "save_codebooks", "select",
+           "sparse_attention", "top_k_recall"]
