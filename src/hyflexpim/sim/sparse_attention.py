@@ -23,6 +23,7 @@ queries.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Literal
 
 import torch
@@ -178,6 +179,29 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     return DigitalAttentionHandle(model, previous, mods)
 
 
+@contextlib.contextmanager
+def attention_hook(model, name: str, fn):
+    """Within the block every attention of ``model`` runs ``fn`` (an AttentionInterface function), each module
+    labelled with its layer index as ``_hyflexpim_layer``."""
+    from transformers.modeling_utils import AttentionInterface
+
+    from hyflexpim.models.discover import layer_of
+
+    AttentionInterface.register(name, fn)
+    mods = find_attention_modules(model)
+    names = {id(m): n for n, m in model.named_modules()}
+    for i, m in enumerate(mods):
+        m._hyflexpim_layer = layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i
+    previous = model.config._attn_implementation or "eager"
+    model.set_attn_implementation(name)
+    try:
+        yield mods
+    finally:
+        model.set_attn_implementation(previous)
+        for m in mods:
+            del m._hyflexpim_layer
+
+
 # -- predictor quality ------------------------------------------------------------------------------------
 
 def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, keep: float) -> tuple[int, float]:
@@ -194,10 +218,6 @@ def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, k
 def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), seed: int = 0) -> dict[float, float]:
     """Mean recall of the exact top-k keys by the kind ``cfg``'s predictor over ``batches`` (all layers, heads
     and real query rows), per keep fraction. The model's outputs are its dense ones."""
-    from transformers.modeling_utils import AttentionInterface
-
-    from hyflexpim.models.discover import layer_of
-
     acc = {k: [0, 0.0] for k in keeps}
     g = torch.Generator().manual_seed(seed)
     noisy = {}
@@ -220,22 +240,10 @@ def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), s
             acc[k][1] += r
         return float_attention(query, key, value, attention_mask, scaling, causal)
 
-    AttentionInterface.register("hyflexpim_recall", hook)
-    mods = find_attention_modules(model)
-    names = {id(m): n for n, m in model.named_modules()}
-    for i, m in enumerate(mods):
-        m._hyflexpim_layer = layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i
-    previous = model.config._attn_implementation or "eager"
-    model.set_attn_implementation("hyflexpim_recall")
-    try:
-        with torch.inference_mode():
-            for batch in batches:
-                state["mask"] = batch.get("attention_mask")
-                model(**{k: v for k, v in batch.items() if k != "labels"})
-    finally:
-        model.set_attn_implementation(previous)
-        for m in mods:
-            del m._hyflexpim_layer
+    with attention_hook(model, "hyflexpim_recall", hook), torch.inference_mode():
+        for batch in batches:
+            state["mask"] = batch.get("attention_mask")
+            model(**{k: v for k, v in batch.items() if k != "labels"})
     return {k: r / max(n, 1) for k, (n, r) in acc.items()}
 
 
@@ -246,9 +254,6 @@ def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_
     """k-means (faiss) on calibration keys, per layer, key head and sub-space: layer -> [Hkv, M, K, D/M]."""
     import faiss
     import numpy as np
-    from transformers.modeling_utils import AttentionInterface
-
-    from hyflexpim.models.discover import layer_of
 
     keys: dict[int, list] = {}
 
@@ -257,29 +262,17 @@ def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_
                                                                                                  key.shape[-1]))
         return float_attention(query, key, value, attention_mask, scaling, bool(getattr(module, "is_causal", False)))
 
-    AttentionInterface.register("hyflexpim_keys", collect)
-    mods = find_attention_modules(model)
-    names = {id(m): n for n, m in model.named_modules()}
-    for i, m in enumerate(mods):
-        m._hyflexpim_layer = layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i
-    previous = model.config._attn_implementation or "eager"
-    model.set_attn_implementation("hyflexpim_keys")
-    try:
-        with torch.inference_mode():
-            for j, b in enumerate(batches):
-                if j >= n_batches:
-                    break
-                mask = b.get("attention_mask")
-                before = {l: len(v) for l, v in keys.items()}
-                model(**{k: v for k, v in b.items() if k != "labels"})
-                if mask is not None:  # drop the keys of padding tokens
-                    for l in keys:
-                        if len(keys[l]) > before.get(l, 0):
-                            keys[l][-1] = keys[l][-1][mask.reshape(-1).bool()]
-    finally:
-        model.set_attn_implementation(previous)
-        for m in mods:
-            del m._hyflexpim_layer
+    with attention_hook(model, "hyflexpim_keys", collect), torch.inference_mode():
+        for j, b in enumerate(batches):
+            if j >= n_batches:
+                break
+            mask = b.get("attention_mask")
+            before = {l: len(v) for l, v in keys.items()}
+            model(**{k: v for k, v in b.items() if k != "labels"})
+            if mask is not None:  # drop the keys of padding tokens
+                for l in keys:
+                    if len(keys[l]) > before.get(l, 0):
+                        keys[l][-1] = keys[l][-1][mask.reshape(-1).bool()]
     if not keys:
         raise UserError("pq codebooks: the calibration data gave no batches")
     out = {}
