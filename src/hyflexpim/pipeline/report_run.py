@@ -22,7 +22,8 @@ def finish(run: Run, rows: list[dict]) -> None:
         a = run.config.attention
         rates = [r for r in a.slc_rates if r in run.config.plan.slc_rates]
         files.extend(run_attention_analysis(run, a.examples, rates))
-    run.say("wrote " + ", ".join(str(f) for f in files))
+    shown = ", ".join(str(f) for f in files[:8])
+    run.say(f"wrote {shown}" + (f" and {len(files) - 8} more files under {out}" if len(files) > 8 else ""))
 
 
 def hardware_report(run: Run) -> list:
