@@ -96,37 +96,34 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
     finish(r, rows)
 
 
-@command
-def pre_finetune(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-                 task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-                 noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
-    """Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes models/finetuned.safetensors."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, {"pre-finetune"})
-    r.finetuned()
-    if r.config.pre_finetune is None:
-        typer.echo("pre_finetune is null in this configuration: the pretrained model is used as it is")
-    else:
-        typer.echo(f"wrote {r.ws.path('models', 'finetuned.safetensors')}")
+def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str):
+    """A step command that opens the run, builds one model (training only what the step is named for)
+    and says which file it wrote."""
+
+    def step(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
+             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
+             noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+        r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, may_train)
+        getattr(r, method)()
+        if method == "finetuned" and r.config.pre_finetune is None:
+            typer.echo("pre_finetune is null in this configuration: the pretrained model is used as it is")
+        else:
+            typer.echo(f"wrote {r.ws.path('models', artefact)}")
+
+    step.__doc__ = doc
+    step.__name__ = name.replace("-", "_")
+    return step
 
 
-@command
-def decompose(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-              task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-              noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
-    """Replace the chosen matrices of the fine-tuned model by their SVD; writes models/decomposed.safetensors."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
-    r.decomposed()
-    typer.echo(f"wrote {r.ws.path('models', 'decomposed.safetensors')}")
-
-
-@command
-def redistribute(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-                 task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-                 noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
-    """Gradient redistribution: fine-tune the decomposed model; writes models/redistributed.safetensors."""
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, {"redistribute"})
-    r.redistributed()
-    typer.echo(f"wrote {r.ws.path('models', 'redistributed.safetensors')}")
+pre_finetune = command(_model_step(
+    "pre-finetune", "finetuned", "finetuned.safetensors", {"pre-finetune"},
+    "Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes models/finetuned.safetensors."))
+decompose = command(_model_step(
+    "decompose", "decomposed", "decomposed.safetensors", set(),
+    "Replace the chosen matrices of the fine-tuned model by their SVD; writes models/decomposed.safetensors."))
+redistribute = command(_model_step(
+    "redistribute", "redistributed", "redistributed.safetensors", {"redistribute"},
+    "Gradient redistribution: fine-tune the decomposed model; writes models/redistributed.safetensors."))
 
 
 @app.command("finetune", hidden=True)
