@@ -174,3 +174,28 @@ def test_hw_command_and_the_runs_report_agree_on_the_same_plan(run_dir, tmp_path
             assert a[metric] == pytest.approx(b[metric], rel=1e-12), (a["key"], metric)
     bad = hyflexpim("hw", "--plan", str(plan), "--model", "bert-base")  # another model: refused, one line
     one_line_error(bad, "does not match bert-base")
+
+
+def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_plan(run_dir):
+    out, _ = run_dir
+    r = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=pq",
+                  "--set", "hardware.attention={kind: pq, keep: 0.5, subspaces: 4, centroids: 4}",
+                  "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false",
+                  "--set", "compare.singular_value_rates=[]")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "fine-tuned FP32 model (" not in r.stdout  # models are shared with the first run
+    assert (out / "attention" / "codebooks-redistributed-M4K4.safetensors").exists()
+    assert "fitted PQ codebooks" in r.stdout and "over dense all-SLC" in r.stdout
+    plan = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10-pq0.5.json").read_text())
+    assert plan["attention"]["kind"] == "pq" and plan["attention"]["keep"] == 0.5
+    assert plan["attention"]["params"]["prediction"] == {"kind": "pq", "subspaces": 4, "centroids": 4}
+    dense = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10.json").read_text())
+    assert dense["attention"]["kind"] == "dense"  # the shared plan file keeps its own attention
+    hy = json.loads((out / "hw" / "pq" / "hw_results.json").read_text())[0][0]  # first plan, HyFlexPIM
+    assert hy["info"]["prediction"] == "pq" and hy["info"]["attention_density"] == 0.5
+    assert hy["energy_by_role_j"]["prediction"][0] > 0 and min(hy["gain_over_dense_all_slc"]) > 1
+    again = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=pq",
+                      "--set", "hardware.attention={kind: pq, keep: 0.5, subspaces: 4, centroids: 4}",
+                      "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false",
+                      "--set", "compare.singular_value_rates=[]")
+    assert again.returncode == 0 and "fitted PQ codebooks" not in again.stdout  # fitted once

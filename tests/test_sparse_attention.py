@@ -9,8 +9,8 @@ from hyflexpim.errors import UserError
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.digital_attention import digital_attention, float_attention
 from hyflexpim.sim.sparse_attention import (PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig,
-                                            enable_sparse_attention, fit_pq_codebooks, predicted_scores,
-                                            select, sparse_attention)
+                                            Context, enable_sparse_attention, exact_scores, fit_pq_codebooks,
+                                            predicted_scores, select, sparse_attention)
 
 
 def _qkv(B=2, Hq=4, Hk=2, S=12, D=8, seed=0):
@@ -58,8 +58,8 @@ def test_pq_with_a_centroid_per_key_and_a_subspace_per_dimension_orders_exactly(
     q, k, v = _qkv(B=1, Hq=2, Hk=2, S=6, D=4)
     books = k[0].permute(0, 2, 1).reshape(2, 4, 6, 1)  # [Hk, M=D, K=S, d=1]: every key's own value
     cfg = PQAttentionConfig(subspaces=4, centroids=6, keep=0.5)
-    exact = predicted_scores("topk", q, k, cfg)
-    pq = predicted_scores("pq", q, k, cfg, books)
+    exact = exact_scores(q, k)
+    pq = predicted_scores(cfg, q, k, Context(torch.ones(1, 1, 6, 6, dtype=torch.bool), 0.5, books=books))
     assert torch.allclose(pq, exact, atol=1e-5)
     assert torch.equal(pq.argsort(-1), exact.argsort(-1))
 
@@ -81,15 +81,27 @@ def test_pq_end_to_end_on_a_tiny_model_and_its_noise():
     assert float((sparse - dense).abs().max()) > 1e-6  # 25 % of the keys: the output moves
 
 
-def test_sparse_kinds_through_the_hardware_config_price_their_keep():
-    hw = HardwareConfig(attention={"kind": "topk", "keep": 0.25})
-    assert hw.chip().digital.attention_density == 0.25
+def test_sparse_kinds_through_the_hardware_config_price_their_keep_and_predictor():
+    from hyflexpim import apply_plan, decompose, make_plan, score_importance
+    from hyflexpim.hw import evaluate as price
+    from hyflexpim.sim.attention import attention_plan
+
+    hw = HardwareConfig(attention={"kind": "pq", "keep": 0.25})
+    assert hw.chip().prediction.kind == "pq" and hw.chip().digital.attention_density == 1.0  # keep is in the plan
     assert hw.attention.value_bits == 8  # the chip's precision for the exact part
     model = tiny_llama()
-    from hyflexpim import apply_plan, decompose, make_plan, score_importance
-
     decompose(model)
     plan = make_plan(model, score_importance(model, "singular_value"), 100)
+    sparse = plan.model_copy(update={"attention": attention_plan(hw.attention)})
+    assert sparse.attention.keep == 0.25 and sparse.attention.params["prediction"]["kind"] == "pq"
+    from hyflexpim.plan import Plan
+
+    assert Plan.model_validate_json(sparse.model_dump_json()).attention == sparse.attention  # saved with the plan
+    dense, pq = (price(p, "hyflexpim", [4096]) for p in (plan, sparse))
+    free = price(sparse.model_copy(update={"attention": sparse.attention.model_copy(update={"params": {}})}),
+                 "hyflexpim", [4096])
+    assert pq["energy_by_role_j"]["prediction"][0] > 0 and "prediction" not in free["energy_by_role_j"]
+    assert dense["throughput_tok_s"][0] < pq["throughput_tok_s"][0] < free["throughput_tok_s"][0]
     twin = apply_plan(model, plan, HardwareConfig(noise={"kind": "ideal"}, attention={"kind": "window", "keep": 0.5}))
     with torch.no_grad():
         out = twin(input_ids=lm_batches(1)[0]["input_ids"]).logits
@@ -119,7 +131,7 @@ def test_recall_of_the_exact_top_k():
 
     q, k, v = _qkv(B=1, Hq=2, Hk=2, S=8, D=4)
     valid = torch.ones(1, 1, 8, 8, dtype=torch.bool)
-    exact = predicted_scores("topk", q, k, TopKAttentionConfig())
+    exact = predicted_scores(TopKAttentionConfig(), q, k)
     n, r = top_k_recall(exact, exact, valid, 0.25)
     assert n == 16 and r == pytest.approx(16.0)  # the oracle recalls itself
     n, r = top_k_recall(-exact, exact, valid, 0.25)
@@ -135,3 +147,100 @@ def test_recall_of_the_exact_top_k():
     assert oracle[0.25] == pytest.approx(1.0)
     assert clean[0.25] > 0.5 > noisy[0.25] > 0  # PQ well above chance (~0.25); drowned in noise, near chance
     assert window[0.25] < clean[0.25]
+
+
+# -- the published baselines (hyflexpim.sim.sparse_baselines) -------------------------------------------------
+
+from hyflexpim.sim.attention import attention_config  # noqa: E402
+from hyflexpim.sim.sparse_attention import PREDICTORS  # noqa: E402
+
+KINDS = sorted(PREDICTORS.names())
+
+
+def _cfg(kind, **kw):
+    return attention_config({"kind": kind, "exact": "float", **kw})
+
+
+def _pq_books(k, M=2, K=4):
+    return torch.randn(k.shape[1], M, K, k.shape[-1] // M, generator=torch.Generator().manual_seed(1))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("causal", [False, True])
+def test_every_kind_keeping_everything_is_dense_and_none_sees_the_future(kind, causal):
+    q, k, v = _qkv(S=12, D=8)
+    books = _pq_books(k) if kind == "pq" else None
+    extra = {"pq": {"subspaces": 2, "centroids": 4}, "quest": {"page": 4, "dense_layers": 0}}.get(kind, {})
+    ref, rp = float_attention(q, k, v, None, None, causal)
+    state = {}
+    for layer in range(3):  # cascade kinds carry state from layer to layer
+        out, p = sparse_attention(q, k, v, None, None, _cfg(kind, keep=1.0, **extra), causal, books, layer=layer,
+                                  state=state)
+        assert torch.allclose(out, ref, atol=1e-6) and torch.allclose(p, rp, atol=1e-6)
+    state = {}
+    for layer in range(3):
+        _, p = sparse_attention(q, k, v, None, None, _cfg(kind, keep=0.3, **extra), causal, books, layer=layer,
+                                state=state)
+        if causal:
+            assert float(p[..., torch.ones(12, 12, dtype=torch.bool).triu(1)].abs().max()) == 0.0
+        assert torch.allclose(p.sum(-1), torch.ones_like(p.sum(-1)), atol=1e-5)
+    assert state["kept"] < 0.7 * state["valid"] and state["valid"] == 3 * 2 * 4 * (78 if causal else 144)
+
+
+def test_sanger_at_full_precision_orders_like_the_exact_scores_and_its_threshold_thins():
+    q, k, _ = _qkv(B=1, S=16, D=8)
+    exact = exact_scores(q, k)
+    est = predicted_scores(_cfg("sanger", bits=16), q, k)
+    assert torch.allclose(est, exact, rtol=1e-3, atol=1e-3)
+    low = predicted_scores(_cfg("sanger", bits=2), q, k)
+    assert float((low - exact).abs().mean()) > 0.05  # 2 bits: a coarse estimate
+    valid = torch.ones(1, 1, 16, 16, dtype=torch.bool)
+    dens = [float(select(est, valid, 1.0, False, False, threshold=t, scaling=8 ** -0.5).float().mean())
+            for t in (0.01, 0.05, 0.2)]
+    assert dens[0] > dens[1] > dens[2] > 0
+
+
+def test_quest_page_scores_bound_every_key_of_the_page():
+    q, k, _ = _qkv(B=1, Hq=2, Hk=2, S=32, D=8)
+    cfg = _cfg("quest", page=8)
+    ctx = Context(torch.ones(1, 1, 32, 32, dtype=torch.bool), 1.0)
+    bound = predicted_scores(cfg, q, k, ctx)
+    exact = exact_scores(q, k)
+    own = (torch.arange(32)[:, None] // 8) == (torch.arange(32)[None, :] // 8)
+    assert bool((bound[..., ~own] >= exact[..., ~own] - 1e-5).all())  # Σ max(q·min, q·max) >= q·k in its page
+    assert bool((bound[..., own] == torch.finfo(torch.float32).max).all())  # the query's own page: always kept
+    pages = bound[0, 0, 0].reshape(4, 8)
+    assert bool((pages == pages[:, :1]).all())  # one score per page
+
+
+def test_h2o_keeps_the_recent_keys_and_then_the_heavy_hitters():
+    q, k, v = _qkv(B=1, Hq=2, Hk=2, S=16, D=8)
+    cfg = _cfg("h2o", keep=0.5, recent=0.5, keep_first=False, keep_diagonal=False)
+    _, p = sparse_attention(q, k, v, None, None, cfg, is_causal=True)
+    row = p[0, 0, 15]  # 16 valid keys, 8 kept: the 4 most recent + 4 heavy hitters
+    assert bool((row[12:] > 0).all()) and int((row > 0).sum()) == 8
+    probs = float_attention(q, k, v, None, None, True)[1]
+    heavy = (probs.cumsum(-2) - probs)[0, 0, 15, :12]
+    assert set((row[:12] > 0).nonzero().flatten().tolist()) == set(heavy.topk(4).indices.tolist())
+
+
+def test_spatten_never_revives_a_pruned_token():
+    q, k, v = _qkv(B=2, S=20, D=8)
+    cfg = _cfg("spatten", keep=0.4, keep_first=False, keep_diagonal=False)
+    state, sets = {}, []
+    for layer in range(4):
+        _, p = sparse_attention(q, k, v, None, None, cfg, False, layer=layer, state=state)
+        sets.append((p > 0).any(1).any(1))  # [B, Sk] tokens attended at this layer
+    assert bool(sets[0].all())  # the first layer is dense: it gives the first importance
+    assert int(sets[1][0].sum()) == 8  # ceil(0.4 x 20) tokens survive
+    for a, b in zip(sets[1:], sets[2:]):
+        assert bool((b <= a).all())  # a pruned token never comes back
+
+
+def test_the_handle_measures_the_density():
+    model = tiny_bert()
+    inputs = {k: v for k, v in cls_batches(1)[0].items() if k != "labels"}
+    with torch.no_grad(), enable_sparse_attention(model, _cfg("topk", keep=0.25, keep_first=False,
+                                                             keep_diagonal=False)) as h:
+        model(**inputs)
+    assert 0.25 <= h.density() < 0.25 + 0.15  # ceil() per row on short rows

@@ -130,6 +130,25 @@ class Digital(_M):
         return self.mult_a * a * b + self.mult_b * (a + b) + self.mult_c + self.add_per_bit * (a + b)
 
 
+class Prediction(_M):
+    """How a dynamic-sparse-attention design decides which (query, key) entries to compute exactly (priced per
+    entry and head on top of the ``digital.attention_density`` share that is then computed). Kinds:
+    ``none`` (dense, or a fixed pattern such as a window), ``exact`` (the oracle: every Q·Kᵀ at digital.qk_bits),
+    ``low_bit`` (Sanger: Q·Kᵀ at ``bits``), ``pq`` (HARDSEA: per query and head the M·K centroid dot products on
+    an analog array read by the SLC ADC, then M adds of ``lut_bits`` per entry; per new key M nearest-centroid
+    searches), ``page_bound`` (Quest: 2 head-size MACs per query and page of ``page`` keys), ``accumulated``
+    (SpAtten / H2O: one ``digital.sv_bits[0]``-bit add per entry into the token importance). Every kind but
+    ``none`` then picks the winners: one ``wta`` decision per entry."""
+
+    kind: Literal["none", "exact", "low_bit", "pq", "page_bound", "accumulated"] = "none"
+    bits: PosI = 4
+    subspaces: PosI = 8
+    centroids: PosI = 16
+    lut_bits: PosI = 8
+    page: PosI = 16
+    wta: str = Field("wta_decision", description="component of one winner-take-all decision (one entry compared)")
+
+
 class Mapping(_M):
     weights: Literal["plan", "all_slc", "all_mlc"] = "plan"
     mlc_throughput: Literal["spread", "replicate", "none"] = "spread"
@@ -161,6 +180,7 @@ class PimSpec(_M):
     pu: PU
     analog: Analog
     digital: Digital
+    prediction: Prediction = Field(default_factory=Prediction)
     mapping: Mapping
     lib: Library | None = Field(default=None, exclude=True)
 
@@ -188,12 +208,39 @@ class RooflineSpec(_M):
     utilisation: float = Field(default=1.0, gt=0, le=1)
 
 
-Spec = PimSpec | RooflineSpec
+class AttentionSpec(_M):
+    """An attention-only dynamic-sparse accelerator (HARDSEA-like): a relevance predictor on every
+    (query, key, head) entry, then exact Q·Kᵀ, softmax and score×V on the kept share on digital
+    compute-in-memory lanes; the linear layers are not its job (``hyflexpim.hw.attention_only``)."""
+
+    name: str
+    kind: Literal["attention"]
+    ranges: Ranges = Field(default_factory=dict, description="assumption -> [low, high] (see PimSpec.ranges)")
+    clock_ghz: PosF
+    area_mm2: PosF
+    lanes: PosI = Field(description="INT8 MAC units of the digital CIM working in parallel")
+    mac_cycles: PosF = Field(1.0, description="cycles per INT8 MAC per lane")
+    pj_per_mac: NonNegF
+    kv_pj_per_bit: NonNegF = Field(description="reading one bit of a kept K or V row into the CIM (the gather)")
+    sfu_per_cycle: PosF = Field(256, description="softmax elements per cycle")
+    pj_per_softmax: NonNegF
+    keep: float = Field(0.25, gt=0, le=1, description="share of entries computed exactly (a plan's keep multiplies it)")
+    prediction: Prediction = Field(default_factory=lambda: Prediction(kind="pq"))
+    predict_lanes: PosI = Field(description="entries the predictor scores per cycle (LUT adders + WTA)")
+    pj_per_conversion: NonNegF = Field(0.0, description="PQ: one centroid dot product read on the analog array")
+    pj_per_add: NonNegF = Field(0.0, description="PQ: one lookup-table add per sub-space and entry")
+    pj_per_decision: NonNegF = Field(0.0, description="one winner-take-all decision per entry")
+    overlap: bool = Field(True, description="prediction (analog) pipelined with the exact part (digital)")
+    static_w: NonNegF = 0.0
+
+
+Spec = PimSpec | RooflineSpec | AttentionSpec
 SPEC_DIR = Path(str(resources.files("hyflexpim.chip") / "specs"))
 
 SPEC_KINDS: Registry[type] = Registry("spec kind")
 SPEC_KINDS.register("pim", PimSpec)
 SPEC_KINDS.register("roofline", RooflineSpec)
+SPEC_KINDS.register("attention", AttentionSpec)
 
 DESIGNS: Registry[Path] = Registry("hardware design")
 for _f in sorted(SPEC_DIR.glob("*.yaml")):
@@ -258,7 +305,7 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
         "analog.shift_add": spec.analog.shift_add, "analog.buffer": spec.analog.buffer,
         "analog.psum_adder": spec.analog.psum_adder, "digital.pim": spec.digital.pim,
         "digital.sfu": spec.digital.sfu, "digital.write": spec.digital.write, "chip.noc": spec.chip.noc,
-        "chip.chip_link": spec.chip.chip_link,
+        "chip.chip_link": spec.chip.chip_link, "prediction.wta": spec.prediction.wta,
     }
     for field, comp in names.items():
         if comp not in spec.lib.components:

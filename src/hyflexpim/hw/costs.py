@@ -77,6 +77,27 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     return {"thr_ns": thr, "lat_ns": lat, "e_cat": e_cat, "e_role": e_role}
 
 
+def prediction_costs(spec: PimSpec, head_dim: float) -> dict:
+    """Work of deciding which entries to compute (``spec.prediction``), per (query, key, head) entry: ``units``
+    lane operations of ``steps`` NOR steps each, spread over the lanes like the exact part's MACs, then one WTA
+    decision (``wta_steps``); energy (pJ) per entry; analog conversions per token and head (PQ: the M·K centroid
+    dot products of each query, and of each new key for its codes)."""
+    pr, d = spec.prediction, spec.digital
+    nor_ns = spec.comp(d.pim).latency_ns
+    wr = (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
+    mac = {"exact": (head_dim, d.mac_steps(*d.qk_bits)), "low_bit": (head_dim, d.mac_steps(pr.bits, pr.bits)),
+           "page_bound": (2 * head_dim / pr.page, d.mac_steps(*d.qk_bits)),
+           "pq": (1.0, pr.subspaces * pr.lut_bits * (d.add_per_bit + wr)),  # gather M table entries, add them
+           "accumulated": (1.0, d.add_per_bit * d.sv_bits[0]), "none": (0.0, 0.0)}
+    units, steps = mac[pr.kind]  # lane operations per entry, NOR steps per operation
+    wta = spec.comp(pr.wta)
+    decide = float(pr.kind != "none")
+    conv = 2 * pr.subspaces * pr.centroids * spec.analog.input_bits if pr.kind == "pq" else 0.0
+    return {"units": units, "steps": steps, "wta_steps": (wta.latency_ns or nor_ns) / nor_ns * decide,
+            "energy_pj": units * steps * spec.comp(d.pim).energy_pj + wta.energy_pj * decide,
+            "conversions_per_token": conv}
+
+
 def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int,
               attention_keep: float = 1.0) -> dict:
     """All outputs for one spec and plan, arrays over ``seq_lens``."""
@@ -90,6 +111,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     s_att = d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits) + copy_bits * wr_ns / nor_ns
     s_88 = d.mac_steps(8, 8)
     density = d.attention_density * attention_keep
+    pred = prediction_costs(spec, shape.q_dim / shape.heads)
+    t_conv_slc = adc_time_ns(spec, a.adc_bits_slc)
     bits = spec.mapping.act_bits
     dq, dkv, heads = shape.q_dim, shape.kv_dim, shape.heads
     kv_bits = 2 * dkv * 8  # K and V of one token, INT8
@@ -110,6 +133,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         "layer": np.array([s.is_layer for s in mp.stages], dtype=float),
         "thr": np.array([x["thr_ns"] for x in st]),
         "lanes": p * spec.pu.digital_modules * d.arrays * d.rows,
+        "adcs": p * per_pu / a.adc_share,
         "sfus": p * spec.pu.digital_modules,
         "dig": np.array([s.digital_macs for s in mp.stages], dtype=float),
         "ar_ns": np.array([b * noc.latency_ns for b in ar_bits]),  # per token, on the critical path
@@ -130,6 +154,10 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         m_att = ctx * dq * density * lay
         passes = np.ceil(m_att / v["lanes"])
         t_pim = (passes * s_att + np.ceil(m * v["dig"] / v["lanes"]) * s_88) * nor_ns + lay * n * wr_ns  # + K/V rows
+        if pred["wta_steps"]:  # deciding which entries to compute: every entry of every head
+            t_pim = t_pim + (np.ceil(ctx * heads * pred["units"] * lay / v["lanes"]) * pred["steps"]
+                             + np.ceil(ctx * heads * lay / v["lanes"]) * pred["wta_steps"]) * nor_ns
+            t_pim = t_pim + lay * n * heads * pred["conversions_per_token"] * t_conv_slc / v["adcs"]
         per_tok = 2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops
         sfu_el = lay * (heads * ctx * density * d.softmax_ops + n * per_tok)
         t_dig = t_pim + sfu_el * sfu_ns / v["sfus"]
@@ -183,12 +211,16 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     tok_net = noc_energy_bits * noc.energy_pj + n_links * link_bits * link.energy_pj
     att_pim = ctx_all * n_layers * dq * ((d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits)) * e_nor + copy_bits * e_wr)
     ctx_sfu = ctx_all * n_layers * heads * d.softmax_ops * e_sfu
+    e_pred = ((ctx_pre + ctx_gen) * n_layers * heads * pred["energy_pj"]
+              + n_tok * n_layers * heads * pred["conversions_per_token"] * sum(e_conv[True].values()))
     E_cat = {k: v * 1e-12 for k, v in e_cat.items()}
-    E_cat["digital_pim"] = (dig + kv_write + embed + att_pim) * 1e-12
+    E_cat["digital_pim"] = (dig + kv_write + embed + att_pim + e_pred) * 1e-12
     E_cat["sfu"] = (n_tok * tok_sfu + ctx_sfu) * 1e-12
     E_cat["interconnect"] = n_tok * tok_net * 1e-12
     E_role = {k: v * 1e-12 for k, v in e_role.items()}
     E_role["attention"] = (att_pim + kv_write) * 1e-12
+    if np.any(e_pred):
+        E_role["prediction"] = e_pred * 1e-12
     if np.any(dig):
         E_role["digital_matrices"] = dig * 1e-12
     E_role["embedding"] = embed * 1e-12
@@ -226,7 +258,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             "cells_per_weight_slc": cells_per_weight(spec, True), "cells_per_weight_mlc": cells_per_weight(spec, False),
             "adc_bits_mlc": a.adc_bits_mlc, "adc_exact_bits_mlc": a.exact_adc_bits(False), "adc_range": a.adc_range,
             "adc_covers_levels_mlc": a.adc_covered_levels(False),
-            "attention_density": density,
+            "attention_density": density, "prediction": spec.prediction.kind,
             "chips": mp.chips, "pus_per_layer": mp.pus_per_layer, "stages": len(mp.stages),
             "head_pus": sum(s.pus for s in mp.stages if not s.is_layer),
             "pus_used": sum(s.pus for s in mp.stages), "layers_per_chip": mp.layers_per_chip,

@@ -1,5 +1,5 @@
 """Cost models by spec kind: a registry (``kind: pim`` -> the PIM pipeline model, ``kind: roofline`` ->
-the roofline baselines). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
+the roofline baselines, ``kind: attention`` -> attention-only accelerators such as HARDSEA). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
 ``register_cost_model(kind, fn)`` with ``fn(plan, arch, spec, seq_lens, batch, gen_tokens) -> dict``.
 """
 
@@ -20,9 +20,36 @@ def _keep(plan) -> float:
     return plan.attention.keep if plan.attention.kind != "dense" else 1.0
 
 
+def _with_prediction(plan, spec):
+    """A sparse plan runs its own predictor (``attention.params.prediction``) on a design that has none."""
+    if plan.attention.kind == "dense":
+        return spec
+    if spec.prediction.kind != "none":
+        from hyflexpim.errors import UserError
+
+        raise UserError(f"spec '{spec.name}' prices its own sparse attention (prediction: {spec.prediction.kind}) and "
+                        f"the plan carries one too ({plan.attention.kind}, keep {plan.attention.keep:g}): price the "
+                        "plan on a dense spec such as hyflexpim, or give a plan with dense attention")
+    pred = plan.attention.params.get("prediction")
+    if not pred:
+        return spec
+    from hyflexpim.chip.spec import Prediction
+    from hyflexpim.config import validate
+
+    pr = validate(Prediction, pred, "plan attention.params.prediction")
+    if pr.wta not in spec.lib.components:
+        from hyflexpim.errors import UserError
+
+        raise UserError(f"plan attention.params.prediction.wta: component '{pr.wta}' is not in the library of "
+                        f"spec '{spec.name}'")
+    return spec.model_copy(update={"prediction": pr})
+
+
 def _pim(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     from hyflexpim.hw.costs import pim_costs
     from hyflexpim.hw.mapping import map_plan
+
+    spec = _with_prediction(plan, spec)
 
     mp = map_plan(plan, spec)
     b = len(mp.stages) if batch == "fill" else batch
@@ -41,5 +68,15 @@ def _roofline(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     return out
 
 
+def _attention(plan, arch, spec, seq, batch, gen_tokens) -> dict:
+    from hyflexpim.hw.attention_only import attention_costs
+
+    b = 1 if batch == "fill" else batch
+    out = attention_costs(spec, arch, seq, b, gen_tokens, _keep(plan))
+    out["info"]["batch_label"] = f"{b}"
+    return out
+
+
 register_cost_model("pim", _pim)
 register_cost_model("roofline", _roofline)
+register_cost_model("attention", _attention)

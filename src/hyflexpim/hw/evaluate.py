@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyflexpim.chip.spec import PimSpec, RooflineSpec, Spec, load_spec
+from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
 from hyflexpim.hw.designs import COST_MODELS
 from hyflexpim.hw.shapes import get_shape, uniform_plan
@@ -16,6 +16,11 @@ DEFAULT_SEQ_LENS = (128, 512, 1024, 2048, 4096, 8192)
 BASELINES = ("all_slc", "all_mlc", "asadi", "sprint", "transpim", "gpu_a100", "gpu_h100")
 METRICS = ("throughput_tok_s", "tops", "latency_s", "energy_per_inference_j", "energy_per_token_j",
            "tops_per_w", "tops_per_mm2", "area_mm2", "power_w")
+
+
+def _is_spec(x) -> bool:
+    """A spec given as an object (of any registered spec kind) rather than a name or a file."""
+    return isinstance(x, tuple(SPEC_KINDS.get(k) for k in SPEC_KINDS.names()))
 
 
 def resolve(plan_or_shape: Plan | Architecture | str, slc_rate: float | None = None,
@@ -76,7 +81,7 @@ def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path =
     """
     seq = _check_run_args(seq_lens, batch, gen_tokens)
     plan, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
-    sp = spec if isinstance(spec, (PimSpec, RooflineSpec)) else load_spec(spec)
+    sp = spec if _is_spec(spec) else load_spec(spec)
     return _run(plan, shp, sp, seq, batch, gen_tokens)
 
 
@@ -143,9 +148,9 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
     refs = (spec, *baselines)
     loaded = []
     for ref in refs:
-        key = str(ref) if not isinstance(ref, (PimSpec, RooflineSpec)) else id(ref)
+        key = str(ref) if not _is_spec(ref) else id(ref)
         if key not in cache:
-            cache[key] = ref if isinstance(ref, (PimSpec, RooflineSpec)) else load_spec(ref)
+            cache[key] = ref if _is_spec(ref) else load_spec(ref)
         loaded.append(cache[key])
     out = []
     for ref, sp in zip(refs, equalise(plan, loaded, mode)):

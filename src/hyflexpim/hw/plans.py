@@ -10,7 +10,7 @@ from typing import Callable
 
 from hyflexpim.chip.spec import Spec
 from hyflexpim.hw.evaluate import BASELINES, DEFAULT_SEQ_LENS, compare
-from hyflexpim.plan import Plan
+from hyflexpim.plan import AttentionPlan, Plan
 
 
 def price_plans(plans: list[Plan], spec: Spec | str = "hyflexpim", say: Callable[[str], None] = print,
@@ -28,4 +28,11 @@ def price_plans(plans: list[Plan], spec: Spec | str = "hyflexpim", say: Callable
                 f"{hy['throughput_tok_s'][0] / ref['throughput_tok_s'][0]:.2f}x throughput, "
                 f"{hy['tops_per_w'][0] / ref['tops_per_w'][0]:.2f}x TOPS/W over all-SLC at L={seq_lens[0]} "
                 f"({hy['info']['chips']} chip(s), {hy['info']['cells_per_weight_mlc']} cells per MLC weight)")
+        if ref is not None and plan.attention.kind != "dense":  # and over the dense design HyFlexPIM set out from
+            dense = plan.model_copy(update={"attention": AttentionPlan()})
+            base = compare(dense, seq_lens, spec=spec, baselines=("all_slc",), specs_cache=cache)[1]
+            hy["gain_over_dense_all_slc"] = [a / b for a, b in zip(hy["throughput_tok_s"], base["throughput_tok_s"])]
+            say(f"hw: with {plan.attention.kind} attention keeping {plan.attention.keep:.0%}: "
+                + ", ".join(f"{g:.2f}x at L={L}" for g, L in zip(hy["gain_over_dense_all_slc"], seq_lens))
+                + " throughput over dense all-SLC (all-SLC above runs the same sparse attention)")
     return out

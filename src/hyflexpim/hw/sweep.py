@@ -1,5 +1,5 @@
 """Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,
-decoder,reference,validate}``.
+decoder,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
 
 Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline (ASADI†)
 on the same chip and library, under the same spec options, iso-area and batch 1 unless stated.
@@ -192,8 +192,11 @@ def validate() -> None:
 
 
 if __name__ == "__main__":
+    from hyflexpim.hw.sparse_sweep import hardsea, sparse
+
     cmds = {"headline": headline, "slc": slc, "adc": adc, "mechanism": mechanism, "breakdown": breakdown,
-            "decoder": decoder, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines}
+            "decoder": decoder, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
+            "sparse": sparse, "hardsea": hardsea}
     for name in sys.argv[1:] or cmds:
         if name not in cmds:
             sys.exit(f"unknown sweep '{name}': choose from {', '.join(cmds)}")

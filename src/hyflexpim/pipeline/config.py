@@ -116,9 +116,9 @@ class RunConfig(Strict):
     @classmethod
     def _codebooks(cls, hw: HardwareConfig) -> HardwareConfig:
         a = hw.attention
-        if a.kind == "pq" and (getattr(a, "codebooks", None) is None or not Path(a.codebooks).is_file()):
-            raise ValueError("attention kind 'pq' in a run needs hardware.attention.codebooks, a file written by "
-                             "hyflexpim.sim.sparse_attention.save_codebooks (runs do not fit codebooks yet)")
+        if a.kind == "pq" and a.codebooks is not None and not Path(a.codebooks).is_file():
+            raise ValueError(f"hardware.attention.codebooks: no such file {a.codebooks} (leave it unset and the run "
+                             "fits codebooks itself)")
         return hw
 
     label: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$",

@@ -14,7 +14,7 @@ def finish(run: Run, rows: list[dict]) -> None:
     name = ("accuracy_vs_slc" if run.task.kind == "classification" else "perplexity_vs_slc") + suffix + ".png"
     title = f"{run.config.model} on {run.config.task}" + (f" ({run.config.label})" if suffix else "")
     files.append(plot_metric_vs_slc(rows, out / name, title))
-    if run.config.hw_report and not suffix:
+    if run.config.hw_report:
         files.extend(hardware_report(run))
     if run.config.attention.enabled and not suffix:
         from hyflexpim.pipeline.attention_step import run_attention_analysis
@@ -27,8 +27,9 @@ def finish(run: Run, rows: list[dict]) -> None:
 
 
 def hardware_report(run: Run) -> list:
-    """Throughput and energy of the run's plans on the run's own chip (``hardware.chip()``: the spec whose
-    accuracy the run measured) against its baselines; no torch."""
+    """Throughput and energy of the run's plans (their attention block included) on the run's own chip
+    (``hardware.chip()``: the spec whose accuracy the run measured) against its baselines, under ``hw/`` (or
+    ``hw/<label>/`` for a labelled variant); no torch."""
     from hyflexpim.hw.plans import price_plans
     from hyflexpim.report.hw_plots import plot_gain_vs_slc
     from hyflexpim.report.hw_tables import rows, write_table
@@ -38,7 +39,7 @@ def hardware_report(run: Run) -> list:
         return []
     results = price_plans(plans, run.config.hardware.chip(), say=run.say)
     table = [row for res in results for row in rows(res)]
-    folder = run.ws.root / "hw"
+    folder = run.ws.root / "hw" / run.config.label if run.config.label else run.ws.root / "hw"
     files = write_table(table, results, folder)
     files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", plans[0].architecture.name))
     return files

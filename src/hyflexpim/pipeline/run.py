@@ -171,13 +171,47 @@ class Run:
         self.ws.save_tensors({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, path)
         return imp
 
+    def hardware(self, variant: str):
+        """The run's hardware for one model variant: a ``pq`` attention without codebooks gets them fitted once
+        on this variant's keys (training split, k-means) and stored under ``attention/``."""
+        hw = self.config.hardware
+        a = hw.attention
+        if a.kind != "pq" or a.codebooks is not None:
+            return hw
+        path = self.ws.path("attention", f"codebooks-{variant}-M{a.subspaces}K{a.centroids}.safetensors")
+        if not path.exists():
+            from hyflexpim.sim.sparse_attention import fit_pq_codebooks, save_codebooks
+
+            batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 3)
+            books = self.timed(f"fitted PQ codebooks (M={a.subspaces}, K={a.centroids}) for the {variant} model",
+                               lambda: fit_pq_codebooks(self.model(variant), batches, a.subspaces, a.centroids,
+                                                        seed=self.config.seed))
+            save_codebooks(books, path)
+        return hw.model_copy(update={"attention": a.model_copy(update={"codebooks": str(path)})})
+
     def plan(self, variant: str, scorer: str, rate: float, policy: str | None = None) -> Plan:
+        """The plan at one SLC rate; its ``attention`` block is the run's attention kind (keep share, settings,
+        the predictor the chip prices), so accuracy and cost come from the same plan."""
+        from hyflexpim.sim.attention import attention_plan
+
         policy = policy or self.config.plan.policy
-        path = self.ws.path("plans", f"{variant}-{scorer}-{policy}-slc{rate:g}.json")
+        stem = f"{variant}-{scorer}-{policy}-slc{rate:g}"
+        attention = attention_plan(self.hardware(variant).attention)
+        sparse = f"-{attention.kind}{attention.keep:g}" if attention.kind != "dense" else ""
+        path = self.ws.path("plans", f"{stem}{sparse}.json")  # one file per attention: each self-consistent
         if path.exists():
-            return load_plan(path)
-        plan = make_plan(self.model(variant), self.importance(variant, scorer), rate, policy,
-                         model_name=self.name, extra_policy={"variant": variant})
+            plan = load_plan(path)
+            if plan.attention == attention:
+                return plan
+        dense = self.ws.path("plans", f"{stem}.json")
+        if dense.exists():  # the same placement, another attention
+            plan = load_plan(dense)
+        else:
+            plan = make_plan(self.model(variant), self.importance(variant, scorer), rate, policy,
+                             model_name=self.name, extra_policy={"variant": variant})
+            if sparse:
+                plan.save(dense)
+        plan.attention = attention
         plan.save(path)
         return plan
 
@@ -204,8 +238,9 @@ class Run:
         out = []
         done = self.ws.done()
         batches = None
-        digest = plan_digest(plan, self.config.hardware)
-        exact = deterministic(plan, self.config.hardware)
+        hw = self.hardware(variant)
+        digest = plan_digest(plan, hw)
+        exact = deterministic(plan, hw)
         value = None
         for seed in self.config.noise_seeds:
             key = f"{variant}/{scorer}/{policy}/{rate:g}/{seed}/{digest}"
@@ -214,10 +249,9 @@ class Run:
                 continue
             if value is None or not exact:  # no draw at all: one evaluation serves every seed
                 batches = batches or self.task.batches("test")
-                twin = apply_plan(self.model(variant), plan, self.config.hardware, seed=seed)
+                twin = apply_plan(self.model(variant), plan, hw, seed=seed)
                 value = evaluate(twin, batches, self.task.kind, self.progress)
                 del twin
-            hw = self.config.hardware
             rec = {"key": key, "variant": variant, "scorer": scorer, "policy": policy, "slc_rate": rate,
                    "seed": seed, "metric": METRICS[self.task.kind][0], "value": value,
                    "slc_weight_fraction": plan.slc_weight_fraction, "encoding": hw.encoding, "mlc_bits": hw.mlc_bits}

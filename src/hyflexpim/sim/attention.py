@@ -10,8 +10,9 @@
 
 Built-ins: ``float`` (the model's own attention, in floating point: an idealisation), ``digital``
 (the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention),
-and the dynamic sparse kinds ``topk`` (oracle), ``pq`` (HARDSEA's product-quantization prediction) and
-``window`` (local window + first token), hyflexpim.sim.sparse_attention.
+the dynamic sparse kinds ``topk`` (oracle), ``pq`` (HARDSEA's product-quantization prediction) and
+``window`` (local window + first token), hyflexpim.sim.sparse_attention, and the published predictors
+``sanger``, ``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines.
 """
 
 from __future__ import annotations
@@ -89,15 +90,27 @@ def _enable_sparse(model, cfg):
 
 
 def _sparse_to_chip(cfg) -> dict:
-    out = _digital_to_chip(cfg)
-    out["digital"]["attention_density"] = cfg.keep  # the exact part computes keep of the entries
-    return out
+    """The exact part's precisions and the prediction hardware; the keep share travels in the plan."""
+    return _digital_to_chip(cfg) | {"prediction": cfg.prediction()}
+
+
+def attention_plan(cfg):
+    """The plan's ``attention`` block for an attention config: dense for ``float`` / ``digital``; for a sparse
+    kind its keep share, its settings and the chip's ``prediction`` section (what the cost side prices)."""
+    from hyflexpim.plan import AttentionPlan
+
+    if not hasattr(cfg, "keep"):
+        return AttentionPlan()
+    params = cfg.model_dump(exclude={"kind", "keep"}, exclude_none=True) | {"prediction": cfg.prediction()}
+    return AttentionPlan(kind=cfg.kind, keep=cfg.keep, params=params)
 
 
 def _register_sparse() -> None:
     from hyflexpim.sim.sparse_attention import PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig
+    from hyflexpim.sim.sparse_baselines import BASELINE_CONFIGS
 
-    for kind, cls in (("topk", TopKAttentionConfig), ("pq", PQAttentionConfig), ("window", WindowAttentionConfig)):
+    kinds = {"topk": TopKAttentionConfig, "pq": PQAttentionConfig, "window": WindowAttentionConfig, **BASELINE_CONFIGS}
+    for kind, cls in kinds.items():
         register_attention_kind(kind, cls, _enable_sparse, _digital_from_chip, _sparse_to_chip)
 
 

@@ -24,11 +24,13 @@ queries.
 from __future__ import annotations
 
 import contextlib
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Callable, Literal
 
 import torch
 from pydantic import Field
 
+from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, _repeat_kv, digital_attention,
                                              find_attention_modules, float_attention, valid_keys)
@@ -42,13 +44,27 @@ class _SparseBase(DigitalAttentionConfig):
     keep_diagonal: bool = Field(True, description="always keep the query's own position")
     exact: Literal["digital", "float"] = Field("digital", description="precision of the exact attention on "
                                                "the kept entries: the digital-PIM datapath, or float")
+    dense_layers: int = Field(0, ge=0, description="the first this many layers attend to every valid key")
+
+    def prediction(self) -> dict:
+        """The chip's ``prediction`` section for this kind: how the hardware decides what to keep."""
+        return {"kind": "none"}
 
 
-class TopKAttentionConfig(_SparseBase):
+class _Threshold(_SparseBase):
+    threshold: float | None = Field(None, gt=0, lt=1, description="keep the keys whose predicted attention "
+                                    "probability reaches this instead of the top keep share (the density is then "
+                                    "measured, and keep is what the cost side assumes)")
+
+
+class TopKAttentionConfig(_Threshold):
     """Oracle top-k: the exact scores choose the keys."""
 
     config_name = "hardware.attention (topk)"
     kind: Literal["topk"] = "topk"
+
+    def prediction(self) -> dict:
+        return {"kind": "exact"}
 
 
 class WindowAttentionConfig(_SparseBase):
@@ -58,7 +74,7 @@ class WindowAttentionConfig(_SparseBase):
     kind: Literal["window"] = "window"
 
 
-class PQAttentionConfig(_SparseBase):
+class PQAttentionConfig(_Threshold):
     """Product-quantization relevance prediction (HARDSEA)."""
 
     config_name = "hardware.attention (pq)"
@@ -66,10 +82,47 @@ class PQAttentionConfig(_SparseBase):
     subspaces: int = Field(8, ge=1, description="M: sub-spaces of a head's key vector (must divide the head size)")
     centroids: int = Field(16, ge=1, le=65536, description="K: centroids per sub-space")
     predictor_noise: float = Field(0.0, ge=0, description="relative σ of the centroids as stored in analog ReRAM")
-    codebooks: str | None = Field(None, description="safetensors file of fitted codebooks (fit_pq_codebooks)")
+    codebooks: str | None = Field(None, description="safetensors file of fitted codebooks (fit_pq_codebooks); "
+                                  "a run fits them itself when this is not given")
+
+    def prediction(self) -> dict:
+        return {"kind": "pq", "subspaces": self.subspaces, "centroids": self.centroids}
 
 
-# -- the predictors -----------------------------------------------------------------------------------
+# -- the predictors: a registry (kind -> Predictor) ------------------------------------------------------
+
+@dataclass
+class Context:
+    """What a predictor may use besides Q and K: the valid keys [B|1, H|1, Sq, Sk], the attention scaling, the
+    layer index, the kind's codebooks (pq), and ``state``, a dict shared by every layer of one enabled model
+    (cascade pruning keeps its running token importance there; reset at the first layer of each forward)."""
+
+    valid: torch.Tensor
+    scaling: float
+    layer: int = 0
+    books: torch.Tensor | None = None
+    state: dict = field(default_factory=dict)
+    causal: bool = False
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """``score(query, key, cfg, ctx) -> [B, Hq, Sq, Sk]``: higher = more relevant (only the order is used, unless
+    ``logits``: then the scores are attention logits and a probability ``threshold`` may select instead of top-k).
+    ``observe(cfg, ctx, probs, chosen)``, if given, sees the exact attention's probabilities after each layer."""
+
+    score: Callable
+    logits: bool = False
+    observe: Callable | None = None
+
+
+PREDICTORS: Registry[Predictor] = Registry("sparse-attention predictor")
+
+
+def register_predictor(kind: str, score: Callable, logits: bool = False, observe: Callable | None = None,
+                       replace: bool = False) -> Predictor:
+    return PREDICTORS.register(kind, Predictor(score, logits, observe), replace)
+
 
 def _pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
     """Keys [B, Hkv, S, D] rebuilt from their nearest centroid in each sub-space; books [Hkv, M, K, D/M]."""
@@ -83,36 +136,68 @@ def _pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
     return rebuilt.reshape(Hk, M, B, S, d).permute(2, 0, 3, 1, 4).reshape(B, Hk, S, D).to(key.dtype)
 
 
-def predicted_scores(kind: str, query, key, cfg, books=None) -> torch.Tensor:
-    """Relevance of every key to every query [B, Hq, Sq, Sk] (only the order is used)."""
-    n_rep = query.shape[1] // key.shape[1]
-    if kind == "topk":
-        return torch.matmul(query.float(), _repeat_kv(key, n_rep).float().transpose(-1, -2))
-    if kind == "pq":
-        if books is None:
-            raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.sparse_attention."
-                            "fit_pq_codebooks (or give hardware.attention.codebooks)")
-        k_hat = _repeat_kv(_pq_keys(key, books), n_rep)
-        return torch.matmul(query.float(), k_hat.float().transpose(-1, -2))
-    sq, sk = query.shape[-2], key.shape[-2]
+def exact_scores(query, key) -> torch.Tensor:
+    """Q·Kᵀ in float [B, Hq, Sq, Sk] (grouped key heads repeated)."""
+    return torch.matmul(query.float(), _repeat_kv(key, query.shape[1] // key.shape[1]).float().transpose(-1, -2))
+
+
+def _topk_score(query, key, cfg, ctx):
+    return exact_scores(query, key)
+
+
+def _pq_score(query, key, cfg, ctx):
+    if ctx.books is None:
+        raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.sparse_attention."
+                        "fit_pq_codebooks (or give hardware.attention.codebooks)")
+    return exact_scores(query, _pq_keys(key, ctx.books))
+
+
+def distance(sq: int, sk: int) -> torch.Tensor:
+    """|i − j| [Sq, Sk] between query i (aligned to the last keys) and key j."""
     i = torch.arange(sq, dtype=torch.float32)[:, None] + (sk - sq)
-    j = torch.arange(sk, dtype=torch.float32)[None, :]
-    return (-(i - j).abs()).expand(query.shape[0], query.shape[1], sq, sk)  # nearest keys first
+    return (i - torch.arange(sk, dtype=torch.float32)[None, :]).abs()
+
+
+def _window_score(query, key, cfg, ctx):
+    return (-distance(query.shape[-2], key.shape[-2])).expand(query.shape[0], query.shape[1], -1, -1)
+
+
+register_predictor("topk", _topk_score, logits=True)
+register_predictor("pq", _pq_score, logits=True)
+register_predictor("window", _window_score)
+
+
+def predicted_scores(cfg, query, key, ctx: Context | None = None) -> torch.Tensor:
+    """Relevance of every key to every query [B, Hq, Sq, Sk] by the predictor of ``cfg.kind``."""
+    if ctx is None:
+        ctx = Context(valid_keys(None, (query.shape[-2], key.shape[-2]), False), query.shape[-1] ** -0.5)
+    return PREDICTORS.get(cfg.kind).score(query, key, cfg, ctx)
+
+
+def keep_count(valid: torch.Tensor, keep: float) -> torch.Tensor:
+    """k per row: ceil(keep · valid keys), at least 1 [.., Sq, 1]."""
+    return torch.clamp(torch.ceil(keep * valid.sum(-1, keepdim=True).float()).long(), min=1)
 
 
 def select(pred: torch.Tensor, valid: torch.Tensor, keep: float, keep_first: bool = True,
-           keep_diagonal: bool = True) -> torch.Tensor:
+           keep_diagonal: bool = True, threshold: float | None = None, scaling: float = 1.0) -> torch.Tensor:
     """Boolean [B, H, Sq, Sk]: per row the ceil(keep · n_valid) valid keys with the highest ``pred`` (ties
-    broken by position, so exactly that many), plus the forced first key and diagonal."""
+    broken by position, so exactly that many) — or, with ``threshold``, the valid keys whose predicted attention
+    probability softmax(pred · scaling) reaches it — plus the forced first key and diagonal. A key the predictor
+    scores −inf is never kept (a pruned token), not even when forced."""
     B, H, Sq, Sk = pred.shape
-    valid = valid.expand(B, H, Sq, Sk)
+    valid = allowed = valid.expand(B, H, Sq, Sk)
+    k = keep_count(valid, keep)  # of the keys the mask allows; a predictor's -inf excludes a key outright
+    valid = valid & ~torch.isneginf(pred)
     neg = torch.finfo(torch.float32).min
     p = torch.where(valid, pred.float(), torch.tensor(neg))
-    n = valid.sum(-1, keepdim=True)
-    k = torch.clamp(torch.ceil(keep * n.float()).long(), min=1)
-    order = torch.sort(p, dim=-1, descending=True, stable=True).indices  # ties broken by position: exactly k
-    rank = torch.empty_like(order).scatter_(-1, order, torch.arange(Sk).expand_as(order).contiguous())
-    chosen = (rank < k) & valid
+    if threshold is not None:
+        prob = torch.softmax(torch.where(valid, pred.float() * scaling, torch.tensor(-torch.inf)), -1)
+        chosen = (prob >= threshold) & valid
+    else:
+        order = torch.sort(p, dim=-1, descending=True, stable=True).indices  # ties broken by position: exactly k
+        rank = torch.empty_like(order).scatter_(-1, order, torch.arange(Sk).expand_as(order).contiguous())
+        chosen = (rank < k) & valid
     if keep_first:
         chosen[..., 0] |= valid[..., 0]
     if keep_diagonal:
@@ -120,39 +205,88 @@ def select(pred: torch.Tensor, valid: torch.Tensor, keep: float, keep_first: boo
         idx = torch.arange(Sq)
         diag[idx, idx + (Sk - Sq)] = True
         chosen |= diag & valid
+    empty = ~chosen.any(-1, keepdim=True) & allowed.any(-1, keepdim=True)  # every key of a row pruned:
+    chosen |= empty & allowed & (allowed.cumsum(-1) == 1)                  # keep its first allowed key
     return chosen
 
 
 # -- the attention function -------------------------------------------------------------------------------
 
 def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=False, books=None,
-                     dropout=0.0, training=False):
-    """([B, Sq, Hq, D], probabilities) of attention restricted to the predicted top keys of each query."""
+                     dropout=0.0, training=False, layer: int = 0, state: dict | None = None):
+    """([B, Sq, Hq, D], probabilities) of attention restricted to the predicted top keys of each query.
+    ``state`` (shared by the layers of one model) accumulates the kept and valid entry counts."""
     if query.shape[-1] % getattr(cfg, "subspaces", 1):
         raise UserError(f"hardware.attention.subspaces: {cfg.subspaces} must divide the head size "
                         f"{query.shape[-1]}")
+    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+    state = {} if state is None else state
     valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), is_causal)
-    pred = predicted_scores(cfg.kind, query, key, cfg, books)
-    keep = select(pred, valid, cfg.keep, cfg.keep_first, cfg.keep_diagonal)
+    predictor = PREDICTORS.get(cfg.kind)
+    ctx = Context(valid, scaling, layer, books, state, is_causal)
+    if layer < cfg.dense_layers:
+        keep = valid.expand(query.shape[0], query.shape[1], -1, -1)
+    else:
+        pred = predictor.score(query, key, cfg, ctx)
+        keep = select(pred, valid, cfg.keep, cfg.keep_first, cfg.keep_diagonal, getattr(cfg, "threshold", None),
+                      scaling)
+    state["kept"] = state.get("kept", 0) + int(keep.sum())
+    state["valid"] = state.get("valid", 0) + int(valid.expand_as(keep).sum())
     if cfg.exact == "float":
-        return float_attention(query, key, value, keep, scaling, False, dropout, training)
-    return digital_attention(query, key, value, keep, scaling, cfg, False, dropout, training)
+        out = float_attention(query, key, value, keep, scaling, False, dropout, training)
+    else:
+        out = digital_attention(query, key, value, keep, scaling, cfg, False, dropout, training)
+    if predictor.observe is not None:
+        predictor.observe(cfg, ctx, out[1], keep)
+    return out
 
 
 def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     cfg = module._hyflexpim_sparse
-    books = getattr(module, "_hyflexpim_codebooks", None)
+    state = module._hyflexpim_sparse_state
+    if module._hyflexpim_layer == state["first_layer"]:  # a new forward pass: reset the cascade state
+        for k in [k for k in state if k not in ("first_layer", "kept", "valid")]:
+            del state[k]
     return sparse_attention(query, key, value, attention_mask, scaling, cfg,
-                            bool(getattr(module, "is_causal", False)), books, dropout, module.training)
+                            bool(getattr(module, "is_causal", False)), getattr(module, "_hyflexpim_codebooks", None),
+                            dropout, module.training, module._hyflexpim_layer, state)
 
 
-def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int = 0):
+class SparseAttentionHandle:
+    """Returned by :func:`enable_sparse_attention`: ``density()`` is the measured share of valid attention
+    entries computed exactly so far; ``disable()`` (or leaving the ``with`` block) restores the model."""
+
+    def __init__(self, model, previous: str, modules: list, state: dict):
+        self.model, self.previous, self.modules, self.state = model, previous, modules, state
+        self.active = True
+
+    def density(self) -> float:
+        return self.state.get("kept", 0) / max(self.state.get("valid", 0), 1)
+
+    def disable(self) -> None:
+        if not self.active:
+            return
+        for m in self.modules:
+            for a in ("_hyflexpim_sparse", "_hyflexpim_sparse_state", "_hyflexpim_codebooks", "_hyflexpim_layer"):
+                if hasattr(m, a):
+                    delattr(m, a)
+        self.model.set_attn_implementation(self.previous)
+        self.active = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.disable()
+        return False
+
+
+def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int = 0) -> SparseAttentionHandle:
     """Run every attention of ``model`` as the sparse kind ``cfg`` (codebooks: layer -> [Hkv, M, K, D/M])."""
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
     from transformers.modeling_utils import AttentionInterface
 
     from hyflexpim.models.discover import layer_of
-    from hyflexpim.sim.digital_attention import DigitalAttentionHandle
 
     AttentionInterface.register(SPARSE_IMPLEMENTATION, _forward)
     AttentionMaskInterface.register(SPARSE_IMPLEMENTATION, eager_mask)
@@ -164,11 +298,12 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
                             "save_codebooks) or call enable_sparse_attention(..., codebooks=fit_pq_codebooks(...))")
         codebooks = load_codebooks(cfg.codebooks)
     g = torch.Generator().manual_seed(seed)
-    for i, m in enumerate(mods):
-        m._hyflexpim_sparse = cfg
+    layers = [layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i for i, m in enumerate(mods)]
+    state = {"first_layer": min(layers) if layers else 0}
+    for layer, m in zip(layers, mods):
+        m._hyflexpim_sparse, m._hyflexpim_sparse_state, m._hyflexpim_layer = cfg, state, layer
         if cfg.kind == "pq":
-            layer = layer_of(names[id(m)])
-            books = codebooks.get(layer if layer is not None else i)
+            books = codebooks.get(layer)
             if books is None:
                 raise UserError(f"pq attention: no codebook for layer {layer}")
             if cfg.predictor_noise > 0:  # the centroids as analog cells hold them: one draw per seed
@@ -176,7 +311,7 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
             m._hyflexpim_codebooks = books
     previous = model.config._attn_implementation or "eager"
     model.set_attn_implementation(SPARSE_IMPLEMENTATION)
-    return DigitalAttentionHandle(model, previous, mods)
+    return SparseAttentionHandle(model, previous, mods, state)
 
 
 @contextlib.contextmanager
@@ -216,8 +351,9 @@ def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, k
 
 
 def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), seed: int = 0) -> dict[float, float]:
-    """Mean recall of the exact top-k keys by the kind ``cfg``'s predictor over ``batches`` (all layers, heads
-    and real query rows), per keep fraction. The model's outputs are its dense ones."""
+    """Mean recall of the exact top-k keys by the kind ``cfg``'s predictor over ``batches`` (every predicted
+    layer, head and real query row), per keep fraction. The model's outputs (and what a cascade accumulates)
+    are its dense ones."""
     acc = {k: [0, 0.0] for k in keeps}
     g = torch.Generator().manual_seed(seed)
     noisy = {}
@@ -232,17 +368,25 @@ def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), s
             valid = valid & state["mask"].bool()[:, None, :, None]
         layer = module._hyflexpim_layer
         b = (noisy or books or {}).get(layer) if cfg.kind == "pq" else None
-        pred = predicted_scores(cfg.kind, query, key, cfg, b)
-        exact = predicted_scores("topk", query, key, cfg)
+        scale = query.shape[-1] ** -0.5 if scaling is None else scaling
+        exact = exact_scores(query, key)
+        predictor = PREDICTORS.get(cfg.kind)
+        probs = float_attention(query, key, value, attention_mask, scaling, causal)[1]
         for k in keeps:
-            n, r = top_k_recall(pred, exact, valid, k)
-            acc[k][0] += n
-            acc[k][1] += r
+            ctx = Context(valid, scale, layer, b, state["cascade"].setdefault(k, {}), causal)
+            if layer >= cfg.dense_layers:  # the dense layers predict nothing
+                n, r = top_k_recall(predictor.score(query, key, cfg.model_copy(update={"keep": k}), ctx), exact,
+                                    valid, k)
+                acc[k][0] += n
+                acc[k][1] += r
+            if predictor.observe is not None:  # a cascade sees the dense model's attention here
+                predictor.observe(cfg, ctx, probs, valid)
         return float_attention(query, key, value, attention_mask, scaling, causal)
 
     with attention_hook(model, "hyflexpim_recall", hook), torch.inference_mode():
         for batch in batches:
             state["mask"] = batch.get("attention_mask")
+            state["cascade"] = {}
             model(**{k: v for k, v in batch.items() if k != "labels"})
     return {k: r / max(n, 1) for k, (n, r) in acc.items()}
 
@@ -322,6 +466,6 @@ def keep_fraction(cfg) -> float:
     return float(cfg.keep)
 
 
-__all__ = ["PQAttentionConfig", "TopKAttentionConfig", "WindowAttentionConfig", "enable_sparse_attention",
-           "fit_pq_codebooks", "load_codebooks", "predicted_scores", "predictor_recall", "save_codebooks", "select",
-           "sparse_attention", "top_k_recall"]
+__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "TopKAttentionConfig", "WindowAttentionConfig",
+           "enable_sparse_attention", "exact_scores", "fit_pq_codebooks", "load_codebooks", "predicted_scores",
+           "predictor_recall", "register_predictor", "save_codebooks", "select", "sparse_attention", "top_k_recall"]
