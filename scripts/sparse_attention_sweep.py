@@ -29,6 +29,8 @@ def main() -> None:
     ap.add_argument("--keeps", default="1,0.5,0.33,0.25,0.12,0.06")
     ap.add_argument("--kinds", default=",".join(KINDS))
     ap.add_argument("--recall", action="store_true", help="print the predictors' recall of the exact top-k instead")
+    ap.add_argument("--no-threshold", action="store_true", help="skip the probability-threshold table")
+    ap.add_argument("--profile", help="sparsity_profile.json of an attention analysis: per layer and head keeps")
     a = ap.parse_args()
 
     from hyflexpim.pipeline.resolve import resolve_config
@@ -46,6 +48,8 @@ def main() -> None:
     books = fit_pq_codebooks(model, run.task.batches("train", shuffle=True, seed=0), a.subspaces, a.centroids)
     spec = run.config.hardware.chip()
     settings = {"pq": {"subspaces": a.subspaces, "centroids": a.centroids}, "quest": {"page": a.page}}
+    if a.profile:
+        settings = {k: settings.get(k, {}) | {"profile": a.profile} for k in KINDS}
     if a.recall:
         recall_tables(model, test[:4], run, settings)
         return
@@ -70,7 +74,10 @@ def main() -> None:
         cells = [cell(kind, keep=k) for k in keeps]
         ok = [k for k, (v, _) in zip(keeps, cells) if within(v, dense, task)]
         best = f"{min(ok):.0%}" if ok else "none"
-        print(f"| {NAMES[kind]} | " + " | ".join(f"{fmt(v)} ({100 * d:.0f})" for v, d in cells) + f" | {best} |")
+        name = NAMES[kind] + (" + sparsity profile" if a.profile else "")
+        print(f"| {name} | " + " | ".join(f"{fmt(v)} ({100 * d:.0f})" for v, d in cells) + f" | {best} |")
+    if a.no_threshold:
+        return
     print("\nprobability threshold instead of top-k (Sanger's rule; its configs: 2e-3 and 2e-2)")
     print("| kind | threshold | " + metric + " | measured density % |")
     print("|---|---|---|---|")
@@ -92,18 +99,24 @@ def recall_tables(model, batches, run, settings) -> None:
     keeps = (0.5, 0.25, 0.12)
     n = sum(len(b["input_ids"]) for b in batches)
     print(f"recall of the exact top-k keys (every predicted layer, head and real query row of {n} test sequences)")
-    print("| predictor | " + " | ".join(f"{k:.0%} kept" for k in keeps) + " |")
-    print("|---|" + "---|" * len(keeps))
-    rows = [(NAMES[k], attention_config({"kind": k, **settings.get(k, {})}), None)
-            for k in KINDS if k != "pq"]
-    for m, k in ((4, 16), (8, 16), (8, 64), (16, 16)):
+    print("| predictor | bits per key and head | " + " | ".join(f"{k:.0%} kept" for k in keeps) + " |")
+    print("|---|---|" + "---|" * len(keeps))
+    head = model.config.hidden_size // model.config.num_attention_heads
+    rows = [(NAMES[k], attention_config({"kind": k, **settings.get(k, {})}), None, "")
+            for k in KINDS if k not in ("pq", "sanger")]
+    for b in (4, 2, 1):
+        rows.append((f"Sanger {b}-bit", attention_config({"kind": "sanger", "bits": b}), None, str(b * head)))
+    for m, k in ((4, 16), (8, 16), (8, 64), (16, 16), (32, 16)):
+        if head % m:
+            continue
         books = fit_pq_codebooks(model, run.task.batches("train", shuffle=True, seed=0), m, k)
-        rows.append((f"PQ M={m}, K={k}", attention_config({"kind": "pq", "subspaces": m, "centroids": k}), books))
+        rows.append((f"PQ M={m}, K={k}", attention_config({"kind": "pq", "subspaces": m, "centroids": k}), books,
+                     str(m * (k - 1).bit_length())))
         if (m, k) == (8, 16):
             base = books
-    for name, cfg, books in rows:
+    for name, cfg, books, bits in rows:
         r = predictor_recall(model, batches, cfg, books, keeps)
-        print(f"| {name} | " + " | ".join(f"{r[k]:.3f}" for k in keeps) + " |")
+        print(f"| {name} | {bits} | " + " | ".join(f"{r[k]:.3f}" for k in keeps) + " |")
     print("\nPQ M=8, K=16 under predictor noise (relative sigma on the stored centroids), 25 % kept")
     print("| sigma | " + " | ".join(f"{s:g}" for s in (0, 0.025, 0.05, 0.1)) + " |")
     print("|---|---|---|---|---|")

@@ -244,3 +244,66 @@ def test_the_handle_measures_the_density():
                                                              keep_diagonal=False)) as h:
         model(**inputs)
     assert 0.25 <= h.density() < 0.25 + 0.15  # ceil() per row on short rows
+
+
+def test_per_layer_and_head_keep_from_a_sparsity_profile(tmp_path):
+    import json
+
+    from hyflexpim.sim.sparse_attention import profile_keeps
+
+    prof = {"keep_for_90": {"0": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6], "1": [0.05, 0.05, 0.9, 0.9, 0.2, 0.2]}}
+    path = tmp_path / "sparsity_profile.json"
+    path.write_text(json.dumps(prof))
+    keeps = profile_keeps(path, 0.25)
+    flat = torch.cat([keeps[0].flatten(), keeps[1].flatten()])
+    assert float(flat.mean()) == pytest.approx(0.25, abs=1e-6)  # the budget is the mean over layers and heads
+    assert keeps[0].flatten().argsort().tolist() == list(range(6))  # in proportion to the profile
+    model = tiny_llama()
+    ids = lm_batches(1)[0]["input_ids"]
+    cfg = _cfg("topk", keep=0.25, profile=str(path), keep_first=False, keep_diagonal=False)
+    with torch.no_grad(), enable_sparse_attention(model, cfg) as h:
+        model(input_ids=ids)
+    with torch.no_grad(), enable_sparse_attention(model, _cfg("topk", keep=0.25, keep_first=False,
+                                                             keep_diagonal=False)) as flat_h:
+        model(input_ids=ids)
+    assert h.density() == pytest.approx(flat_h.density(), abs=0.05)  # the same budget, spread differently
+    bad = tmp_path / "bad.json"
+    bad.write_text("{}")
+    with pytest.raises(UserError, match="sparsity profile"):
+        enable_sparse_attention(model, _cfg("topk", profile=str(bad)))
+    one = tmp_path / "one.json"
+    one.write_text(json.dumps({"keep_for_90": {"0": [0.5] * 6}}))
+    with pytest.raises(UserError, match="no layer 1"):
+        enable_sparse_attention(model, _cfg("topk", profile=str(one)))
+
+
+def test_gathering_the_kept_rows_equals_masked_attention():
+    from hyflexpim.sim.sparse_attention import gather_attention
+
+    q, k, v = _qkv(B=2, Hq=4, Hk=2, S=16, D=8)
+    idx = exact_scores(q, k).topk(5, dim=-1).indices
+    mask = torch.zeros(2, 4, 16, 16, dtype=torch.bool).scatter_(-1, idx, True)
+    ref, _ = float_attention(q, k, v, mask, None)
+    assert torch.allclose(gather_attention(q, k, v, idx), ref, atol=1e-6)
+
+
+def test_the_attention_analysis_sees_the_sparse_attention():
+    from hyflexpim.sim.attention_capture import capture_attention
+
+    model = tiny_llama()
+    ids = lm_batches(1)[0]["input_ids"]
+    seen = {}
+
+    def sink(layer, p, valid):
+        seen[layer] = p
+
+    cfg = _cfg("topk", keep=0.25, keep_first=False, keep_diagonal=False)
+    with torch.no_grad(), enable_sparse_attention(model, cfg) as h:
+        with capture_attention(model, sink):
+            model(input_ids=ids)
+        intact = all(hasattr(m, "_hyflexpim_layer") and hasattr(m, "_hyflexpim_sparse") for m in h.modules)
+    n = torch.arange(1, ids.shape[1] + 1)
+    assert set(seen) == {0, 1}
+    for p in seen.values():
+        assert bool(((p > 0).sum(-1) <= torch.ceil(0.25 * n)).all())  # what the analysis sees is the sparse rows
+    assert h.state["kept"] > 0 and intact  # the capture leaves the sparse kind's labels in place

@@ -119,6 +119,9 @@ class RunConfig(Strict):
         if a.kind == "pq" and a.codebooks is not None and not Path(a.codebooks).is_file():
             raise ValueError(f"hardware.attention.codebooks: no such file {a.codebooks} (leave it unset and the run "
                              "fits codebooks itself)")
+        if getattr(a, "profile", None) is not None and not Path(a.profile).is_file():
+            raise ValueError(f"hardware.attention.profile: no such file {a.profile} (an attention analysis writes "
+                             "attention/sparsity_profile.json)")
         return hw
 
     label: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$",

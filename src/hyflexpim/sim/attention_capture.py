@@ -1,8 +1,9 @@
 """Capture post-softmax attention of any supported transformer, layer by layer, as it is computed.
 
 Transformers models: an attention implementation ``"hyflexpim_capture"`` registered in transformers'
-``AttentionInterface`` (the same hook the digital-PIM attention uses) computes the attention — on the
-digital-PIM datapath when a module has it enabled, else eager float, as transformers' own ``eager`` —
+``AttentionInterface`` (the same hook the digital-PIM attention uses) computes the attention — as the
+module's dynamic sparse kind when one is enabled, on the digital-PIM datapath when that is, else eager
+float, as transformers' own ``eager`` —
 and hands the probabilities and the mask of valid keys to a sink. ``torch.nn.MultiheadAttention``
 modules: a wrapper of their forward asks for per-head weights. Nothing is stored here: the sink
 (``hyflexpim.analysis``) reduces each batch to running statistics.
@@ -31,7 +32,11 @@ Sink = Callable[[int, torch.Tensor, torch.Tensor], None]
 def _capture_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     causal = bool(getattr(module, "is_causal", False))
     cfg = getattr(module, "_hyflexpim_digital_attention", None)
-    if cfg is not None:
+    if getattr(module, "_hyflexpim_sparse", None) is not None:  # a dynamic sparse kind: its own forward
+        from hyflexpim.sim.sparse_attention import _forward as sparse_forward
+
+        out, p = sparse_forward(module, query, key, value, attention_mask, scaling, dropout)
+    elif cfg is not None:
         out, p = digital_attention(query, key, value, attention_mask, scaling, cfg, is_causal=causal,
                                    dropout=dropout, training=module.training)
     else:
@@ -105,17 +110,21 @@ def capture_attention(model: nn.Module, sink: Sink):
         return
     _register()
     previous = model.config._attn_implementation or "eager"
+    labelled = []
     for i, (name, m) in enumerate(layers):
         m._hyflexpim_capture = sink
-        m._hyflexpim_layer = layer_of(name) if layer_of(name) is not None else i
+        if not hasattr(m, "_hyflexpim_layer"):  # a sparse kind labels its modules itself
+            m._hyflexpim_layer = layer_of(name) if layer_of(name) is not None else i
+            labelled.append(m)
     model.set_attn_implementation(CAPTURE_IMPLEMENTATION)
     try:
         yield [n for n, _ in layers]
     finally:
         for _, m in layers:
-            for attr in ("_hyflexpim_capture", "_hyflexpim_layer"):
-                if hasattr(m, attr):
-                    delattr(m, attr)
+            if hasattr(m, "_hyflexpim_capture"):
+                del m._hyflexpim_capture
+        for m in labelled:
+            del m._hyflexpim_layer
         model.set_attn_implementation(previous if previous != CAPTURE_IMPLEMENTATION else "eager")
 
 

@@ -45,6 +45,9 @@ class _SparseBase(DigitalAttentionConfig):
     exact: Literal["digital", "float"] = Field("digital", description="precision of the exact attention on "
                                                "the kept entries: the digital-PIM datapath, or float")
     dense_layers: int = Field(0, ge=0, description="the first this many layers attend to every valid key")
+    profile: str | None = Field(None, description="sparsity_profile.json of an attention analysis: each layer and "
+                                "head keeps in proportion to its share of keys for 90 % of the mass, scaled so "
+                                "that the mean over layers and heads is keep")
 
     def prediction(self) -> dict:
         """The chip's ``prediction`` section for this kind: how the hardware decides what to keep."""
@@ -174,8 +177,8 @@ def predicted_scores(cfg, query, key, ctx: Context | None = None) -> torch.Tenso
     return PREDICTORS.get(cfg.kind).score(query, key, cfg, ctx)
 
 
-def keep_count(valid: torch.Tensor, keep: float) -> torch.Tensor:
-    """k per row: ceil(keep · valid keys), at least 1 [.., Sq, 1]."""
+def keep_count(valid: torch.Tensor, keep) -> torch.Tensor:
+    """k per row: ceil(keep · valid keys), at least 1 [.., Sq, 1] (keep: a float, or per head [H, 1, 1])."""
     return torch.clamp(torch.ceil(keep * valid.sum(-1, keepdim=True).float()).long(), min=1)
 
 
@@ -224,11 +227,15 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), is_causal)
     predictor = PREDICTORS.get(cfg.kind)
     ctx = Context(valid, scaling, layer, books, state, is_causal)
+    share = state.get("layer_keep", {}).get(layer, cfg.keep)  # per head from a sparsity profile, if given
+    if isinstance(share, torch.Tensor) and share.shape[0] != query.shape[1]:
+        raise UserError(f"hardware.attention.profile: layer {layer} lists {share.shape[0]} heads, the model has "
+                        f"{query.shape[1]}")
     if layer < cfg.dense_layers:
         keep = valid.expand(query.shape[0], query.shape[1], -1, -1)
     else:
         pred = predictor.score(query, key, cfg, ctx)
-        keep = select(pred, valid, cfg.keep, cfg.keep_first, cfg.keep_diagonal, getattr(cfg, "threshold", None),
+        keep = select(pred, valid, share, cfg.keep_first, cfg.keep_diagonal, getattr(cfg, "threshold", None),
                       scaling)
     state["kept"] = state.get("kept", 0) + int(keep.sum())
     state["valid"] = state.get("valid", 0) + int(valid.expand_as(keep).sum())
@@ -241,11 +248,52 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     return out
 
 
+def profile_keeps(path, keep: float, mass: str = "keep_for_90") -> dict[int, torch.Tensor]:
+    """Per layer, the keep share of each head [H, 1, 1] from an attention analysis's sparsity profile: in
+    proportion to the share of keys that hold ``mass`` of the attention, scaled so that the mean over every
+    layer and head is ``keep`` (each clipped to [1e-3, 1]; the scale found by bisection)."""
+    import json
+
+    try:
+        data = json.loads(open(path, encoding="utf-8").read())[mass]
+        prof = {int(l): torch.tensor([float(x) for x in v]) for l, v in data.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise UserError(f"hardware.attention.profile: cannot read a sparsity profile from {path} ({e})") from None
+    if not prof or any(len(v) == 0 or not torch.isfinite(v).all() or (v < 0).any() for v in prof.values()):
+        raise UserError(f"hardware.attention.profile: {path} holds no per-head shares in [0, 1]")
+    flat = torch.cat(list(prof.values())).clamp_min(1e-3)
+
+    def mean(scale: float) -> float:
+        return float((flat * scale).clamp(1e-3, 1.0).mean())
+
+    lo, hi = 0.0, 1.0 / float(flat.min())
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if mean(mid) < keep else (lo, mid)
+    return {l: (v.clamp_min(1e-3) * hi).clamp(1e-3, 1.0)[:, None, None] for l, v in prof.items()}
+
+
+def gather_attention(query, key, value, index: torch.Tensor, scaling: float | None = None) -> torch.Tensor:
+    """Float attention of each query over the keys ``index`` [B, Hq, Sq, k] only, by gathering their K and V
+    rows (no dense score matrix: the work and memory scale with k, not with the sequence) -> [B, Sq, Hq, D].
+    Equal to attention masked to the same keys; the speed path of ``scripts/bench_sparse_attention.py``."""
+    scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
+    n_rep = query.shape[1] // key.shape[1]
+    k, v = _repeat_kv(key, n_rep), _repeat_kv(value, n_rep)
+    B, H, Sq, kk = index.shape
+    D = k.shape[-1]
+    flat = index.reshape(B, H, Sq * kk, 1).expand(B, H, Sq * kk, D)
+    ks = torch.gather(k, 2, flat).reshape(B, H, Sq, kk, D)
+    vs = torch.gather(v, 2, flat).reshape(B, H, Sq, kk, D)
+    p = torch.softmax(torch.einsum("bhqd,bhqkd->bhqk", query, ks) * scaling, dim=-1)
+    return torch.einsum("bhqk,bhqkd->bhqd", p, vs).transpose(1, 2).contiguous()
+
+
 def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
     cfg = module._hyflexpim_sparse
     state = module._hyflexpim_sparse_state
     if module._hyflexpim_layer == state["first_layer"]:  # a new forward pass: reset the cascade state
-        for k in [k for k in state if k not in ("first_layer", "kept", "valid")]:
+        for k in [k for k in state if k not in ("first_layer", "kept", "valid", "layer_keep")]:
             del state[k]
     return sparse_attention(query, key, value, attention_mask, scaling, cfg,
                             bool(getattr(module, "is_causal", False)), getattr(module, "_hyflexpim_codebooks", None),
@@ -300,6 +348,11 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     g = torch.Generator().manual_seed(seed)
     layers = [layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i for i, m in enumerate(mods)]
     state = {"first_layer": min(layers) if layers else 0}
+    if cfg.profile is not None:
+        state["layer_keep"] = profile_keeps(cfg.profile, cfg.keep)
+        missing = sorted(set(layers) - set(state["layer_keep"]))
+        if missing:
+            raise UserError(f"hardware.attention.profile: {cfg.profile} has no layer {missing[0]} of this model")
     for layer, m in zip(layers, mods):
         m._hyflexpim_sparse, m._hyflexpim_sparse_state, m._hyflexpim_layer = cfg, state, layer
         if cfg.kind == "pq":
@@ -467,5 +520,5 @@ def keep_fraction(cfg) -> float:
 
 
 __all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "TopKAttentionConfig", "WindowAttentionConfig",
-           "enable_sparse_attention", "exact_scores", "fit_pq_codebooks", "load_codebooks", "predicted_scores",
+           "enable_sparse_attention", "exact_scores", "gather_attention", "profile_keeps", "fit_pq_codebooks", "load_codebooks", "predicted_scores",
            "predictor_recall", "register_predictor", "save_codebooks", "select", "sparse_attention", "top_k_recall"]
