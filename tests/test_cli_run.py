@@ -82,6 +82,11 @@ def one_line_error(r, *words):
     (["--set", "decompose.rank_policy=fixed", "--set", "decompose.rank_value=500"], ["rank", "1..384"]),
     (["--set", "hardware.noise={kind: paper, sigma_mlc: -0.1}"], ["sigma_mlc"]),
     (["--set", "bogus_field=1"], ["bogus_field", "unknown field"]),
+    (["--set", "hardware.attention={kind: topk, keep: 0}"], ["hardware.attention", "keep"]),
+    (["--set", "hardware.attention={kind: pq, keep: 1.5}"], ["hardware.attention", "keep"]),
+    (["--set", "hardware.attention={kind: pq, centroids: 0}"], ["centroids"]),
+    (["--set", "hardware.attention={kind: pq, subspaces: 5}"], ["subspaces", "divide the head size 32"]),
+    (["--set", "hardware.attention={kind: sanger, threshold: 2}"], ["threshold"]),
 ])
 def test_bad_input_is_one_line_exit_2(tmp_path, args, words):
     out = tmp_path / "bad"

@@ -54,6 +54,24 @@ def plan_digest(plan: Plan, hardware) -> str:
     return h.hexdigest()[:12]
 
 
+def _check_attention(config: RunConfig) -> None:
+    """Refuse, before any training, PQ sub-spaces that do not divide the model's head size."""
+    m = getattr(config.hardware.attention, "subspaces", None)
+    if m is None:
+        return
+    from transformers import AutoConfig
+
+    from hyflexpim.models.load import resolve
+
+    try:
+        cfg = AutoConfig.from_pretrained(resolve(config.model)[1])
+    except (OSError, ValueError):
+        return  # the model's own loading reports it
+    head = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
+    if head % m:
+        raise UserError(f"hardware.attention.subspaces: {m} must divide the head size {head} of {config.model}")
+
+
 @dataclass
 class Run:
     config: RunConfig
@@ -78,6 +96,7 @@ class Run:
         run = cls(config, ws, say, progress)
         run.task = load_run_task(config, tokenizer=None)
         run.task.tokenizer = load_tokenizer(config.model)
+        _check_attention(config)
         ws.write_config(config)
         return run
 
