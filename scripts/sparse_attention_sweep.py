@@ -38,7 +38,8 @@ def main() -> None:
     from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config
     from hyflexpim.sim.digital_attention import enable_digital_attention
     from hyflexpim.sim.evaluate import evaluate
-    from hyflexpim.sim.sparse_attention import enable_sparse_attention, fit_pq_codebooks
+    from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
+    from hyflexpim.sim.sparse_attention import enable_sparse_attention
 
     run = Run.open(resolve_config(overrides={"out": a.out}), progress=False)
     run.may_train = set()
@@ -94,7 +95,8 @@ def within(value: float, dense: float, task: str) -> bool:
 
 def recall_tables(model, batches, run, settings) -> None:
     from hyflexpim.sim.attention import attention_config
-    from hyflexpim.sim.sparse_attention import fit_pq_codebooks, predictor_recall
+    from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
+    from hyflexpim.sim.sparse_quality import predictor_recall
 
     keeps = (0.5, 0.25, 0.12)
     n = sum(len(b["input_ids"]) for b in batches)

@@ -9,8 +9,9 @@ from hyflexpim.errors import UserError
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.digital_attention import digital_attention, float_attention
 from hyflexpim.sim.sparse_attention import (PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig,
-                                            Context, enable_sparse_attention, exact_scores, fit_pq_codebooks,
-                                            predicted_scores, select, sparse_attention)
+                                            Context, enable_sparse_attention, exact_scores, predicted_scores,
+                                            select, sparse_attention)
+from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
 
 
 def _qkv(B=2, Hq=4, Hk=2, S=12, D=8, seed=0):
@@ -127,7 +128,7 @@ def test_subspaces_must_divide_the_head_size():
 
 
 def test_recall_of_the_exact_top_k():
-    from hyflexpim.sim.sparse_attention import predictor_recall, top_k_recall
+    from hyflexpim.sim.sparse_quality import predictor_recall, top_k_recall
 
     q, k, v = _qkv(B=1, Hq=2, Hk=2, S=8, D=4)
     valid = torch.ones(1, 1, 8, 8, dtype=torch.bool)
@@ -307,3 +308,13 @@ def test_the_attention_analysis_sees_the_sparse_attention():
     for p in seen.values():
         assert bool(((p > 0).sum(-1) <= torch.ceil(0.25 * n)).all())  # what the analysis sees is the sparse rows
     assert h.state["kept"] > 0 and intact  # the capture leaves the sparse kind's labels in place
+
+
+def test_sparse_attention_trains_through_the_kept_entries():
+    model = tiny_bert().train()
+    batch = cls_batches(1)[0]
+    with enable_sparse_attention(model, _cfg("topk", keep=0.5)):
+        loss = model(**batch).loss
+        loss.backward()
+    grads = [p.grad for n, p in model.named_parameters() if "attention.self.query" in n and p.grad is not None]
+    assert grads and all(torch.isfinite(g).all() for g in grads) and float(sum(g.abs().sum() for g in grads)) > 0

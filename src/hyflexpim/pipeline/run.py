@@ -199,7 +199,7 @@ class Run:
             return hw
         path = self.ws.path("attention", f"codebooks-{variant}-M{a.subspaces}K{a.centroids}.safetensors")
         if not path.exists():
-            from hyflexpim.sim.sparse_attention import fit_pq_codebooks, save_codebooks
+            from hyflexpim.sim.pq_codebooks import fit_pq_codebooks, save_codebooks
 
             batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 3)
             books = self.timed(f"fitted PQ codebooks (M={a.subspaces}, K={a.centroids}) for the {variant} model",

@@ -6,7 +6,7 @@ Attention kinds (registered in ``hyflexpim.sim.attention``; settings typed, vali
 - ``topk``   — the oracle: exact scores Q·Kᵀ choose the keys (the ceiling of every predictor);
 - ``pq``     — HARDSEA's product-quantization relevance prediction: each key is encoded by its nearest
                centroid in each of M sub-spaces (codebooks fitted once, offline, by k-means on calibration
-               keys: ``fit_pq_codebooks``), and a query scores a key as Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot
+               keys: ``hyflexpim.sim.pq_codebooks.fit_pq_codebooks``), and a query scores a key as Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot
                product with the key rebuilt from its centroids. Only the order matters; ``predictor_noise``
                perturbs the centroids as analog ReRAM would store them (relative σ, one draw per seed), and
                never touches the exact attention;
@@ -150,7 +150,7 @@ def _topk_score(query, key, cfg, ctx):
 
 def _pq_score(query, key, cfg, ctx):
     if ctx.books is None:
-        raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.sparse_attention."
+        raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.pq_codebooks."
                         "fit_pq_codebooks (or give hardware.attention.codebooks)")
     return exact_scores(query, _pq_keys(key, ctx.books))
 
@@ -234,9 +234,10 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     if layer < cfg.dense_layers:
         keep = valid.expand(query.shape[0], query.shape[1], -1, -1)
     else:
-        pred = predictor.score(query, key, cfg, ctx)
-        keep = select(pred, valid, share, cfg.keep_first, cfg.keep_diagonal, getattr(cfg, "threshold", None),
-                      scaling)
+        with torch.no_grad():  # the selection is discrete: no gradient flows through the prediction
+            pred = predictor.score(query.detach(), key.detach(), cfg, ctx)
+            keep = select(pred, valid, share, cfg.keep_first, cfg.keep_diagonal, getattr(cfg, "threshold", None),
+                          scaling)
     state["kept"] = state.get("kept", 0) + int(keep.sum())
     state["valid"] = state.get("valid", 0) + int(valid.expand_as(keep).sum())
     if cfg.exact == "float":
@@ -276,7 +277,7 @@ def profile_keeps(path, keep: float, mass: str = "keep_for_90") -> dict[int, tor
 def gather_attention(query, key, value, index: torch.Tensor, scaling: float | None = None) -> torch.Tensor:
     """Float attention of each query over the keys ``index`` [B, Hq, Sq, k] only, by gathering their K and V
     rows (no dense score matrix: the work and memory scale with k, not with the sequence) -> [B, Sq, Hq, D].
-    Equal to attention masked to the same keys; the speed path of ``scripts/bench_sparse_attention.py``."""
+    Equal to attention masked to the same keys; the speed path of ``benchmarks/bench_sparse_attention.py``."""
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     n_rep = query.shape[1] // key.shape[1]
     k, v = _repeat_kv(key, n_rep), _repeat_kv(value, n_rep)
@@ -344,6 +345,8 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
         if cfg.codebooks is None:
             raise UserError("pq attention needs codebooks: give hardware.attention.codebooks (a file written by "
                             "save_codebooks) or call enable_sparse_attention(..., codebooks=fit_pq_codebooks(...))")
+        from hyflexpim.sim.pq_codebooks import load_codebooks
+
         codebooks = load_codebooks(cfg.codebooks)
     g = torch.Generator().manual_seed(seed)
     layers = [layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i for i, m in enumerate(mods)]
@@ -390,135 +393,6 @@ def attention_hook(model, name: str, fn):
             del m._hyflexpim_layer
 
 
-# -- predictor quality ------------------------------------------------------------------------------------
-
-def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, keep: float) -> tuple[int, float]:
-    """(rows, Σ recall): the share of each row's exact top-k keys that the prediction also ranks in its top k
-    (k = ceil(keep · valid keys)); nothing forced in."""
-    a = select(pred, valid, keep, False, False)
-    b = select(exact, valid, keep, False, False)
-    hit = (a & b).sum(-1).float()
-    total = b.sum(-1).float().clamp_min(1)
-    ok = valid.expand_as(pred).any(-1)
-    return int(ok.sum()), float((hit / total)[ok].sum())
-
-
-def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), seed: int = 0) -> dict[float, float]:
-    """Mean recall of the exact top-k keys by the kind ``cfg``'s predictor over ``batches`` (every predicted
-    layer, head and real query row), per keep fraction. The model's outputs (and what a cascade accumulates)
-    are its dense ones."""
-    acc = {k: [0, 0.0] for k in keeps}
-    g = torch.Generator().manual_seed(seed)
-    noisy = {}
-    if books is not None and getattr(cfg, "predictor_noise", 0) > 0:
-        noisy = {l: b * (1 + cfg.predictor_noise * torch.randn(b.shape, generator=g)) for l, b in books.items()}
-    state = {}
-
-    def hook(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
-        causal = bool(getattr(module, "is_causal", False))
-        valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), causal)
-        if state.get("mask") is not None:  # drop padded queries
-            valid = valid & state["mask"].bool()[:, None, :, None]
-        layer = module._hyflexpim_layer
-        b = (noisy or books or {}).get(layer) if cfg.kind == "pq" else None
-        scale = query.shape[-1] ** -0.5 if scaling is None else scaling
-        exact = exact_scores(query, key)
-        predictor = PREDICTORS.get(cfg.kind)
-        probs = float_attention(query, key, value, attention_mask, scaling, causal)[1]
-        for k in keeps:
-            ctx = Context(valid, scale, layer, b, state["cascade"].setdefault(k, {}), causal)
-            if layer >= cfg.dense_layers:  # the dense layers predict nothing
-                n, r = top_k_recall(predictor.score(query, key, cfg.model_copy(update={"keep": k}), ctx), exact,
-                                    valid, k)
-                acc[k][0] += n
-                acc[k][1] += r
-            if predictor.observe is not None:  # a cascade sees the dense model's attention here
-                predictor.observe(cfg, ctx, probs, valid)
-        return float_attention(query, key, value, attention_mask, scaling, causal)
-
-    with attention_hook(model, "hyflexpim_recall", hook), torch.inference_mode():
-        for batch in batches:
-            state["mask"] = batch.get("attention_mask")
-            state["cascade"] = {}
-            model(**{k: v for k, v in batch.items() if k != "labels"})
-    return {k: r / max(n, 1) for k, (n, r) in acc.items()}
-
-
-# -- codebooks ----------------------------------------------------------------------------------------------
-
-def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
-                     max_keys: int = 8192, seed: int = 0) -> dict[int, torch.Tensor]:
-    """k-means (faiss) on calibration keys, per layer, key head and sub-space: layer -> [Hkv, M, K, D/M]."""
-    import faiss
-    import numpy as np
-
-    keys: dict[int, list] = {}
-
-    def collect(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
-        keys.setdefault(module._hyflexpim_layer, []).append(key.detach().transpose(1, 2).reshape(-1, *key.shape[1:2],
-                                                                                                 key.shape[-1]))
-        return float_attention(query, key, value, attention_mask, scaling, bool(getattr(module, "is_causal", False)))
-
-    with attention_hook(model, "hyflexpim_keys", collect), torch.inference_mode():
-        for j, b in enumerate(batches):
-            if j >= n_batches:
-                break
-            mask = b.get("attention_mask")
-            before = {l: len(v) for l, v in keys.items()}
-            model(**{k: v for k, v in b.items() if k != "labels"})
-            if mask is not None:  # drop the keys of padding tokens
-                for l in keys:
-                    if len(keys[l]) > before.get(l, 0):
-                        keys[l][-1] = keys[l][-1][mask.reshape(-1).bool()]
-    if not keys:
-        raise UserError("pq codebooks: the calibration data gave no batches")
-    out = {}
-    for layer, chunks in keys.items():
-        x = torch.cat(chunks)  # [N, Hkv, D]
-        N, Hk, D = x.shape
-        if D % subspaces:
-            raise UserError(f"hardware.attention.subspaces: {subspaces} must divide the head size {D}")
-        if N > max_keys:
-            x = x[torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:max_keys]]
-        d = D // subspaces
-        k = min(centroids, x.shape[0])
-        books = torch.zeros(Hk, subspaces, centroids, d)
-        for h in range(Hk):
-            for s in range(subspaces):
-                data = np.ascontiguousarray(x[:, h, s * d:(s + 1) * d].float().numpy())
-                km = faiss.Kmeans(d, k, niter=25, seed=seed + 1000 * h + s, verbose=False)
-                km.train(data)
-                books[h, s, :k] = torch.from_numpy(km.centroids)
-                if k < centroids:  # fewer keys than centroids: repeat (ties never win over a real one)
-                    books[h, s, k:] = books[h, s, :1]
-        out[layer] = books
-    return out
-
-
-def save_codebooks(books: dict[int, torch.Tensor], path) -> None:
-    from safetensors.torch import save_file
-
-    from hyflexpim.atomic import atomic_path
-
-    with atomic_path(path) as tmp:
-        save_file({f"layer{l}": t.contiguous() for l, t in books.items()}, str(tmp))
-
-
-def load_codebooks(path) -> dict[int, torch.Tensor]:
-    from safetensors.torch import load_file
-
-    try:
-        data = load_file(str(path))
-    except (OSError, Exception) as e:  # safetensors raises its own error types on a bad file
-        raise UserError(f"cannot read codebooks {path}: {str(e).splitlines()[0]}") from None
-    return {int(k[5:]): v for k, v in data.items()}
-
-
-def keep_fraction(cfg) -> float:
-    """The share of attention entries computed exactly (for the cost side)."""
-    return float(cfg.keep)
-
-
-__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "TopKAttentionConfig", "WindowAttentionConfig",
-           "enable_sparse_attention", "exact_scores", "gather_attention", "profile_keeps", "fit_pq_codebooks", "load_codebooks", "predicted_scores",
-           "predictor_recall", "register_predictor", "save_codebooks", "select", "sparse_attention", "top_k_recall"]
+__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "SparseAttentionHandle", "TopKAttentionConfig",
+           "WindowAttentionConfig", "attention_hook", "enable_sparse_attention", "exact_scores", "gather_attention",
+           "predicted_scores", "profile_keeps", "register_predictor", "select", "sparse_attention"]

@@ -1,6 +1,6 @@
 """CPU time of sparse attention against dense attention, one run, same inputs and threads (prints ratios).
 
-    .venv/bin/python scripts/bench_sparse_attention.py [--lens 128,2048] [--keep 0.12] [--repeats 5]
+    .venv/bin/python benchmarks/bench_sparse_attention.py [--lens 128,2048] [--keep 0.12] [--repeats 5]
 
 One layer of BERT-base-sized attention (12 heads of 64, batch 1), float32. Dense: Q·Kᵀ, softmax, ·V
 (``hyflexpim.sim.digital_attention.float_attention``). Sparse, per query the top ceil(keep · L) keys:
