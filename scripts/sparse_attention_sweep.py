@@ -41,7 +41,10 @@ def main() -> None:
     from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
     from hyflexpim.sim.sparse_attention import enable_sparse_attention
 
-    run = Run.open(resolve_config(overrides={"out": a.out}), progress=False)
+    from pathlib import Path
+
+    saved = Path(a.out) / "config.yaml"  # the run folder's own configuration (model, task, data)
+    run = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False)
     run.may_train = set()
     model = run.finetuned()
     task = run.task.kind

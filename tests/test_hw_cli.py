@@ -74,3 +74,18 @@ def test_price_plans_reads_the_architecture_from_the_plan_not_the_name():
 
     assert len([row for res in results for row in rows(res)]) == 2 * (1 + len(BASELINES)) * 2
     assert [r["slc_rate"] for r in (res[0] for res in results)] == [5.0, 20.0]  # percent, as everywhere
+
+
+def test_cli_prices_the_attention_only_design_and_a_sparse_plan(tmp_path):
+    r = runner.invoke(_app(), ["hw", "--model", "bert-base", "--spec", "hardsea", "--baselines", "gpu_a100",
+                               "--seq-lens", "128,512", "--out", str(tmp_path)])
+    assert r.exit_code == 0, r.output
+    assert "self-attention only" in r.output and "attention density 25%" in r.output
+    assert (tmp_path / "hw_results.json").stat().st_size > 0 and (tmp_path / "energy_breakdown.png").stat().st_size > 0
+    from hyflexpim.hw.sparse_sweep import sparse_plan
+
+    plan = tmp_path / "pq.json"
+    sparse_plan("bert-base", "pq", 0.25).save(plan)
+    r = runner.invoke(_app(), ["hw", "--plan", str(plan), "--baselines", "all_slc", "--seq-lens", "8192"])
+    assert r.exit_code == 0, r.output
+    assert "prediction: pq" in r.output

@@ -71,9 +71,16 @@ def hw(
     info = results[0]["info"]
     for note in getattr(subject, "notes", []):
         console.print(f"note: {note}")
-    console.print(f"[bold]{results[0]['spec']}[/]: {info['chips']} chip(s), {info['pus_per_layer']} PU(s) per layer, "
-                  f"{info['arrays_used']} arrays ({info['arrays_slc']} SLC), utilisation {info['array_utilisation']:.1%}, "
-                  f"SLC weight share {info['slc_weight_fraction']:.1%}, batch {info['batch']}")
+    sparse = (f", attention density {info['attention_density']:.0%} (prediction: {info['prediction']})"
+              if info.get("attention_density", 1.0) < 1 else "")
+    if "chips" in info:
+        console.print(f"[bold]{results[0]['spec']}[/]: {info['chips']} chip(s), {info['pus_per_layer']} PU(s) per layer, "
+                      f"{info['arrays_used']} arrays ({info['arrays_slc']} SLC), utilisation "
+                      f"{info['array_utilisation']:.1%}, SLC weight share {info['slc_weight_fraction']:.1%}, "
+                      f"batch {info['batch']}{sparse}")
+    else:  # a design of another kind (an attention-only accelerator, a roofline)
+        console.print(f"[bold]{results[0]['spec']}[/]: {info.get('scope', 'the whole model')}, batch {info['batch']}"
+                      f"{sparse}")
     for t in rich_tables(results):
         console.print(t)
     if band and any(r["key"] == "all_slc" for r in results):

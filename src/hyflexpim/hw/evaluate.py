@@ -152,9 +152,23 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
         if key not in cache:
             cache[key] = ref if _is_spec(ref) else load_spec(ref)
         loaded.append(cache[key])
+    attention_only = loaded[0].kind == "attention"  # an attention-only design: every baseline on that work alone
+    if attention_only and any(sp.kind == "pim" for sp in loaded[1:]):
+        raise UserError(f"spec '{loaded[0].name}' prices the self-attention only: compare it with rooflines (GPUs) or "
+                        "other attention-only designs, not with whole-model PIM designs")
     out = []
     for ref, sp in zip(refs, equalise(plan, loaded, mode)):
-        r = _run(plan, shp, sp, seq, batch, gen_tokens)
+        if attention_only and sp.kind == "roofline":
+            from hyflexpim.hw.attention_only import roofline_attention
+
+            keep = plan.attention.keep if plan.attention.kind != "dense" else 1.0
+            b = shp.layers if batch == "fill" else batch
+            r = _listify(roofline_attention(sp, shp, seq, b, gen_tokens, keep)
+                         | {"spec": sp.name, "model": shp.name or plan.model_name, "seq_lens": seq,
+                            "slc_rate": plan.policy.get("slc_rate")})
+            r["info"]["scope"] = "self-attention only"
+        else:
+            r = _run(plan, shp, sp, seq, batch, gen_tokens)
         r["key"] = "hyflexpim" if ref is spec else str(ref)
         r["info"]["compare"] = mode
         out.append(r)
