@@ -204,3 +204,8 @@ def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_p
                       "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false",
                       "--set", "compare.singular_value_rates=[]")
     assert again.returncode == 0 and "fitted PQ codebooks" not in again.stdout  # fitted once
+    before = (out / "evaluations.jsonl").read_text()
+    plan_file = out / "plans" / "redistributed-grad_abs-uniform-slc10-pq0.5.json"
+    ev = hyflexpim("evaluate", "--out", str(out), "--plan", str(plan_file), *TINY)
+    assert ev.returncode == 0, ev.stderr[-2000:]
+    assert (out / "evaluations.jsonl").read_text() == before  # the plan's own attention: the same evaluation

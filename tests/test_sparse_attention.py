@@ -88,7 +88,7 @@ def test_sparse_kinds_through_the_hardware_config_price_their_keep_and_predictor
     from hyflexpim.sim.attention import attention_plan
 
     hw = HardwareConfig(attention={"kind": "pq", "keep": 0.25})
-    assert hw.chip().prediction.kind == "pq" and hw.chip().digital.attention_density == 1.0  # keep is in the plan
+    assert hw.chip().prediction.kind == "none" and hw.chip().digital.attention_density == 1.0  # both in the plan
     assert hw.attention.value_bits == 8  # the chip's precision for the exact part
     model = tiny_llama()
     decompose(model)

@@ -190,10 +190,20 @@ class Run:
         self.ws.save_tensors({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, path)
         return imp
 
-    def hardware(self, variant: str):
+    def hardware(self, variant: str, plan: Plan | None = None):
         """The run's hardware for one model variant: a ``pq`` attention without codebooks gets them fitted once
-        on this variant's keys (training split, k-means) and stored under ``attention/``."""
+        on this variant's keys (training split, k-means) and stored under ``attention/``. A ``plan`` whose
+        attention block is sparse brings its own attention (its kind, keep and settings): the accuracy is
+        measured with the attention the plan is priced with."""
         hw = self.config.hardware
+        if plan is not None and plan.attention.kind != "dense":
+            from hyflexpim.config import validate
+            from hyflexpim.sim.config import HardwareConfig
+
+            own = {k: v for k, v in plan.attention.params.items() if k != "prediction"}
+            data = hw.model_dump(exclude={"attention"}) | {"attention": {"kind": plan.attention.kind,
+                                                                          "keep": plan.attention.keep, **own}}
+            hw = validate(HardwareConfig, data, "plan attention")
         a = hw.attention
         if a.kind != "pq" or a.codebooks is not None:
             return hw
@@ -257,7 +267,7 @@ class Run:
         out = []
         done = self.ws.done()
         batches = None
-        hw = self.hardware(variant)
+        hw = self.hardware(variant, plan)
         digest = plan_digest(plan, hw)
         exact = deterministic(plan, hw)
         value = None

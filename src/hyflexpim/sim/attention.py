@@ -90,8 +90,8 @@ def _enable_sparse(model, cfg):
 
 
 def _sparse_to_chip(cfg) -> dict:
-    """The exact part's precisions and the prediction hardware; the keep share travels in the plan."""
-    return _digital_to_chip(cfg) | {"prediction": cfg.prediction()}
+    """The exact part's precisions; the keep share and the predictor travel in the plan (``attention_plan``)."""
+    return _digital_to_chip(cfg)
 
 
 def attention_plan(cfg):
