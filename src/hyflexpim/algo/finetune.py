@@ -59,15 +59,23 @@ def trainable_parameters(model: nn.Module, sigma_only: bool) -> list[nn.Paramete
 
 
 def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, step_name: str = "finetune",
-             progress: bool = True) -> FinetuneResult:
-    """Train ``model`` on ``batches`` (a DataLoader of dicts accepted by ``model(**batch)``, with labels)."""
+             progress: bool = True, regularizer=None, on_step=None, extra=None) -> FinetuneResult:
+    """Train ``model`` on ``batches`` (a DataLoader of dicts accepted by ``model(**batch)``, with labels).
+
+    ``regularizer()``: a term added to every step's loss (e.g. a budget penalty); ``on_step(step, total)``:
+    called before each step (e.g. a temperature schedule); ``extra``: (parameters, lr multiplier) trained in
+    their own group (and not in the model's)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     config = config or FinetuneConfig()
-    params = trainable_parameters(model, config.train_sigma_only)
-    optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    own = {id(p) for p in (extra[0] if extra else [])}
+    params = [p for p in trainable_parameters(model, config.train_sigma_only) if id(p) not in own]
+    groups = [{"params": params}]
+    if extra:
+        groups.append({"params": list(extra[0]), "lr": config.lr * extra[1], "weight_decay": 0.0})
+    optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     accelerator = Accelerator()
     model, optimizer, batches = accelerator.prepare(model, optimizer, batches)
     per_epoch = len(batches)
@@ -80,7 +88,11 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     bar = tqdm(total=total, desc=step_name, disable=not progress or not accelerator.is_main_process, leave=False)
     while result.steps < total:
         for batch in batches:
+            if on_step is not None:
+                on_step(result.steps, total)
             loss = model(**batch).loss
+            if regularizer is not None:
+                loss = loss + regularizer()
             if not torch.isfinite(loss):
                 raise NumericalError(f"NaN/inf loss in step '{step_name}' at iteration {result.steps}: {first_non_finite(model)}")
             accelerator.backward(loss)

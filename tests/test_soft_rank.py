@@ -1,0 +1,91 @@
+"""Learned ranks by soft thresholding (hyflexpim.algo.soft_rank): exact when nothing is clipped, the budget
+penalty's gradient, hard truncation, bad settings."""
+
+import pytest
+import torch
+from conftest import cls_batches, tiny_bert
+
+from hyflexpim.algo.decompose import decompose
+from hyflexpim.algo.finetune import FinetuneConfig, finetune
+from hyflexpim.algo.soft_rank import SoftRankConfig, enable_soft_rank, harden
+from hyflexpim.config import validate
+from hyflexpim.errors import UserError
+from hyflexpim.models.layers import SVDLinear
+
+
+def _layer(d_out=12, d_in=16, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    lin = torch.nn.Linear(d_in, d_out)
+    with torch.no_grad():
+        lin.weight.copy_(torch.randn(d_out, d_in, generator=g))
+    return torch.nn.Sequential(SVDLinear.from_module(lin))
+
+
+def test_a_threshold_at_zero_is_the_plain_decomposed_layer():
+    model = _layer()
+    x = torch.randn(5, 16)
+    ref = model(x)
+    soft = enable_soft_rank(model, SoftRankConfig(init="zero", threshold="soft_shrink", penalty=0))
+    assert torch.equal(model(x), ref)
+    assert soft.ranks() == {"0": 12} and float(soft.penalty().detach()) == 0.0
+
+
+@pytest.mark.parametrize("init, direction", [("zero", 1), ("budget", None)])
+def test_the_budget_penalty_moves_alpha_toward_the_budget(init, direction):
+    model = _layer()
+    soft = enable_soft_rank(model, SoftRankConfig(budget=0.25, init=init, init_fraction=1.0, temperature=0.05))
+    alpha = soft.layers["0"].alpha
+    soft.penalty().backward()
+    above = float(soft.soft_params()) > soft.target
+    # gradient descent raises α (fewer survivors) when the soft count is above the budget, lowers it below
+    assert (float(alpha.grad) < 0) == above and float(alpha.grad) != 0
+    if direction is not None:
+        assert above  # nothing clipped at α = 0: above any budget < 1
+
+
+def test_truncation_keeps_the_outputs_of_the_soft_model():
+    for threshold in ("soft_shrink", "sigmoid_gate"):
+        model = _layer(seed=1)
+        soft = enable_soft_rank(model, SoftRankConfig(budget=0.4, threshold=threshold, temperature=0.002))
+        x = torch.randn(7, 16)
+        with torch.no_grad():
+            before = model(x)
+            dropped = model[0].clipped()[~model[0].alive()].abs().max()  # the largest clipped σ truncation drops
+        survivors = soft.ranks()
+        ranks = harden(model)
+        assert ranks == survivors  # what the handle counted is what truncation keeps
+        assert type(model[0]) is SVDLinear and model[0].rank == ranks["0"] < 12
+        with torch.no_grad():
+            after = model(x)
+        # U and Vᵀ are orthonormal: each output row moves by at most the largest dropped clipped σ times ‖x‖
+        bound = float(dropped) * x.norm(dim=-1) + 1e-5
+        assert bool(((after - before).norm(dim=-1) <= bound).all()), threshold
+        if threshold == "soft_shrink":
+            assert float(dropped) == 0.0 and torch.allclose(after, before, atol=1e-5)  # dead means zero: exact
+
+
+def test_a_fine_tune_lands_within_two_percent_of_the_budget():
+    torch.manual_seed(0)
+    model = tiny_bert()
+    decompose(model)
+    soft = enable_soft_rank(model, SoftRankConfig(budget=0.5, penalty=50.0))
+    batches = cls_batches(4)
+    finetune(model, batches * 25, FinetuneConfig(lr=1e-4, max_steps=100), progress=False, regularizer=soft.penalty,
+             on_step=soft.anneal, extra=(soft.parameters(), soft.config.lr_scale))
+    assert abs(soft.achieved() - 0.5) <= 0.02, soft.achieved()
+    ranks = harden(model)
+    dense = sum(m.hyflexpim_shape[0] * m.hyflexpim_shape[1] for m in model.modules() if isinstance(m, SVDLinear))
+    kept = sum(m.rank * sum(m.hyflexpim_shape) for m in model.modules() if isinstance(m, SVDLinear))
+    assert abs(kept / dense - 0.5) <= 0.02 and len(set(ranks.values())) > 1  # ranks differ per matrix
+
+
+def test_bad_settings_are_one_line():
+    for data, word in (({"budget": 0}, "budget"), ({"budget": 1.5}, "budget"), ({"min_rank": {"v": 0}}, "min_rank")):
+        with pytest.raises(UserError) as e:
+            validate(SoftRankConfig, data, "decompose.soft_rank")
+        assert word in str(e.value) and "\n" not in str(e.value)
+    model = _layer()
+    with pytest.raises(UserError, match="above the rank"):
+        enable_soft_rank(model, SoftRankConfig(min_rank={"": 50}))
+    with pytest.raises(UserError, match="no decomposed matrices"):
+        enable_soft_rank(torch.nn.Sequential(torch.nn.Linear(3, 3)), SoftRankConfig())
