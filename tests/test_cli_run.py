@@ -209,3 +209,23 @@ def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_p
     ev = hyflexpim("evaluate", "--out", str(out), "--plan", str(plan_file), *TINY)
     assert ev.returncode == 0, ev.stderr[-2000:]
     assert (out / "evaluations.jsonl").read_text() == before  # the plan's own attention: the same evaluation
+
+
+def test_learned_ranks_through_the_command(tmp_path):
+    out = tmp_path / "learned"
+    args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=64", "--set", "data.max_eval=32",
+            "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=2", "--set", "redistribute.max_steps=4",
+            "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
+            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
+            "--set", "decompose.rank_policy=learned", "--set", "decompose.budget=0.5"]
+    r = hyflexpim("run", "--out", str(out), *args)
+    assert r.returncode == 0, r.stderr[-2000:]
+    learned = json.loads((out / "models" / "learned_ranks.json").read_text())
+    assert learned["budget"] == 0.5 and 0 < learned["achieved"] <= 2
+    plan = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10.json").read_text())
+    ranks = {m["name"]: m["rank"] for m in plan["matrices"] if m.get("analog")}
+    assert ranks == learned["ranks"]  # the plan carries the learned ranks
+    again = hyflexpim("run", "--out", str(out), *args)  # reloads the truncated model
+    assert again.returncode == 0, again.stderr[-2000:]
+    one_line_error(hyflexpim("run", "--out", str(tmp_path / "x"), *args[:-2], "--set", "decompose.rank_policy=learned"),
+                   "decompose.budget")

@@ -33,7 +33,7 @@ def test_a_threshold_at_zero_is_the_plain_decomposed_layer():
 @pytest.mark.parametrize("init, direction", [("zero", 1), ("budget", None)])
 def test_the_budget_penalty_moves_alpha_toward_the_budget(init, direction):
     model = _layer()
-    soft = enable_soft_rank(model, SoftRankConfig(budget=0.25, init=init, init_fraction=1.0, temperature=0.05))
+    soft = enable_soft_rank(model, SoftRankConfig(init=init, init_fraction=1.0, temperature=0.05), budget=0.25)
     alpha = soft.layers["0"].alpha
     soft.penalty().backward()
     above = float(soft.soft_params()) > soft.target
@@ -46,7 +46,7 @@ def test_the_budget_penalty_moves_alpha_toward_the_budget(init, direction):
 def test_truncation_keeps_the_outputs_of_the_soft_model():
     for threshold in ("soft_shrink", "sigmoid_gate"):
         model = _layer(seed=1)
-        soft = enable_soft_rank(model, SoftRankConfig(budget=0.4, threshold=threshold, temperature=0.002))
+        soft = enable_soft_rank(model, SoftRankConfig(threshold=threshold, temperature=0.002), budget=0.4)
         x = torch.randn(7, 16)
         with torch.no_grad():
             before = model(x)
@@ -68,7 +68,7 @@ def test_a_fine_tune_lands_within_two_percent_of_the_budget():
     torch.manual_seed(0)
     model = tiny_bert()
     decompose(model)
-    soft = enable_soft_rank(model, SoftRankConfig(budget=0.5, penalty=50.0))
+    soft = enable_soft_rank(model, SoftRankConfig(penalty=50.0), budget=0.5)
     batches = cls_batches(4)
     finetune(model, batches * 25, FinetuneConfig(lr=1e-4, max_steps=100), progress=False, regularizer=soft.penalty,
              on_step=soft.anneal, extra=(soft.parameters(), soft.config.lr_scale))
@@ -80,9 +80,14 @@ def test_a_fine_tune_lands_within_two_percent_of_the_budget():
 
 
 def test_bad_settings_are_one_line():
-    for data, word in (({"budget": 0}, "budget"), ({"budget": 1.5}, "budget"), ({"min_rank": {"v": 0}}, "min_rank")):
+    from hyflexpim.algo.decompose import DecomposeConfig
+
+    for cls, data, word in ((DecomposeConfig, {"rank_policy": "learned", "budget": 0}, "budget"),
+                            (DecomposeConfig, {"rank_policy": "learned", "budget": 1.5}, "budget"),
+                            (DecomposeConfig, {"rank_policy": "learned"}, "budget"),
+                            (SoftRankConfig, {"min_rank": {"v": 0}}, "min_rank")):
         with pytest.raises(UserError) as e:
-            validate(SoftRankConfig, data, "decompose.soft_rank")
+            validate(cls, data, "decompose")
         assert word in str(e.value) and "\n" not in str(e.value)
     model = _layer()
     with pytest.raises(UserError, match="above the rank"):

@@ -14,6 +14,7 @@ from pydantic import Field, field_validator, model_validator
 from torch import nn
 
 from hyflexpim.algo.rank import RANK_POLICIES, choose_rank
+from hyflexpim.algo.soft_rank import SoftRankConfig
 from hyflexpim.config import Strict
 from hyflexpim.models.discover import MatrixInfo, find_matrices
 from hyflexpim.models.layers import SVDLinear, replace_module
@@ -29,6 +30,10 @@ class DecomposeConfig(Strict):
     roles: list[str] = Field(default_factory=lambda: list(ALL_LAYER_ROLES), description="roles to decompose")
     include_outside_layers: bool = Field(False, description="also decompose matrices outside the layers (not the head)")
     exclude: list[str] = Field(default_factory=list, description="regexes on module names to keep digital")
+    budget: float | None = Field(None, gt=0, le=1, description="rank policy 'learned': the share of the decomposed "
+                                 "matrices' parameters the learned ranks keep")
+    soft_rank: SoftRankConfig = Field(default_factory=SoftRankConfig, description="rank policy 'learned': the soft "
+                                      "threshold, penalty and schedule (hyflexpim.algo.soft_rank)")
 
     @field_validator("rank_policy")
     @classmethod
@@ -50,6 +55,9 @@ class DecomposeConfig(Strict):
         problem = RANK_POLICIES.get(self.rank_policy).check(self.rank_value)
         if problem:
             raise ValueError(f"decompose.rank_value {problem}")
+        if self.rank_policy == "learned" and self.budget is None:
+            raise ValueError("decompose.budget: rank policy 'learned' needs a budget in (0, 1] (e.g. 0.5: half the "
+                             "decomposed matrices' parameters)")
         return self
 
 

@@ -4,7 +4,8 @@ A registry: ``register_rank_policy(name, rank_fn, check=...)`` where ``rank_fn(s
 value, name) -> int`` and ``check(value) -> str | None`` says what is wrong with ``decompose.rank_value``
 (called when the configuration is loaded, before any work). Built-ins: ``hard_threshold`` (the paper's
 k = d_out·d_in/(d_out+d_in)), ``full``, ``fixed`` (rank_value = k), ``ratio`` (rank_value · min(d_out, d_in)),
-``energy`` (smallest k holding rank_value of Σσ²).
+``energy`` (smallest k holding rank_value of Σσ²), ``learned`` (full rank, then learned during redistribution:
+``hyflexpim.algo.soft_rank``).
 """
 
 from __future__ import annotations
@@ -65,6 +66,9 @@ register_rank_policy("fixed", _fixed, _integer_rank, "k = rank_value")
 register_rank_policy("ratio", lambda shape, S, value, name: max(1, min(min(shape), round(value * min(shape)))),
                      _fraction, "k = rank_value · min(d_out, d_in)")
 register_rank_policy("energy", _energy, _fraction, "smallest k with rank_value of Σσ²")
+register_rank_policy("learned", lambda shape, S, value, name: min(shape),
+                     description="full rank at decomposition; redistribution learns each matrix's rank by soft "
+                                 "thresholding towards decompose.budget (hyflexpim.algo.soft_rank)")
 
 
 def choose_rank(policy: str, shape: tuple[int, int], singular_values: torch.Tensor | None = None,

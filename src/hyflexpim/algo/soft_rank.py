@@ -11,12 +11,13 @@ abstract leaves open as settings (``SoftRankConfig``):
 - the effective rank is the number of components that survive (σ > α); the penalty sees that count with
   the gradient of its relaxation Σ_i sigmoid((σ_i − α)/T) (straight-through);
 - a budget penalty λ · (P_soft / P_target − 1)² drives the parameters of the decomposed matrices,
-  P = Σ_m rank_m · (d_out + d_in) (equal to their MACs per token), to ``budget`` · Σ_m d_out · d_in;
+  P = Σ_m rank_m · (d_out + d_in) (equal to their MACs per token), to ``budget`` · Σ_m d_out · d_in
+  (``decompose.budget``);
   ``min_rank`` floors per role (e.g. ``{v: 8}``) hold under the penalty and at truncation;
 - ``harden(model)`` removes the dead components (hard truncation) and stores U and the clipped Σ, Vᵀ at the
   learned ranks: the model is again plain ``SVDLinear`` layers.
 
-    soft = enable_soft_rank(model, SoftRankConfig(budget=0.5))
+    soft = enable_soft_rank(model, SoftRankConfig(), budget=0.5)
     finetune(model, batches, cfg, regularizer=soft.penalty, on_step=soft.anneal,
              extra=(soft.parameters(), soft.config.lr_scale))
     ranks = harden(model)
@@ -39,11 +40,10 @@ from hyflexpim.models.layers import SVDLinear
 
 
 class SoftRankConfig(Strict):
-    """Settings of the learned rank (``decompose.rank_policy: learned``)."""
+    """Settings of the learned rank (``decompose.rank_policy: learned``; the target is ``decompose.budget``)."""
 
     config_name = "decompose.soft_rank"
     threshold: Literal["soft_shrink", "sigmoid_gate"] = Field("soft_shrink", description="the differentiable clip")
-    budget: float = Field(0.5, gt=0, le=1, description="target share of the decomposed matrices' parameters")
     penalty: float = Field(10.0, ge=0, description="λ of the budget penalty (P_soft / P_target − 1)²")
     temperature: float = Field(0.05, gt=0, description="T at the start, relative to each matrix's largest σ")
     temperature_end: float = Field(0.005, gt=0, description="T at the end of the fine-tune (annealed geometrically)")
@@ -136,9 +136,12 @@ def _budget_rank(shape: tuple[int, int], budget: float, full: int) -> int:
     return max(1, min(full, math.floor(budget * d_out * d_in / (d_out + d_in))))
 
 
-def enable_soft_rank(model: nn.Module, config: SoftRankConfig, roles: dict[str, str] | None = None) -> SoftRank:
-    """Give every ``SVDLinear`` of ``model`` a learnable threshold, in place. ``roles``: module name -> role
-    (for ``min_rank``; ``hyflexpim.models.discover`` gives them)."""
+def enable_soft_rank(model: nn.Module, config: SoftRankConfig, budget: float = 0.5,
+                     roles: dict[str, str] | None = None) -> SoftRank:
+    """Give every ``SVDLinear`` of ``model`` a learnable threshold, in place, aiming at ``budget`` (share of the
+    decomposed matrices' dense parameters, in (0, 1]). ``roles``: module name -> role (for ``min_rank``)."""
+    if not 0 < budget <= 1:
+        raise UserError(f"decompose.budget: must be in (0, 1], got {budget}")
     layers = {}
     dense = 0.0
     for name, m in model.named_modules():
@@ -151,7 +154,7 @@ def enable_soft_rank(model: nn.Module, config: SoftRankConfig, roles: dict[str, 
                             f"{m.rank} of {name}")
         m.__class__ = SoftSVDLinear
         S = m.S.detach().abs().sort(descending=True).values
-        k = _budget_rank(m.hyflexpim_shape, config.budget, m.rank)
+        k = _budget_rank(m.hyflexpim_shape, budget, m.rank)
         a0 = config.init_fraction * float(S[k - 1]) if config.init == "budget" else 0.0
         m.mode, m.floor = config.threshold, floor
         m.scale = float(S[0]) if S.numel() and float(S[0]) > 0 else 1.0
@@ -162,7 +165,19 @@ def enable_soft_rank(model: nn.Module, config: SoftRankConfig, roles: dict[str, 
         dense += d_out * d_in
     if not layers:
         raise UserError("learned rank: the model has no decomposed matrices (decompose it first)")
-    return SoftRank(config, layers, config.budget * dense, dense)
+    return SoftRank(config, layers, budget * dense, dense)
+
+
+@torch.no_grad()
+def truncate_to(model: nn.Module, ranks: dict[str, int]) -> None:
+    """Give the ``SVDLinear`` layers named in ``ranks`` those ranks (the shapes a saved learned-rank model needs
+    before its weights are loaded into it; the values are overwritten by the load)."""
+    for name, r in ranks.items():
+        m = model.get_submodule(name)
+        if not isinstance(m, SVDLinear) or not 1 <= r <= m.rank:
+            raise UserError(f"learned ranks: {name} cannot take rank {r}")
+        m.U, m.S, m.Vh = (nn.Parameter(t[..., :r].clone() if i == 0 else t[:r].clone())
+                          for i, t in enumerate((m.U.detach(), m.S.detach(), m.Vh.detach())))
 
 
 @torch.no_grad()
@@ -186,4 +201,4 @@ def harden(model: nn.Module) -> dict[str, int]:
     return ranks
 
 
-__all__ = ["SoftRank", "SoftRankConfig", "SoftSVDLinear", "enable_soft_rank", "harden"]
+__all__ = ["SoftRank", "SoftRankConfig", "SoftSVDLinear", "enable_soft_rank", "harden", "truncate_to"]

@@ -158,19 +158,55 @@ class Run:
 
         if "redistributed" not in self._models:
             model = copy.deepcopy(self.decomposed())
+            learned = self.config.decompose.rank_policy == "learned"
+            ranks_file = self.ws.path("models", "learned_ranks.json")
+            if learned and ranks_file.exists() and self.ws.has_model("redistributed"):
+                import json
+
+                from hyflexpim.algo.soft_rank import truncate_to
+
+                truncate_to(model, json.loads(ranks_file.read_text())["ranks"])  # the saved model's shapes
             if self.ws.load_into(model, "redistributed"):
                 self.say("reused models/redistributed.safetensors")
             else:
                 self._allowed("redistribute", "models/redistributed.safetensors")
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
                 torch.manual_seed(self.config.seed + 1)  # dropout during redistribution
+                soft, extra = self._soft_rank(model) if learned else (None, {})
                 res = self.timed("gradient redistribution (fine-tuned the SVD model)",
-                                 lambda: finetune(model, batches, self.config.redistribute, "redistribute", self.progress))
+                                 lambda: finetune(model, batches, self.config.redistribute, "redistribute", self.progress,
+                                                  **extra))
+                if learned:
+                    self._harden(model, soft, ranks_file)
                 self.ws.save_model(model, "redistributed")
                 self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
             model.eval()
             self._models["redistributed"] = model
         return self._models["redistributed"]
+
+    def _soft_rank(self, model):
+        """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
+        from hyflexpim.algo.soft_rank import enable_soft_rank
+        from hyflexpim.models.discover import find_matrices
+
+        d = self.config.decompose
+        roles = {m.name: m.role for m in find_matrices(model)}
+        soft = enable_soft_rank(model, d.soft_rank, d.budget, roles)
+        return soft, {"regularizer": soft.penalty, "on_step": soft.anneal,
+                      "extra": (soft.parameters(), d.soft_rank.lr_scale)}
+
+    def _harden(self, model, soft, ranks_file) -> None:
+        import json
+
+        from hyflexpim.algo.soft_rank import harden
+        from hyflexpim.atomic import write_atomic
+
+        achieved = soft.achieved()
+        ranks = harden(model)
+        write_atomic(ranks_file, json.dumps({"budget": self.config.decompose.budget, "achieved": achieved,
+                                             "ranks": ranks}, indent=1))
+        self.say(f"learned ranks: {achieved:.1%} of the decomposed matrices' parameters kept "
+                 f"(budget {self.config.decompose.budget:.0%}); ranks {min(ranks.values())}..{max(ranks.values())}")
 
     def model(self, variant: str):
         return {"fp32": self.finetuned, "original": self.finetuned, "svd": self.decomposed,
