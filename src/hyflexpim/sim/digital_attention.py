@@ -197,6 +197,8 @@ def register() -> None:
 class DigitalAttentionHandle:
     """Returned by :func:`enable_digital_attention`; ``disable()`` (or leaving the ``with`` block) restores."""
 
+    ATTRIBUTES = ("_hyflexpim_digital_attention",)  # what enabling put on each module
+
     def __init__(self, model, previous: str, modules: list):
         self.model, self.previous, self.modules = model, previous, modules
         self.active = True
@@ -205,8 +207,9 @@ class DigitalAttentionHandle:
         if not self.active:
             return
         for m in self.modules:
-            if hasattr(m, "_hyflexpim_digital_attention"):
-                del m._hyflexpim_digital_attention
+            for a in self.ATTRIBUTES:
+                if hasattr(m, a):
+                    delattr(m, a)
         self.model.set_attn_implementation(self.previous)
         self.active = False
 

@@ -32,8 +32,8 @@ from pydantic import Field
 
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, _repeat_kv, digital_attention,
-                                             find_attention_modules, float_attention, valid_keys)
+from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, DigitalAttentionHandle, _repeat_kv,
+                                             digital_attention, find_attention_modules, float_attention, valid_keys)
 
 SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
 
@@ -301,33 +301,18 @@ def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.
                             dropout, module.training, module._hyflexpim_layer, state)
 
 
-class SparseAttentionHandle:
+class SparseAttentionHandle(DigitalAttentionHandle):
     """Returned by :func:`enable_sparse_attention`: ``density()`` is the measured share of valid attention
     entries computed exactly so far; ``disable()`` (or leaving the ``with`` block) restores the model."""
 
+    ATTRIBUTES = ("_hyflexpim_sparse", "_hyflexpim_sparse_state", "_hyflexpim_codebooks", "_hyflexpim_layer")
+
     def __init__(self, model, previous: str, modules: list, state: dict):
-        self.model, self.previous, self.modules, self.state = model, previous, modules, state
-        self.active = True
+        super().__init__(model, previous, modules)
+        self.state = state
 
     def density(self) -> float:
         return self.state.get("kept", 0) / max(self.state.get("valid", 0), 1)
-
-    def disable(self) -> None:
-        if not self.active:
-            return
-        for m in self.modules:
-            for a in ("_hyflexpim_sparse", "_hyflexpim_sparse_state", "_hyflexpim_codebooks", "_hyflexpim_layer"):
-                if hasattr(m, a):
-                    delattr(m, a)
-        self.model.set_attn_implementation(self.previous)
-        self.active = False
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.disable()
-        return False
 
 
 def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int = 0) -> SparseAttentionHandle:
