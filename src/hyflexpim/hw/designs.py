@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Callable
 
 from hyflexpim.config import Registry
+from hyflexpim.errors import UserError
 
 COST_MODELS: Registry[Callable[..., dict]] = Registry("cost model (spec kind)")
 
@@ -25,8 +26,6 @@ def _with_prediction(plan, spec):
     if plan.attention.kind == "dense":
         return spec
     if spec.prediction.kind != "none":
-        from hyflexpim.errors import UserError
-
         raise UserError(f"spec '{spec.name}' prices its own sparse attention (prediction: {spec.prediction.kind}) and "
                         f"the plan carries one too ({plan.attention.kind}, keep {plan.attention.keep:g}): price the "
                         "plan on a dense spec such as hyflexpim, or give a plan with dense attention")
@@ -38,8 +37,6 @@ def _with_prediction(plan, spec):
 
     pr = validate(Prediction, pred, "plan attention.params.prediction")
     if pr.wta not in spec.lib.components:
-        from hyflexpim.errors import UserError
-
         raise UserError(f"plan attention.params.prediction.wta: component '{pr.wta}' is not in the library of "
                         f"spec '{spec.name}'")
     return spec.model_copy(update={"prediction": pr})
