@@ -217,9 +217,12 @@ def test_learned_ranks_through_the_command(tmp_path):
             "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=2", "--set", "redistribute.max_steps=4",
             "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
             "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
+            "--set", "decompose.method=whiten", "--set", "decompose.calibration_batches=2",
             "--set", "decompose.rank_policy=learned", "--set", "decompose.budget=0.5"]
     r = hyflexpim("run", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr[-2000:]
+    assert "calibration for decomposition method 'whiten'" in r.stdout + r.stderr
+    assert (out / "learned_ranks.png").stat().st_size > 1000  # the rank figure
     learned = json.loads((out / "models" / "learned_ranks.json").read_text())
     assert learned["budget"] == 0.5 and 0 < learned["achieved"] <= 2
     plan = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10.json").read_text())

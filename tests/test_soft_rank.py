@@ -64,11 +64,12 @@ def test_truncation_keeps_the_outputs_of_the_soft_model():
             assert float(dropped) == 0.0 and torch.allclose(after, before, atol=1e-5)  # dead means zero: exact
 
 
-def test_a_fine_tune_lands_within_two_percent_of_the_budget():
+@pytest.mark.parametrize("project", [True, False])
+def test_a_fine_tune_lands_within_two_percent_of_the_budget(project):
     torch.manual_seed(0)
     model = tiny_bert()
     decompose(model)
-    soft = enable_soft_rank(model, SoftRankConfig(penalty=50.0), budget=0.5)
+    soft = enable_soft_rank(model, SoftRankConfig(penalty=50.0, project=project), budget=0.5)
     batches = cls_batches(4)
     finetune(model, batches * 25, FinetuneConfig(lr=1e-4, max_steps=100), progress=False, regularizer=soft.penalty,
              on_step=soft.anneal, extra=(soft.parameters(), soft.config.lr_scale))
@@ -94,3 +95,24 @@ def test_bad_settings_are_one_line():
         enable_soft_rank(model, SoftRankConfig(min_rank={"": 50}))
     with pytest.raises(UserError, match="no decomposed matrices"):
         enable_soft_rank(torch.nn.Sequential(torch.nn.Linear(3, 3)), SoftRankConfig())
+
+
+def test_the_projection_fits_the_budget_to_one_component():
+    torch.manual_seed(0)
+    model = tiny_bert()
+    decompose(model)
+    soft = enable_soft_rank(model, SoftRankConfig(init="zero", min_rank={"v": 3}), budget=0.3)
+    roles = {n: ("v" if n.endswith("value") else "") for n in soft.layers}
+    for n, m in soft.layers.items():
+        m.floor = 3 if roles[n] == "v" else 1
+        with torch.no_grad():
+            m.alpha.uniform_(0, 0.5)  # some thresholds, all different
+    before = {n: m.alive().clone() for n, m in soft.layers.items()}
+    soft.project()
+    largest = max(sum(m.hyflexpim_shape) for m in soft.layers.values()) / soft.dense
+    assert 0.3 - largest <= soft.achieved() <= 0.3 + 1e-9
+    assert all(int(m.alive().sum()) >= m.floor for m in soft.layers.values())
+    # one shared shift: a matrix never both gains and loses components
+    for n, m in soft.layers.items():
+        after = m.alive()
+        assert bool((after >= before[n]).all()) or bool((after <= before[n]).all())

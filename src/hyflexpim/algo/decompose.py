@@ -3,6 +3,11 @@
 Which matrices: by default every matrix inside the transformer layers (a layer index was found
 in its module path); the head, the pooler and anything outside the layers stay digital. Every
 matrix left digital is reported with the reason.
+
+How: ``method`` is a registered decomposition (``hyflexpim.algo.factorize``: plain SVD, ASVD, SVD-LLM
+whitening, FWSVD); the last three need calibration statistics (``calibration(model, config, batches)``),
+passed to ``decompose(..., stats=...)``. The rank is the rank policy's (``hyflexpim.algo.rank``); a global
+policy decides all ranks at once after every matrix is factorised.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from dataclasses import dataclass
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 
+from hyflexpim.algo.factorize import FACTORIZATIONS, factorize
 from hyflexpim.algo.rank import RANK_POLICIES, choose_rank
 from hyflexpim.algo.soft_rank import SoftRankConfig
 from hyflexpim.config import Strict
 from hyflexpim.models.discover import MatrixInfo, find_matrices
-from hyflexpim.models.layers import SVDLinear, replace_module
+from hyflexpim.models.layers import SVDLinear, dense_weight, replace_module
 
 ALL_LAYER_ROLES = ["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "other"]
 
@@ -30,8 +36,12 @@ class DecomposeConfig(Strict):
     roles: list[str] = Field(default_factory=lambda: list(ALL_LAYER_ROLES), description="roles to decompose")
     include_outside_layers: bool = Field(False, description="also decompose matrices outside the layers (not the head)")
     exclude: list[str] = Field(default_factory=list, description="regexes on module names to keep digital")
-    budget: float | None = Field(None, gt=0, le=1, description="rank policy 'learned': the share of the decomposed "
-                                 "matrices' parameters the learned ranks keep")
+    budget: float | None = Field(None, gt=0, le=1, description="rank policies learned, uniform, energy_budget: the "
+                                 "share of the decomposed matrices' parameters kept")
+    method: str = Field("svd", description="a registered decomposition method (hyflexpim.algo.factorize): svd, asvd, "
+                        "whiten, fisher")
+    calibration_batches: int = Field(16, ge=1, description="training batches behind asvd / whiten / fisher statistics")
+    asvd_alpha: float = Field(0.5, ge=0, le=2, description="method asvd: the exponent α of mean|x|")
     soft_rank: SoftRankConfig = Field(default_factory=SoftRankConfig, description="rank policy 'learned': the soft "
                                       "threshold, penalty and schedule (hyflexpim.algo.soft_rank)")
 
@@ -39,6 +49,11 @@ class DecomposeConfig(Strict):
     @classmethod
     def _known_policy(cls, v: str) -> str:
         return RANK_POLICIES.check(v)
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, v: str) -> str:
+        return FACTORIZATIONS.check(v)
 
     @field_validator("exclude")
     @classmethod
@@ -55,9 +70,9 @@ class DecomposeConfig(Strict):
         problem = RANK_POLICIES.get(self.rank_policy).check(self.rank_value)
         if problem:
             raise ValueError(f"decompose.rank_value {problem}")
-        if self.rank_policy == "learned" and self.budget is None:
-            raise ValueError("decompose.budget: rank policy 'learned' needs a budget in (0, 1] (e.g. 0.5: half the "
-                             "decomposed matrices' parameters)")
+        if RANK_POLICIES.get(self.rank_policy).uses_budget and self.budget is None:
+            raise ValueError(f"decompose.budget: rank policy '{self.rank_policy}' needs a budget in (0, 1] (e.g. 0.5: "
+                             "half the decomposed matrices' parameters)")
         return self
 
 
@@ -84,10 +99,40 @@ def placement(info: MatrixInfo, config: DecomposeConfig) -> tuple[bool, str | No
     return True, None
 
 
-def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=None) -> list[Placement]:
-    """Replace the selected matrices of ``model`` by SVDLinear (in place); return every matrix's placement."""
+def analog_names(model: nn.Module, config: DecomposeConfig) -> list[str]:
+    """The matrices ``decompose`` would replace (those not decomposed yet)."""
+    return [i.name for i in find_matrices(model) if placement(i, config)[0]
+            and not isinstance(model.get_submodule(i.name), SVDLinear)]
+
+
+def calibration(model: nn.Module, config: DecomposeConfig, batches, progress: bool = True) -> dict[str, dict] | None:
+    """The statistics ``config.method`` needs, per matrix to decompose (None for plain SVD)."""
+    from hyflexpim.algo.calibration import fisher_rows, input_statistics
+
+    needs = FACTORIZATIONS.get(config.method, "decompose.method").needs
+    if needs is None:
+        return None
+    names = analog_names(model, config)
+    if needs == "fisher":
+        return {n: {"fisher": f} for n, f in
+                fisher_rows(model, batches, names, config.calibration_batches, progress).items()}
+    st = input_statistics(model, batches, names, config.calibration_batches, gram=needs == "gram", progress=progress)
+    return {n: {"abs_mean": st.abs_mean(n), **({"gram": st.gram[n] / max(st.count[n], 1)} if needs == "gram" else {})}
+            for n in names}
+
+
+def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=None,
+              stats: dict[str, dict] | None = None) -> list[Placement]:
+    """Replace the selected matrices of ``model`` by SVDLinear (in place); return every matrix's placement.
+    ``stats``: per matrix, the calibration ``config.method`` needs (from :func:`calibration`)."""
+    from hyflexpim.algo.soft_rank import truncate_to
+    from hyflexpim.errors import UserError
+
     config = config or DecomposeConfig()
-    result = []
+    rule = RANK_POLICIES.get(config.rank_policy, "decompose.rank_policy")
+    needs = FACTORIZATIONS.get(config.method, "decompose.method").needs
+    value = config.budget if rule.uses_budget else config.rank_value
+    result, fresh = [], {}
     matrices = find_matrices(model)
     for info in (progress(matrices) if progress else matrices):
         analog, reason = placement(info, config)
@@ -98,11 +143,21 @@ def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=
         if isinstance(module, SVDLinear):
             result.append(Placement(info, True, None, module.rank))
             continue
-        rank_fn = lambda S, i=info: choose_rank(config.rank_policy, i.shape, S, config.rank_value, i.name)
-        svd = SVDLinear.from_module(module, rank_fn)
+        if needs and (stats is None or info.name not in stats):
+            raise UserError(f"decompose.method '{config.method}' needs calibration statistics for {info.name} "
+                            "(hyflexpim.algo.decompose.calibration)")
+        U, S, Vh = factorize(config.method, dense_weight(module), (stats or {}).get(info.name), config)
+        k = choose_rank(config.rank_policy, info.shape, S.float(), value, info.name)
+        dtype = module.weight.dtype
+        svd = SVDLinear(U[:, :k].to(dtype), S[:k].to(dtype), Vh[:k].to(dtype), getattr(module, "bias", None))
         replace_module(model, info.name, svd)
         del module
+        fresh[info.name] = (info.shape, S.float())
         result.append(Placement(info, True, None, svd.rank))
+    if rule.global_ranks is not None and fresh:
+        ranks = rule.global_ranks(fresh, value)
+        truncate_to(model, ranks)
+        result = [Placement(p.info, True, None, ranks[p.info.name]) if p.info.name in ranks else p for p in result]
     return result
 
 

@@ -25,7 +25,6 @@ abstract leaves open as settings (``SoftRankConfig``):
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -34,6 +33,7 @@ from pydantic import Field, model_validator
 from torch import nn
 from torch.nn import functional as F
 
+from hyflexpim.algo.rank import budget_rank
 from hyflexpim.config import Strict
 from hyflexpim.errors import UserError
 from hyflexpim.models.layers import SVDLinear
@@ -43,15 +43,18 @@ class SoftRankConfig(Strict):
     """Settings of the learned rank (``decompose.rank_policy: learned``; the target is ``decompose.budget``)."""
 
     config_name = "decompose.soft_rank"
-    threshold: Literal["soft_shrink", "sigmoid_gate"] = Field("soft_shrink", description="the differentiable clip")
+    threshold: Literal["soft_shrink", "sigmoid_gate"] = Field("sigmoid_gate", description="the differentiable clip")
     penalty: float = Field(10.0, ge=0, description="λ of the budget penalty (P_soft / P_target − 1)²")
     temperature: float = Field(0.05, gt=0, description="T at the start, relative to each matrix's largest σ")
     temperature_end: float = Field(0.005, gt=0, description="T at the end of the fine-tune (annealed geometrically)")
     init: Literal["budget", "zero"] = Field("budget", description="α from σ at the budget rank, or 0 (nothing clipped)")
-    init_fraction: float = Field(0.5, ge=0, le=1, description="α = this · σ at the budget rank (init: budget)")
+    init_fraction: float = Field(1.0, ge=0, le=1, description="α = this · σ at the budget rank (init: budget)")
     lr_scale: float = Field(100.0, gt=0, description="the learning rate of α / σ_max relative to the model's (a "
                             "step of lr · lr_scale moves α by that share of the largest singular value)")
     min_rank: dict[str, int] = Field(default_factory=dict, description="per-role floors, e.g. {v: 8}")
+    project: bool = Field(True, description="before every step and at the end, move all thresholds by one shared "
+                          "amount (in each matrix's σ_max) so the surviving components fit the budget exactly: the "
+                          "penalty and the task loss then decide only where the components go")
 
     @model_validator(mode="after")
     def _floors(self):
@@ -114,10 +117,37 @@ class SoftRank:
         return p
 
     def anneal(self, step: int, total: int) -> None:
+        """The step callback: the temperature schedule, and the projection onto the budget (``project``)."""
         c = self.config
         t = c.temperature * (c.temperature_end / c.temperature) ** (min(step, total) / max(total, 1))
         for m in self.layers.values():
             m.temperature = t
+        if c.project:
+            self.project()
+
+    @torch.no_grad()
+    def project(self) -> None:
+        """Shift every α / σ_max by one shared δ: the components with the largest margins |σ|/σ_max − α/σ_max
+        (floors always kept) are the ones that fit the budget, and exactly those survive."""
+        fixed, margins, costs = 0.0, [], []
+        for m in self.layers.values():
+            cost = float(sum(m.hyflexpim_shape))
+            t = m.S.detach().abs() / m.scale - m.alpha.detach()
+            order = torch.argsort(t, descending=True)
+            fixed += cost * m.floor
+            margins.append(t[order[m.floor:]])
+            costs.append(torch.full((len(order) - m.floor,), cost, dtype=t.dtype))
+        t, c = torch.cat(margins), torch.cat(costs)
+        if not len(t):
+            return
+        order = torch.argsort(t, descending=True)
+        t, spent = t[order], fixed + torch.cumsum(c[order], 0)
+        n = int((spent <= self.target + 1e-6).sum())  # the first n margins fit
+        upper = float(t[n - 1]) if n > 0 else float(t[0]) + 1.0
+        lower = float(t[n]) if n < len(t) else float(t[-1]) - 1.0
+        delta = (upper + lower) / 2  # survivors: margin > delta
+        for m in self.layers.values():
+            m.alpha += delta
 
     def ranks(self) -> dict[str, int]:
         return {n: int(m.alive().sum()) for n, m in self.layers.items()}
@@ -128,12 +158,6 @@ class SoftRank:
 
     def parameters(self) -> list[nn.Parameter]:
         return [m.alpha for m in self.layers.values()]
-
-
-def _budget_rank(shape: tuple[int, int], budget: float, full: int) -> int:
-    """The rank at which a matrix alone holds ``budget`` of its dense parameters."""
-    d_out, d_in = shape
-    return max(1, min(full, math.floor(budget * d_out * d_in / (d_out + d_in))))
 
 
 def enable_soft_rank(model: nn.Module, config: SoftRankConfig, budget: float = 0.5,
@@ -154,7 +178,7 @@ def enable_soft_rank(model: nn.Module, config: SoftRankConfig, budget: float = 0
                             f"{m.rank} of {name}")
         m.__class__ = SoftSVDLinear
         S = m.S.detach().abs().sort(descending=True).values
-        k = _budget_rank(m.hyflexpim_shape, budget, m.rank)
+        k = min(m.rank, budget_rank(m.hyflexpim_shape, budget))
         a0 = config.init_fraction * float(S[k - 1]) if config.init == "budget" else 0.0
         m.mode, m.floor = config.threshold, floor
         m.scale = float(S[0]) if S.numel() and float(S[0]) > 0 else 1.0

@@ -16,6 +16,9 @@ def finish(run: Run, rows: list[dict]) -> None:
     files.append(plot_metric_vs_slc(rows, out / name, title))
     if run.config.hw_report:
         files.extend(hardware_report(run))
+    ranks = out / "models" / "learned_ranks.json"
+    if ranks.exists() and not suffix:
+        files.append(learned_ranks_figure(run, ranks, out / "learned_ranks.png"))
     if run.config.attention.enabled and not suffix:
         from hyflexpim.pipeline.attention_step import run_attention_analysis
 
@@ -43,3 +46,17 @@ def hardware_report(run: Run) -> list:
     files = write_table(table, results, folder)
     files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", plans[0].architecture.name))
     return files
+
+
+def learned_ranks_figure(run: Run, ranks_file, path):
+    """The learned rank share of every matrix (layer × role), the paper's hard-threshold rank marked."""
+    import json
+
+    from hyflexpim.models.discover import find_matrices
+    from hyflexpim.report.rank_plots import plot_learned_ranks
+
+    data = json.loads(ranks_file.read_text())
+    matrices = {m.name: (m.layer, m.role, tuple(m.shape)) for m in find_matrices(run.finetuned())}
+    title = (f"{run.config.model} on {run.config.task}: learned ranks, {data['achieved']:.1%} of the parameters "
+             f"(budget {data['budget']:.0%})")
+    return plot_learned_ranks(data["ranks"], matrices, path, data["budget"], title)

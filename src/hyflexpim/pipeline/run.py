@@ -16,7 +16,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hyflexpim.algo.decompose import decompose
+from hyflexpim.algo.decompose import calibration, decompose
+from hyflexpim.algo.factorize import FACTORIZATIONS
 from hyflexpim.algo.finetune import check_finite_weights, finetune
 from hyflexpim.algo.importance import SCORERS, Importance, score_importance
 from hyflexpim.algo.plan_policy import make_plan
@@ -142,7 +143,13 @@ class Run:
         """SVD of the FP32 model, before any fine-tuning (the 'no redistribution' variant)."""
         if "svd" not in self._models:
             model = copy.deepcopy(self.finetuned())
-            places = decompose(model, self.config.decompose)
+            d = self.config.decompose
+            stats = None
+            if FACTORIZATIONS.get(d.method).needs:
+                batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 4)
+                stats = self.timed(f"calibration for decomposition method '{d.method}' ({d.calibration_batches} batches)",
+                                   lambda: calibration(model, d, batches, self.progress))
+            places = decompose(model, d, stats=stats)
             digital = [p for p in places if not p.analog]
             n = sum(p.analog for p in places)
             self.say(f"decomposed {n} matrices; {len(digital)} stay digital: "
@@ -201,12 +208,17 @@ class Run:
         from hyflexpim.algo.soft_rank import harden
         from hyflexpim.atomic import write_atomic
 
+        if soft.config.project:
+            soft.project()  # the last step moved the thresholds: back onto the budget
         achieved = soft.achieved()
         ranks = harden(model)
         write_atomic(ranks_file, json.dumps({"budget": self.config.decompose.budget, "achieved": achieved,
                                              "ranks": ranks}, indent=1))
         self.say(f"learned ranks: {achieved:.1%} of the decomposed matrices' parameters kept "
                  f"(budget {self.config.decompose.budget:.0%}); ranks {min(ranks.values())}..{max(ranks.values())}")
+        if abs(achieved - self.config.decompose.budget) > 0.02 * self.config.decompose.budget:
+            self.say(f"warning: the learned ranks missed the budget by more than 2 % ({achieved:.1%} kept); a larger "
+                     "decompose.soft_rank.penalty or more fine-tuning steps move it closer")
 
     def model(self, variant: str):
         return {"fp32": self.finetuned, "original": self.finetuned, "svd": self.decomposed,
