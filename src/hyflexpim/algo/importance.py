@@ -81,6 +81,18 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
     return Importance(scorer=f"grad_{reduce}", unit="component", scores=scores, batches=seen)
 
 
+def concentration(imp: Importance, shares=(5, 10, 20)) -> dict[str, float]:
+    """The share of all importance held by the top ``p`` % of each matrix's units, pooled over the matrices
+    (the paper's Fig. 11 story as a number: after redistribution a few components should hold most of it)."""
+    total = sum(float(s.double().sum()) for s in imp.scores.values())
+    out = {}
+    for p in shares:
+        top = sum(float(s.double().sort(descending=True).values[:max(1, round(p / 100 * s.numel()))].sum())
+                  for s in imp.scores.values())
+        out[f"top{p:g}"] = top / total if total > 0 else float("nan")
+    return out
+
+
 def singular_value_importance(model: nn.Module) -> Importance:
     layers = svd_layers(model)
     if not layers:

@@ -23,7 +23,7 @@ import torch
 
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
-from hyflexpim.plan import hard_threshold_rank
+from hyflexpim.plan import budget_rank, hard_threshold_rank
 
 
 @dataclass(frozen=True)
@@ -78,12 +78,6 @@ register_rank_policy("energy", _energy, _fraction, "smallest k with rank_value o
 register_rank_policy("learned", lambda shape, S, value, name: min(shape), uses_budget=True,
                      description="full rank at decomposition; redistribution learns each matrix's rank by soft "
                                  "thresholding towards decompose.budget (hyflexpim.algo.soft_rank)")
-
-
-def budget_rank(shape, budget: float) -> int:
-    """The rank at which a d_out × d_in matrix alone holds ``budget`` of its dense parameters (at least 1)."""
-    d_out, d_in = shape
-    return max(1, min(min(shape), int(budget * d_out * d_in / (d_out + d_in) + 1e-9)))
 
 
 def _energy_budget(entries: dict, budget: float) -> dict[str, int]:

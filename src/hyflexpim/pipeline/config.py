@@ -13,6 +13,7 @@ from hyflexpim.algo.importance import SCORERS
 from hyflexpim.algo.plan_policy import PLAN_POLICIES
 from hyflexpim.config import Strict
 from hyflexpim.sim.config import HardwareConfig
+from hyflexpim.sim.noise_aware import NoiseAwareConfig
 
 
 
@@ -106,6 +107,9 @@ class RunConfig(Strict):
     decompose: DecomposeConfig = Field(default_factory=DecomposeConfig)
     redistribute: FinetuneConfig = Field(default_factory=lambda: FinetuneConfig(**RUN_DEFAULTS["redistribute"]),
                                          description="fine-tuning after SVD: gradient redistribution")
+    noise_aware: NoiseAwareConfig = Field(default_factory=NoiseAwareConfig,
+                                          description="noise-aware redistribution: the fine-tune sees the hardware's "
+                                                      "noise on the components the running plan puts in MLC")
     importance: ImportanceConfig = Field(default_factory=ImportanceConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)

@@ -180,9 +180,9 @@ class Run:
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
                 torch.manual_seed(self.config.seed + 1)  # dropout during redistribution
                 soft, extra = self._soft_rank(model) if learned else (None, {})
-                res = self.timed("gradient redistribution (fine-tuned the SVD model)",
-                                 lambda: finetune(model, batches, self.config.redistribute, "redistribute", self.progress,
-                                                  **extra))
+                res = self.timed("gradient redistribution (fine-tuned the SVD model)"
+                                 + (" with the hardware's noise" if self.config.noise_aware.enabled else ""),
+                                 lambda: self._fine_tune(model, batches, extra))
                 if learned:
                     self._harden(model, soft, ranks_file)
                 self.ws.save_model(model, "redistributed")
@@ -190,6 +190,20 @@ class Run:
             model.eval()
             self._models["redistributed"] = model
         return self._models["redistributed"]
+
+    def _fine_tune(self, model, batches, extra: dict):
+        """The redistribution fine-tune; with ``noise_aware.enabled`` its forward sees the hardware's noise."""
+        from contextlib import nullcontext
+
+        from hyflexpim.sim.noise_aware import noise_aware
+
+        na = self.config.noise_aware
+        with (noise_aware(model, self.config.hardware, na, self.config.seed) if na.enabled else nullcontext()) as h:
+            if h is not None:
+                inner = extra.get("on_step")
+                extra = extra | {"on_step": lambda step, total: (h.step(step, total),
+                                                                   inner and inner(step, total))}
+            return finetune(model, batches, self.config.redistribute, "redistribute", self.progress, **extra)
 
     def _soft_rank(self, model):
         """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
@@ -236,7 +250,20 @@ class Run:
         batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 2) if needs else None
         imp = score_importance(model, scorer, batches, self.config.importance.batches, progress=self.progress)
         self.ws.save_tensors({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, path)
+        self._concentration(variant, imp)
         return imp
+
+    def _concentration(self, variant: str, imp: Importance) -> None:
+        import json
+
+        from hyflexpim.algo.importance import concentration
+        from hyflexpim.atomic import write_atomic
+
+        share = concentration(imp)
+        write_atomic(self.ws.path("importance", f"{variant}-{imp.scorer}-concentration.json"),
+                     json.dumps(share, indent=1))
+        self.say(f"importance ({variant}, {imp.scorer}): the top 5/10/20 % of each matrix's {imp.unit}s hold "
+                 + " / ".join(f"{100 * v:.0f}" for v in share.values()) + " % of it")
 
     def hardware(self, variant: str, plan: Plan | None = None):
         """The run's hardware for one model variant: a ``pq`` attention without codebooks gets them fitted once

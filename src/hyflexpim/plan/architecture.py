@@ -17,6 +17,13 @@ def hard_threshold_rank(d_out: int, d_in: int) -> int:
     return max(1, (d_out * d_in) // (d_out + d_in))
 
 
+def budget_rank(shape: tuple[int, int], budget: float) -> int:
+    """The rank at which a d_out × d_in matrix alone holds ``budget`` of its dense parameters (a component costs
+    d_out + d_in), floored, at least 1, at most min(d_out, d_in); budget 1 is the hard-threshold rank."""
+    d_out, d_in = shape
+    return max(1, min(min(shape), int(budget * d_out * d_in / (d_out + d_in) + 1e-9)))
+
+
 class Architecture(Strict):
     config_name = "plan architecture"
 

@@ -12,8 +12,7 @@ from hyflexpim.report.png import pyplot, save_png
 def plot_learned_ranks(ranks: dict[str, int], matrices: dict[str, tuple[int | None, str, tuple[int, int]]],
                        path: Path, budget: float | None = None, title: str = "") -> Path:
     """``ranks``: module name -> learned rank; ``matrices``: module name -> (layer, role, (d_out, d_in))."""
-    from hyflexpim.algo.rank import budget_rank
-    from hyflexpim.plan import hard_threshold_rank
+    from hyflexpim.plan import budget_rank, hard_threshold_rank
 
     plt = pyplot()
     roles = sorted({matrices[n][1] for n in ranks}, key=lambda r: [m[1] for m in matrices.values()].index(r))

@@ -1,0 +1,87 @@
+"""Noise-aware redistribution (hyflexpim.sim.noise_aware): the training forward sees exactly the programmed
+factors apply_plan would build, the backward is straight-through, draws are fresh per step, and the SLC sets
+follow the running importance."""
+
+import torch
+from conftest import cls_batches, tiny_bert
+
+from hyflexpim.algo.decompose import decompose
+from hyflexpim.algo.finetune import FinetuneConfig, finetune
+from hyflexpim.models.layers import SVDLinear
+from hyflexpim.sim.config import HardwareConfig
+from hyflexpim.sim.noise_aware import NoiseAwareConfig, noise_aware
+
+NAME = "bert.encoder.layer.0.attention.self.query"
+
+
+def _model():
+    torch.manual_seed(0)
+    model = tiny_bert()
+    decompose(model)
+    return model
+
+
+def test_the_training_forward_is_the_programmed_factors_and_the_backward_straight_through():
+    from types import SimpleNamespace
+
+    from hyflexpim.sim.apply import _stages
+    from hyflexpim.device.noise import build_noise_model
+
+    model = _model()
+    layer = model.get_submodule(NAME)
+    hw = HardwareConfig()
+    x = torch.randn(3, layer.hyflexpim_shape[1])
+    with noise_aware(model, hw, NoiseAwareConfig(enabled=True, slc_rate=25), seed=7) as h:
+        model.train()
+        out = layer(x)
+        entry = SimpleNamespace(unit="component", rank=layer.rank, slc=h.slc[NAME], name=NAME)
+        first, second = _stages(layer, entry, build_noise_model(hw.noise), hw, 7 * 1_000_003 + h.steps)[0]
+        want = (x @ first.weight().T) @ second.weight().T + layer.bias
+        assert torch.allclose(out, want, atol=1e-5)
+        assert len(h.slc[NAME]) == round(0.25 * layer.rank)
+        out.sum().backward()
+        g = layer.S.grad.clone()
+        clean = x @ layer.Vh.T  # d/dS_i of x·(ΣVᵀ + δ)ᵀ·(U + δ_U)ᵀ: (x·v_i) times the programmed column i of U
+        u_noisy = second.weight()
+        assert torch.allclose(g, (clean * (torch.ones(3, layer.hyflexpim_shape[0]) @ u_noisy)).sum(0), atol=1e-4)
+        model.eval()
+        assert torch.equal(layer(x), SVDLinear.forward(layer, x))  # evaluation stays clean
+    assert "forward" not in vars(layer)  # restored
+
+
+def test_draws_are_fresh_per_step_and_the_plan_follows_the_importance():
+    model = _model()
+    batches = cls_batches(4)
+    layer = model.get_submodule(NAME)
+    x = torch.randn(2, layer.hyflexpim_shape[1])
+    with noise_aware(model, HardwareConfig(), NoiseAwareConfig(enabled=True, replan_every=3), seed=0) as h:
+        model.train()
+        a, b = layer(x), layer(x)
+        h.step(0, 1)
+        c = layer(x)
+        assert torch.equal(a, b) and not torch.allclose(a, c)
+        finetune(model, batches * 3, FinetuneConfig(lr=1e-4, max_steps=10), progress=False, on_step=h.step)
+        assert h.draws > 0 and all(float(v.sum()) > 0 for v in h.importance.values())
+        h.replan()
+        top = torch.argsort(h.importance[NAME], descending=True)[:len(h.slc[NAME])]
+        assert h.slc[NAME] == sorted(top.tolist())
+
+
+def test_the_run_fine_tunes_with_noise(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "na"
+    args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=64", "--set", "data.max_eval=32",
+            "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=2", "--set", "redistribute.max_steps=3",
+            "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
+            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
+            "--set", "attention.enabled=false", "--set", "noise_aware.enabled=true"]
+    r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "run", "--out", str(out), *args],
+                       capture_output=True, text=True, timeout=900)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "with the hardware's noise" in r.stdout and "top 5/10/20 %" in r.stdout
+    import json
+
+    share = json.loads((out / "importance" / "redistributed-grad_abs-concentration.json").read_text())
+    assert 0 < share["top5"] <= share["top10"] <= share["top20"] <= 1
