@@ -232,3 +232,27 @@ def test_learned_ranks_through_the_command(tmp_path):
     assert again.returncode == 0, again.stderr[-2000:]
     one_line_error(hyflexpim("run", "--out", str(tmp_path / "x"), *args[:-2], "--set", "decompose.rank_policy=learned"),
                    "decompose.budget")
+
+
+def test_a_changed_setting_never_reuses_a_model_made_for_another(tmp_path):
+    out = tmp_path / "keys"  # (tmp_path holds the test name: match whole phrases below)
+    args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=32", "--set", "data.max_eval=16",
+            "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=1", "--set", "redistribute.max_steps=1",
+            "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
+            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
+            "--set", "attention.enabled=false"]
+    assert hyflexpim("run", "--out", str(out), *args).returncode == 0
+    first = (out / "models" / "finetuned.safetensors").read_bytes()
+    again = hyflexpim("run", "--out", str(out), *args)
+    assert again.returncode == 0 and "changed since it was made" not in again.stdout  # the same settings: reused
+    seed = hyflexpim("run", "--out", str(out), *args, "--set", "seed=1")
+    assert seed.returncode == 0, seed.stderr[-2000:]
+    assert "models/finetuned: seed (0 then, 1 now) changed" in seed.stdout
+    assert (out / "models" / "finetuned.safetensors").read_bytes() != first  # retrained, not reused
+    records = [json.loads(line) for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    assert len(records) == len({r["key"] for r in records}) == 3  # the old seed's evaluations are gone
+    rank = hyflexpim("run", "--out", str(out), *args, "--set", "seed=1", "--set", "decompose.rank_policy=uniform",
+                     "--set", "decompose.budget=0.5")
+    assert rank.returncode == 0, rank.stderr[-2000:]
+    assert "models/decomposed: decompose.rank_policy ('hard_threshold' then, 'uniform' now)" in rank.stdout
+    assert "reused models/finetuned" in rank.stdout  # only what depends on the change is redone

@@ -55,6 +55,19 @@ def plan_digest(plan: Plan, hardware) -> str:
     return h.hexdigest()[:12]
 
 
+# The cached models in the order they are made, and the variants (evaluations, importance, plans) each feeds.
+STAGES = (("finetuned", ("fp32", "original", "svd", "redistributed")), ("decomposed", ("svd", "redistributed")),
+          ("redistributed", ("redistributed",)))
+
+
+def _first_difference(have, want, path: str = "") -> str:
+    if isinstance(have, dict) and isinstance(want, dict):
+        for k in list(want) + [k for k in have if k not in want]:
+            if have.get(k, "<unset>") != want.get(k, "<unset>"):
+                return _first_difference(have.get(k, "<unset>"), want.get(k, "<unset>"), f"{path}.{k}" if path else k)
+    return f"{path or 'settings'} ({have!r} then, {want!r} now)"
+
+
 def _check_attention(config: RunConfig) -> None:
     """Refuse, before any training, PQ sub-spaces that do not divide the model's head size."""
     m = getattr(config.hardware.attention, "subspaces", None)
@@ -98,8 +111,70 @@ class Run:
         run.task = load_run_task(config, tokenizer=None)
         run.task.tokenizer = load_tokenizer(config.model)
         _check_attention(config)
+        run._check_keys()
         ws.write_config(config)
         return run
+
+    # -- cache keys: each model remembers what made it --------------------------------------------
+    def step_key(self, stage: str) -> dict:
+        """Everything the cached model ``stage`` depends on (a changed field means it is stale)."""
+        from hyflexpim import __version__
+
+        c = self.config
+        key = {"version": __version__, "model": c.model, "task": c.task, "task_kind": c.task_kind,
+               "data": c.data.model_dump(mode="json"), "seed": c.seed,
+               "pre_finetune": c.pre_finetune.model_dump(mode="json") if c.pre_finetune else None}
+        if stage == "finetuned":
+            return key
+        key["decompose"] = c.decompose.model_dump(mode="json")
+        if stage == "decomposed":
+            return key
+        key["redistribute"] = c.redistribute.model_dump(mode="json")
+        key["noise_aware"] = c.noise_aware.model_dump(mode="json")
+        if c.noise_aware.enabled:
+            key["hardware"] = c.hardware.model_dump(mode="json")
+        return key
+
+    def _key_path(self, stage: str):
+        return self.ws.path("models", f"{stage}.key.json")
+
+    def _remember(self, stage: str) -> None:
+        from hyflexpim.atomic import write_atomic
+        import json
+
+        write_atomic(self._key_path(stage), json.dumps(self.step_key(stage), indent=1, sort_keys=True))
+
+    def _check_keys(self) -> None:
+        """A cached model made with other settings (task, data, seed, a step's config, the version) is recomputed,
+        with everything after it: its evaluations, importance scores, plans and codebooks are dropped."""
+        import json
+
+        for i, (stage, _) in enumerate(STAGES):
+            path = self._key_path(stage)
+            if not path.exists():
+                continue  # not made yet, or made before keys were kept: adopted when next used
+            try:
+                have = json.loads(path.read_text())
+            except (OSError, ValueError):
+                have = {}
+            want = self.step_key(stage)
+            if have == want:
+                continue
+            self.say(f"models/{stage}: {_first_difference(have, want)} changed since it was made; it and every "
+                     "later step are recomputed")
+            variants = set()
+            for later, feeds in STAGES[i:]:
+                variants.update(feeds)
+                for f in (self.ws.path("models", f"{later}.safetensors"), self._key_path(later)):
+                    f.unlink(missing_ok=True)
+            self.ws.path("models", "learned_ranks.json").unlink(missing_ok=True)
+            for folder in ("importance", "plans", "attention"):
+                for f in self.ws.path(folder).glob("*") if self.ws.path(folder).is_dir() else []:
+                    stem = f.name.removeprefix("codebooks-")
+                    if f.is_file() and any(stem.startswith(v + "-") for v in variants):
+                        f.unlink()
+            self.ws.forget(variants)
+            return
 
     def _base(self):
         import torch
@@ -136,6 +211,7 @@ class Run:
             self.ws.save_model(model, "finetuned")
             self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
         model.eval()
+        self._remember("finetuned")
         self._models["fp32"] = model
         return model
 
@@ -156,6 +232,7 @@ class Run:
                      + "; ".join(f"{p.info.name} ({p.reason})" for p in digital[:4])
                      + (f"; … {len(digital) - 4} more" if len(digital) > 4 else ""))
             self.ws.save_model(model, "decomposed")
+            self._remember("decomposed")
             self._models["svd"] = model
         return self._models["svd"]
 
@@ -188,6 +265,7 @@ class Run:
                 self.ws.save_model(model, "redistributed")
                 self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
             model.eval()
+            self._remember("redistributed")
             self._models["redistributed"] = model
         return self._models["redistributed"]
 

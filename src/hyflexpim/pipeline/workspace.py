@@ -55,6 +55,22 @@ class Workspace:
                     continue
         return out
 
+    def forget(self, variants: set[str]) -> int:
+        """Drop the evaluations of ``variants`` from the log (their model changed); returns how many went."""
+        if not self.log.exists():
+            return 0
+        keep, gone = [], 0
+        for line in self.log.read_text().splitlines():
+            try:
+                stale = json.loads(line).get("variant") in variants
+            except (json.JSONDecodeError, AttributeError):
+                stale = False
+            gone += stale
+            if not stale and line.strip():
+                keep.append(line)
+        write_atomic(self.log, "".join(line + "\n" for line in keep))
+        return gone
+
     def record(self, rec: dict) -> None:
         with open(self.log, "a") as f:
             f.write(json.dumps(rec) + "\n")
