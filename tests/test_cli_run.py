@@ -256,3 +256,6 @@ def test_a_changed_setting_never_reuses_a_model_made_for_another(tmp_path):
     assert rank.returncode == 0, rank.stderr[-2000:]
     assert "models/decomposed: decompose.rank_policy ('hard_threshold' then, 'uniform' now)" in rank.stdout
     assert "reused models/finetuned" in rank.stdout  # only what depends on the change is redone
+    before = (out / "evaluations.jsonl").read_text()
+    one_line_error(hyflexpim("evaluate", "--out", str(out), *args, "--set", "seed=2"), "seed (1 then, 2 now)")
+    assert (out / "evaluations.jsonl").read_text() == before  # a step that may not retrain drops nothing

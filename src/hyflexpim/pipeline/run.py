@@ -97,6 +97,7 @@ class Run:
     # which training steps this invocation may run; None: all (``hyflexpim run``). A step command
     # trains only what it is named for and asks for the missing earlier step by its command name.
     may_train: set | None = None
+    _keys_checked: bool = False
 
     def _allowed(self, step: str, artefact: str) -> None:
         if self.may_train is not None and step not in self.may_train:
@@ -111,7 +112,6 @@ class Run:
         run.task = load_run_task(config, tokenizer=None)
         run.task.tokenizer = load_tokenizer(config.model)
         _check_attention(config)
-        run._check_keys()
         ws.write_config(config)
         return run
 
@@ -146,9 +146,14 @@ class Run:
 
     def _check_keys(self) -> None:
         """A cached model made with other settings (task, data, seed, a step's config, the version) is recomputed,
-        with everything after it: its evaluations, importance scores, plans and codebooks are dropped."""
+        with everything after it: its evaluations, importance scores, plans and codebooks are dropped. A step
+        command that may not retrain it refuses instead (nothing is dropped). Checked once, before the first
+        cached result is used."""
         import json
 
+        if self._keys_checked:
+            return
+        self._keys_checked = True
         for i, (stage, _) in enumerate(STAGES):
             path = self._key_path(stage)
             if not path.exists():
@@ -160,8 +165,12 @@ class Run:
             want = self.step_key(stage)
             if have == want:
                 continue
-            self.say(f"models/{stage}: {_first_difference(have, want)} changed since it was made; it and every "
-                     "later step are recomputed")
+            changed = f"models/{stage}: {_first_difference(have, want)} changed since it was made"
+            retrain = {"redistribute"} | ({"pre-finetune"} if stage == "finetuned" else set())
+            if self.may_train is not None and not retrain <= self.may_train:
+                self._keys_checked = False
+                raise UserError(f"{changed}; run `hyflexpim run` to recompute it, or give the settings it was made with")
+            self.say(f"{changed}; it and every later step are recomputed")
             variants = set()
             for later, feeds in STAGES[i:]:
                 variants.update(feeds)
@@ -197,6 +206,7 @@ class Run:
     # -- steps -------------------------------------------------------------------------------------
     def finetuned(self):
         """The FP32 model fitted to the task (or the pretrained one when pre_finetune is null)."""
+        self._check_keys()
         if "fp32" in self._models:
             return self._models["fp32"]
         model = self._base()
@@ -318,6 +328,7 @@ class Run:
 
     def importance(self, variant: str, scorer: str) -> Importance:
         import torch
+        self._check_keys()
 
         path = self.ws.path("importance", f"{variant}-{scorer}.pt")
         if path.exists():
@@ -376,6 +387,7 @@ class Run:
         the predictor the chip prices), so accuracy and cost come from the same plan."""
         from hyflexpim.sim.attention import attention_plan
 
+        self._check_keys()
         policy = policy or self.config.plan.policy
         stem = f"{variant}-{scorer}-{policy}-slc{rate:g}"
         attention = attention_plan(self.hardware(variant).attention)
@@ -400,6 +412,7 @@ class Run:
     # -- evaluation --------------------------------------------------------------------------------
     def evaluate_clean(self, variant: str) -> dict:
         from hyflexpim.sim.evaluate import METRICS, evaluate
+        self._check_keys()
 
         key = f"{variant}/clean"
         done = self.ws.done()
@@ -414,6 +427,7 @@ class Run:
     def evaluate_plan(self, variant: str, scorer: str, rate: float, plan: Plan | None = None) -> list[dict]:
         from hyflexpim.sim.apply import apply_plan
         from hyflexpim.sim.evaluate import METRICS, evaluate
+        self._check_keys()
 
         plan = plan or self.plan(variant, scorer, rate)
         policy = plan.policy.get("name", self.config.plan.policy)
