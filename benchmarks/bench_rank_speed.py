@@ -104,7 +104,7 @@ def main() -> None:
             m.generate(prompt, max_new_tokens=a.gen, min_new_tokens=a.gen, do_sample=False, pad_token_id=0)
 
         g0, g1 = (timed(lambda m=m: generate(m), max(1, a.repeats // 2)) for m in (dec, small))
-    d0, d1 = (g - p) / a.gen for g, p in ((g0, p0), (g1, p1))  # generation minus its prefill, per token
+    d0, d1 = ((g - p) / a.gen for g, p in ((g0, p0), (g1, p1)))  # generation minus its prefill, per token
     print(f"| SmolLM2-135M prefill, {a.prompt} tokens | {share:.1%} | {1e3 * p0:.1f} | {1e3 * p1:.1f} | "
           f"{p0 / p1:.2f}× |")
     print(f"| SmolLM2-135M decode, per token ({a.gen} after the prompt) | {share:.1%} | {1e3 * d0:.1f} | "
