@@ -18,21 +18,10 @@ Medians of ``--repeats`` timings; SoftLMs (arXiv 2411.10543) reports 1.33–1.72
 import argparse
 import copy
 import json
-import statistics
-import time
 
 import torch
+from bench_sparse_attention import timed  # the one timing helper: warm-up, then the median
 from torch import nn
-
-
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    ts = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        ts.append(time.perf_counter() - t)
-    return statistics.median(ts)
 
 
 def low_rank(model, budget: float, ranks: dict | None):
