@@ -24,6 +24,7 @@ from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.errors import UserError
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.step_keys import check_keys, remember
 from hyflexpim.pipeline.task import Task, load_run_task
 from hyflexpim.pipeline.workspace import Workspace
 from hyflexpim.plan import Plan, load_plan
@@ -53,19 +54,6 @@ def plan_digest(plan: Plan, hardware) -> str:
         h.update(f"{m.name}:{m.analog}:{m.unit}:{m.rank}:{m.slc}".encode())
     h.update(hardware.model_dump_json().encode())
     return h.hexdigest()[:12]
-
-
-# The cached models in the order they are made, and the variants (evaluations, importance, plans) each feeds.
-STAGES = (("finetuned", ("fp32", "original", "svd", "redistributed")), ("decomposed", ("svd", "redistributed")),
-          ("redistributed", ("redistributed",)))
-
-
-def _first_difference(have, want, path: str = "") -> str:
-    if isinstance(have, dict) and isinstance(want, dict):
-        for k in list(want) + [k for k in have if k not in want]:
-            if have.get(k, "<unset>") != want.get(k, "<unset>"):
-                return _first_difference(have.get(k, "<unset>"), want.get(k, "<unset>"), f"{path}.{k}" if path else k)
-    return f"{path or 'settings'} ({have!r} then, {want!r} now)"
 
 
 def _check_attention(config: RunConfig) -> None:
@@ -115,75 +103,16 @@ class Run:
         ws.write_config(config)
         return run
 
-    # -- cache keys: each model remembers what made it --------------------------------------------
-    def step_key(self, stage: str) -> dict:
-        """Everything the cached model ``stage`` depends on (a changed field means it is stale)."""
-        from hyflexpim import __version__
-
-        c = self.config
-        key = {"version": __version__, "model": c.model, "task": c.task, "task_kind": c.task_kind,
-               "data": c.data.model_dump(mode="json"), "seed": c.seed,
-               "pre_finetune": c.pre_finetune.model_dump(mode="json") if c.pre_finetune else None}
-        if stage == "finetuned":
-            return key
-        key["decompose"] = c.decompose.model_dump(mode="json")
-        if stage == "decomposed":
-            return key
-        key["redistribute"] = c.redistribute.model_dump(mode="json")
-        key["noise_aware"] = c.noise_aware.model_dump(mode="json")
-        if c.noise_aware.enabled:
-            key["hardware"] = c.hardware.model_dump(mode="json")
-        return key
-
-    def _key_path(self, stage: str):
-        return self.ws.path("models", f"{stage}.key.json")
-
+    # -- cache keys: each model remembers what made it (hyflexpim.pipeline.step_keys) ----------------
     def _remember(self, stage: str) -> None:
-        from hyflexpim.atomic import write_atomic
-        import json
-
-        write_atomic(self._key_path(stage), json.dumps(self.step_key(stage), indent=1, sort_keys=True))
+        remember(self.ws, self.config, stage)
 
     def _check_keys(self) -> None:
-        """A cached model made with other settings (task, data, seed, a step's config, the version) is recomputed,
-        with everything after it: its evaluations, importance scores, plans and codebooks are dropped. A step
-        command that may not retrain it refuses instead (nothing is dropped). Checked once, before the first
-        cached result is used."""
-        import json
-
-        if self._keys_checked:
-            return
-        self._keys_checked = True
-        for i, (stage, _) in enumerate(STAGES):
-            path = self._key_path(stage)
-            if not path.exists():
-                continue  # not made yet, or made before keys were kept: adopted when next used
-            try:
-                have = json.loads(path.read_text())
-            except (OSError, ValueError):
-                have = {}
-            want = self.step_key(stage)
-            if have == want:
-                continue
-            changed = f"models/{stage}: {_first_difference(have, want)} changed since it was made"
-            retrain = {"redistribute"} | ({"pre-finetune"} if stage == "finetuned" else set())
-            if self.may_train is not None and not retrain <= self.may_train:
-                self._keys_checked = False
-                raise UserError(f"{changed}; run `hyflexpim run` to recompute it, or give the settings it was made with")
-            self.say(f"{changed}; it and every later step are recomputed")
-            variants = set()
-            for later, feeds in STAGES[i:]:
-                variants.update(feeds)
-                for f in (self.ws.path("models", f"{later}.safetensors"), self._key_path(later)):
-                    f.unlink(missing_ok=True)
-            self.ws.path("models", "learned_ranks.json").unlink(missing_ok=True)
-            for folder in ("importance", "plans", "attention"):
-                for f in self.ws.path(folder).glob("*") if self.ws.path(folder).is_dir() else []:
-                    stem = f.name.removeprefix("codebooks-")
-                    if f.is_file() and any(stem.startswith(v + "-") for v in variants):
-                        f.unlink()
-            self.ws.forget(variants)
-            return
+        """Once, before the first cached result is used: stale models are recomputed (or, for a step command that
+        may not retrain them, refused)."""
+        if not self._keys_checked:
+            check_keys(self.ws, self.config, self.may_train, self.say)
+            self._keys_checked = True
 
     def _base(self):
         import torch
