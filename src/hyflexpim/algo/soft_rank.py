@@ -20,7 +20,7 @@ abstract leaves open as settings (``SoftRankConfig``):
     soft = enable_soft_rank(model, SoftRankConfig(), budget=0.5)
     finetune(model, batches, cfg, regularizer=soft.penalty, on_step=soft.anneal,
              extra=(soft.parameters(), soft.config.lr_scale))
-    ranks = harden(model)
+    ranks = soft.finish(model)
 """
 
 from __future__ import annotations
@@ -158,6 +158,13 @@ class SoftRank:
 
     def parameters(self) -> list[nn.Parameter]:
         return [m.alpha for m in self.layers.values()]
+
+    def finish(self, model: nn.Module) -> dict[str, int]:
+        """After the fine-tune: back onto the budget (``project``: the last step moved the thresholds), then the
+        hard truncation. Returns module name -> learned rank."""
+        if self.config.project:
+            self.project()
+        return harden(model)
 
 
 def enable_soft_rank(model: nn.Module, config: SoftRankConfig, budget: float = 0.5,

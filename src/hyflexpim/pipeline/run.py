@@ -236,13 +236,10 @@ class Run:
     def _harden(self, model, soft, ranks_file) -> None:
         import json
 
-        from hyflexpim.algo.soft_rank import harden
         from hyflexpim.atomic import write_atomic
 
-        if soft.config.project:
-            soft.project()  # the last step moved the thresholds: back onto the budget
-        achieved = soft.achieved()
-        ranks = harden(model)
+        ranks = soft.finish(model)
+        achieved = sum(r * sum(soft.layers[n].hyflexpim_shape) for n, r in ranks.items()) / soft.dense
         write_atomic(ranks_file, json.dumps({"budget": self.config.decompose.budget, "achieved": achieved,
                                              "ranks": ranks}, indent=1))
         self.say(f"learned ranks: {achieved:.1%} of the decomposed matrices' parameters kept "
