@@ -41,8 +41,15 @@ def test_run_writes_every_result(run_dir):
     assert sorted(x["slc_rate"] for x in main) == [0, 10, 100]
     assert all(x["n"] == 2 and 0 <= x["mean"] <= 1 for x in main)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("SLC")]
-    assert len(lines) == 3 + 3 + 2 + 1  # per rate: main and no-redistribution curves; magnitude at 5, 10; σ at 10
+    assert len(lines) == 3 + 3 + 2 + 1 + 2  # per rate: main and no-redistribution; magnitude at 5, 10; σ at 10; random 5, 10
     assert (out / "png").exists() is False and (out / "accuracy_vs_slc.png").read_bytes()[:4] == b"\x89PNG"
+    # every point carries its 95 % interval over test examples × seeds, and its paired difference from INT8
+    assert all(x["ci_low"] <= x["mean"] <= x["ci_high"] for x in rows if x["n"])
+    assert all(x["vs_int8_resolved"] in (True, False) for x in main if x["slc_rate"] != 100)
+    diffs = json.loads((out / "differences.json").read_text())
+    assert {(d["b"], d["slc_rate"]) for d in diffs} >= {("SVD + redistribution, gradient selection", 10.0)}
+    assert any(d["a"] == "SVD + redistribution, random selection" for d in diffs)
+    assert all(d["ci_low"] <= d["diff"] <= d["ci_high"] and d["paired_seeds"] for d in diffs)
 
 
 def test_rerun_skips_finished_steps(run_dir):
@@ -53,6 +60,24 @@ def test_rerun_skips_finished_steps(run_dir):
     assert "fine-tuned FP32 model (" not in r.stdout and "gradient redistribution (" not in r.stdout
     assert "Loading weights" not in r.stderr  # every evaluation was cached: no model is even loaded
     assert (out / "evaluations.jsonl").read_text() == before
+
+
+def test_sweep_device_maps_mlc_quality_against_the_slc_rate(run_dir):
+    out, _ = run_dir
+    r = hyflexpim("sweep-device", "--out", str(out), "--noise", "paper", "--grid", "0.001,0.3", "--slc-rates", "0,100",
+                  "--noise-seeds", "2", "-q")
+    assert r.returncode == 0, r.stderr[-2000:]
+    data = json.loads((out / "device" / "device_map-paper.json").read_text())
+    assert len(data["rows"]) == 2 * 2 and (out / "device" / "device_map-paper.png").read_bytes()[:4] == b"\x89PNG"
+    by = {(x["value"], x["slc_rate"]): x for x in data["rows"]}
+    # at 100 % SLC no cell is MLC: the MLC quality cannot matter (ideal SLC cells: INT8 exactly)
+    assert by[(0.001, 100.0)]["mean"] == by[(0.3, 100.0)]["mean"] == data["int8"]
+    assert data["requirement"]["100"]["point"] == 0.3
+    assert "stays within 1 pt of INT8" in r.stdout
+    again = hyflexpim("sweep-device", "--out", str(out), "--noise", "paper", "--grid", "0.001,0.3", "--slc-rates",
+                      "0,100", "--noise-seeds", "2", "-q")
+    assert again.returncode == 0 and "Loading weights" not in again.stderr  # every point cached
+    one_line_error(hyflexpim("sweep-device", "--out", str(out), "--grid", "0.7"), "--grid")
 
 
 def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):

@@ -6,6 +6,7 @@ A registry (``SCORERS``): ``register_scorer(name, fn, needs_batches=...)`` where
 - ``grad_abs`` / ``grad_sq``: |∂L/∂σ_i| (or its square) of each singular component, computed per
   batch and averaged over a window of many batches (not one batch, unlike the authors' notebook).
 - ``singular_value``: σ_i itself (rank order after SVD) — ablation baseline.
+- ``random``: a seeded random score per component (seed 0) — the floor any selection rule must beat.
 - ``magnitude``: no SVD; the unit is one output row of W and its score is the row's L2 norm — the
   brute-force baseline that places whole rows of the original matrix.
 """
@@ -137,6 +138,15 @@ register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_
 register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq", progress),
                 needs_batches=True)
 register_scorer("singular_value", lambda model, batches, n, names, progress: singular_value_importance(model))
+def random_importance(model: nn.Module, seed: int = 0) -> Importance:
+    layers = svd_layers(model)
+    if not layers:
+        raise UserError("random importance needs a decomposed model (run decompose first)")
+    g = torch.Generator().manual_seed(seed)
+    return Importance("random", "component", {n: torch.rand(m.S.shape, generator=g) for n, m in layers.items()})
+
+
+register_scorer("random", lambda model, batches, n, names, progress: random_importance(model))
 register_scorer("magnitude", lambda model, batches, n, names, progress:
                 magnitude_importance(model, names if names is not None else layer_matrix_names(model)), unit="row")
 

@@ -199,6 +199,40 @@ def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mod
 
 
 @command
+def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, out: Optional[str] = OutOpt,
+                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | paper (relative σ)"),
+                 grid: Optional[str] = typer.Option(None, help="comma-separated MLC qualities (default: a log grid)"),
+                 slc_rates: Optional[str] = typer.Option("0,5,10,100", "--slc-rates", help="SLC rates in %"),
+                 tolerance: float = typer.Option(1.0, help="allowed loss against INT8, in accuracy points"),
+                 noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    """Device-requirement map of a finished run: accuracy over a log grid of MLC quality × SLC rate, and for each
+    rate the worst MLC cells that stay within --tolerance points of INT8; writes <out>/device/."""
+    from pathlib import Path
+
+    from hyflexpim.pipeline.device_sweep import AXES, sweep_device as sweep
+
+    try:
+        values = [float(x) for x in grid.split(",") if x.strip()] if grid else AXES.get(noise, (0, 0, []))[2]
+        rates = [float(x) for x in (slc_rates or "").split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--grid and --slc-rates must be numbers separated by commas, got {grid!r}, {slc_rates!r}") from None
+    if not rates or any(not 0 <= x <= 100 for x in rates):
+        raise UserError(f"--slc-rates must be percentages in 0..100, got {slc_rates!r}")
+    if not 0 < tolerance < 100:
+        raise UserError(f"--tolerance must be in (0, 100) accuracy points, got {tolerance:g}")
+    from hyflexpim.pipeline.device_sweep import check_grid
+
+    check_grid(noise, values)
+    if config is None and out and (Path(out) / "config.yaml").is_file():
+        config = str(Path(out) / "config.yaml")  # the run's own settings: its models were made with them
+    r = _open_run(config, decoder, None, None, out, None, noise_seeds, set_, quiet, set())
+    if r.task.kind != "classification":
+        raise UserError("sweep-device measures accuracy: give a classification run (perplexity is not supported yet)")
+    files = sweep(r, noise, values, sorted(set(rates)), tolerance / 100)
+    typer.echo("wrote " + ", ".join(str(f) for f in files))
+
+
+@command
 def report(results: list[str] = typer.Argument(..., help="results JSON files, each as PATH or PATH:LABEL"),
            out: str = typer.Option("curves.png", help="PNG to write"),
            variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),

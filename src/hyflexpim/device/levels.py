@@ -160,7 +160,7 @@ class LevelsNoise(NoiseModel):
             levels = list(tc.levels_us)
         spacing = (levels[-1] - levels[0]) / (n - 1)
         if tc.sigma_us is not None:
-            require("error_rate" not in tc.model_fields_set, f"{name}.error_rate",
+            require(tc.error_rate is None, f"{name}.error_rate",
                     f"give {name}.error_rate or {name}.sigma_us, not both", tc.error_rate)
             require(len(tc.sigma_us) in (1, n), f"{name}.sigma_us", f"needs one value or {n} (one per level)",
                     tc.sigma_us)

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, field_validator
 
+from hyflexpim.algo.concentrate import ConcentrationConfig
 from hyflexpim.algo.decompose import DecomposeConfig
 from hyflexpim.algo.finetune import FinetuneConfig
 from hyflexpim.algo.importance import SCORERS
@@ -76,6 +77,8 @@ class CompareConfig(Strict):
                                               description="rates at which σ-order selection is measured")
     magnitude_rates: list[float] | None = Field(default_factory=lambda: [5, 10],
                                                 description="rates for magnitude selection (null: all plan rates)")
+    random_rates: list[float] = Field(default_factory=lambda: [5, 10],
+                                      description="rates at which a random choice of SLC components is measured")
 
 
 class AttentionAnalysisConfig(Strict):
@@ -110,6 +113,9 @@ class RunConfig(Strict):
     noise_aware: NoiseAwareConfig = Field(default_factory=NoiseAwareConfig,
                                           description="noise-aware redistribution: the fine-tune sees the hardware's "
                                                       "noise on the components the running plan puts in MLC")
+    concentration: ConcentrationConfig = Field(default_factory=ConcentrationConfig,
+                                               description="a regulariser in the redistribution loss that pushes "
+                                                           "each matrix's Σ mass into its top components")
     importance: ImportanceConfig = Field(default_factory=ImportanceConfig)
     plan: PlanConfig = Field(default_factory=PlanConfig)
     hardware: HardwareConfig = Field(default_factory=HardwareConfig)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from hyflexpim.pipeline.run import Run
 from hyflexpim.report.plots import plot_metric_vs_slc
-from hyflexpim.report.results import write_results
+from hyflexpim.report.results import compare_curves, write_differences, write_results
 
 
 def finish(run: Run, rows: list[dict]) -> None:
     out = run.ws.root
     suffix = f"-{run.config.label}" if run.config.label else ""
     files = write_results(out, rows, suffix)
+    files.extend(differences(run, suffix))
     name = ("accuracy_vs_slc" if run.task.kind == "classification" else "perplexity_vs_slc") + suffix + ".png"
     title = f"{run.config.model} on {run.config.task}" + (f" ({run.config.label})" if suffix else "")
     files.append(plot_metric_vs_slc(rows, out / name, title))
@@ -27,6 +28,15 @@ def finish(run: Run, rows: list[dict]) -> None:
         files.extend(run_attention_analysis(run, a.examples, rates))
     shown = ", ".join(str(f) for f in files[:8])
     run.say(f"wrote {shown}" + (f" and {len(files) - 8} more files under {out}" if len(files) > 8 else ""))
+
+
+def differences(run: Run, suffix: str) -> list:
+    """Every ablation curve against the main one at the rates both measured (paired bootstrap): differences.csv."""
+    records = run.records
+    curves = run.curves()
+    main = (curves[0][0], curves[0][1])
+    rows = [d for v, s, _ in curves[1:] for d in compare_curves(records, (v, s), main)]
+    return write_differences(run.ws.root, rows, suffix) if rows else []
 
 
 def hardware_report(run: Run) -> list:

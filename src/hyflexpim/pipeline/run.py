@@ -86,6 +86,7 @@ class Run:
     # trains only what it is named for and asks for the missing earlier step by its command name.
     may_train: set | None = None
     _keys_checked: bool = False
+    records: list = field(default_factory=list)
 
     def _allowed(self, step: str, artefact: str) -> None:
         if self.may_train is not None and step not in self.may_train:
@@ -197,7 +198,8 @@ class Run:
                 torch.manual_seed(self.config.seed + 1)  # dropout during redistribution
                 soft, extra = self._soft_rank(model) if learned else (None, {})
                 res = self.timed("gradient redistribution (fine-tuned the SVD model)"
-                                 + (" with the hardware's noise" if self.config.noise_aware.enabled else ""),
+                                 + (" with the hardware's noise" if self.config.noise_aware.enabled else "")
+                                 + (" and the concentration penalty" if self.config.concentration.strength else ""),
                                  lambda: self._fine_tune(model, batches, extra))
                 if learned:
                     self._harden(model, soft, ranks_file)
@@ -212,8 +214,13 @@ class Run:
         """The redistribution fine-tune; with ``noise_aware.enabled`` its forward sees the hardware's noise."""
         from contextlib import nullcontext
 
+        from hyflexpim.algo.concentrate import concentration_penalty
         from hyflexpim.sim.noise_aware import noise_aware
 
+        conc = concentration_penalty(model, self.config.concentration)
+        if conc is not None:
+            inner_reg = extra.get("regularizer")
+            extra = extra | {"regularizer": conc if inner_reg is None else (lambda: inner_reg() + conc())}
         na = self.config.noise_aware
         with (noise_aware(model, self.config.hardware, na, self.config.seed) if na.enabled else nullcontext()) as h:
             if h is not None:
@@ -337,22 +344,25 @@ class Run:
 
     # -- evaluation --------------------------------------------------------------------------------
     def evaluate_clean(self, variant: str) -> dict:
-        from hyflexpim.sim.evaluate import METRICS, evaluate
+        from hyflexpim.report.confidence import has_examples
+        from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
         self._check_keys()
 
         key = f"{variant}/clean"
         done = self.ws.done()
-        if key in done:
+        if key in done and has_examples(done[key]):
             return done[key]
-        value = evaluate(self.model(variant), self.task.batches("test"), self.task.kind, self.progress)
+        outcome = per_example(self.model(variant), self.task.batches("test"), self.task.kind, self.progress)
         rec = {"key": key, "variant": variant, "scorer": None, "policy": None, "slc_rate": None,
-               "seed": None, "metric": METRICS[self.task.kind][0], "value": value, "slc_weight_fraction": None}
+               "seed": None, "metric": METRICS[self.task.kind][0], "value": summary(outcome), "slc_weight_fraction": None,
+               **record_fields(outcome)}
         self.ws.record(rec)
         return rec
 
     def evaluate_plan(self, variant: str, scorer: str, rate: float, plan: Plan | None = None) -> list[dict]:
+        from hyflexpim.report.confidence import has_examples
         from hyflexpim.sim.apply import apply_plan
-        from hyflexpim.sim.evaluate import METRICS, evaluate
+        from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
         self._check_keys()
 
         plan = plan or self.plan(variant, scorer, rate)
@@ -363,20 +373,21 @@ class Run:
         hw = self.hardware(variant, plan)
         digest = plan_digest(plan, hw)
         exact = deterministic(plan, hw)
-        value = None
+        outcome = None
         for seed in self.config.noise_seeds:
             key = f"{variant}/{scorer}/{policy}/{rate:g}/{seed}/{digest}"
-            if key in done:
+            if key in done and has_examples(done[key]):  # (a record without per-example outcomes is re-measured)
                 out.append(done[key])
                 continue
-            if value is None or not exact:  # no draw at all: one evaluation serves every seed
+            if outcome is None or not exact:  # no draw at all: one evaluation serves every seed
                 batches = batches or self.task.batches("test")
                 twin = apply_plan(self.model(variant), plan, hw, seed=seed)
-                value = evaluate(twin, batches, self.task.kind, self.progress)
+                outcome = per_example(twin, batches, self.task.kind, self.progress)
                 del twin
             rec = {"key": key, "variant": variant, "scorer": scorer, "policy": policy, "slc_rate": rate,
-                   "seed": seed, "metric": METRICS[self.task.kind][0], "value": value,
-                   "slc_weight_fraction": plan.slc_weight_fraction, "encoding": hw.encoding, "mlc_bits": hw.mlc_bits}
+                   "seed": seed, "metric": METRICS[self.task.kind][0], "value": summary(outcome),
+                   "slc_weight_fraction": plan.slc_weight_fraction, "encoding": hw.encoding, "mlc_bits": hw.mlc_bits,
+                   **record_fields(outcome)}
             self.ws.record(rec)
             out.append(rec)
         return out
@@ -393,6 +404,8 @@ class Run:
             out.append(("original", "magnitude", c.compare.magnitude_rates or rates))
         if c.compare.singular_value_rates:
             out.append(("redistributed", "singular_value", c.compare.singular_value_rates))
+        if c.compare.random_rates:
+            out.append(("redistributed", "random", c.compare.random_rates))
         return out
 
     def all(self) -> list[dict]:
@@ -406,4 +419,5 @@ class Run:
                 recs = self.evaluate_plan(variant, scorer, rate)
                 records.extend(recs)
                 self.say(terminal_line(variant, scorer, rate, recs))
-        return summarize(records)
+        self.records = records  # this run's evaluations (report_run's paired differences read them)
+        return summarize(records, self.config.importance.scorer)

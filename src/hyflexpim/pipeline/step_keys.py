@@ -34,6 +34,8 @@ def step_key(c: RunConfig, stage: str) -> dict:
         return key
     key["redistribute"] = c.redistribute.model_dump(mode="json")
     key["noise_aware"] = c.noise_aware.model_dump(mode="json")
+    if c.concentration.strength:  # (off: the key of a model made before the field existed)
+        key["concentration"] = c.concentration.model_dump(mode="json")
     if c.noise_aware.enabled:
         key["hardware"] = c.hardware.model_dump(mode="json")
     return key

@@ -8,24 +8,41 @@ from hyflexpim.report.png import pyplot, save_png
 from hyflexpim.report.results import label
 
 
+def _bars(rs: list[dict]):
+    """Error bars: the 95 % paired-bootstrap interval where the rows carry it, else the seed spread (± std)."""
+    if all(r.get("ci_low") is not None for r in rs):
+        return [[r["mean"] - r["ci_low"] for r in rs], [r["ci_high"] - r["mean"] for r in rs]], "95 % CI"
+    return [r["std"] for r in rs], "± std over seeds"
+
+
 def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
+    """Each curve with its error bars; a point whose difference from INT8 (the main curve at 100 % SLC) is resolved
+    (its interval excludes zero) is filled, one within the uncertainty of INT8 is hollow."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     curves: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["slc_rate"] is not None:
             curves.setdefault((r["variant"], r["scorer"]), []).append(r)
+    kinds = set()
     for (variant, scorer), rs in curves.items():
         rs.sort(key=lambda r: r["slc_rate"])
         x = [r["slc_rate"] for r in rs]
         style = "o-" if len(rs) > 2 else "s"
-        ax.errorbar(x, [r["mean"] for r in rs], yerr=[r["std"] for r in rs], fmt=style, capsize=3,
-                    label=label(variant, scorer))
+        yerr, kind = _bars(rs)
+        kinds.add(kind)
+        line = ax.errorbar(x, [r["mean"] for r in rs], yerr=yerr, fmt=style, capsize=3, label=label(variant, scorer))
+        hollow = [r for r in rs if r.get("vs_int8_resolved") is False]
+        if hollow:
+            ax.plot([r["slc_rate"] for r in hollow], [r["mean"] for r in hollow], style[0], mfc="white",
+                    mec=line[0].get_color(), ms=7, zorder=3)
     for r in rows:
         if r["slc_rate"] is None:
             ax.axhline(r["mean"], ls="--", lw=1, color="grey" if r["variant"] == "fp32" else "tab:purple",
                        label=label(r["variant"], None))
     metric = rows[0]["metric"] if rows else "metric"
+    if any(r.get("vs_int8_resolved") is not None for r in rows):
+        title = (title + "\n" if title else "") + f"bars: {' / '.join(sorted(kinds))}; hollow: not resolved from INT8"
     return _finish(fig, ax, metric, "SLC rate (% of singular components, or rows, per matrix)", title, path, 7)
 
 
@@ -57,3 +74,32 @@ def plot_overlay(series: list[tuple[str, list[dict]]], path: Path, variant: str 
                     fmt="o-", capsize=3, label=name)
     return _finish(fig, ax, metric, "SLC rate (% of singular components per matrix)",
                    title or label(variant, scorer), path, 8)
+
+
+def plot_device_map(rows: list[dict], need: dict, axis: str, tolerance: float, path: Path, title: str = "") -> Path:
+    """Accuracy (%) against the MLC device quality (log axis), one curve per SLC rate with its 95 % interval band;
+    INT8 and INT8 − tolerance as lines; each rate's requirement (point estimate) marked with a triangle."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
+    int8 = rows[0]["int8"]
+    for rate in sorted({r["slc_rate"] for r in rows}):
+        rs = sorted((r for r in rows if r["slc_rate"] == rate), key=lambda r: r["value"])
+        x = [r["value"] for r in rs]
+        line, = ax.plot(x, [100 * r["mean"] for r in rs], "o-", label=f"{rate:g} % SLC")
+        if all(r["ci_low"] is not None for r in rs):
+            ax.fill_between(x, [100 * r["ci_low"] for r in rs], [100 * r["ci_high"] for r in rs],
+                            color=line.get_color(), alpha=0.15, lw=0)
+        req = need.get(f"{rate:g}", {}).get("point")
+        if req is not None:
+            ax.plot([req], [100 * (int8 - tolerance)], "v", color=line.get_color(), ms=10, mec="black")
+    ax.axhline(100 * int8, color="black", lw=1, label=f"INT8, no noise ({100 * int8:.1f} %)")
+    ax.axhline(100 * (int8 - tolerance), color="black", lw=1, ls="--", label=f"INT8 − {100 * tolerance:g} pt")
+    ax.set_xscale("log")
+    ax.set_xlabel(axis + " (log scale)")
+    ax.set_ylabel("accuracy (%)")
+    ax.set_title(title + "\nbands: 95 % CI over test examples × seeds; ▼: largest value within the tolerance",
+                 fontsize=9)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return save_png(fig, path, dpi=120, tight=False)

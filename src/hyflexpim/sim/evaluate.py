@@ -13,39 +13,59 @@ from hyflexpim.errors import NumericalError
 
 
 @torch.inference_mode()
-def accuracy(model: nn.Module, batches, progress: bool = False) -> float:
+def per_example(model: nn.Module, batches, task: str = "classification", progress: bool = False) -> dict:
+    """Each test example's outcome: ``correct`` (bool per example) for classification, ``nll`` and ``tokens`` (summed
+    next-token NLL and predicted tokens per sequence) for language modelling. The metric is ``summary`` of it; the
+    outcomes let ``report.confidence`` bootstrap over test examples."""
     from tqdm.auto import tqdm
 
     model.eval()
-    correct = total = 0
+    parts: dict[str, list] = {}
     for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
-        labels = batch["labels"]
-        logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
-        if not torch.isfinite(logits).all():
-            raise NumericalError("NaN/inf in model output in step 'evaluate'")
-        correct += (logits.argmax(-1) == labels).sum().item()
-        total += labels.numel()
-    return correct / max(total, 1)
+        if task == "classification":
+            logits = model(**{k: v for k, v in batch.items() if k != "labels"}).logits
+            if not torch.isfinite(logits).all():
+                raise NumericalError("NaN/inf in model output in step 'evaluate'")
+            parts.setdefault("correct", []).append(logits.argmax(-1) == batch["labels"])
+        else:
+            ids = batch["input_ids"]
+            logits = model(input_ids=ids).logits[:, :-1].float()
+            target = ids[:, 1:]
+            loss = torch.nn.functional.cross_entropy(logits.transpose(1, 2), target, reduction="none").sum(1)
+            if not torch.isfinite(loss).all():
+                raise NumericalError("NaN/inf loss in step 'evaluate'")
+            parts.setdefault("nll", []).append(loss.double())
+            parts.setdefault("tokens", []).append(torch.full_like(loss, target.shape[1], dtype=torch.float64))
+    return {k: torch.cat(v) for k, v in parts.items()}
 
 
-@torch.inference_mode()
+def summary(outcome: dict) -> float:
+    """Accuracy (share correct) or perplexity (exp of the mean NLL per token) of ``per_example``'s outcome."""
+    if "correct" in outcome:
+        c = outcome["correct"]
+        return c.float().mean().item() if c.numel() else 0.0
+    return math.exp(outcome["nll"].sum().item() / max(outcome["tokens"].sum().item(), 1))
+
+
+def record_fields(outcome: dict) -> dict:
+    """The outcome as JSON fields of an evaluation record (``report.confidence`` reads them back)."""
+    import base64
+
+    import numpy as np
+
+    if "correct" in outcome:  # one bit per example, base64 (640 examples: 108 characters)
+        bits = np.packbits(outcome["correct"].numpy().astype(bool))
+        return {"correct": base64.b64encode(bits.tobytes()).decode(), "n_examples": int(outcome["correct"].numel())}
+    return {"nll": [round(v, 4) for v in outcome["nll"].tolist()], "tokens": [int(t) for t in outcome["tokens"].tolist()]}
+
+
+def accuracy(model: nn.Module, batches, progress: bool = False) -> float:
+    return summary(per_example(model, batches, "classification", progress))
+
+
 def perplexity(model: nn.Module, batches, progress: bool = False) -> float:
     """exp(mean next-token NLL over all predicted tokens)."""
-    from tqdm.auto import tqdm
-
-    model.eval()
-    nll = 0.0
-    count = 0
-    for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
-        ids = batch["input_ids"]
-        logits = model(input_ids=ids).logits[:, :-1].float()
-        target = ids[:, 1:]
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), target.reshape(-1), reduction="sum")
-        if not torch.isfinite(loss):
-            raise NumericalError("NaN/inf loss in step 'evaluate'")
-        nll += loss.item()
-        count += target.numel()
-    return math.exp(nll / max(count, 1))
+    return summary(per_example(model, batches, "lm", progress))
 
 
 METRICS = {"classification": ("accuracy", accuracy), "lm": ("perplexity", perplexity)}
