@@ -80,6 +80,25 @@ def test_sweep_device_maps_mlc_quality_against_the_slc_rate(run_dir):
     one_line_error(hyflexpim("sweep-device", "--out", str(out), "--grid", "0.7"), "--grid")
 
 
+def test_other_plan_policies_are_compared_at_the_same_budget(run_dir):
+    out, _ = run_dir
+    r = hyflexpim("run", "--out", str(out), *TINY, "--set", "compare.policies=[global,sensitivity]",
+                  "--set", "compare.policy_rates=[10]", "--set", "label=pol", "--set", "hw_report=false",
+                  "--set", "attention.enabled=false")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "noise sensitivity of 36 matrices" in r.stdout and "most sensitive:" in r.stdout
+    assert list((out / "importance").glob("redistributed-component-sensitivity-hw*.json"))
+    diffs = json.loads((out / "differences-pol.json").read_text())
+    names = {d["a"] for d in diffs if d["slc_rate"] == 10}
+    assert {"SVD + redistribution, gradient selection, global policy",
+            "SVD + redistribution, gradient selection, sensitivity policy"} <= names
+    rows = json.loads((out / "results-pol.json").read_text())
+    fractions = {x["policy"]: x["slc_weight_fraction"] for x in rows if x["slc_rate"] == 10 and x["variant"] == "redistributed"
+                 and x["scorer"] == "grad_abs"}
+    # one budget: the same share of the analog weights in SLC (to a component's worth of weights)
+    assert abs(fractions["sensitivity"] - fractions["uniform"]) < 0.01 and abs(fractions["global"] - 0.1) < 0.01
+
+
 def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):
     out, _ = run_dir
     r = hyflexpim("plan", "--out", str(out), *TINY)

@@ -7,6 +7,9 @@ A registry (``PLAN_POLICIES``): ``register_plan_policy(name, fn)`` where ``fn(an
 - ``global``: one budget across all matrices — SLC weights = rate × all analog weights, spent on
   the units with the highest importance per weight (a unit of a component costs d_out+d_in
   weights, a row costs d_in), greedily.
+- ``sensitivity``: the same budget, spent where the measured accuracy cost per cell is largest: each unit's value
+  is its matrix's noise sensitivity (the loss increase with that matrix alone all-MLC, ``sim.sensitivity``) times
+  the unit's share of its matrix's importance, per weight. Needs ``make_plan(..., sensitivity=...)``.
 """
 
 from __future__ import annotations
@@ -69,10 +72,10 @@ def uniform_policy(analog: list[MatrixPlan], rate: float) -> None:
         e.slc = top_units(torch.tensor(e.importance), round(rate / 100 * e.n_units))
 
 
-def global_policy(analog: list[MatrixPlan], rate: float) -> None:
-    """One budget of SLC weights (rate % of all analog weights) spent on the highest importance per weight."""
+def _greedy(analog: list[MatrixPlan], rate: float, value) -> None:
+    """Spend rate % of all analog weights on the units with the highest ``value(entry, score)`` per weight."""
     budget = rate / 100 * sum(e.n_weights for e in analog)
-    units = [(s / e.weights_per_unit, j, k) for j, e in enumerate(analog) for k, s in enumerate(e.importance)]
+    units = [(value(e, s) / e.weights_per_unit, j, k) for j, e in enumerate(analog) for k, s in enumerate(e.importance)]
     units.sort(key=lambda t: -t[0])
     chosen: dict[int, list[int]] = {}
     spent = 0.0
@@ -86,20 +89,47 @@ def global_policy(analog: list[MatrixPlan], rate: float) -> None:
         e.slc = sorted(chosen.get(j, []))
 
 
+def global_policy(analog: list[MatrixPlan], rate: float) -> None:
+    """One budget of SLC weights (rate % of all analog weights) spent on the highest importance per weight."""
+    _greedy(analog, rate, lambda e, s: s)
+
+
+def sensitivity_policy(analog: list[MatrixPlan], rate: float, sensitivity: dict[str, float]) -> None:
+    """The global budget spent on sensitivity × importance share per weight (see the module doc)."""
+    missing = [e.name for e in analog if e.name not in sensitivity]
+    if missing:
+        more = f" and {len(missing) - 1} more" if len(missing) > 1 else ""
+        raise UserError(f"plan policy 'sensitivity': no measured sensitivity for {missing[0]}{more}")
+    totals = {e.name: sum(e.importance) or 1.0 for e in analog}
+    _greedy(analog, rate, lambda e, s: sensitivity[e.name] * s / totals[e.name])
+
+
+sensitivity_policy.needs_sensitivity = True
+
+
 register_plan_policy("uniform", uniform_policy)
 register_plan_policy("global", global_policy)
+register_plan_policy("sensitivity", sensitivity_policy)
 
 
 def make_plan(model: nn.Module, importance: Importance, slc_rate: float, policy: str = "uniform",
-              model_name: str | None = None, extra_policy: dict | None = None) -> Plan:
-    """The model-level verb: a Plan placing ``slc_rate`` % of each matrix (or of all weights) in SLC."""
+              model_name: str | None = None, extra_policy: dict | None = None,
+              sensitivity: dict[str, float] | None = None) -> Plan:
+    """The model-level verb: a Plan placing ``slc_rate`` % of each matrix (or of all weights) in SLC.
+    ``sensitivity``: each matrix's measured noise sensitivity, for a policy that needs it (``sensitivity``)."""
     rate = check_rate(slc_rate)
     place = PLAN_POLICIES.get(policy, "plan.policy")
     entries = _entries(placements(model), importance)
     analog = [e for e in entries if e.analog]
     if not analog:
         raise UserError("no analog matrices to place: decompose the model or choose a scorer that matches it")
-    place(analog, rate)
+    if getattr(place, "needs_sensitivity", False):
+        if sensitivity is None:
+            raise UserError(f"plan policy '{policy}' needs each matrix's measured noise sensitivity "
+                            "(hyflexpim.sim.sensitivity.noise_sensitivity; `hyflexpim run` measures it)")
+        place(analog, rate, sensitivity)
+    else:
+        place(analog, rate)
     name = model_name or getattr(model, "hyflexpim_name", type(model).__name__)
     return Plan(
         package_version=__version__,

@@ -79,6 +79,19 @@ class CompareConfig(Strict):
                                                 description="rates for magnitude selection (null: all plan rates)")
     random_rates: list[float] = Field(default_factory=lambda: [5, 10],
                                       description="rates at which a random choice of SLC components is measured")
+    policies: list[str] = Field(default_factory=list, description="other plan policies measured beside the run's "
+                                "(e.g. [global, sensitivity]: the same total SLC weights, spent differently)")
+    policy_rates: list[float] = Field(default_factory=lambda: [5, 10, 20], description="rates for compare.policies")
+
+    @field_validator("policies")
+    @classmethod
+    def _policies(cls, v: list[str]) -> list[str]:
+        return [PLAN_POLICIES.check(x) for x in v]
+
+    @field_validator("singular_value_rates", "random_rates", "policy_rates")
+    @classmethod
+    def _rates(cls, v: list[float]) -> list[float]:
+        return slc_rates(v) if v else v
 
 
 class AttentionAnalysisConfig(Strict):

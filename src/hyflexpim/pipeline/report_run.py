@@ -34,8 +34,9 @@ def differences(run: Run, suffix: str) -> list:
     """Every ablation curve against the main one at the rates both measured (paired bootstrap): differences.csv."""
     records = run.records
     curves = run.curves()
-    main = (curves[0][0], curves[0][1])
-    rows = [d for v, s, _ in curves[1:] for d in compare_curves(records, (v, s), main)]
+    policy = run.config.plan.policy
+    main = (curves[0][0], curves[0][1], policy)
+    rows = [d for v, s, _, p in curves[1:] for d in compare_curves(records, (v, s, p or policy), main)]
     return write_differences(run.ws.root, rows, suffix) if rows else []
 
 

@@ -20,7 +20,7 @@ from hyflexpim.algo.decompose import calibration, decompose
 from hyflexpim.algo.factorize import FACTORIZATIONS
 from hyflexpim.algo.finetune import check_finite_weights, finetune
 from hyflexpim.algo.importance import SCORERS, Importance, score_importance
-from hyflexpim.algo.plan_policy import make_plan
+from hyflexpim.algo.plan_policy import PLAN_POLICIES, make_plan
 from hyflexpim.errors import UserError
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
@@ -45,6 +45,11 @@ def deterministic(plan: Plan, hardware) -> bool:
         if len(m.slc) < m.n_units and not noise.is_ideal(hardware.mlc_bits):
             return False
     return True
+
+
+def plan_digest_of(hardware) -> str:
+    """A short identity of a hardware config (for files that depend on it)."""
+    return hashlib.sha256(hardware.model_dump_json().encode()).hexdigest()[:8]
 
 
 def plan_digest(plan: Plan, hardware) -> str:
@@ -287,6 +292,25 @@ class Run:
         self.say(f"importance ({variant}, {imp.scorer}): the top 5/10/20 % of each matrix's {imp.unit}s hold "
                  + " / ".join(f"{100 * v:.0f}" for v in share.values()) + " % of it")
 
+    def sensitivity(self, variant: str, imp: Importance) -> dict[str, float]:
+        """Each analog matrix's noise sensitivity on this run's hardware (``sim.sensitivity``), cached per hardware."""
+        import json
+
+        from hyflexpim.atomic import write_atomic
+        from hyflexpim.sim.sensitivity import noise_sensitivity
+
+        path = self.ws.path("importance", f"{variant}-{imp.unit}-sensitivity-hw{plan_digest_of(self.config.hardware)}.json")
+        if path.exists():
+            return json.loads(path.read_text())
+        batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 5)
+        sens = self.timed(f"noise sensitivity of {len(imp.scores)} matrices ({variant} model, each alone all-MLC)",
+                          lambda: noise_sensitivity(self.model(variant), batches, list(imp.scores), imp.unit,
+                                                    self.config.hardware, seed=self.config.seed, progress=self.progress))
+        write_atomic(path, json.dumps(sens, indent=1))
+        top = sorted(sens, key=sens.get, reverse=True)[:3]
+        self.say("  most sensitive: " + "; ".join(f"{n} (+{sens[n]:.3f} loss)" for n in top))
+        return sens
+
     def hardware(self, variant: str, plan: Plan | None = None):
         """The run's hardware for one model variant: a ``pq`` attention without codebooks gets them fitted once
         on this variant's keys (training split, k-means) and stored under ``attention/``. A ``plan`` whose
@@ -322,7 +346,10 @@ class Run:
 
         self._check_keys()
         policy = policy or self.config.plan.policy
-        stem = f"{variant}-{scorer}-{policy}-slc{rate:g}"
+        needs = getattr(PLAN_POLICIES.get(policy, "plan.policy"), "needs_sensitivity", False)
+        # a policy that reads the measured sensitivity depends on the hardware: its plans are named by it
+        tag = f"-hw{plan_digest_of(self.config.hardware)}" if needs else ""
+        stem = f"{variant}-{scorer}-{policy}{tag}-slc{rate:g}"
         attention = attention_plan(self.hardware(variant).attention)
         sparse = f"-{attention.kind}{attention.keep:g}" if attention.kind != "dense" else ""
         path = self.ws.path("plans", f"{stem}{sparse}.json")  # one file per attention: each self-consistent
@@ -334,8 +361,10 @@ class Run:
         if dense.exists():  # the same placement, another attention
             plan = load_plan(dense)
         else:
-            plan = make_plan(self.model(variant), self.importance(variant, scorer), rate, policy,
-                             model_name=self.name, extra_policy={"variant": variant})
+            imp = self.importance(variant, scorer)
+            sens = self.sensitivity(variant, imp) if needs else None
+            plan = make_plan(self.model(variant), imp, rate, policy, model_name=self.name,
+                             extra_policy={"variant": variant}, sensitivity=sens)
             if sparse:
                 plan.save(dense)
         plan.attention = attention
@@ -359,13 +388,14 @@ class Run:
         self.ws.record(rec)
         return rec
 
-    def evaluate_plan(self, variant: str, scorer: str, rate: float, plan: Plan | None = None) -> list[dict]:
+    def evaluate_plan(self, variant: str, scorer: str, rate: float, plan: Plan | None = None,
+                      policy: str | None = None) -> list[dict]:
         from hyflexpim.report.confidence import has_examples
         from hyflexpim.sim.apply import apply_plan
         from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
         self._check_keys()
 
-        plan = plan or self.plan(variant, scorer, rate)
+        plan = plan or self.plan(variant, scorer, rate, policy)
         policy = plan.policy.get("name", self.config.plan.policy)
         out = []
         done = self.ws.done()
@@ -393,19 +423,22 @@ class Run:
         return out
 
     # -- the whole run ----------------------------------------------------------------------------
-    def curves(self) -> list[tuple[str, str, list[float]]]:
-        """(variant, scorer, rates) to evaluate: the main curve and the ablations."""
+    def curves(self) -> list[tuple[str, str, list[float], str | None]]:
+        """(variant, scorer, rates, policy) to evaluate: the main curve and the ablations (policy None: the run's)."""
         c = self.config
         rates = c.plan.slc_rates
-        out = [("redistributed", c.importance.scorer, rates)]
+        out = [("redistributed", c.importance.scorer, rates, None)]
         if c.compare.no_redistribution:
-            out.append(("svd", c.importance.scorer, rates))
+            out.append(("svd", c.importance.scorer, rates, None))
         if c.compare.magnitude:
-            out.append(("original", "magnitude", c.compare.magnitude_rates or rates))
+            out.append(("original", "magnitude", c.compare.magnitude_rates or rates, None))
         if c.compare.singular_value_rates:
-            out.append(("redistributed", "singular_value", c.compare.singular_value_rates))
+            out.append(("redistributed", "singular_value", c.compare.singular_value_rates, None))
         if c.compare.random_rates:
-            out.append(("redistributed", "random", c.compare.random_rates))
+            out.append(("redistributed", "random", c.compare.random_rates, None))
+        for policy in c.compare.policies:
+            if policy != c.plan.policy:
+                out.append(("redistributed", c.importance.scorer, c.compare.policy_rates, policy))
         return out
 
     def all(self) -> list[dict]:
@@ -414,9 +447,9 @@ class Run:
         records = [self.evaluate_clean("fp32"), self.evaluate_clean("redistributed")]
         self.say(f"FP32 fine-tuned {records[0]['metric']}: {records[0]['value']:.4f}; "
                  f"after SVD + redistribution (float): {records[1]['value']:.4f}")
-        for variant, scorer, rates in self.curves():
+        for variant, scorer, rates, policy in self.curves():
             for rate in rates:
-                recs = self.evaluate_plan(variant, scorer, rate)
+                recs = self.evaluate_plan(variant, scorer, rate, policy=policy)
                 records.extend(recs)
                 self.say(terminal_line(variant, scorer, rate, recs))
         self.records = records  # this run's evaluations (report_run's paired differences read them)

@@ -23,15 +23,16 @@ def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
     curves: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["slc_rate"] is not None:
-            curves.setdefault((r["variant"], r["scorer"]), []).append(r)
+            curves.setdefault((r["variant"], r["scorer"], r.get("policy")), []).append(r)
     kinds = set()
-    for (variant, scorer), rs in curves.items():
+    for (variant, scorer, policy), rs in curves.items():
         rs.sort(key=lambda r: r["slc_rate"])
         x = [r["slc_rate"] for r in rs]
         style = "o-" if len(rs) > 2 else "s"
         yerr, kind = _bars(rs)
         kinds.add(kind)
-        line = ax.errorbar(x, [r["mean"] for r in rs], yerr=yerr, fmt=style, capsize=3, label=label(variant, scorer))
+        line = ax.errorbar(x, [r["mean"] for r in rs], yerr=yerr, fmt=style, capsize=3,
+                           label=label(variant, scorer, policy))
         hollow = [r for r in rs if r.get("vs_int8_resolved") is False]
         if hollow:
             ax.plot([r["slc_rate"] for r in hollow], [r["mean"] for r in hollow], style[0], mfc="white",

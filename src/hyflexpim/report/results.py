@@ -26,10 +26,12 @@ COLUMNS = ["variant", "scorer", "policy", "slc_rate", "slc_weight_fraction", "en
 REFERENCE = ("redistributed", 100.0)  # INT8: every component in ideal SLC cells
 
 
-def label(variant: str, scorer: str | None) -> str:
+def label(variant: str, scorer: str | None, policy: str | None = None) -> str:
+    """A curve's name; a plan policy other than the paper's ``uniform`` is named too."""
     if scorer is None:
         return {"fp32": "FP32 fine-tuned (clean)", "redistributed": "SVD + redistribution (float, clean)"}.get(variant, variant)
-    return LABELS.get((variant, scorer), f"{variant}, {scorer}")
+    name = LABELS.get((variant, scorer), f"{variant}, {scorer}")
+    return name + (f", {policy} policy" if policy not in (None, "uniform") else "")
 
 
 def summarize(records: list[dict], scorer: str | None = None) -> list[dict]:
@@ -65,15 +67,16 @@ def summarize(records: list[dict], scorer: str | None = None) -> list[dict]:
     return rows
 
 
-def compare_curves(records: list[dict], a: tuple[str, str], b: tuple[str, str]) -> list[dict]:
-    """Curve ``a`` − curve ``b`` ((variant, scorer) each) at every SLC rate both measured: the paired difference of the
-    means, its 95 % interval and whether it is resolved (e.g. gradient vs singular-value selection)."""
+def compare_curves(records: list[dict], a: tuple, b: tuple) -> list[dict]:
+    """Curve ``a`` − curve ``b`` — each (variant, scorer) or (variant, scorer, policy) — at every SLC rate both
+    measured: the paired difference of the means, its 95 % interval and whether it is resolved (e.g. gradient vs
+    singular-value selection)."""
     from hyflexpim.report.confidence import difference, point
 
     def by_rate(curve):
         out: dict[float, list[dict]] = {}
         for r in records:
-            if (r["variant"], r["scorer"]) == curve and r["slc_rate"] is not None:
+            if (r["variant"], r["scorer"], r["policy"])[:len(curve)] == tuple(curve) and r["slc_rate"] is not None:
                 out.setdefault(r["slc_rate"], []).append(r)
         return out
 
@@ -96,7 +99,7 @@ def terminal_line(variant: str, scorer: str, rate: float, recs: list[dict]) -> s
     p = point(recs)
     ci = " [95 % CI {:.4f}–{:.4f}]".format(*interval(p)) if p is not None else ""
     return (f"SLC {rate:5.1f}%  {recs[0]['metric']} {mean:.4f} ± {std:.4f}{ci}  "
-            f"({label(variant, scorer)}, {len(values)} seeds)")
+            f"({label(variant, scorer, recs[0].get('policy'))}, {len(values)} seeds)")
 
 
 def write_results(out: Path, rows: list[dict], suffix: str = "") -> list[Path]:
