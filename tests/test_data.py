@@ -129,11 +129,27 @@ def test_int_labels_keep_natural_order_and_become_contiguous(tmp_path):
 
 
 def test_own_split_files(tmp_path):
-    paths = [_write(tmp_path / f"{w}.csv", ROWS[i::3]) for i, w in enumerate(("train", "validation", "test"))]
+    paths = [_write(tmp_path / f"{w}.csv", ROWS[10 * i:10 * i + 10]) for i, w in enumerate(("train", "validation", "test"))]
     data = load_classification(paths[0], validation_path=paths[1], test_path=paths[2], max_examples=4)
-    assert data.train == [r["text"] for r in ROWS[0::3]][:4] and data.test_labels == [1, 1, 1, 1]  # "good"
+    # labels sorted as strings: bad 0, good 1, neutral 2; test rows 20..23 are good, bad, neutral, good
+    assert data.train == [r["text"] for r in ROWS[:4]] and data.test_labels == [1, 0, 2, 1]
     with pytest.raises(UserError, match="both validation_path and test_path"):
         load_classification(paths[0], validation_path=paths[1])
+    one = [_write(tmp_path / f"one-{w}.csv", ROWS[i::3]) for i, w in enumerate(("train", "validation", "test"))]
+    with pytest.raises(UserError, match="training split of 'one-train' holds one class only"):
+        load_classification(one[0], validation_path=one[1], test_path=one[2])  # every train row is 'bad'
+
+
+def test_one_class_is_refused_and_dropped_rows_are_counted(tmp_path):
+    with pytest.raises(UserError, match="one class only \\('bad' in 'label'\\): a classifier needs at least 2"):
+        load_classification(_write(tmp_path / "bad.csv", [{"text": f"t{i}", "label": "bad"} for i in range(20)]))
+    rows = [{"text": f"t{i}", "label": ["a", "b", None, "a", ""][i % 5] if i % 7 else "a"} for i in range(60)]
+    rows[3]["text"] = ""
+    data = load_classification(_write(tmp_path / "holes.csv", rows))
+    empty_label = sum(r["label"] in (None, "") for r in rows)
+    assert data.notes == [f"dropped {empty_label + 1} of 60 rows of holes.csv: {empty_label} with an empty 'label', "
+                          "1 more with an empty 'text'"]
+    assert sum(data.sizes().values()) == 60 - empty_label - 1
 
 
 def test_file_errors_name_the_field(tmp_path):

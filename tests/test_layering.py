@@ -10,7 +10,7 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src" / "hyflexpim"
 README = Path(__file__).resolve().parents[1] / "README.md"
 
-SHARED = {"errors", "atomic", "__init__"}  # small top-level modules every layer may use
+SHARED = {"errors", "atomic", "boundary", "__init__"}  # small top-level modules every layer may use
 ALLOWED = {  # package -> the packages it may import (besides itself and SHARED); the README's table
     "cli": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config",
             "api"},
@@ -29,6 +29,7 @@ ALLOWED = {  # package -> the packages it may import (besides itself and SHARED)
     "config": set(),
     "errors": set(),
     "atomic": set(),
+    "boundary": set(),
     "__init__": {"api"},  # the package's lazy facade
 }
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
+from pathlib import Path
 from typing import Optional
 
 import typer
@@ -28,8 +31,33 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
+# errors of the user's machine, not of hyflexpim: one line naming the path, exit 2
+OS_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+             errno.EACCES: "permission denied", errno.EPERM: "operation not permitted",
+             errno.EROFS: "read-only file system"}
+
+
+def crash_log(exc: BaseException) -> str:
+    """Write the traceback of an unexpected exception to a log file; returns its path."""
+    import tempfile
+    import time
+    import traceback
+
+    text = "".join(traceback.format_exception(exc))
+    for folder in (Path.cwd(), Path(tempfile.gettempdir())):
+        try:
+            path = folder / f"hyflexpim-crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.log"
+            path.write_text(text)
+            return str(path)
+        except OSError:
+            continue
+    return "(no writable folder for the log)"
+
+
 def guarded(fn):
-    """Turn a UserError into one line on stderr and exit code 2; an interrupt into a resume hint."""
+    """Turn a UserError into one line on stderr and exit code 2; an interrupt into a resume hint; a full disk or a
+    refused permission into one line naming the path (exit 2); anything else — a bug in hyflexpim — into one line
+    with the path of a log holding the traceback (exit 1)."""
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -39,6 +67,16 @@ def guarded(fn):
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted: finished steps are saved; run the same command again to resume", 130)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except OSError as e:
+            if e.errno in OS_ERRORS:
+                where = f" writing {e.filename}" if e.filename else ""
+                fail(f"{OS_ERRORS[e.errno]}{where}: finished steps are kept; free space or fix the permission and "
+                     "run the same command again")
+            fail(f"unexpected {type(e).__name__}: {e} (traceback in {crash_log(e)}; please report it)", 1)
+        except Exception as e:  # noqa: BLE001 - the last line of defence: never a bare traceback
+            fail(f"unexpected {type(e).__name__}: {str(e)[:200]} (traceback in {crash_log(e)}; please report it)", 1)
 
     return wrapper
 
@@ -207,8 +245,6 @@ def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, 
                  noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Device-requirement map of a finished run: accuracy over a log grid of MLC quality × SLC rate, and for each
     rate the worst MLC cells that stay within --tolerance points of INT8; writes <out>/device/."""
-    from pathlib import Path
-
     from hyflexpim.pipeline.device_sweep import AXES, sweep_device as sweep
 
     try:
@@ -238,18 +274,17 @@ def report(results: list[str] = typer.Argument(..., help="results JSON files, ea
            variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),
            title: str = typer.Option("")):
     """Overlay the metric-vs-SLC curves of several runs (e.g. three noise models) in one plot."""
-    import json
-    from pathlib import Path
-
+    from hyflexpim.boundary import load_json
     from hyflexpim.report.plots import plot_overlay
 
     series = []
     for item in results:
         path, _, name = item.partition(":")
-        try:
-            rows = json.loads(Path(path).read_text())
-        except (OSError, json.JSONDecodeError):
-            raise UserError(f"cannot read results file {path}: give a results*.json written by hyflexpim run") from None
+        rows = load_json(path, "results file")
+        need = {"variant", "scorer", "slc_rate", "mean", "std", "metric"}
+        if not isinstance(rows, list) or not all(isinstance(r, dict) and need <= r.keys() for r in rows):
+            raise UserError(f"results file {path} is not a results*.json written by hyflexpim run (a list of rows with "
+                            f"{', '.join(sorted(need))})")
         series.append((name or Path(path).stem, rows))
     typer.echo(f"wrote {plot_overlay(series, Path(out), variant, scorer, title)}")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from hyflexpim.config.base import ConfigError, config_error
@@ -25,16 +24,11 @@ def validate(cls: type[T], data: dict, what: str = "config") -> T:
 
 
 def load_yaml(path: str | Path, what: str = "config") -> dict:
-    """A YAML mapping from a file (``yaml.safe_load``); unreadable or not a mapping -> one line."""
+    """A YAML mapping from a file, through the boundary (size, aliases, depth, UTF-8, finite numbers) -> one line."""
+    from hyflexpim.boundary import parse_yaml, read_text
+
     p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise UserError(f"cannot read {what} {p}: {e.strerror}") from None
-    except (yaml.YAMLError, UnicodeDecodeError) as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f" (line {mark.line + 1})" if mark else ""
-        raise UserError(f"{what} {p} is not valid YAML{where}: corrupted or not a {what}") from None
+    data = parse_yaml(read_text(p, what), f"{what} {p}")
     if data is None:
         return {}
     if not isinstance(data, dict):

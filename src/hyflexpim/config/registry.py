@@ -28,14 +28,14 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def get(self, name: str, field: str | None = None) -> T:
-        if name not in self._entries:
+        if not isinstance(name, str) or name not in self._entries:
             where = f"{field}: " if field else ""
             raise UserError(f"{where}unknown {self.what} {name!r}; choose one of {', '.join(self.names())}")
         return self._entries[name]
 
     def check(self, name: str) -> str:
         """``name`` if registered, else ValueError (for a pydantic field validator: the field path is added)."""
-        if name not in self._entries:
+        if not isinstance(name, str) or name not in self._entries:
             raise ValueError(f"must be a registered {self.what}: {', '.join(self.names())}")
         return name
 
@@ -43,7 +43,7 @@ class Registry(Generic[T]):
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._entries
+        return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)

@@ -98,32 +98,49 @@ def load_classification(
     if (validation_path is None) != (test_path is None):
         raise UserError("give both validation_path and test_path (your own split), or neither (a seeded split)")
     paths = [Path(p) for p in (path, validation_path, test_path) if p is not None]
-    frames = []
+    frames, notes = [], []
     for p in paths:
         table = read_table(p)
         text = _column(table, text_column, "text_column", p)
         label = _column(table, label_column, "label_column", p)
-        keep = text.notna() & label.notna() & (text.astype(str).str.strip() != "")
+        no_label = label.isna() | (label.astype(str).str.strip() == "")
+        no_text = text.isna() | (text.astype(str).str.strip() == "")
+        keep = ~no_label & ~no_text
         frames.append(pd.DataFrame({"text": text[keep].astype(str), "label": label[keep]}))
         if len(frames[-1]) == 0:
             raise UserError(
                 f"dataset {p.name!r} has no rows after cleaning: rows need a non-empty {text_column!r} and a {label_column!r}"
             )
+        if (~keep).any():
+            notes.append(f"dropped {int((~keep).sum())} of {len(table)} rows of {p.name}: {int(no_label.sum())} with "
+                         f"an empty {label_column!r}, {int((no_text & ~no_label).sum())} more with an empty "
+                         f"{text_column!r}")
     ids, names = label_ids(pd.concat([f["label"] for f in frames], ignore_index=True))
+    if len(names) < 2:
+        raise UserError(f"dataset {name!r} has one class only ({names[0]!r} in {label_column!r}): a classifier needs "
+                        "at least 2 classes")
     texts = [t for f in frames for t in f["text"]]
     if len(frames) == 1:
-        return split_classification(texts, ids, names, name, fractions, seed, max_examples)
-    parts, start = [], 0
-    for f in frames:
-        end = start + len(f)
-        parts += [texts[start:end][:max_examples], ids[start:end][:max_examples]]
-        start = end
-    return ClassificationData(*parts, label_names=names, name=name)
+        data = split_classification(texts, ids, names, name, fractions, seed, max_examples)
+    else:
+        parts, start = [], 0
+        for f in frames:
+            end = start + len(f)
+            parts += [texts[start:end][:max_examples], ids[start:end][:max_examples]]
+            start = end
+        data = ClassificationData(*parts, label_names=names, name=name)
+    if len(set(data.train_labels)) < 2:
+        raise UserError(f"the training split of {name!r} holds one class only: a classifier needs at least 2 classes "
+                        "to learn from (more rows, or another split seed)")
+    data.notes = notes
+    return data
 
 
 def _documents(path: Path) -> list[str]:
     """Paragraphs (blank-line separated) of a text file; its lines when it has fewer than three paragraphs."""
-    text = path.read_text(encoding="utf-8")
+    from hyflexpim.boundary import read_text
+
+    text = read_text(path, "data file")
     documents = [p.strip() for p in text.split("\n\n") if p.strip()]
     if len(documents) < 3:
         documents = [line.strip() for line in text.splitlines() if line.strip()]

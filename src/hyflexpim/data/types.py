@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 SPLITS = ("train", "validation", "test")
 
@@ -19,6 +19,7 @@ class ClassificationData:
     test_labels: list[int]
     label_names: list[str]
     name: str
+    notes: list[str] = field(default_factory=list)  # what loading did that the user should know (dropped rows)
 
     @property
     def num_labels(self) -> int:

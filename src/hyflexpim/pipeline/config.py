@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
@@ -22,7 +22,7 @@ from hyflexpim.sim.noise_aware import NoiseAwareConfig
 class DataConfig(Strict):
     text_column: str = "text"
     label_column: str = "label"
-    seed: int = Field(0, description="seed of the train/validation/test split")
+    seed: int = Field(0, ge=0, lt=2**32, description="seed of the train/validation/test split")
     max_length: int = Field(64, ge=8, description="tokens per classification example")
     block_size: int = Field(128, ge=8, description="tokens per language-modelling block")
     batch_size: int = Field(32, ge=1)
@@ -114,8 +114,9 @@ class RunConfig(Strict):
     task: str = "rotten_tomatoes"
     task_kind: Literal["classification", "lm"] | None = None
     out: str = "runs/minilm-rotten_tomatoes"
-    seed: int = Field(0, description="seed of fine-tuning order and initialisation")
-    noise_seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    seed: int = Field(0, ge=0, lt=2**32, description="seed of fine-tuning order and initialisation")
+    noise_seeds: list[Annotated[int, Field(ge=0, lt=2**32)]] = Field(default_factory=lambda: [0, 1, 2], min_length=1,
+                                                                     max_length=1000)
     data: DataConfig = Field(default_factory=DataConfig)
     pre_finetune: FinetuneConfig | None = Field(
         default_factory=lambda: FinetuneConfig(**RUN_DEFAULTS["pre_finetune"]),

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import yaml
-
+from hyflexpim.boundary import parse_yaml
 from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import DECODER_DEFAULTS, RUN_DEFAULTS, RunConfig
@@ -16,10 +15,7 @@ def parse_set(items: list[str]) -> dict:
         if "=" not in item:
             raise UserError(f"--set expects key=value (e.g. plan.policy=global), got '{item}'")
         key, value = item.split("=", 1)
-        try:
-            parsed = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise UserError(f"--set {key}: cannot read value '{value}'") from None
+        parsed = parse_yaml(value, f"--set {key}")
         parts = key.strip().split(".")
         if not all(parts):
             raise UserError(f"--set {key}: a field path is names separated by dots (e.g. hardware.noise.kind)")

@@ -104,6 +104,8 @@ class Run:
         ws = Workspace(config.out)
         run = cls(config, ws, say, progress)
         run.task = load_run_task(config, tokenizer=None)
+        for note in getattr(run.task.data, "notes", []):
+            say(f"note: {note}")
         run.task.tokenizer = load_tokenizer(config.model)
         _check_attention(config)
         ws.write_config(config)
@@ -190,11 +192,10 @@ class Run:
             learned = self.config.decompose.rank_policy == "learned"
             ranks_file = self.ws.path("models", "learned_ranks.json")
             if learned and ranks_file.exists() and self.ws.has_model("redistributed"):
-                import json
-
                 from hyflexpim.algo.soft_rank import truncate_to
+                from hyflexpim.boundary import load_json
 
-                truncate_to(model, json.loads(ranks_file.read_text())["ranks"])  # the saved model's shapes
+                truncate_to(model, load_json(ranks_file, "learned ranks")["ranks"])  # the saved model's shapes
             if self.ws.load_into(model, "redistributed"):
                 self.say("reused models/redistributed.safetensors")
             else:
@@ -265,13 +266,18 @@ class Run:
                 "redistributed": self.redistributed}[variant]()
 
     def importance(self, variant: str, scorer: str) -> Importance:
-        import torch
         self._check_keys()
 
         path = self.ws.path("importance", f"{variant}-{scorer}.pt")
         if path.exists():
-            data = torch.load(path, weights_only=True)
-            return Importance(data["scorer"], data["unit"], data["scores"], data["batches"])
+            from hyflexpim.boundary import load_tensors
+
+            data = load_tensors(path, "importance scores")
+            try:
+                return Importance(data["scorer"], data["unit"], data["scores"], data["batches"])
+            except KeyError:
+                raise UserError(f"importance scores {path} lack a field hyflexpim writes: delete the file and run "
+                                "again") from None
         model = self.model(variant)
         needs = SCORERS.get(scorer, "importance.scorer").needs_batches
         batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 2) if needs else None
@@ -301,7 +307,9 @@ class Run:
 
         path = self.ws.path("importance", f"{variant}-{imp.unit}-sensitivity-hw{plan_digest_of(self.config.hardware)}.json")
         if path.exists():
-            return json.loads(path.read_text())
+            from hyflexpim.boundary import load_json
+
+            return load_json(path, "noise sensitivities")
         batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 5)
         sens = self.timed(f"noise sensitivity of {len(imp.scores)} matrices ({variant} model, each alone all-MLC)",
                           lambda: noise_sensitivity(self.model(variant), batches, list(imp.scores), imp.unit,

@@ -98,10 +98,10 @@ class Workspace:
         return path
 
     def load_into(self, model, name: str) -> bool:
-        from safetensors.torch import load_model
+        from hyflexpim.boundary import load_safetensors_into
 
         target = self.path("models", f"{name}.safetensors")
         if not target.exists():
             return False
-        load_model(model, str(target))
+        load_safetensors_into(model, target, "cached model")
         return True

@@ -13,7 +13,6 @@ units instead; a row costs d_in weights.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Literal
@@ -190,17 +189,18 @@ def migrate(data: dict) -> dict:
 
 
 def load_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan (format-1 plans are migrated); any problem becomes one UserError line."""
+    """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError line."""
+    from hyflexpim.boundary import load_json
+
     p = Path(path)
+    data = load_json(p, "plan")
+    if not isinstance(data, dict):
+        raise UserError(f"plan {p} must be a JSON object, got {type(data).__name__}")
     try:
-        text = p.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read plan {p}: {getattr(e, 'strerror', None) or 'not a text file'}") from None
-    try:
-        return Plan.model_validate(migrate(json.loads(text)))
-    except json.JSONDecodeError as e:
-        raise UserError(f"plan {p} is not valid JSON (line {e.lineno}): corrupted or not a plan") from None
+        return Plan.model_validate(migrate(data))
     except ValidationError as e:
         raise config_error(e, f"plan {p}", Plan) from None
     except UserError as e:
         raise UserError(f"plan {p}: {e}") from None
+    except (TypeError, AttributeError, KeyError, ValueError) as e:  # a wrongly typed entry seen by migrate()
+        raise UserError(f"plan {p} is not a plan hyflexpim wrote ({type(e).__name__}: {str(e)[:120]})") from None

@@ -1,0 +1,191 @@
+"""The boundary: every file the toolkit reads back is parsed here, with limits, into plain data or one UserError line.
+
+- ``read_text``: a size limit, UTF-8 (a binary, compressed or Latin-1 file is named as such), OS errors as one line.
+- ``parse_yaml``: ``yaml.safe_load`` (no tags that build objects), refusing documents whose alias expansion
+  (billion laughs) or nesting exceeds the limits, before anything walks them.
+- ``parse_json``: no ``NaN``/``Infinity`` constants, bounded nesting, integers of bounded size.
+- ``check_finite``: every float of a loaded document finite (a NaN multiplier or an infinite clock is refused).
+- ``load_tensors`` / ``load_safetensors_into``: cached tensors through ``torch.load(weights_only=True)`` and
+  safetensors, a corrupted or truncated file named with what to do.
+
+Nothing here executes code from a file: YAML is safe-loaded, tensors are weights-only, models are safetensors.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+from hyflexpim.errors import UserError
+
+MAX_TEXT_BYTES = 256 * 2**20  # a plan of a large model with every importance score is a few MB
+MAX_DEPTH = 64  # nesting of mappings and lists
+MAX_NODES = 2_000_000  # YAML nodes after alias expansion
+MAX_INT_DIGITS = 30  # no field of a config, plan or spec needs a larger integer
+
+
+def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    p = Path(path)
+    try:
+        size = p.stat().st_size
+        if size > limit:
+            raise UserError(f"{what} {p} is {size / 2**20:.0f} MiB; at most {limit / 2**20:.0f} MiB is read")
+        raw = p.read_bytes()
+    except IsADirectoryError:
+        raise UserError(f"{what} {p} is a folder, not a file") from None
+    except OSError as e:
+        raise UserError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    if b"\x00" in raw[:4096]:  # valid UTF-8 may hold NUL, but no text file hyflexpim reads does
+        raise UserError(f"{what} {p} is not UTF-8 text ({_kind_of(raw)}): give the file itself, uncompressed")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise UserError(f"{what} {p} is not UTF-8 text ({_kind_of(raw)} at byte {e.start}): save it as UTF-8") from None
+
+
+def _kind_of(raw: bytes) -> str:
+    magic = {b"\x1f\x8b": "gzip-compressed", b"PK": "a zip archive", b"\x28\xb5\x2f\xfd": "zstd-compressed",
+             b"BZh": "bzip2-compressed", b"\xfd7zXZ": "xz-compressed", b"\x80": "a pickle or binary file"}
+    for head, kind in magic.items():
+        if raw.startswith(head):
+            return kind
+    if b"\x00" in raw[:4096]:
+        return "binary"
+    return "another encoding, e.g. Latin-1,"
+
+
+def _walk_depth(obj, what: str, depth: int = 0) -> None:
+    if depth > MAX_DEPTH:
+        raise UserError(f"{what} is nested deeper than {MAX_DEPTH} levels: not a file hyflexpim reads")
+    if isinstance(obj, dict):
+        for v in obj.values():
+            _walk_depth(v, what, depth + 1)
+    elif isinstance(obj, list):
+        for v in obj:
+            _walk_depth(v, what, depth + 1)
+
+
+def check_finite(obj, what: str, path: str = "") -> None:
+    """Every float in ``obj`` finite, every integer of at most ``MAX_INT_DIGITS`` digits; else one line naming it."""
+    if isinstance(obj, bool):
+        return
+    if isinstance(obj, float) and not math.isfinite(obj):
+        raise UserError(f"{what}: {path or 'value'} must be a finite number, got {obj}")
+    if isinstance(obj, int) and abs(obj) >= 10 ** MAX_INT_DIGITS:
+        raise UserError(f"{what}: {path or 'value'} is an integer of more than {MAX_INT_DIGITS} digits")
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            check_finite(v, what, f"{path}.{k}" if path else str(k))
+    elif isinstance(obj, list):
+        for i, v in enumerate(obj):
+            check_finite(v, what, f"{path}[{i}]")
+
+
+def _yaml_size(node, what: str) -> int:
+    """Nodes of the document with every alias expanded, without expanding it (the graph is shared)."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+    stack = [(node, 0, False)]
+    while stack:
+        n, depth, done = stack.pop()
+        if depth > MAX_DEPTH:
+            raise UserError(f"{what} is nested deeper than {MAX_DEPTH} levels: not a file hyflexpim reads")
+        if id(n) in sizes:
+            continue
+        children = []
+        if isinstance(n, yaml.SequenceNode):
+            children = n.value
+        elif isinstance(n, yaml.MappingNode):
+            children = [x for pair in n.value for x in pair]
+        if done or not children:
+            sizes[id(n)] = 1 + sum(sizes[id(c)] for c in children)
+            if sizes[id(n)] > MAX_NODES:
+                raise UserError(f"{what} expands to more than {MAX_NODES:,} values (YAML aliases): refused")
+            continue
+        stack.append((n, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
+    return sizes[id(node)]
+
+
+def parse_yaml(text: str, what: str):
+    """Plain data from YAML text (safe tags only), after checking its expanded size and depth."""
+    import yaml
+
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        if node is None:
+            return None
+        _yaml_size(node, what)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" (line {mark.line + 1})" if mark else ""
+        raise UserError(f"{what} is not valid YAML{where}: corrupted or not a {what.split()[0]}") from None
+    except RecursionError:
+        raise UserError(f"{what} is nested too deeply: not a file hyflexpim reads") from None
+    except ValueError as e:  # e.g. an integer too long to convert
+        raise UserError(f"{what}: {e}") from None
+    check_finite(data, what)
+    return data
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number hyflexpim accepts")
+
+
+def parse_json(text: str, what: str):
+    """Plain data from JSON text: no NaN/Infinity, bounded nesting and integer size."""
+    try:
+        data = json.loads(text, parse_constant=_no_constant,
+                          parse_int=lambda s: _bounded_int(s, what))
+    except json.JSONDecodeError as e:
+        raise UserError(f"{what} is not valid JSON (line {e.lineno}): corrupted or not a {what.split()[0]}") from None
+    except RecursionError:
+        raise UserError(f"{what} is nested too deeply: not a file hyflexpim reads") from None
+    except ValueError as e:
+        raise UserError(f"{what}: {e}") from None
+    _walk_depth(data, what)
+    check_finite(data, what)
+    return data
+
+
+def _bounded_int(s: str, what: str) -> int:
+    if len(s.lstrip("-")) > MAX_INT_DIGITS:
+        raise UserError(f"{what}: an integer of {len(s)} digits is not a value hyflexpim reads")
+    return int(s)
+
+
+def load_json(path: str | Path, what: str):
+    return parse_json(read_text(path, what), f"{what} {path}")
+
+
+def load_tensors(path: str | Path, what: str = "cached tensors") -> dict:
+    """A dict of tensors and plain values written by ``torch.save``, read weights-only; corrupted -> one line."""
+    import torch
+
+    try:
+        data = torch.load(path, weights_only=True)
+    except OSError as e:
+        raise UserError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    except Exception:  # noqa: BLE001 - any unpickling/zip error: the file is not what hyflexpim wrote
+        raise UserError(f"{what} {path} is corrupted or not written by hyflexpim: delete it and run again "
+                        "(no code from it was run)") from None
+    if not isinstance(data, dict):
+        raise UserError(f"{what} {path} holds a {type(data).__name__}, not the mapping hyflexpim writes: delete it")
+    return data
+
+
+def load_safetensors_into(model, path: str | Path, what: str = "model weights") -> None:
+    """safetensors weights into ``model`` (shapes must match); a corrupted, truncated or foreign file -> one line."""
+    from safetensors.torch import load_model
+
+    try:
+        load_model(model, str(path))
+    except OSError as e:
+        raise UserError(f"cannot read {what} {path}: {e.strerror or e}") from None
+    except Exception as e:  # noqa: BLE001 - SafetensorError, a shape/key mismatch: not the file this run made
+        detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
+        raise UserError(f"{what} {path} is corrupted or was made for another model ({detail}): delete it and "
+                        "run again") from None
