@@ -16,7 +16,7 @@ TINY = ["--slc-rates", "0,100", "--noise-seeds", "1", "-q",
         "--set", "data.max_train=32", "--set", "data.max_eval=16", "--set", "data.batch_size=16",
         "--set", "pre_finetune.max_steps=2", "--set", "redistribute.max_steps=2", "--set", "importance.batches=1",
         "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false",
-        "--set", "compare.singular_value_rates=[]"]
+        "--set", "compare.singular_value_rates=[]", "--set", "compare.random_rates=[]"]
 
 
 def hyflexpim(*args):

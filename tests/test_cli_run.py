@@ -99,6 +99,23 @@ def test_other_plan_policies_are_compared_at_the_same_budget(run_dir):
     assert abs(fractions["sensitivity"] - fractions["uniform"]) < 0.01 and abs(fractions["global"] - 0.1) < 0.01
 
 
+def test_corrupted_cached_files_are_one_line_and_run_no_code(run_dir, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(run_dir[0], out)
+    model = out / "models" / "redistributed.safetensors"
+    model.write_bytes(model.read_bytes()[:1000])  # truncated
+    (out / "evaluations.jsonl").unlink()  # so that the model is needed
+    one_line_error(hyflexpim("evaluate", "--out", str(out), *TINY), "redistributed.safetensors is corrupted")
+    imp = out / "importance" / "redistributed-grad_abs.pt"
+    imp.write_bytes(b"\x80\x04cos\nsystem\n(S'touch pwned'\ntR.")  # a pickle that would run a command
+    for plan in (out / "plans").glob("*.json"):
+        plan.unlink()
+    one_line_error(hyflexpim("plan", "--out", str(out), *TINY), "importance scores", "no code from it was run")
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
 def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):
     out, _ = run_dir
     r = hyflexpim("plan", "--out", str(out), *TINY)
@@ -230,7 +247,7 @@ def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_p
     r = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=pq",
                   "--set", "hardware.attention={kind: pq, keep: 0.5, subspaces: 4, centroids: 4}",
                   "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false",
-                  "--set", "compare.singular_value_rates=[]")
+                  "--set", "compare.singular_value_rates=[]", "--set", "compare.random_rates=[]")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "fine-tuned FP32 model (" not in r.stdout  # models are shared with the first run
     assert (out / "attention" / "codebooks-redistributed-M4K4.safetensors").exists()
@@ -246,7 +263,7 @@ def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_p
     again = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=pq",
                       "--set", "hardware.attention={kind: pq, keep: 0.5, subspaces: 4, centroids: 4}",
                       "--set", "compare.no_redistribution=false", "--set", "compare.magnitude=false",
-                      "--set", "compare.singular_value_rates=[]")
+                      "--set", "compare.singular_value_rates=[]", "--set", "compare.random_rates=[]")
     assert again.returncode == 0 and "fitted PQ codebooks" not in again.stdout  # fitted once
     before = (out / "evaluations.jsonl").read_text()
     plan_file = out / "plans" / "redistributed-grad_abs-uniform-slc10-pq0.5.json"
@@ -260,7 +277,8 @@ def test_learned_ranks_through_the_command(tmp_path):
     args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=64", "--set", "data.max_eval=32",
             "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=2", "--set", "redistribute.max_steps=4",
             "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
-            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
+            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]",
+            "--set", "compare.random_rates=[]", "--set", "hw_report=false",
             "--set", "decompose.method=whiten", "--set", "decompose.calibration_batches=2",
             "--set", "decompose.rank_policy=learned", "--set", "decompose.budget=0.5"]
     r = hyflexpim("run", "--out", str(out), *args)
@@ -284,7 +302,7 @@ def test_a_changed_setting_never_reuses_a_model_made_for_another(tmp_path):
             "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=1", "--set", "redistribute.max_steps=1",
             "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
             "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
-            "--set", "attention.enabled=false"]
+            "--set", "attention.enabled=false", "--set", "compare.random_rates=[]"]
     assert hyflexpim("run", "--out", str(out), *args).returncode == 0
     first = (out / "models" / "finetuned.safetensors").read_bytes()
     again = hyflexpim("run", "--out", str(out), *args)
@@ -303,3 +321,6 @@ def test_a_changed_setting_never_reuses_a_model_made_for_another(tmp_path):
     before = (out / "evaluations.jsonl").read_text()
     one_line_error(hyflexpim("evaluate", "--out", str(out), *args, "--set", "seed=2"), "seed (1 then, 2 now)")
     assert (out / "evaluations.jsonl").read_text() == before  # a step that may not retrain drops nothing
+    one_line_error(hyflexpim("run", "--out", str(out), *args, "--set", "seed=3", "--no-recompute"),
+                   "seed (1 then, 3 now)", "--no-recompute")
+    assert (out / "evaluations.jsonl").read_text() == before

@@ -75,7 +75,8 @@ def test_the_run_fine_tunes_with_noise(tmp_path):
     args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=64", "--set", "data.max_eval=32",
             "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=2", "--set", "redistribute.max_steps=3",
             "--set", "importance.batches=1", "--set", "compare.no_redistribution=false",
-            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]", "--set", "hw_report=false",
+            "--set", "compare.magnitude=false", "--set", "compare.singular_value_rates=[]",
+            "--set", "compare.random_rates=[]", "--set", "hw_report=false",
             "--set", "attention.enabled=false", "--set", "noise_aware.enabled=true"]
     r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "run", "--out", str(out), *args],
                        capture_output=True, text=True, timeout=900)

@@ -10,13 +10,16 @@ import typer
 from hyflexpim.errors import UserError
 
 
-def _ints(text: str, flag: str) -> list[int]:
+MAX_TOKENS = 2**20  # a sequence (or a generation) of a million tokens is the largest the chip model prices
+
+
+def _ints(text: str, flag: str, limit: int = MAX_TOKENS) -> list[int]:
     try:
         vals = [int(x) for x in text.split(",") if x.strip()]
     except ValueError:
         raise UserError(f"{flag} must be comma-separated positive integers, got '{text}'") from None
-    if not vals or min(vals) <= 0:
-        raise UserError(f"{flag} must be comma-separated positive integers, got '{text}'")
+    if not vals or min(vals) <= 0 or max(vals) > limit:
+        raise UserError(f"{flag} must be comma-separated integers in 1..{limit:,}, got '{text}'")
     return vals
 
 
@@ -52,6 +55,8 @@ def hw(
     if not 0.0 <= slc_rate <= 100.0:
         raise UserError(f"--slc-rate must be in 0..100 (percent), got {slc_rate:g}")
     seq = _ints(seq_lens, "--seq-lens")
+    if not 1 <= gen_tokens <= MAX_TOKENS:
+        raise UserError(f"--gen-tokens must be in 1..{MAX_TOKENS:,} (tokens generated per inference), got {gen_tokens}")
     if batch != "fill":
         batch = _ints(batch, "--batch")[0] if batch.strip().isdigit() else batch
         if not isinstance(batch, int):

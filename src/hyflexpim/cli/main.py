@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import functools
 import os
+import re
 from pathlib import Path
 from typing import Optional
 
@@ -107,7 +108,8 @@ def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
     return o
 
 
-def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, quiet, may_train=None):
+def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, quiet, may_train=None,
+              write_config=True):
     """Resolve and validate the whole configuration (before any model is loaded), then open the run folder."""
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
@@ -117,7 +119,7 @@ def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, q
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    r = Run.open(cfg, say=typer.echo, progress=not quiet)
+    r = Run.open(cfg, say=typer.echo, progress=not quiet, write_config=write_config)
     r.may_train = may_train
     return r
 
@@ -125,11 +127,15 @@ def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, q
 @command
 def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
         task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-        noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+        noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt,
+        no_recompute: bool = typer.Option(False, "--no-recompute",
+                                          help="refuse, naming the field, instead of recomputing a cached model that "
+                                               "was made with other settings")):
     """Everything: fine-tune, decompose, redistribute, plan, evaluate under noise, report."""
     from hyflexpim.pipeline.report_run import finish
 
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
+    r.recompute = not no_recompute
     rows = r.all()
     finish(r, rows)
 
@@ -198,9 +204,9 @@ def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
     from hyflexpim.plan import load_plan
     from hyflexpim.report.results import terminal_line
 
+    p = load_plan(plan_file) if plan_file else None  # a bad plan is refused before the run folder is touched
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
-    if plan_file:
-        p = load_plan(plan_file)
+    if p is not None:
         variant = p.policy.get("variant", "redistributed")
         rate = float(p.policy.get("slc_rate", 100 * p.slc_weight_fraction))
         recs = r.evaluate_plan(variant, p.policy.get("scorer", "custom"), rate, plan=p)
@@ -242,6 +248,7 @@ def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, 
                  grid: Optional[str] = typer.Option(None, help="comma-separated MLC qualities (default: a log grid)"),
                  slc_rates: Optional[str] = typer.Option("0,5,10,100", "--slc-rates", help="SLC rates in %"),
                  tolerance: float = typer.Option(1.0, help="allowed loss against INT8, in accuracy points"),
+                 name: Optional[str] = typer.Option(None, help="name of the map's files (default: the noise kind)"),
                  noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Device-requirement map of a finished run: accuracy over a log grid of MLC quality × SLC rate, and for each
     rate the worst MLC cells that stay within --tolerance points of INT8; writes <out>/device/."""
@@ -261,10 +268,12 @@ def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, 
     check_grid(noise, values)
     if config is None and out and (Path(out) / "config.yaml").is_file():
         config = str(Path(out) / "config.yaml")  # the run's own settings: its models were made with them
-    r = _open_run(config, decoder, None, None, out, None, noise_seeds, set_, quiet, set())
+    r = _open_run(config, decoder, None, None, out, None, noise_seeds, set_, quiet, set(), write_config=False)
     if r.task.kind != "classification":
         raise UserError("sweep-device measures accuracy: give a classification run (perplexity is not supported yet)")
-    files = sweep(r, noise, values, sorted(set(rates)), tolerance / 100)
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise UserError(f"--name must be letters, digits, '_', '.', '-' (at most 64), got {name!r}")
+    files = sweep(r, noise, values, sorted(set(rates)), tolerance / 100, name)
     typer.echo("wrote " + ", ".join(str(f) for f in files))
 
 

@@ -83,8 +83,9 @@ def requirement(rows: list[dict], tolerance: float) -> dict:
     return out
 
 
-def sweep_device(run, kind: str, grid: list[float], rates: list[float], tolerance: float = 0.01) -> list:
-    """Evaluate the run's plans over the grid; writes ``device/device_map-<kind>.*`` and returns the files."""
+def sweep_device(run, kind: str, grid: list[float], rates: list[float], tolerance: float = 0.01,
+                 name: str | None = None) -> list:
+    """Evaluate the run's plans over the grid; writes ``device/device_map-<name or kind>.*`` and returns the files."""
     from hyflexpim.report.confidence import difference, interval, point
     from hyflexpim.report.plots import plot_device_map
 
@@ -112,7 +113,7 @@ def sweep_device(run, kind: str, grid: list[float], rates: list[float], toleranc
     need = requirement(rows, tolerance)
     folder = run.ws.root / "device"
     folder.mkdir(exist_ok=True)
-    stem = folder / f"device_map-{kind}"
+    stem = folder / f"device_map-{name or kind}"
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
@@ -120,7 +121,8 @@ def sweep_device(run, kind: str, grid: list[float], rates: list[float], toleranc
     c = run.config
     title = (f"{c.model} on {c.task}, {base.encoding or 'spec'} encoding, {len(c.noise_seeds)} seeds: "
              f"within {100 * tolerance:g} pt of INT8 ({100 * int8:.1f} %)")
-    summary = {"noise": kind, "axis": AXES[kind][0], "meaning": AXES[kind][1], "tolerance": tolerance, "int8": int8,
+    summary = {"noise": kind, "noise_settings": _noise(base, kind, 0.0) | {AXES[kind][0]: "swept"},
+               "axis": AXES[kind][0], "meaning": AXES[kind][1], "tolerance": tolerance, "int8": int8,
                "requirement": need}
     files = [write_atomic(stem.with_suffix(".csv"), buf.getvalue()),
              write_atomic(stem.with_suffix(".json"), json.dumps({**summary, "rows": rows}, indent=1)),

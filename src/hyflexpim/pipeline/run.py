@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -79,6 +80,26 @@ def _check_attention(config: RunConfig) -> None:
         raise UserError(f"hardware.attention.subspaces: {m} must divide the head size {head} of {config.model}")
 
 
+def _check_lengths(config: RunConfig, kind: str) -> None:
+    """Refuse, before any training, examples longer than the model's position table."""
+    from transformers import AutoConfig
+
+    from hyflexpim.models.load import resolve
+
+    path = resolve(config.model)[1]
+    if not Path(path).exists():
+        return  # a hub id: its own loading reports it (and the check would reach for the network twice)
+    try:
+        cfg = AutoConfig.from_pretrained(path)
+    except (OSError, ValueError):
+        return  # the model's own loading reports it
+    limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
+    field, n = ("data.max_length", config.data.max_length) if kind == "classification" else \
+        ("data.block_size", config.data.block_size)
+    if limit and n > limit:
+        raise UserError(f"{field}: {n} tokens is more than {config.model} has positions for ({limit})")
+
+
 @dataclass
 class Run:
     config: RunConfig
@@ -91,6 +112,7 @@ class Run:
     # trains only what it is named for and asks for the missing earlier step by its command name.
     may_train: set | None = None
     _keys_checked: bool = False
+    recompute: bool = True  # False (--no-recompute): a model made with other settings is refused, not recomputed
     records: list = field(default_factory=list)
 
     def _allowed(self, step: str, artefact: str) -> None:
@@ -100,7 +122,9 @@ class Run:
 
     # -- set-up ----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, config: RunConfig, say: Say = print, progress: bool = True) -> "Run":
+    def open(cls, config: RunConfig, say: Say = print, progress: bool = True, write_config: bool = True) -> "Run":
+        """The run folder with its task loaded; ``write_config``: record the resolved configuration as config.yaml
+        (a command that only reads the folder's models, e.g. ``sweep-device``, leaves it as the run wrote it)."""
         ws = Workspace(config.out)
         run = cls(config, ws, say, progress)
         run.task = load_run_task(config, tokenizer=None)
@@ -108,7 +132,9 @@ class Run:
             say(f"note: {note}")
         run.task.tokenizer = load_tokenizer(config.model)
         _check_attention(config)
-        ws.write_config(config)
+        _check_lengths(config, run.task.kind)
+        if write_config:
+            ws.write_config(config)
         return run
 
     # -- cache keys: each model remembers what made it (hyflexpim.pipeline.step_keys) ----------------
@@ -119,7 +145,7 @@ class Run:
         """Once, before the first cached result is used: stale models are recomputed (or, for a step command that
         may not retrain them, refused)."""
         if not self._keys_checked:
-            check_keys(self.ws, self.config, self.may_train, self.say)
+            check_keys(self.ws, self.config, self.may_train, self.say, self.recompute)
             self._keys_checked = True
 
     def _base(self):

@@ -73,9 +73,10 @@ def _drop(ws: Workspace, stages) -> None:
     ws.forget(variants)
 
 
-def check_keys(ws: Workspace, config: RunConfig, may_train: set | None, say) -> None:
+def check_keys(ws: Workspace, config: RunConfig, may_train: set | None, say, recompute: bool = True) -> None:
     """Recompute (drop) the first stale model and everything after it; ``may_train`` not None: the step command
-    may train only those steps, and a stale model it cannot retrain is refused."""
+    may train only those steps, and a stale model it cannot retrain is refused; ``recompute`` False
+    (``--no-recompute``): every stale model is refused, naming the field that changed."""
     for i, (stage, _) in enumerate(STAGES):
         path = _key_path(ws, stage)
         if not path.exists():
@@ -89,6 +90,9 @@ def check_keys(ws: Workspace, config: RunConfig, may_train: set | None, say) -> 
             continue
         changed = f"models/{stage}: {first_difference(have, want)} changed since it was made"
         retrain = {"redistribute"} | ({"pre-finetune"} if stage == "finetuned" else set())
+        if not recompute:
+            raise UserError(f"{changed}; --no-recompute keeps it: give the settings it was made with, or drop "
+                            "--no-recompute to recompute it")
         if may_train is not None and not retrain <= may_train:
             raise UserError(f"{changed}; run `hyflexpim run` to recompute it, or give the settings it was made with")
         say(f"{changed}; it and every later step are recomputed")

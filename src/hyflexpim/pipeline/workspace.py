@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import json
 import os
+import sys
+import tempfile
 from pathlib import Path
 
 import yaml
@@ -21,16 +23,41 @@ from hyflexpim.atomic import atomic_path, write_atomic
 from hyflexpim.errors import UserError
 
 
+_HELD: dict[str, int] = {}  # run folder -> the descriptor of its lock, held by this process until it exits
+
+
+def lock_folder(root: Path) -> None:
+    """An exclusive lock on the run folder (``.lock``, flock): a second process writing into it is refused in one
+    line naming the holder. Released when the process ends, however it ends; re-entrant within one process."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return
+    key = str(root.resolve())
+    if key in _HELD:
+        return
+    fd = os.open(root / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
+        os.close(fd)
+        raise UserError(f"run folder {root} is in use by {holder}: wait for it to finish, or give another --out") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])[:200]})".encode(), 0)
+    _HELD[key] = fd
+
+
 class Workspace:
     def __init__(self, out: str | os.PathLike):
         self.root = Path(out)
         try:
             self.root.mkdir(parents=True, exist_ok=True)
-            probe = self.root / ".write-test"
-            probe.write_text("")
-            probe.unlink()
+            with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test."):
+                pass
         except OSError as e:
             raise UserError(f"output folder {self.root} is not writable: {e.strerror}") from None
+        lock_folder(self.root)
         for sub in ("models", "importance", "plans"):
             (self.root / sub).mkdir(exist_ok=True)
         self.log = self.root / "evaluations.jsonl"
@@ -72,8 +99,14 @@ class Workspace:
         return gone
 
     def record(self, rec: dict) -> None:
+        """Append one finished evaluation; after a torn last line (an interrupted write) it starts a new line."""
+        torn = False
+        if self.log.exists() and self.log.stat().st_size:
+            with open(self.log, "rb") as f:
+                f.seek(-1, os.SEEK_END)
+                torn = f.read(1) != b"\n"
         with open(self.log, "a") as f:
-            f.write(json.dumps(rec) + "\n")
+            f.write(("\n" if torn else "") + json.dumps(rec) + "\n")
             f.flush()
             os.fsync(f.fileno())
 

@@ -1,0 +1,75 @@
+"""Bad and hostile input through the command: one `error:` line, exit code 2, no traceback, nothing written."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+
+def hyflexpim(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", *args], capture_output=True, text=True,
+                          cwd=cwd, timeout=300)
+
+
+def one_line_error(r, *words):
+    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+    err = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and r.stderr.strip().splitlines()[-1] == err[0], r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in err[0], err[0]
+
+
+BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)) + "plan: {slc_rates: *a8}\n"
+
+
+@pytest.mark.parametrize("name,content,words", [
+    ("binary", bytes(range(256)), ["not UTF-8", "binary"]),
+    ("latin1", "seed: 1 # caf\xe9\n".encode("latin-1"), ["not UTF-8", "Latin-1"]),
+    ("zstd", b"\x28\xb5\x2f\xfd" + b"\x00" * 64, ["zstd"]),
+    ("bomb", BOMB.encode(), ["YAML aliases"]),
+    ("nan", b"hardware: {t_seconds: .nan}\n", ["finite"]),
+    ("typed", b"data: [1, 2]\n", ["data"]),
+])
+def test_bad_config_files(tmp_path, name, content, words):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_bytes(content)
+    r = hyflexpim("run", "--config", str(cfg), "--out", str(tmp_path / "out"))
+    one_line_error(r, *words)
+    assert not (tmp_path / "out").exists()  # refused before anything was written
+
+
+@pytest.mark.parametrize("sets,words", [
+    (["a=1", "a.b=2"], ["'a' was already set"]),
+    (["seed=18446744073709551616"], ["seed"]),
+    (["noise_seeds=[-1]"], ["noise_seeds"]),
+    (["hardware.noise.kind=[paper]"], ["kind"]),
+    (["hardware.noise={kind: {a: 1}}"], ["kind"]),
+    (["decompose.exclude=['(']"], ["exclude"]),
+    (["hardware.noise.sigma_mlc=.inf"], ["finite"]),
+    (["data.max_length=100000"], ["positions"]),
+])
+def test_bad_overrides(tmp_path, sets, words):
+    args = [x for s in sets for x in ("--set", s)]
+    r = hyflexpim("run", "--out", str(tmp_path / "out"), *args)
+    one_line_error(r, *words)
+
+
+def test_hardware_command_bounds(tmp_path):
+    one_line_error(hyflexpim("hw", "--model", "minilm-l6", "--seq-lens", "1000000000000"), "--seq-lens")
+    one_line_error(hyflexpim("hw", "--model", "minilm-l6", "--gen-tokens", "0"), "--gen-tokens")
+    plan = tmp_path / "p.json"
+    plan.write_text("[" * 100000)
+    one_line_error(hyflexpim("hw", "--plan", str(plan)), "nested")
+    spec = tmp_path / "s.yaml"
+    spec.write_text("base: hyflexpim\nclock_ghz: .nan\n")
+    one_line_error(hyflexpim("hw", "--model", "minilm-l6", "--spec", str(spec)), "finite")
+
+
+def test_report_of_a_wrong_file(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps({"rows": [1, 2]}))
+    one_line_error(hyflexpim("report", str(bad), "--out", str(tmp_path / "x.png")), "not a results")
+    assert not (tmp_path / "x.png").exists()
