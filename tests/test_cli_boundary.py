@@ -65,3 +65,60 @@ def test_report_of_a_wrong_file(tmp_path):
     bad.write_text(json.dumps({"rows": [1, 2]}))
     one_line_error(hyflexpim("report", str(bad), "--out", str(tmp_path / "x.png")), "not a results")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_a_bad_plan_is_refused_before_the_run_folder_is_touched(tmp_path):
+    plan = tmp_path / "p.json"
+    plan.write_bytes(b'{"format": 2, "matrices": NaN}')
+    out = tmp_path / "out"
+    one_line_error(hyflexpim("evaluate", "--out", str(out), "--plan", str(plan)), "not a number")
+    assert not out.exists()
+
+
+def test_a_full_disk_or_a_refused_permission_is_one_line(capsys):
+    import errno
+
+    import typer
+
+    from hyflexpim.cli.main import guarded
+
+    for code, words in ((errno.ENOSPC, "no space left on the device writing /x/models/a.safetensors"),
+                        (errno.EACCES, "permission denied writing /x/models/a.safetensors")):
+        def step():
+            raise OSError(code, "msg", "/x/models/a.safetensors")
+
+        with pytest.raises(typer.Exit) as e:
+            guarded(step)()
+        assert e.value.exit_code == 2 and words in capsys.readouterr().err
+
+
+def test_a_bug_is_one_line_with_the_path_of_its_traceback(capsys, tmp_path, monkeypatch):
+    import typer
+
+    from hyflexpim.cli.main import guarded
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(typer.Exit) as e:
+        guarded(lambda: {}["missing"])()
+    err = capsys.readouterr().err.strip()
+    assert e.value.exit_code == 1 and err.startswith("error: unexpected KeyError") and "\n" not in err
+    log = err.split("traceback in ")[1].split(";")[0]
+    assert "Traceback" in open(log).read() and log.startswith(str(tmp_path))
+
+
+def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, minilm_path):
+    from hyflexpim.pipeline.config import RunConfig
+    from hyflexpim.pipeline.run import _check_lengths
+
+    folder = tmp_path / "custom"
+    folder.mkdir()
+    for f in minilm_path.iterdir():
+        (folder / f.name).symlink_to(f)
+    cfg = json.loads((minilm_path / "config.json").read_text())
+    cfg["auto_map"] = {"AutoModel": "evil.EvilModel"}
+    (folder / "config.json").unlink()
+    (folder / "config.json").write_text(json.dumps(cfg))
+    said = []
+    _check_lengths(RunConfig(model=str(folder)), "classification", said.append)
+    assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a model "
+                    "folder: it loads transformers' own 'bert' classes instead"]

@@ -80,8 +80,9 @@ def _check_attention(config: RunConfig) -> None:
         raise UserError(f"hardware.attention.subspaces: {m} must divide the head size {head} of {config.model}")
 
 
-def _check_lengths(config: RunConfig, kind: str) -> None:
-    """Refuse, before any training, examples longer than the model's position table."""
+def _check_lengths(config: RunConfig, kind: str, say: Say = print) -> None:
+    """Refuse, before any training, examples longer than the model's position table; say that a model folder's own
+    code (``auto_map``) is not run."""
     from transformers import AutoConfig
 
     from hyflexpim.models.load import resolve
@@ -93,6 +94,10 @@ def _check_lengths(config: RunConfig, kind: str) -> None:
         cfg = AutoConfig.from_pretrained(path)
     except (OSError, ValueError):
         return  # the model's own loading reports it
+    custom = getattr(cfg, "auto_map", None)
+    if custom:
+        say(f"note: {config.model} asks for its own code (auto_map: {', '.join(sorted(custom))}); hyflexpim never runs "
+            f"code from a model folder: it loads transformers' own '{cfg.model_type}' classes instead")
     limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
     field, n = ("data.max_length", config.data.max_length) if kind == "classification" else \
         ("data.block_size", config.data.block_size)
@@ -132,7 +137,7 @@ class Run:
             say(f"note: {note}")
         run.task.tokenizer = load_tokenizer(config.model)
         _check_attention(config)
-        _check_lengths(config, run.task.kind)
+        _check_lengths(config, run.task.kind, say)
         if write_config:
             ws.write_config(config)
         return run
