@@ -13,7 +13,7 @@ def finish(run: Run, rows: list[dict]) -> None:
     files = write_results(out, rows, suffix)
     files.extend(differences(run, suffix))
     name = ("accuracy_vs_slc" if run.task.kind == "classification" else "perplexity_vs_slc") + suffix + ".png"
-    title = f"{run.config.model} on {run.config.task}" + (f" ({run.config.label})" if suffix else "")
+    title = describe(run) + (f" ({run.config.label})" if suffix else "")
     files.append(plot_metric_vs_slc(rows, out / name, title))
     if run.config.hw_report:
         files.extend(hardware_report(run))
@@ -28,6 +28,21 @@ def finish(run: Run, rows: list[dict]) -> None:
         files.extend(run_attention_analysis(run, a.examples, rates))
     shown = ", ".join(str(f) for f in files[:8])
     run.say(f"wrote {shown}" + (f" and {len(files) - 8} more files under {out}" if len(files) > 8 else ""))
+
+
+def describe(run: Run) -> str:
+    """What a figure shows: model, task, noise model with its main parameters, encoding, noise seeds."""
+    c = run.config
+    hw = c.hardware
+    noise = hw.noise.model_dump(mode="json")
+    if noise["kind"] == "paper":
+        what = f"paper noise σ_MLC={noise['sigma_mlc']:g}" + (f", σ_SLC={noise['sigma_slc']:g}" if noise["sigma_slc"] else "")
+    elif noise["kind"] == "levels":
+        rate = (noise.get("mlc") or {}).get("error_rate")
+        what = "levels noise" + (f", MLC error rate {rate:g}" if rate else ", calibrated")
+    else:
+        what = f"{noise['kind']} noise"
+    return f"{c.model} on {c.task}, {what}, {hw.encoding} encoding, {len(c.noise_seeds)} noise seeds"
 
 
 def differences(run: Run, suffix: str) -> list:

@@ -16,35 +16,40 @@ def _bars(rs: list[dict]):
 
 
 def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
-    """Each curve with its error bars; a point whose difference from INT8 (the main curve at 100 % SLC) is resolved
-    (its interval excludes zero) is filled, one within the uncertainty of INT8 is hollow."""
+    """Each curve with its error bars (accuracy in %); a point whose difference from INT8 (the main curve at 100 % SLC)
+    is resolved (its interval excludes zero) is filled, one within the uncertainty of INT8 is hollow. Ablations
+    measured at a few rates are drawn side by side around their rate, so that none hides another."""
     plt = pyplot()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(7.5, 4.8))
     curves: dict[tuple, list[dict]] = {}
     for r in rows:
         if r["slc_rate"] is not None:
             curves.setdefault((r["variant"], r["scorer"], r.get("policy")), []).append(r)
+    metric = rows[0]["metric"] if rows else "metric"
+    k = 100.0 if metric == "accuracy" else 1.0
+    short = [key for key, rs in curves.items() if len(rs) <= 2]
     kinds = set()
-    for (variant, scorer, policy), rs in curves.items():
+    for key, rs in curves.items():
         rs.sort(key=lambda r: r["slc_rate"])
-        x = [r["slc_rate"] for r in rs]
-        style = "o-" if len(rs) > 2 else "s"
+        dodge = 0.9 * (short.index(key) - (len(short) - 1) / 2) if key in short else 0.0
+        x = [r["slc_rate"] + dodge for r in rs]
+        style = "o-" if key not in short else "s"
         yerr, kind = _bars(rs)
         kinds.add(kind)
-        line = ax.errorbar(x, [r["mean"] for r in rs], yerr=yerr, fmt=style, capsize=3,
-                           label=label(variant, scorer, policy))
-        hollow = [r for r in rs if r.get("vs_int8_resolved") is False]
+        yerr = [[k * v for v in side] for side in yerr] if isinstance(yerr[0], list) else [k * v for v in yerr]
+        line = ax.errorbar(x, [k * r["mean"] for r in rs], yerr=yerr, fmt=style, capsize=3, label=label(*key))
+        hollow = [(xi, r) for xi, r in zip(x, rs) if r.get("vs_int8_resolved") is False]
         if hollow:
-            ax.plot([r["slc_rate"] for r in hollow], [r["mean"] for r in hollow], style[0], mfc="white",
+            ax.plot([xi for xi, _ in hollow], [k * r["mean"] for _, r in hollow], style[0], mfc="white",
                     mec=line[0].get_color(), ms=7, zorder=3)
     for r in rows:
         if r["slc_rate"] is None:
-            ax.axhline(r["mean"], ls="--", lw=1, color="grey" if r["variant"] == "fp32" else "tab:purple",
+            ax.axhline(k * r["mean"], ls="--", lw=1, color="grey" if r["variant"] == "fp32" else "tab:purple",
                        label=label(r["variant"], None))
-    metric = rows[0]["metric"] if rows else "metric"
     if any(r.get("vs_int8_resolved") is not None for r in rows):
         title = (title + "\n" if title else "") + f"bars: {' / '.join(sorted(kinds))}; hollow: not resolved from INT8"
-    return _finish(fig, ax, metric, "SLC rate (% of singular components, or rows, per matrix)", title, path, 7)
+    return _finish(fig, ax, "accuracy (%)" if metric == "accuracy" else metric,
+                   "SLC rate (% of singular components, or rows, per matrix)", title, path, 7)
 
 
 def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path, legend_size: int) -> Path:
@@ -54,7 +59,7 @@ def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path, legend_si
         ax.set_yscale("log")
     ax.set_title(title)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=legend_size)
+    ax.legend(fontsize=legend_size, loc="best", framealpha=0.85)
     fig.tight_layout()
     return save_png(fig, path, dpi=120, tight=False)
 
