@@ -122,3 +122,9 @@ def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, m
     _check_lengths(RunConfig(model=str(folder)), "classification", said.append)
     assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a model "
                     "folder: it loads transformers' own 'bert' classes instead"]
+
+
+def test_help_shows_switches_as_switches():
+    r = hyflexpim("run", "--help")
+    assert r.returncode == 0 and "--decoder" in r.stdout and "--no-recompute" in r.stdout
+    assert "<bool>" not in r.stdout and "<int>" in r.stdout  # values keep their type
