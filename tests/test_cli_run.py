@@ -44,6 +44,8 @@ def test_run_writes_every_result(run_dir):
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("SLC")]
     assert len(lines) == 3 + 3 + 2 + 1 + 2  # per rate: main and no-redistribution; magnitude at 5, 10; σ at 10; random 5, 10
     assert (out / "png").exists() is False and (out / "accuracy_vs_slc.png").read_bytes()[:4] == b"\x89PNG"
+    last = r.stdout.strip().splitlines()[-1]
+    assert last.startswith("done in ") and "INT8" in last and str(out / "results.csv") in last  # the headline
     # every point carries its 95 % interval over test examples × seeds, and its paired difference from INT8
     assert all(x["ci_low"] <= x["mean"] <= x["ci_high"] for x in rows if x["n"])
     assert all(x["vs_int8_resolved"] in (True, False) for x in main if x["slc_rate"] != 100)

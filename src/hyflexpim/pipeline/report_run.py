@@ -28,6 +28,39 @@ def finish(run: Run, rows: list[dict]) -> None:
         files.extend(run_attention_analysis(run, a.examples, rates))
     shown = ", ".join(str(f) for f in files[:8])
     run.say(f"wrote {shown}" + (f" and {len(files) - 8} more files under {out}" if len(files) > 8 else ""))
+    run.say(headline(run, rows, suffix))
+
+
+def headline(run: Run, rows: list[dict], suffix: str = "") -> str:
+    """The run's answer in one line: total time, INT8 against the cheapest SLC rate within 1 point of it, and the
+    chip's throughput gain at that rate."""
+    import csv
+    import time
+
+    scorer = run.config.importance.scorer
+    main = {r["slc_rate"]: r for r in rows if r["variant"] == "redistributed" and r["scorer"] == scorer
+            and r["slc_rate"] is not None and r["policy"] == run.config.plan.policy}
+    took = f"done in {(time.perf_counter() - run.started) / 60:.1f} min"
+    if 100.0 not in main or run.task.kind != "classification":
+        return took
+    int8 = main[100.0]["mean"]
+    near = sorted(r for r, row in main.items() if r < 100 and row["mean"] >= int8 - 0.01)
+    if not near:
+        best = max((r for r in main if r < 100), key=lambda r: main[r]["mean"], default=None)
+        if best is None:
+            return f"{took}: INT8 (100 % SLC) {100 * int8:.1f} %"
+        return (f"{took}: INT8 (100 % SLC) {100 * int8:.1f} %; no SLC rate below 100 % within 1 point of it (best "
+                f"{100 * main[best]['mean']:.1f} % at {best:g} %); report: {run.ws.root / ('results' + suffix + '.csv')}")
+    rate = near[0]
+    gain = ""
+    table = run.ws.root / "hw" / (run.config.label or "") / "hw_results.csv"
+    if table.exists():
+        with open(table) as f:
+            hits = [x for x in csv.DictReader(f) if x["design"] == "hyflexpim" and float(x["slc_rate"]) == rate]
+        if hits:
+            gain = f", {float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
+    return (f"{took}: INT8 {100 * int8:.1f} %, {rate:g} % SLC {100 * main[rate]['mean']:.1f} % (within 1 point){gain}; "
+            f"report: {run.ws.root / ('results' + suffix + '.csv')}")
 
 
 def describe(run: Run) -> str:

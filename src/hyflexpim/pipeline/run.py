@@ -118,6 +118,7 @@ class Run:
     may_train: set | None = None
     _keys_checked: bool = False
     recompute: bool = True  # False (--no-recompute): a model made with other settings is refused, not recomputed
+    started: float = field(default_factory=time.perf_counter)
     records: list = field(default_factory=list)
 
     def _allowed(self, step: str, artefact: str) -> None:
