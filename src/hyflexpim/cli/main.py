@@ -223,6 +223,7 @@ def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
     p = load_plan(plan_file) if plan_file else None  # a bad plan is refused before the run folder is touched
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     if p is not None:
+        r.check_plan_early(p)
         variant = p.policy.get("variant", "redistributed")
         rate = float(p.policy.get("slc_rate", 100 * p.slc_weight_fraction))
         recs = r.evaluate_plan(variant, p.policy.get("scorer", "custom"), rate, plan=p)

@@ -191,8 +191,18 @@ class Run:
             self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
         model.eval()
         self._remember("finetuned")
+        from hyflexpim.atomic import write_atomic
+        from hyflexpim.models.discover import fingerprint
+
+        write_atomic(self.ws.path("models", "fingerprint.txt"), fingerprint(model))  # lets a foreign plan be refused early
         self._models["fp32"] = model
         return model
+
+    def check_plan_early(self, plan: Plan) -> None:
+        """Refuse a plan made for another model before any model is loaded (from the fingerprint the run wrote)."""
+        path = self.ws.path("models", "fingerprint.txt")
+        if path.exists():
+            plan.check_model(path.read_text().strip())
 
     def decomposed(self):
         """SVD of the FP32 model, before any fine-tuning (the 'no redistribution' variant)."""
