@@ -83,28 +83,31 @@ def plot_overlay(series: list[tuple[str, list[dict]]], path: Path, variant: str 
 
 
 def plot_device_map(rows: list[dict], need: dict, axis: str, tolerance: float, path: Path, title: str = "") -> Path:
-    """Accuracy (%) against the MLC device quality (log axis), one curve per SLC rate with its 95 % interval band;
-    INT8 and INT8 − tolerance as lines; each rate's requirement (point estimate) marked with a triangle."""
+    """The accuracy lost against INT8 (points) over the MLC device quality (log axis), one curve per SLC rate with the
+    95 % interval of the paired difference as a band; the tolerance as a line; each rate's requirement (point
+    estimate) marked with a triangle on it."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     int8 = rows[0]["int8"]
-    for rate in sorted({r["slc_rate"] for r in rows}):
+    rates = sorted({r["slc_rate"] for r in rows})
+    for i, rate in enumerate(rates):
         rs = sorted((r for r in rows if r["slc_rate"] == rate), key=lambda r: r["value"])
         x = [r["value"] for r in rs]
-        line, = ax.plot(x, [100 * r["mean"] for r in rs], "o-", label=f"{rate:g} % SLC")
-        if all(r["ci_low"] is not None for r in rs):
-            ax.fill_between(x, [100 * r["ci_low"] for r in rs], [100 * r["ci_high"] for r in rs],
-                            color=line.get_color(), alpha=0.15, lw=0)
+        line, = ax.plot(x, [100 * r["vs_int8"] for r in rs], "o-", label=f"{rate:g} % SLC", zorder=3)
+        if all(r["vs_int8_low"] is not None for r in rs):
+            ax.fill_between(x, [100 * r["vs_int8_low"] for r in rs], [100 * r["vs_int8_high"] for r in rs],
+                            color=line.get_color(), alpha=0.12, lw=0)
         req = need.get(f"{rate:g}", {}).get("point")
         if req is not None:
-            ax.plot([req], [100 * (int8 - tolerance)], "v", color=line.get_color(), ms=10, mec="black")
-    ax.axhline(100 * int8, color="black", lw=1, label=f"INT8, no noise ({100 * int8:.1f} %)")
-    ax.axhline(100 * (int8 - tolerance), color="black", lw=1, ls="--", label=f"INT8 − {100 * tolerance:g} pt")
+            ax.plot([req * (1 + 0.04 * (i - (len(rates) - 1) / 2))], [-100 * tolerance], "v", color=line.get_color(),
+                    ms=10, mec="black", zorder=4)
+    ax.axhline(0, color="black", lw=1)
+    ax.axhline(-100 * tolerance, color="black", lw=1, ls="--", label=f"INT8 − {100 * tolerance:g} pt")
     ax.set_xscale("log")
     ax.set_xlabel(axis + " (log scale)")
-    ax.set_ylabel("accuracy (%)")
-    ax.set_title(title + "\nbands: 95 % CI over test examples × seeds; ▼: largest value within the tolerance",
-                 fontsize=9)
+    ax.set_ylabel(f"accuracy − INT8 ({100 * int8:.1f} %), points")
+    ax.set_title(title + "\nbands: 95 % CI of the paired difference (test examples × seeds); ▼: largest value "
+                 "within the tolerance", fontsize=9)
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()
