@@ -265,10 +265,19 @@ class Run:
         from hyflexpim.algo.concentrate import concentration_penalty
         from hyflexpim.sim.noise_aware import noise_aware
 
-        conc = concentration_penalty(model, self.config.concentration)
+        cc = self.config.concentration
+        conc = concentration_penalty(model, cc)
         if conc is not None:
             inner_reg = extra.get("regularizer")
             extra = extra | {"regularizer": conc if inner_reg is None else (lambda: inner_reg() + conc())}
+            if cc.sigma_lr_scale != 1:
+                if "extra" in extra:
+                    raise UserError("concentration.sigma_lr_scale other than 1 cannot be combined with "
+                                    "decompose.rank_policy=learned yet (both train their own parameter group)")
+                from hyflexpim.models.layers import SVDLinear
+
+                sigmas = [m.S for m in model.modules() if isinstance(m, SVDLinear)]
+                extra = extra | {"extra": (sigmas, cc.sigma_lr_scale)}
         na = self.config.noise_aware
         with (noise_aware(model, self.config.hardware, na, self.config.seed) if na.enabled else nullcontext()) as h:
             if h is not None:
