@@ -22,8 +22,9 @@ def main() -> None:
         run.finetuned()
         train_s = time.perf_counter() - t
         rec = run.evaluate_clean("fp32")
+        n_train = len(run.task.data.split("train")[0])
         print(f"{item}: FP32 accuracy {100 * rec['value']:.1f} % on {rec['n_examples']} test snippets; "
-              f"pre-fine-tune {train_s:.0f} s ({len(run.task.data.split("train")[0])} training snippets in the split)", flush=True)
+              f"pre-fine-tune {train_s:.0f} s ({n_train} training snippets in the split)", flush=True)
 
 
 if __name__ == "__main__":

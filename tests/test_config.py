@@ -82,3 +82,12 @@ def test_changing_a_noise_model_default_changes_the_resume_key(plan):
     assert before != after
     assert plan_digest(plan, HardwareConfig()) == before
     assert plan_digest(plan, HardwareConfig(circuit={"adc_bits_mlc": 8})) != before  # any resolved value
+
+
+def test_an_override_naming_another_kind_replaces_the_section(tmp_path):
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("hardware:\n  noise: {kind: paper, sigma_mlc: 0.02}\n  encoding: offset\n")
+    c = resolve_config(str(cfg), overrides=parse_set(["hardware.noise.kind=levels", "hardware.noise.slc.ideal=true"]))
+    assert c.hardware.noise.kind == "levels" and c.hardware.noise.slc.ideal and c.hardware.encoding == "offset"
+    same = resolve_config(str(cfg), overrides=parse_set(["hardware.noise.sigma_slc=0.01"]))
+    assert (same.hardware.noise.sigma_mlc, same.hardware.noise.sigma_slc) == (0.02, 0.01)  # same kind: merged

@@ -37,8 +37,12 @@ def load_yaml(path: str | Path, what: str = "config") -> dict:
 
 
 def deep_merge(base: dict, extra: dict) -> dict:
-    """``extra`` over ``base``; nested mappings merge key by key, anything else replaces."""
+    """``extra`` over ``base``; nested mappings merge key by key, anything else replaces. A mapping that names another
+    ``kind`` than the one it lands on (a noise model, an attention kind) replaces it whole: the old kind's fields
+    mean nothing to the new one."""
     out = dict(base)
     for k, v in extra.items():
-        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+        old = out.get(k)
+        same_kind = isinstance(v, dict) and isinstance(old, dict) and ("kind" not in v or v["kind"] == old.get("kind"))
+        out[k] = deep_merge(old, v) if same_kind else v
     return out
