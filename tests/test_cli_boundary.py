@@ -42,6 +42,7 @@ def test_bad_config_files(tmp_path, name, content, words):
     (["decompose.exclude=['(']"], ["exclude"]),
     (["hardware.noise.sigma_mlc=.inf"], ["finite"]),
     (["data.max_length=100000"], ["positions"]),
+    (["decompose.rank_policy=fixed", "decompose.rank_value=500"], ["above the rank of", "[384, 384]"]),
 ])
 def test_bad_overrides(tmp_path, sets, words):
     args = [x for s in sets for x in ("--set", s)]

@@ -105,6 +105,35 @@ def _check_lengths(config: RunConfig, kind: str, say: Say = print) -> None:
         raise UserError(f"{field}: {n} tokens is more than {config.model} has positions for ({limit})")
 
 
+def _check_ranks(config: RunConfig, kind: str) -> None:
+    """Refuse, before any training, a fixed rank above a decomposed matrix's rank: the model's matrices are listed
+    from its configuration on the meta device (no weights loaded)."""
+    d = config.decompose
+    if d.rank_policy != "fixed" or d.rank_value is None:
+        return
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+    from hyflexpim.algo.decompose import placement
+    from hyflexpim.models.discover import find_matrices
+    from hyflexpim.models.load import resolve
+
+    path = resolve(config.model)[1]
+    if not Path(path).exists():
+        return
+    try:
+        cfg = AutoConfig.from_pretrained(path)
+        with torch.device("meta"):
+            auto = AutoModelForSequenceClassification if kind == "classification" else AutoModelForCausalLM
+            skeleton = auto.from_config(cfg)
+    except (OSError, ValueError, TypeError, RuntimeError):
+        return  # the model's own loading reports it
+    for info in find_matrices(skeleton):
+        if placement(info, d)[0] and d.rank_value > min(info.shape):
+            raise UserError(f"decompose.rank_value: {d.rank_value:g} is above the rank of {info.name} "
+                            f"{list(info.shape)} (at most {min(info.shape)})")
+
+
 @dataclass
 class Run:
     config: RunConfig
@@ -139,6 +168,7 @@ class Run:
         run.task.tokenizer = load_tokenizer(config.model)
         _check_attention(config)
         _check_lengths(config, run.task.kind, say)
+        _check_ranks(config, run.task.kind)
         if write_config:
             ws.write_config(config)
         return run
