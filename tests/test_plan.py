@@ -60,3 +60,15 @@ def test_plan_lists_digital_matrices_with_reasons(plan):
     assert all(m.rank for m in p.analog)
     data = json.loads(p.model_dump_json())
     assert {"name", "role", "shape", "rank", "layer", "slc", "importance", "scorer"} <= set(data["matrices"][0])
+
+
+def test_a_plan_whose_shapes_were_edited_is_refused(plan):
+    from hyflexpim.sim.apply import apply_plan
+
+    p, model = plan
+    edited = p.model_copy(deep=True)
+    entry = next(m for m in edited.matrices if m.analog)
+    d_out, d_in = entry.shape
+    entry.shape = (d_out + 8, d_in)  # same fingerprint, another shape
+    with pytest.raises(UserError, match=f"plan places {entry.name} as \\[{d_out + 8}, {d_in}\\]"):
+        apply_plan(model, edited)

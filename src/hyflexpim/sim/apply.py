@@ -22,7 +22,19 @@ def build_noise(hardware: HardwareConfig):
     return build_noise_model(hardware.noise)
 
 
+def _check_shape(module: nn.Module, entry) -> None:
+    """A plan entry's shape must be the module's (a hand-edited plan can keep the fingerprint and change a shape)."""
+    shape = getattr(entry, "shape", None)
+    if shape is None:
+        return
+    have = tuple(module.hyflexpim_shape) if isinstance(module, SVDLinear) else tuple(dense_weight(module).shape)
+    if tuple(shape) != have:
+        raise UserError(f"plan places {entry.name} as {list(shape)} but the model's matrix is {list(have)}: the plan "
+                        "was made for another model")
+
+
 def _stages(module: nn.Module, entry, noise, hw: HardwareConfig, seed: int):
+    _check_shape(module, entry)
     kw = dict(noise=noise, seed=seed, per_channel=hw.per_channel, clip=hw.clip, encoding=hw.encoding,
               mlc_bits=hw.mlc_bits, t_seconds=hw.t_seconds)
     if entry.unit == "component":
