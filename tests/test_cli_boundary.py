@@ -109,7 +109,7 @@ def test_a_bug_is_one_line_with_the_path_of_its_traceback(capsys, tmp_path, monk
 
 def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, minilm_path):
     from hyflexpim.pipeline.config import RunConfig
-    from hyflexpim.pipeline.run import _check_lengths
+    from hyflexpim.pipeline.preflight import check_lengths
 
     folder = tmp_path / "custom"
     folder.mkdir()
@@ -120,7 +120,7 @@ def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, m
     (folder / "config.json").unlink()
     (folder / "config.json").write_text(json.dumps(cfg))
     said = []
-    _check_lengths(RunConfig(model=str(folder)), "classification", said.append)
+    check_lengths(RunConfig(model=str(folder)), "classification", said.append)
     assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a model "
                     "folder: it loads transformers' own 'bert' classes instead"]
 

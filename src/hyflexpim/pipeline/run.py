@@ -13,7 +13,6 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
-from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -25,6 +24,7 @@ from hyflexpim.algo.plan_policy import PLAN_POLICIES, make_plan
 from hyflexpim.errors import UserError
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.preflight import preflight
 from hyflexpim.pipeline.step_keys import check_keys, remember
 from hyflexpim.pipeline.task import Task, load_run_task
 from hyflexpim.pipeline.workspace import Workspace
@@ -62,78 +62,6 @@ def plan_digest(plan: Plan, hardware) -> str:
     return h.hexdigest()[:12]
 
 
-def _check_attention(config: RunConfig) -> None:
-    """Refuse, before any training, PQ sub-spaces that do not divide the model's head size."""
-    m = getattr(config.hardware.attention, "subspaces", None)
-    if m is None:
-        return
-    from transformers import AutoConfig
-
-    from hyflexpim.models.load import resolve
-
-    try:
-        cfg = AutoConfig.from_pretrained(resolve(config.model)[1])
-    except (OSError, ValueError):
-        return  # the model's own loading reports it
-    head = getattr(cfg, "head_dim", None) or cfg.hidden_size // cfg.num_attention_heads
-    if head % m:
-        raise UserError(f"hardware.attention.subspaces: {m} must divide the head size {head} of {config.model}")
-
-
-def _check_lengths(config: RunConfig, kind: str, say: Say = print) -> None:
-    """Refuse, before any training, examples longer than the model's position table; say that a model folder's own
-    code (``auto_map``) is not run."""
-    from transformers import AutoConfig
-
-    from hyflexpim.models.load import resolve
-
-    path = resolve(config.model)[1]
-    if not Path(path).exists():
-        return  # a hub id: its own loading reports it (and the check would reach for the network twice)
-    try:
-        cfg = AutoConfig.from_pretrained(path)
-    except (OSError, ValueError):
-        return  # the model's own loading reports it
-    custom = getattr(cfg, "auto_map", None)
-    if custom:
-        say(f"note: {config.model} asks for its own code (auto_map: {', '.join(sorted(custom))}); hyflexpim never runs "
-            f"code from a model folder: it loads transformers' own '{cfg.model_type}' classes instead")
-    limit = getattr(cfg, "max_position_embeddings", None) or getattr(cfg, "n_positions", None)
-    field, n = ("data.max_length", config.data.max_length) if kind == "classification" else \
-        ("data.block_size", config.data.block_size)
-    if limit and n > limit:
-        raise UserError(f"{field}: {n} tokens is more than {config.model} has positions for ({limit})")
-
-
-def _check_ranks(config: RunConfig, kind: str) -> None:
-    """Refuse, before any training, a fixed rank above a decomposed matrix's rank: the model's matrices are listed
-    from its configuration on the meta device (no weights loaded)."""
-    d = config.decompose
-    if d.rank_policy != "fixed" or d.rank_value is None:
-        return
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
-
-    from hyflexpim.algo.decompose import placement
-    from hyflexpim.models.discover import find_matrices
-    from hyflexpim.models.load import resolve
-
-    path = resolve(config.model)[1]
-    if not Path(path).exists():
-        return
-    try:
-        cfg = AutoConfig.from_pretrained(path)
-        with torch.device("meta"):
-            auto = AutoModelForSequenceClassification if kind == "classification" else AutoModelForCausalLM
-            skeleton = auto.from_config(cfg)
-    except (OSError, ValueError, TypeError, RuntimeError):
-        return  # the model's own loading reports it
-    for info in find_matrices(skeleton):
-        if placement(info, d)[0] and d.rank_value > min(info.shape):
-            raise UserError(f"decompose.rank_value: {d.rank_value:g} is above the rank of {info.name} "
-                            f"{list(info.shape)} (at most {min(info.shape)})")
-
-
 @dataclass
 class Run:
     config: RunConfig
@@ -166,9 +94,7 @@ class Run:
         for note in getattr(run.task.data, "notes", []):
             say(f"note: {note}")
         run.task.tokenizer = load_tokenizer(config.model)
-        _check_attention(config)
-        _check_lengths(config, run.task.kind, say)
-        _check_ranks(config, run.task.kind)
+        preflight(config, run.task.kind, say)
         if write_config:
             ws.write_config(config)
         return run
