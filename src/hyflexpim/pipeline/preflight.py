@@ -85,4 +85,4 @@ def check_ranks(config: RunConfig, kind: str) -> None:
     for info in find_matrices(skeleton):
         if placement(info, d)[0] and d.rank_value > min(info.shape):
             raise UserError(f"decompose.rank_value: {d.rank_value:g} is above the rank of {info.name} "
-                            f"{list(info.shape)} (at most {min(info.shape)})")
+                            f"{list(info.shape)}: a fixed rank must be in 1..{min(info.shape)}")
