@@ -129,3 +129,11 @@ def test_help_shows_switches_as_switches():
     r = hyflexpim("run", "--help")
     assert r.returncode == 0 and "--decoder" in r.stdout and "--no-recompute" in r.stdout
     assert "<bool>" not in r.stdout and "<int>" in r.stdout  # values keep their type
+
+
+@pytest.mark.parametrize("cmd", [["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"],
+                                 ["sweep-device", "--grid", "x"], ["run", "--slc-rates", "5,,x"]])
+def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cmd):
+    out = tmp_path / "out"
+    one_line_error(hyflexpim(cmd[0], "--out", str(out), *cmd[1:]), cmd[-2])
+    assert not out.exists()

@@ -102,6 +102,18 @@ def command(fn):
     return app.command(fn.__name__.replace("_", "-"))(guarded(fn))
 
 
+def _numbers(text: str, flag: str, percent: bool = False) -> list[float]:
+    """Comma-separated numbers of one option (percentages in 0..100 when ``percent``), or one line saying so."""
+    what = "percentages in 0..100" if percent else "numbers"
+    try:
+        values = [float(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"{flag} must be {what} separated by commas, got '{text}'") from None
+    if not values or (percent and any(not 0 <= x <= 100 for x in values)):
+        raise UserError(f"{flag} must be {what} separated by commas, got '{text}'")
+    return values
+
+
 def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
     from hyflexpim.pipeline.resolve import parse_set
 
@@ -113,10 +125,7 @@ def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
     if out:
         o["out"] = out
     if slc_rates:
-        try:
-            o.setdefault("plan", {})["slc_rates"] = [float(x) for x in slc_rates.split(",") if x.strip()]
-        except ValueError:
-            raise UserError(f"--slc-rates must be numbers in 0..100 separated by commas, got '{slc_rates}'") from None
+        o.setdefault("plan", {})["slc_rates"] = _numbers(slc_rates, "--slc-rates")  # the range: the config's check
     if noise_seeds is not None:
         if noise_seeds < 1:
             raise UserError(f"--noise-seeds must be >= 1, got {noise_seeds}")
@@ -246,15 +255,9 @@ def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mod
     per-head sparsity, and what the PIM twin does to them; writes <out>/attention/."""
     from hyflexpim.pipeline.attention_step import run_attention_analysis
 
+    asked = sorted(set(_numbers(slc_rates, "--slc-rates", percent=True))) if slc_rates is not None else None
     r = _open_run(config, decoder, model, task, out, None, None, set_, quiet, set())
-    rates = r.config.attention.slc_rates
-    if slc_rates is not None:
-        try:
-            rates = sorted({float(x) for x in slc_rates.split(",") if x.strip()})
-        except ValueError:
-            raise UserError(f"--slc-rates must be numbers in 0..100 separated by commas, got '{slc_rates}'") from None
-        if any(not 0 <= x <= 100 for x in rates):
-            raise UserError(f"--slc-rates must be in 0..100, got '{slc_rates}'")
+    rates = r.config.attention.slc_rates if asked is None else asked
     files = run_attention_analysis(r, examples, rates, plan_file)
     typer.echo("wrote " + ", ".join(str(f) for f in files[:6]) + (f" and {len(files) - 6} more" if len(files) > 6 else ""))
 
@@ -269,27 +272,20 @@ def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, 
                  noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
     """Device-requirement map of a finished run: accuracy over a log grid of MLC quality × SLC rate, and for each
     rate the worst MLC cells that stay within --tolerance points of INT8; writes <out>/device/."""
-    from hyflexpim.pipeline.device_sweep import AXES, sweep_device as sweep
+    from hyflexpim.pipeline.device_sweep import AXES, check_grid, sweep_device as sweep
 
-    try:
-        values = [float(x) for x in grid.split(",") if x.strip()] if grid else AXES.get(noise, (0, 0, []))[2]
-        rates = [float(x) for x in (slc_rates or "").split(",") if x.strip()]
-    except ValueError:
-        raise UserError(f"--grid and --slc-rates must be numbers separated by commas, got {grid!r}, {slc_rates!r}") from None
-    if not rates or any(not 0 <= x <= 100 for x in rates):
-        raise UserError(f"--slc-rates must be percentages in 0..100, got {slc_rates!r}")
+    values = _numbers(grid, "--grid") if grid else AXES.get(noise, (0, 0, []))[2]
+    rates = _numbers(slc_rates or "", "--slc-rates", percent=True)
     if not 0 < tolerance < 100:
         raise UserError(f"--tolerance must be in (0, 100) accuracy points, got {tolerance:g}")
-    from hyflexpim.pipeline.device_sweep import check_grid
-
+    if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+        raise UserError(f"--name must be letters, digits, '_', '.', '-' (at most 64), got {name!r}")
     check_grid(noise, values)
     if config is None and out and (Path(out) / "config.yaml").is_file():
         config = str(Path(out) / "config.yaml")  # the run's own settings: its models were made with them
     r = _open_run(config, decoder, None, None, out, None, noise_seeds, set_, quiet, set(), write_config=False)
     if r.task.kind != "classification":
         raise UserError("sweep-device measures accuracy: give a classification run (perplexity is not supported yet)")
-    if name is not None and not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
-        raise UserError(f"--name must be letters, digits, '_', '.', '-' (at most 64), got {name!r}")
     files = sweep(r, noise, values, sorted(set(rates)), tolerance / 100, name)
     typer.echo("wrote " + ", ".join(str(f) for f in files))
 
