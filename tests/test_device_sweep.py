@@ -26,11 +26,17 @@ def test_the_noise_axis_changes_only_the_mlc_quality():
     hw = _hardware(base, _noise(base, "levels", 2e-3))
     assert hw.noise.mlc.error_rate == 2e-3 and hw.noise.mlc.sigma_us is None
     assert hw.noise.relaxation_per_decade == 0.3 and hw.encoding == base.encoding
+    sigma = _hardware(base, _noise(base, "levels-sigma", 2.5))
+    # a given σ replaces the calibrated error rate of the MLC cells only; the rest stays the run's
+    assert sigma.noise.mlc.sigma_us == [2.5] and sigma.noise.mlc.error_rate is None
+    assert sigma.noise.sigma_profile == "flat"  # one σ per device: SLC cells get the same µS
+    assert sigma.noise.relaxation_per_decade == 0.3 and sigma.noise.slc == base.noise.slc
     paper = _hardware(base, _noise(base, "paper", 0.01))
     assert paper.noise.kind == "paper" and paper.noise.sigma_mlc == 0.01
 
 
-@pytest.mark.parametrize("kind,grid", [("levels", [0.6]), ("paper", [0.0]), ("nope", [0.1]), ("levels", [])])
+@pytest.mark.parametrize("kind,grid", [("levels", [0.6]), ("paper", [0.0]), ("nope", [0.1]), ("levels", []),
+                                       ("levels-sigma", [0.0]), ("levels-sigma", [5e3])])
 def test_bad_grids_are_refused_in_one_line(kind, grid):
     with pytest.raises(UserError):
         check_grid(kind, grid)

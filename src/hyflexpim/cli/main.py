@@ -264,7 +264,8 @@ def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mod
 
 @command
 def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, out: Optional[str] = OutOpt,
-                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | paper (relative σ)"),
+                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | levels-sigma (MLC programming σ, µS) "
+                                                           "| paper (relative σ of a slice)"),
                  grid: Optional[str] = typer.Option(None, help="comma-separated MLC qualities (default: a log grid)"),
                  slc_rates: Optional[str] = typer.Option("0,5,10,100", "--slc-rates", help="SLC rates in %"),
                  tolerance: float = typer.Option(1.0, help="allowed loss against INT8, in accuracy points"),
@@ -274,7 +275,7 @@ def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, 
     rate the worst MLC cells that stay within --tolerance points of INT8; writes <out>/device/."""
     from hyflexpim.pipeline.device_sweep import AXES, check_grid, sweep_device as sweep
 
-    values = _numbers(grid, "--grid") if grid else AXES.get(noise, (0, 0, []))[2]
+    values = _numbers(grid, "--grid") if grid else AXES[noise].grid if noise in AXES else []
     rates = _numbers(slc_rates or "", "--slc-rates", percent=True)
     if not 0 < tolerance < 100:
         raise UserError(f"--tolerance must be in (0, 100) accuracy points, got {tolerance:g}")
@@ -312,6 +313,9 @@ def report(results: list[str] = typer.Argument(..., help="results JSON files, ea
 
 
 def _register_optional() -> None:
+    from hyflexpim.cli.jets_cmd import register as register_jets
+
+    register_jets(app, guarded)
     try:
         from hyflexpim.cli.hw_cmd import register
     except ImportError:

@@ -1,7 +1,9 @@
 """The device-requirement map: how good must the MLC cells be for a given SLC rate to stay within a tolerance of INT8.
 
 For a finished run (its redistributed model, importance and plans), every MLC quality on a log grid — the levels
-model's MLC level error rate at its calibration time, or the paper model's relative σ of an MLC slice — is
+model's MLC level error rate at its calibration time, the levels model's MLC programming σ in µS (the device
+engineer's own number; a given σ replaces the calibration, read noise stays), or the paper model's relative σ of
+an MLC slice — is
 evaluated at every SLC rate over the run's noise seeds, on the same test examples. The INT8 reference is the
 plan at 100 % SLC with no noise at all (quantization and slicing only). For each SLC rate the answer is the
 largest grid value at which the accuracy, and at every better device on the grid, stays within ``tolerance`` of
@@ -19,26 +21,46 @@ import csv
 import io
 import json
 
+from typing import NamedTuple
+
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
 
-# the MLC quality axis of each noise model: the field set, its meaning, and a default log grid
+class Axis(NamedTuple):
+    """One MLC quality axis: the noise kind it sets, the field (dotted for a cell type's), what it means, a default
+    log grid, the upper bound of a value, and the fields it replaces (a given σ replaces the calibrated error rate)."""
+
+    kind: str
+    field: str
+    meaning: str
+    grid: list[float]
+    upper: float
+    clears: tuple[str, ...] = ()
+    also: dict | None = None  # other noise fields the axis sets
+
+
+# the MLC quality axes; the name is what --noise takes
 AXES = {
-    "levels": ("mlc.error_rate", "MLC level error rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.0404]),
-    "paper": ("sigma_mlc", "relative σ of an MLC slice", [0.0025, 0.005, 0.01, 0.025, 0.05]),
+    "levels": Axis("levels", "mlc.error_rate", "MLC level error rate",
+                   [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 0.0404], 0.5, ("sigma_us",)),
+    # one σ for every level (flat profile), so that SLC cells of the same device get the same σ in µS
+    # (slc_rule same_device; their wider level spacing makes them misread less)
+    "levels-sigma": Axis("levels", "mlc.sigma_us", "MLC programming σ at 1 s (µS)",
+                         [0.1, 0.3, 1.0, 3.0, 10.0], 1e3, ("error_rate",), {"sigma_profile": "flat"}),
+    "paper": Axis("paper", "sigma_mlc", "relative σ of an MLC slice", [0.0025, 0.005, 0.01, 0.025, 0.05], 10.0),
 }
 
 
-def _noise(base, kind: str, value: float) -> dict:
+def _noise(base, axis: str, value) -> dict:
     """The run's noise settings with the MLC quality set to ``value`` (another kind starts from its defaults)."""
-    data = base.noise.model_dump(mode="json") if base.noise.kind == kind else {"kind": kind}
-    field = AXES[kind][0]
-    if "." in field:
-        part, leaf = field.split(".")
-        data[part] = {**(data.get(part) or {}), leaf: value, "sigma_us": None}
+    a = AXES[axis]
+    data = base.noise.model_dump(mode="json") if base.noise.kind == a.kind else {"kind": a.kind}
+    if "." in a.field:
+        part, leaf = a.field.split(".")
+        data[part] = {**(data.get(part) or {}), leaf: value, **{c: None for c in a.clears}}
     else:
-        data[field] = value
-    return data
+        data[a.field] = value
+    return data | (a.also or {})
 
 
 def _hardware(base, noise: dict):
@@ -57,13 +79,13 @@ def _run_with(run, hardware):
     return twin
 
 
-def check_grid(kind: str, grid: list[float]) -> list[float]:
-    if kind not in AXES:
-        raise UserError(f"--noise must be one of {', '.join(AXES)}, got {kind!r}")
-    hi = 0.5 if kind == "levels" else 10.0
-    bad = [g for g in grid if not 0 < g < hi]
+def check_grid(axis: str, grid: list[float]) -> list[float]:
+    if axis not in AXES:
+        raise UserError(f"--noise must be one of {', '.join(AXES)}, got {axis!r}")
+    a = AXES[axis]
+    bad = [g for g in grid if not 0 < g < a.upper]
     if not grid or bad:
-        raise UserError(f"--grid: each {AXES[kind][1]} must be in (0, {hi:g}), got {bad or 'nothing'}")
+        raise UserError(f"--grid: each {a.meaning} must be in (0, {a.upper:g}), got {bad or 'nothing'}")
     return sorted(set(grid))
 
 
@@ -83,13 +105,14 @@ def requirement(rows: list[dict], tolerance: float) -> dict:
     return out
 
 
-def sweep_device(run, kind: str, grid: list[float], rates: list[float], tolerance: float = 0.01,
+def sweep_device(run, axis: str, grid: list[float], rates: list[float], tolerance: float = 0.01,
                  name: str | None = None) -> list:
-    """Evaluate the run's plans over the grid; writes ``device/device_map-<name or kind>.*`` and returns the files."""
+    """Evaluate the run's plans over the grid; writes ``device/device_map-<name or axis>.*`` and returns the files."""
     from hyflexpim.report.confidence import difference, interval, point
     from hyflexpim.report.plots import plot_device_map
 
-    grid = check_grid(kind, grid)
+    grid = check_grid(axis, grid)
+    a = AXES[axis]
     base = run.config.hardware
     scorer = run.config.importance.scorer
     int8_hw = _hardware(base, {"kind": "paper", "sigma_mlc": 0.0, "sigma_slc": 0.0})
@@ -99,21 +122,21 @@ def sweep_device(run, kind: str, grid: list[float], rates: list[float], toleranc
     run.say(f"INT8 reference (100 % SLC, no noise): {int8:.4f}")
     rows = []
     for value in grid:
-        twin = _run_with(run, _hardware(base, _noise(base, kind, value)))
+        twin = _run_with(run, _hardware(base, _noise(base, axis, value)))
         for rate in rates:
             recs = twin.evaluate_plan("redistributed", scorer, rate)
             p = point(recs)
             lo, hi = interval(p) if p is not None else (None, None)
             d = difference(p, ref) if p is not None and ref is not None else None
             mean = sum(r["value"] for r in recs) / len(recs)
-            rows.append({"noise": kind, "axis": AXES[kind][0], "value": value, "slc_rate": rate, "mean": mean,
+            rows.append({"noise": a.kind, "axis": a.field, "value": value, "slc_rate": rate, "mean": mean,
                          "ci_low": lo, "ci_high": hi, "int8": int8, "vs_int8": mean - int8,
                          "vs_int8_low": d and d["ci_low"], "vs_int8_high": d and d["ci_high"], "seeds": len(recs)})
-            run.say(f"{AXES[kind][1]} {value:g}, SLC {rate:g}%: accuracy {mean:.4f} ({mean - int8:+.4f} vs INT8)")
+            run.say(f"{a.meaning} {value:g}, SLC {rate:g}%: accuracy {mean:.4f} ({mean - int8:+.4f} vs INT8)")
     need = requirement(rows, tolerance)
     folder = run.ws.root / "device"
     folder.mkdir(exist_ok=True)
-    stem = folder / f"device_map-{name or kind}"
+    stem = folder / f"device_map-{name or axis}"
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
@@ -121,14 +144,14 @@ def sweep_device(run, kind: str, grid: list[float], rates: list[float], toleranc
     c = run.config
     title = (f"{c.model} on {c.task}, {base.encoding or 'spec'} encoding, {len(c.noise_seeds)} seeds: "
              f"within {100 * tolerance:g} pt of INT8 ({100 * int8:.1f} %)")
-    summary = {"noise": kind, "noise_settings": _noise(base, kind, 0.0) | {AXES[kind][0]: "swept"},
-               "axis": AXES[kind][0], "meaning": AXES[kind][1], "tolerance": tolerance, "int8": int8,
+    summary = {"noise": a.kind, "noise_settings": _noise(base, axis, 0.0) | {a.field: "swept"},
+               "axis": a.field, "meaning": a.meaning, "tolerance": tolerance, "int8": int8,
                "requirement": need}
     files = [write_atomic(stem.with_suffix(".csv"), buf.getvalue()),
              write_atomic(stem.with_suffix(".json"), json.dumps({**summary, "rows": rows}, indent=1)),
-             plot_device_map(rows, need, AXES[kind][1], tolerance, stem.with_suffix(".png"), title)]
+             plot_device_map(rows, need, a.meaning, tolerance, stem.with_suffix(".png"), title)]
     for rate, n in need.items():
-        run.say(f"SLC {rate}%: stays within {100 * tolerance:g} pt of INT8 up to {AXES[kind][1]} "
+        run.say(f"SLC {rate}%: stays within {100 * tolerance:g} pt of INT8 up to {a.meaning} "
                 f"{_fmt(n['point'])} (95 % sure: {_fmt(n['ci'])})")
     return files
 
@@ -137,4 +160,4 @@ def _fmt(v) -> str:
     return "none on the grid" if v is None else f"{v:g}"
 
 
-__all__ = ["AXES", "requirement", "sweep_device"]
+__all__ = ["AXES", "Axis", "requirement", "sweep_device"]
