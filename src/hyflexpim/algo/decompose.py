@@ -89,6 +89,8 @@ class Placement:
 def placement(info: MatrixInfo, config: DecomposeConfig) -> tuple[bool, str | None]:
     if info.role == "head":
         return False, "head/classifier stays digital"
+    if info.kind == "conv1x1":
+        return False, "1×1 convolution (embedding network) stays digital"
     if info.layer is None and not config.include_outside_layers:
         return False, "outside the transformer layers"
     if info.role not in config.roles:

@@ -116,7 +116,7 @@ def analyze_attention(model: nn.Module, batches, twin: nn.Module | None = None, 
     if twin is not None:
         twin.eval()
     for i, batch in enumerate(tqdm(batches, desc="attention", disable=not progress, leave=False)):
-        mask = batch.get("attention_mask")
+        mask = batch.get("attention_mask", batch.get("mask"))  # tokens, or a jet's real particles
         ids = batch.get("input_ids")
         state.update(first=(i == 0), query_ok=mask, clean={},
                      lengths=mask.sum(-1) if mask is not None else None,

@@ -38,7 +38,7 @@ class MatrixInfo:
     role: str
     layer: int | None
     shape: tuple[int, int]  # [d_out, d_in]
-    kind: str  # "linear" or "conv1d"
+    kind: str  # "linear", "conv1d" (HF Conv1D) or "conv1x1" (a 1×1 nn.Conv1d: ParT's embedding networks)
 
 
 def is_matrix(module: nn.Module) -> bool:
@@ -84,16 +84,26 @@ def _kind_and_shape(module: nn.Module) -> tuple[str, tuple[int, int]] | None:
         return getattr(module, "hyflexpim_kind", "replaced"), tuple(shape)
     if is_matrix(module):
         return ("linear" if isinstance(module, nn.Linear) else "conv1d"), matrix_shape(module)
+    if isinstance(module, nn.Conv1d) and module.kernel_size == (1,) and module.groups == 1:
+        return "conv1x1", (module.out_channels, module.in_channels)
     return None
 
 
 def find_matrices(model: nn.Module) -> list[MatrixInfo]:
-    """Every weight matrix, in module order; already decomposed layers are listed with their original shape."""
+    """Every weight matrix, in module order; already decomposed layers are listed with their original shape.
+
+    A model whose module names do not say it may define ``hyflexpim_role(name)`` (None: the name rules decide)
+    and ``hyflexpim_layer(name)`` (the layer index, None outside the layers), as ParT does for its head, its
+    embedding networks and its class-attention blocks."""
+    own_role = getattr(model, "hyflexpim_role", None)
+    own_layer = getattr(model, "hyflexpim_layer", None)
     out = []
     for name, module in model.named_modules():
         found = _kind_and_shape(module)
         if found:
-            out.append(MatrixInfo(name, role_of(name), layer_of(name), found[1], found[0]))
+            role = (own_role and own_role(name)) or role_of(name)
+            layer = own_layer(name) if own_layer else layer_of(name)
+            out.append(MatrixInfo(name, role, layer, found[1], found[0]))
     return out
 
 

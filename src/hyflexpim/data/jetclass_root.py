@@ -1,0 +1,98 @@
+"""Read JetClass's own ROOT files (tree ``tree``, one entry per jet, jagged ``part_*`` branches) through uproot.
+
+The ten ``label_*`` branches become class indices in ``JETCLASS_LABELS`` order; particles are sorted by pT
+(leading first) and cut at 128, as ParT's JetClass configuration does. Needs ``uproot`` (extra ``[jets]``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from hyflexpim.data.jets import FEATURES, JETCLASS_LABELS, MAX_PARTICLES, JetData, _check
+from hyflexpim.errors import UserError
+
+PARTICLE_BRANCHES = ["part_px", "part_py", "part_pz", "part_energy", "part_deta", "part_dphi", "part_d0val",
+                     "part_d0err", "part_dzval", "part_dzerr", "part_charge", "part_isChargedHadron",
+                     "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon"]
+JET_BRANCHES = ["jet_pt", "jet_eta", "jet_phi", "jet_energy"]
+
+
+def _pad(jagged, order, p: int) -> np.ndarray:
+    out = np.zeros((len(jagged), p), np.float32)
+    for i, (row, o) in enumerate(zip(jagged, order)):
+        row = np.asarray(row, np.float32)[o][:p]
+        out[i, :len(row)] = row
+    return out
+
+
+def read_jetclass(files: list[str], max_jets: int | None = None) -> JetData:
+    try:
+        import uproot
+    except ImportError:
+        raise UserError("reading JetClass ROOT files needs uproot: pip install 'hyflexpim[jets]'") from None
+    parts, names = [], []
+    left = max_jets
+    for f in files:
+        try:
+            with uproot.open(f) as root:
+                if "tree" not in root:
+                    raise UserError(f"{f}: no tree 'tree' (JetClass files hold their jets in 'tree')")
+                tree = root["tree"]
+                want = PARTICLE_BRANCHES + JET_BRANCHES
+                labels = [b for b in JETCLASS_LABELS if b in tree.keys()]
+                missing = [b for b in want if b not in tree.keys()]
+                if missing or not labels:
+                    raise UserError(f"{f}: not in JetClass's layout (missing {', '.join(missing or ['label_*'])})")
+                arrays = tree.arrays(want + labels, library="np", entry_stop=left)
+        except UserError:
+            raise
+        except Exception as e:  # uproot raises many kinds on a file that is not ROOT
+            raise UserError(f"cannot read ROOT file {f}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        parts.append(arrays)
+        names.append(labels)
+        if left is not None:
+            left -= len(arrays["jet_pt"])
+            if left <= 0:
+                break
+    return _assemble(parts, names)
+
+
+def _assemble(parts: list[dict], names: list[list[str]]) -> JetData:
+    feats, vecs, masks, labels, jets = [], [], [], [], []
+    for arrays, present in zip(parts, names):
+        px, py = arrays["part_px"], arrays["part_py"]
+        pt = [np.hypot(a, b) for a, b in zip(px, py)]
+        order = [np.argsort(-x, kind="stable") for x in pt]
+        p = min(MAX_PARTICLES, max((len(x) for x in pt), default=1))
+        col = {b: _pad(arrays[b], order, p) for b in PARTICLE_BRANCHES}
+        counts = np.array([min(len(x), p) for x in pt])
+        mask = np.arange(p)[None, :] < counts[:, None]
+        ptp = np.hypot(col["part_px"], col["part_py"])
+        jet = np.stack([arrays[b].astype(np.float32) for b in JET_BRANCHES], 1)
+        safe = lambda x: np.log(np.where(mask, np.maximum(x, 1e-8), 1.0))  # noqa: E731
+        values = {
+            "part_pt_log": safe(ptp), "part_e_log": safe(col["part_energy"]),
+            "part_logptrel": safe(ptp / jet[:, :1]), "part_logerel": safe(col["part_energy"] / jet[:, 3:4]),
+            "part_deltaR": np.hypot(col["part_deta"], col["part_dphi"]), "part_charge": col["part_charge"],
+            "part_d0": col["part_d0val"], "part_d0err": col["part_d0err"], "part_dz": col["part_dzval"],
+            "part_dzerr": col["part_dzerr"], "part_deta": col["part_deta"], "part_dphi": col["part_dphi"],
+        }
+        for flag in ("part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon"):
+            values[flag] = col[flag]
+        f = np.stack([values[k] for k in FEATURES], -1).astype(np.float32)
+        f[~mask] = 0
+        v = np.stack([col[b] for b in ("part_px", "part_py", "part_pz", "part_energy")], -1)
+        v[~mask] = 0
+        onehot = np.stack([arrays[b] for b in present], 1)
+        lab = np.array([JETCLASS_LABELS.index(present[i]) for i in onehot.argmax(1)], np.int64)
+        width = MAX_PARTICLES
+        pad = lambda a: np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2))  # noqa: E731
+        feats.append(pad(f)), vecs.append(pad(v)), masks.append(pad(mask)), labels.append(lab), jets.append(jet)
+    mask = np.concatenate(masks)
+    p = max(1, int(mask.sum(1).max()))
+    data = JetData(features=np.concatenate(feats)[:, :p], vectors=np.concatenate(vecs)[:, :p], mask=mask[:, :p],
+                   labels=np.concatenate(labels), class_names=[c.removeprefix("label_") for c in JETCLASS_LABELS],
+                   subjet=np.full((len(mask), p), -1, np.int8), jet=np.concatenate(jets),
+                   meta={"source": "JetClass ROOT"})
+    _check(data, "JetClass files")
+    return data

@@ -1,0 +1,256 @@
+"""The Particle Transformer (ParT, Qu et al. 2022) from ``weaver-core``, as a model the pipeline can run.
+
+``PartClassifier`` wraps ``weaver.nn.model.ParticleTransformer`` so that ``model(**batch)`` takes the jet batch
+(``features`` [B, P, 17] normalized, ``vectors`` [B, P, 4], ``mask`` [B, P], ``labels``) and returns an object with
+``logits`` and, given labels, ``loss``, as a Hugging Face classifier does. Its ``config`` names the sizes the
+cost model reads. Two changes to weaver's attention, both exact (test_part): the packed input projection is called
+as a module (``in_proj(x)``, so a decomposed or PIM layer in its place is used), and the attention probabilities
+and the pair-interaction bias U can be captured (``capture_attention``) for the analysis.
+
+Configurations by name (``CONFIGS``): ``small`` trains on 2 CPU cores in minutes; ``paper`` is ParT's own
+(8 particle-attention blocks, 8 heads, embed dims [128, 512, 128], pair embed [64, 64, 64], 2 class-attention
+blocks). A user's checkpoint (a weaver state dict, ``weights_only=True``) loads with ``load_part``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from types import SimpleNamespace
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hyflexpim.errors import UserError
+
+CONFIGS = {
+    "small": {"embed_dims": [64, 128, 64], "pair_embed_dims": [16, 16, 16], "num_heads": 8, "num_layers": 3,
+              "num_cls_layers": 1},
+    "paper": {"embed_dims": [128, 512, 128], "pair_embed_dims": [64, 64, 64], "num_heads": 8, "num_layers": 8,
+              "num_cls_layers": 2},
+}
+INPUT_DIM = 17
+# the packaged `part` model: ParT small trained on the shipped sample with JetTrainConfig's defaults
+# (hyflexpim.pipeline.jets_train); a new sample or new defaults get a new version
+PACKAGED_VERSION = "small-v1"
+
+
+def packaged_path(cache: Path) -> Path:
+    return Path(cache) / "part" / f"part-{PACKAGED_VERSION}.pt"
+
+
+def _weaver():
+    import logging
+
+    try:
+        from weaver.nn.model import ParticleTransformer as module
+    except ImportError:
+        raise UserError("the ParT model needs weaver-core: pip install --no-deps weaver-core") from None
+    logging.getLogger("weaver").setLevel(logging.WARNING)  # its import sets INFO: every model's settings on stdout
+    return module
+
+
+def _attention_class():
+    base = _weaver().Attention
+
+    class PartAttention(base):
+        """weaver's attention with the input projection called as a module, and an optional capture."""
+
+        # None, or called with (probabilities [B, H, Q, K], pair bias [B, H, P, P] or None, valid keys [B, 1, 1, K])
+        hyflexpim_capture = None
+        hyflexpim_topk = None  # keep only the k largest logits of every row (top-k sparse attention), or None
+
+        def forward(self, query, key, value, key_padding_mask=None, attn_mask=None):
+            bsz, tgt_len, e = query.shape
+            src_len = key.shape[1]
+            h, d = self.num_heads, self.head_dim
+            if query is key:
+                q, k, v = self.in_proj(query).split(e, dim=-1)
+            else:  # class attention: the class token queries the particles
+                q = self.in_proj(query)[..., :e]
+                k, v = self.in_proj(key)[..., e:].split(e, dim=-1)
+            q = self.q_norm(q.reshape(bsz, tgt_len, h, d)).transpose(1, 2)
+            k = self.k_norm(k.reshape(bsz, src_len, h, d)).transpose(1, 2)
+            v = v.reshape(bsz, src_len, h, d).transpose(1, 2)
+            bias = torch.zeros((), dtype=q.dtype, device=q.device) if attn_mask is None else attn_mask
+            if key_padding_mask is not None:  # True = padding
+                pad = torch.zeros_like(key_padding_mask, dtype=q.dtype).masked_fill(key_padding_mask, float("-inf"))
+                bias = bias + pad.view(bsz, 1, 1, src_len)
+            logits = (q * (1.0 / math.sqrt(d))) @ k.transpose(-2, -1) + bias
+            if self.hyflexpim_topk is not None and self.hyflexpim_topk < src_len:
+                kth = logits.topk(self.hyflexpim_topk, dim=-1).values[..., -1:]
+                logits = logits.masked_fill(logits < kth, float("-inf"))
+            probs = torch.softmax(logits, dim=-1)
+            if self.hyflexpim_capture is not None:
+                valid = torch.ones(bsz, 1, 1, src_len, dtype=torch.bool, device=q.device) if key_padding_mask is None \
+                    else ~key_padding_mask.bool().view(bsz, 1, 1, src_len)
+                self.hyflexpim_capture(probs.detach(), None if attn_mask is None else attn_mask.detach(), valid)
+            if self.training and self.dropout > 0:
+                probs = F.dropout(probs, p=self.dropout)
+            out = (probs @ v).transpose(1, 2).reshape(bsz, tgt_len, e)
+            return self.out_proj(out), None
+
+    return PartAttention
+
+
+@dataclass
+class PartConfig:
+    """What the rest of hyflexpim reads from a model's ``config`` (architecture_of, the plan)."""
+
+    name: str
+    num_labels: int
+    embed_dims: list
+    pair_embed_dims: list
+    num_heads: int
+    num_layers: int
+    num_cls_layers: int
+    model_type: str = "part"
+
+    @property
+    def hidden_size(self) -> int:
+        return self.embed_dims[-1]
+
+    @property
+    def num_attention_heads(self) -> int:
+        return self.num_heads
+
+    @property
+    def num_hidden_layers(self) -> int:
+        return self.num_layers
+
+    @property
+    def intermediate_size(self) -> int:
+        return 4 * self.embed_dims[-1]
+
+    hidden_act = "gelu"
+    vocab_size = 0
+    is_decoder = False
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "num_labels": self.num_labels, "embed_dims": list(self.embed_dims),
+                "pair_embed_dims": list(self.pair_embed_dims), "num_heads": self.num_heads,
+                "num_layers": self.num_layers, "num_cls_layers": self.num_cls_layers}
+
+
+class PartClassifier(nn.Module):
+    def __init__(self, config: PartConfig, seed: int = 0):
+        super().__init__()
+        module = _weaver()
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            self.part = module.ParticleTransformer(
+                input_dim=INPUT_DIM, num_classes=config.num_labels, embed_dims=config.embed_dims,
+                pair_embed_dims=config.pair_embed_dims, num_heads=config.num_heads, num_layers=config.num_layers,
+                num_cls_layers=config.num_cls_layers, fc_params=[], trim=False)
+        cls = _attention_class()
+        for m in self.part.modules():
+            if isinstance(m, module.Attention):
+                m.__class__ = cls
+        self.config = config
+        self.hyflexpim_name = "part"
+
+    def forward(self, features, vectors, mask, labels=None):
+        logits = self.part(features.transpose(1, 2), v=vectors.transpose(1, 2), mask=mask.unsqueeze(1).float())
+        loss = F.cross_entropy(logits, labels) if labels is not None else None
+        return SimpleNamespace(logits=logits, loss=loss)
+
+    def hyflexpim_role(self, name: str) -> str | None:
+        return "head" if name.startswith("part.fc.") else None
+
+    def hyflexpim_layer(self, name: str) -> int | None:
+        """Particle-attention block i is layer i, class-attention block i layer num_layers + i; the embedding
+        networks and the head are outside the layers."""
+        parts = name.split(".")
+        if len(parts) > 2 and parts[1] == "blocks":
+            return int(parts[2])
+        if len(parts) > 2 and parts[1] == "cls_blocks":
+            return self.config.num_layers + int(parts[2])
+        return None
+
+    def attention_blocks(self) -> list[tuple[str, nn.Module]]:
+        """(name, attention module) of every particle-attention block, then every class-attention block."""
+        out = [(f"blocks.{i}", b.attn) for i, b in enumerate(self.part.blocks)]
+        out += [(f"cls_blocks.{i}", b.attn) for i, b in enumerate(self.part.cls_blocks or [])]
+        return out
+
+
+@contextlib.contextmanager
+def capture_attention(model: PartClassifier):
+    """Within the block, every forward appends per attention block (probabilities [B, H, Q, K], pair bias
+    [B, H, P, P] or None) to the lists returned (one list per block, in ``attention_blocks`` order)."""
+    blocks = model.attention_blocks()
+    lists = [[] for _ in blocks]
+    for (_, m), store in zip(blocks, lists):
+        m.hyflexpim_capture = lambda p, bias, valid, store=store: store.append((p, bias))
+    try:
+        yield lists
+    finally:
+        for _, m in blocks:
+            m.hyflexpim_capture = None
+
+
+@contextlib.contextmanager
+def topk_attention(model: PartClassifier, k: int | None, blocks: str = "particle"):
+    """Within the block, every particle-attention block (``blocks="all"``: the class attention too) keeps only
+    the k largest attention logits (pair bias included) of each row; None: dense."""
+    chosen = [m for n, m in model.attention_blocks() if blocks == "all" or n.startswith("blocks.")]
+    for m in chosen:
+        m.hyflexpim_topk = k
+    try:
+        yield model
+    finally:
+        for m in chosen:
+            m.hyflexpim_topk = None
+
+
+def build_part(name: str = "small", num_labels: int = 5, seed: int = 0, **overrides) -> PartClassifier:
+    if name not in CONFIGS:
+        raise UserError(f"unknown ParT configuration {name!r}; allowed: {', '.join(CONFIGS)}")
+    cfg = PartConfig(name=name, num_labels=num_labels, **(CONFIGS[name] | overrides))
+    return PartClassifier(cfg, seed)
+
+
+def load_part(path: str | Path, name: str = "paper", num_labels: int | None = None) -> PartClassifier:
+    """A ParT checkpoint: a hyflexpim one (``{"config", "state_dict"}``) or a weaver state dict of the named
+    configuration (the classes read from the head). Loaded with ``weights_only=True``."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no ParT checkpoint at {path}")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # a file that is not a torch checkpoint
+        raise UserError(f"cannot read ParT checkpoint {path}: {str(e).splitlines()[0]}") from None
+    if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj.get("config"), dict):
+        cfg = obj["config"]
+        model = PartClassifier(PartConfig(**cfg))
+        state = obj["state_dict"]
+    else:
+        state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
+        if not isinstance(state, dict):
+            raise UserError(f"{path} holds no state dict")
+        state = {k.removeprefix("mod."): v for k, v in state.items()}  # weaver wraps the model as `mod`
+        head = state.get("fc.0.weight")
+        n = num_labels or (int(head.shape[0]) if head is not None else 10)
+        model = build_part(name, n)
+        state = {"part." + k if not k.startswith("part.") else k: v for k, v in state.items()}
+    own = model.state_dict()
+    wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
+    missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))
+    if missing or unexpected or wrong:
+        first = (wrong or missing or unexpected)[0]
+        raise UserError(f"{path} does not fit ParT '{model.config.name}': {len(wrong)} tensors of another shape, "
+                        f"{len(missing)} missing, {len(unexpected)} unexpected (first: {first}); "
+                        f"configurations: {', '.join(CONFIGS)}")
+    model.load_state_dict(state)
+    return model
+
+
+def save_part(model: PartClassifier, path: Path) -> Path:
+    from hyflexpim.atomic import atomic_path
+
+    with atomic_path(Path(path)) as tmp:
+        torch.save({"config": model.config.to_dict(), "state_dict": model.state_dict()}, tmp)
+    return Path(path)

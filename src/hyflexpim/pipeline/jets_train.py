@@ -1,0 +1,112 @@
+"""Train ParT on jets and measure it: the packaged ``part`` model is ParT ``small`` trained on the shipped sample's
+training split, cached under the hyflexpim cache folder like the de-quantized SmolLM2.
+
+    model, report = train_part(load_jets(), "small", JetTrainConfig())
+    path = packaged_part()            # trains once (about two minutes on 2 cores), then loads
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+from pydantic import Field
+
+from hyflexpim.config import Strict
+from hyflexpim.errors import UserError
+
+
+class JetTrainConfig(Strict):
+    config: str = Field("small", description="ParT configuration: small | paper")
+    epochs: float = Field(12.0, gt=0)
+    lr: float = Field(1e-3, gt=0)
+    batch_size: int = Field(64, ge=1)
+    weight_decay: float = Field(0.01, ge=0)
+    seed: int = Field(0, ge=0, lt=2**32, description="initialisation, batch order and dropout")
+    split_seed: int = Field(0, ge=0, lt=2**32, description="seed of the train/validation/test split")
+
+
+def auc_one_vs_rest(scores: np.ndarray, labels: np.ndarray) -> list[float | None]:
+    """Per class, the ROC AUC of its softmax score against all other classes (Mann–Whitney, ties halved)."""
+    out = []
+    for c in range(scores.shape[1]):
+        pos, neg = scores[labels == c, c], scores[labels != c, c]
+        if len(pos) == 0 or len(neg) == 0:
+            out.append(None)
+            continue
+        _, inverse, counts = np.unique(np.concatenate([pos, neg]), return_inverse=True, return_counts=True)
+        ends = np.cumsum(counts)
+        ranks = ((ends - counts + 1 + ends) / 2)[inverse]  # average rank of tied scores
+        out.append(float((ranks[:len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg))))
+    return out
+
+
+def predict(model, data, split: str = "test", batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax scores [N, classes] and labels of a split."""
+    import torch
+
+    from hyflexpim.data import jet_batches
+
+    scores, labels = [], []
+    model.eval()
+    with torch.no_grad():
+        for b in jet_batches(data, data.split_indices(split), batch_size):
+            labels.append(b.pop("labels").numpy())
+            scores.append(torch.softmax(model(**b).logits.float(), -1).numpy())
+    return np.concatenate(scores), np.concatenate(labels)
+
+
+def measure(model, data, split: str = "test") -> dict:
+    scores, labels = predict(model, data, split)
+    auc = auc_one_vs_rest(scores, labels)
+    return {"split": split, "jets": int(len(labels)), "accuracy": float((scores.argmax(1) == labels).mean()),
+            "auc": {c: a for c, a in zip(data.class_names, auc)}}
+
+
+def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, say=print):
+    """ParT trained on ``data``'s training split; returns (model, report with accuracy and AUC on the test split)."""
+    import torch
+
+    from hyflexpim.algo.finetune import FinetuneConfig, finetune
+    from hyflexpim.data import jet_batches
+    from hyflexpim.data.jets import require_classes
+    from hyflexpim.models.part import build_part
+
+    cfg = cfg or JetTrainConfig()
+    data.seed = cfg.split_seed
+    require_classes(data, "jets training data")
+    model = build_part(cfg.config, data.num_labels, seed=cfg.seed)
+    train = jet_batches(data, data.split_indices("train"), cfg.batch_size, shuffle=True, seed=cfg.seed)
+    torch.manual_seed(cfg.seed)
+    t = time.perf_counter()
+    res = finetune(model, train, FinetuneConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
+                                                warmup_fraction=0.05), "train ParT", progress)
+    seconds = time.perf_counter() - t
+    report = {"config": model.config.to_dict(), "train": cfg.model_dump(), "steps": res.steps,
+              "final_loss": res.final_loss, "train_seconds": round(seconds, 1),
+              "seconds_per_step": round(seconds / max(res.steps, 1), 3), "data": data.digest(),
+              "classes": data.class_counts(), "validation": measure(model, data, "validation"),
+              "test": measure(model, data, "test")}
+    say(f"trained ParT '{cfg.config}' in {seconds:.0f} s ({res.steps} steps): test accuracy "
+        f"{100 * report['test']['accuracy']:.1f} % on {report['test']['jets']} jets")
+    return model, report
+
+
+def packaged_part(progress: bool = True, say=print) -> Path:
+    """The cached ``part`` model (ParT small trained on the shipped sample), trained first when missing."""
+    from hyflexpim.atomic import write_atomic
+    from hyflexpim.data.jets import load_jets
+    from hyflexpim.models.load import cache_dir
+    from hyflexpim.models.part import packaged_path, save_part
+
+    path = packaged_path(cache_dir())
+    if path.is_file():
+        return path
+    say("training the packaged ParT model on the shipped jets sample (once; cached in "
+        f"{path.parent})")
+    model, report = train_part(load_jets(), JetTrainConfig(), progress, say)
+    save_part(model, path)
+    write_atomic(path.with_suffix(".json"), json.dumps(report, indent=1))
+    return path
