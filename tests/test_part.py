@@ -194,3 +194,63 @@ def test_bad_jets_sources_are_one_line(tmp_path):
     np.savez(tmp_path / "x.npz", a=np.zeros(3))
     with pytest.raises(UserError, match="not a jets file"):
         load_jets(str(tmp_path / "x.npz"))
+
+
+def test_features_and_pair_features_of_a_hand_made_two_particle_jet():
+    """Two massless particles at known (pT, η, φ): the per-particle inputs and ParT's four pair features
+    (ln Δ, ln kT, ln z, ln m²) equal the formulas worked by hand."""
+    import math
+
+    from hyflexpim.data.jets import features_from_particles
+    from hyflexpim.models.part import _weaver
+
+    (pt1, eta1, phi1), (pt2, eta2, phi2) = (300.0, 0.5, 0.1), (100.0, 0.7, -0.2)
+
+    def four(pt, eta, phi):
+        return [pt * math.cos(phi), pt * math.sin(phi), pt * math.sinh(eta), pt * math.cosh(eta)]
+
+    v = np.array([[four(pt1, eta1, phi1), four(pt2, eta2, phi2)]], np.float64)
+    total = v[0].sum(0)
+    jet_pt = math.hypot(total[0], total[1])
+    jet_eta = math.asinh(total[2] / jet_pt)
+    jet_phi = math.atan2(total[1], total[0])
+    jet = np.array([[jet_pt, jet_eta, jet_phi, total[3]]])
+    f = features_from_particles(v.astype(np.float32), np.ones((1, 2), bool), jet, np.array([[1, 0]]),
+                                np.array([[0, 2]]))  # a charged hadron and a photon
+    col = {n: f[0, :, i] for i, n in enumerate(FEATURES)}
+    np.testing.assert_allclose(col["part_pt_log"], np.log([pt1, pt2]), rtol=1e-5)
+    np.testing.assert_allclose(col["part_logptrel"], np.log(np.array([pt1, pt2]) / jet_pt), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(col["part_deta"], [eta1 - jet_eta, eta2 - jet_eta], atol=1e-5)
+    np.testing.assert_allclose(col["part_dphi"], [phi1 - jet_phi, phi2 - jet_phi], atol=1e-5)
+    assert col["part_charge"].tolist() == [1, 0] and col["part_isPhoton"].tolist() == [0, 1]
+    assert col["part_isChargedHadron"].tolist() == [1, 0] and not col["part_d0"].any()
+    # ParT's pair features, from weaver, on these four-momenta (for massless particles rapidity = η)
+    xi = torch.tensor(v[0, 0], dtype=torch.float64).view(1, 4, 1)
+    xj = torch.tensor(v[0, 1], dtype=torch.float64).view(1, 4, 1)
+    lnkt, lnz, lndelta, lnm2 = _weaver().pairwise_lv_fts_pp(xi, xj, num_outputs=4).view(4).tolist()
+    delta = math.hypot(eta1 - eta2, phi1 - phi2)
+    m2 = 2 * pt1 * pt2 * (math.cosh(eta1 - eta2) - math.cos(phi1 - phi2))
+    assert lndelta == pytest.approx(math.log(delta), rel=1e-6)
+    assert lnkt == pytest.approx(math.log(min(pt1, pt2) * delta), rel=1e-6)
+    assert lnz == pytest.approx(math.log(min(pt1, pt2) / (pt1 + pt2)), rel=1e-6)
+    assert lnm2 == pytest.approx(math.log(m2), rel=1e-6)
+
+
+def test_captured_probabilities_are_the_softmax_of_the_blocks_own_logits_and_pair_bias():
+    model = build_part("small", 5).eval()
+    batch = jets_batch()
+    block = model.part.blocks[0]
+    inputs = {}
+    block.register_forward_pre_hook(lambda m, args, kw: inputs.update(x=args[0], **kw), with_kwargs=True)
+    with torch.no_grad(), capture_attention(model) as caps:
+        model(**batch)
+    p, bias = caps[0][0]
+    x = block.pre_attn_norm(inputs["x"])
+    e, h = model.config.hidden_size, model.config.num_heads
+    q, k, _ = block.attn.in_proj(x).split(e, dim=-1)
+    q = q.view(3, -1, h, e // h).transpose(1, 2)
+    k = k.view(3, -1, h, e // h).transpose(1, 2)
+    logits = q @ k.transpose(-2, -1) / (e // h) ** 0.5 + inputs["attn_mask"]
+    logits = logits.masked_fill(inputs["padding_mask"][:, None, None, :], float("-inf"))
+    torch.testing.assert_close(p, torch.softmax(logits, -1), atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(bias, inputs["attn_mask"])

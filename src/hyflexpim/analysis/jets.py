@@ -1,6 +1,6 @@
 """Attention of the Particle Transformer on jets, after "Interpreting Transformers for Jet Tagging" (Wang et al.).
 
-``analyze_part(model, data)`` streams jets of a split through ParT and returns:
+``analyze_part(model, data, index, batches)`` streams jets through ParT and returns:
 
 - ``full``: the standard per-layer, per-head statistics (``AttentionReport``: top-1 mass, share of rows with
   max ≥ 0.9, k₉₀, entropy, the 20-bin histogram) of the attention ParT uses, softmax(QKᵀ/√d + U), over the real
@@ -74,16 +74,13 @@ def attention_only(p: torch.Tensor, bias: torch.Tensor, valid: torch.Tensor) -> 
     return torch.nan_to_num(out, nan=0.0)
 
 
-def analyze_part(model, data, split: str = "test", max_jets: int | None = 600, batch_size: int = 64,
-                 progress: bool = False) -> JetAttention:
+def analyze_part(model, data, index, batches, progress: bool = False) -> JetAttention:
+    """``data``: a ``JetData``; ``index``: the jets analysed, in order; ``batches``: those jets as the model takes
+    them, in the same order (``hyflexpim.data.jet_batches(data, index)``)."""
     from tqdm.auto import tqdm
 
-    from hyflexpim.data import jet_batches
     from hyflexpim.models.part import capture_attention
 
-    index = data.split_indices(split)
-    if max_jets:
-        index = index[:max_jets]
     blocks = [n for n, _ in model.attention_blocks() if n.startswith("blocks.")]
     full = AttentionReport(layers={}, label="ParT attention")
     only = AttentionReport(layers={}, label="ParT attention-only (pair bias removed)")
@@ -95,8 +92,7 @@ def analyze_part(model, data, split: str = "test", max_jets: int | None = 600, b
     kept = {pos: {} for pos in first_of_class.values()}
     model.eval()
     offset = 0
-    for batch in tqdm(jet_batches(data, index, batch_size), desc="ParT attention", disable=not progress,
-                      leave=False):
+    for batch in tqdm(batches, desc="ParT attention", disable=not progress, leave=False):
         labels = batch.pop("labels")
         mask = batch["mask"]
         n = mask.shape[1]
@@ -144,6 +140,6 @@ def analyze_part(model, data, split: str = "test", max_jets: int | None = 600, b
 
 
 def _types(features: np.ndarray) -> list[int]:
-    from hyflexpim.data.jets import particle_type
-
-    return particle_type(features).tolist()
+    """The particle type of each particle from the five one-hot flags (inputs 6-10), -1 where none is set."""
+    flags = features[..., 6:11]
+    return np.where(flags.max(-1) > 0.5, flags.argmax(-1), -1).tolist()

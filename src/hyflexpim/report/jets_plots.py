@@ -13,13 +13,12 @@ MARKERS = ["o", "s", "^", "D", "*"]  # charged hadron, neutral hadron, photon, e
 COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
 
 
-def eta_phi_graph(examples: list[dict], layer: int, threshold: float, path: Path, title: str) -> Path:
+def eta_phi_graph(examples: list[dict], layer: int, threshold: float, path: Path, title: str,
+                  type_names: list[str]) -> Path:
     """Per class: the jet's particles at (Δη, Δφ), marker by particle type, size by pT, colour by subjet, and a
     line for every pair whose attention (mean over heads, either direction) is above ``threshold``: solid within
     a subjet, dotted across."""
     from matplotlib.lines import Line2D
-
-    from hyflexpim.data.jets import PARTICLE_TYPES
 
     plt = pyplot()
     n = len(examples)
@@ -47,7 +46,7 @@ def eta_phi_graph(examples: list[dict], layer: int, threshold: float, path: Path
         ax.set_aspect("equal")
         ax.tick_params(labelsize=6)
     axes[0][0].set_ylabel("Δφ", fontsize=8)
-    handles = [Line2D([], [], ls="", marker=m, color="0.5", label=t) for m, t in zip(MARKERS, PARTICLE_TYPES)]
+    handles = [Line2D([], [], ls="", marker=m, color="0.5", label=t) for m, t in zip(MARKERS, type_names)]
     handles += [Line2D([], [], ls="-", color="0.25", label="within a subjet"),
                 Line2D([], [], ls=":", color="tab:purple", label="across subjets")]
     fig.legend(handles=handles, loc="lower center", ncol=7, fontsize=7, frameon=False)
