@@ -54,7 +54,7 @@ def _imports():
         import pythia8mc
     except ImportError as e:
         raise UserError(f"generating jets needs the [jets] extra ({e.name} is missing): "
-                        "pip install 'hyflexpim[jets]' (pythia8mc compiles from source: about 15 minutes)") from None
+                        "pip install 'hyflexpim[jets]' (pythia8mc 8.317.2 and fastjet are wheels)") from None
     return pythia8mc, fj
 
 

@@ -15,7 +15,6 @@ import numpy as np
 from pydantic import Field
 
 from hyflexpim.config import Strict
-from hyflexpim.errors import UserError
 
 
 class JetTrainConfig(Strict):
