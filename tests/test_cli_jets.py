@@ -75,3 +75,5 @@ def test_jets_bad_input_is_one_line(tmp_path):
     one_line_error(hyflexpim("jets", "train", "--data", str(tmp_path / "none.root"), "--out", str(tmp_path / "m.pt")),
                    "jets source")
     one_line_error(hyflexpim("run", "--model", str(tmp_path / "missing.pt"), "--task", "jets", "-q"), "checkpoint")
+    one_line_error(hyflexpim("run", "--model", "minilm", "--task", "jets", "--out", str(tmp_path / "r"), "-q"),
+                   "do not fit")

@@ -12,7 +12,12 @@ from hyflexpim.pipeline.config import RunConfig
 
 def preflight(config: RunConfig, kind: str, say: Callable[[str], None] = print) -> None:
     from hyflexpim.models.load import is_part
+    from hyflexpim.pipeline.task import is_jets_task
 
+    if is_part(config.model) != is_jets_task(config.task):
+        raise UserError(f"model {config.model!r} and task {config.task!r} do not fit: jets go with a ParT model "
+                        "(--model part or a .pt checkpoint), ParT with a jets task (--task jets, a jets .npz/folder "
+                        "or JetClass .root files)")
     if is_part(config.model):
         return  # ParT has no Hugging Face config to read; its own loading checks the classes
     check_attention(config)
