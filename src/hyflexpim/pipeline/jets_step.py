@@ -6,21 +6,11 @@ and its accuracy with top-k sparse attention, written to one folder.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from pathlib import Path
 
 from hyflexpim.atomic import write_atomic
-
-
-def _csv(rows: list[dict]) -> str:
-    buf = io.StringIO()
-    if rows:
-        w = csv.DictWriter(buf, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
-    return buf.getvalue()
+from hyflexpim.report.attention_tables import _csv
 
 
 def sparse_accuracy(model, data, ks=(1, 2, 4), split: str = "test") -> list[dict]:
