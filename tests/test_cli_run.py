@@ -147,7 +147,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, words):
     out = tmp_path / "bad"
     r = hyflexpim("run", "--out", str(out), *TINY, *args)
     one_line_error(r, *words)
-    assert not (out / "results.csv").exists()
+    assert not out.exists()  # a refused run leaves no empty step folders behind in a new output folder
 
 
 def test_bad_plan_and_config_files(tmp_path, run_dir):
@@ -175,6 +175,11 @@ def test_empty_dataset_and_unwritable_output(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("text,label\n")
     one_line_error(hyflexpim("run", "--task", str(empty), "--out", str(tmp_path / "e"), *TINY), "empty.csv")
+    assert not (tmp_path / "e").exists()
+    (tmp_path / "kept").mkdir()  # a folder that was there before stays, with what it held
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    one_line_error(hyflexpim("run", "--task", str(empty), "--out", str(tmp_path / "kept"), *TINY), "empty.csv")
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine"
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     one_line_error(hyflexpim("run", "--out", str(blocker / "sub"), *TINY), "not writable")

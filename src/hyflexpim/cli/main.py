@@ -81,6 +81,9 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
+            from hyflexpim.pipeline.workspace import tidy_new_folders
+
+            tidy_new_folders()
             fail(str(e))
         except KeyboardInterrupt:
             fail("interrupted: finished steps are saved; run the same command again to resume", 130)

@@ -24,6 +24,24 @@ from hyflexpim.errors import UserError
 
 
 _HELD: dict[str, int] = {}  # run folder -> the descriptor of its lock, held by this process until it exits
+_NEW: list[Path] = []  # run folders this process created (tidied away if a refusal leaves them empty)
+STEP_FOLDERS = ("models", "importance", "plans")
+
+
+def tidy_new_folders() -> None:
+    """After a refused run: a run folder this process created and left without a result file goes again (its
+    empty step folders and lock too), so bad input leaves nothing behind; a folder holding any file stays."""
+    for root in _NEW:
+        try:
+            if any(p.is_file() and p.name != ".lock" for p in root.rglob("*")):
+                continue
+            for sub in STEP_FOLDERS:
+                if (root / sub).is_dir():
+                    (root / sub).rmdir()
+            (root / ".lock").unlink(missing_ok=True)
+            root.rmdir()
+        except OSError:
+            continue
 
 
 def lock_folder(root: Path) -> None:
@@ -51,6 +69,7 @@ def lock_folder(root: Path) -> None:
 class Workspace:
     def __init__(self, out: str | os.PathLike):
         self.root = Path(out)
+        new = not self.root.exists()
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             with tempfile.NamedTemporaryFile(dir=self.root, prefix=".write-test."):
@@ -58,7 +77,9 @@ class Workspace:
         except OSError as e:
             raise UserError(f"output folder {self.root} is not writable: {e.strerror}") from None
         lock_folder(self.root)
-        for sub in ("models", "importance", "plans"):
+        if new:
+            _NEW.append(self.root)
+        for sub in STEP_FOLDERS:
             (self.root / sub).mkdir(exist_ok=True)
         self.log = self.root / "evaluations.jsonl"
 
