@@ -91,3 +91,30 @@ def test_an_override_naming_another_kind_replaces_the_section(tmp_path):
     assert c.hardware.noise.kind == "levels" and c.hardware.noise.slc.ideal and c.hardware.encoding == "offset"
     same = resolve_config(str(cfg), overrides=parse_set(["hardware.noise.sigma_slc=0.01"]))
     assert (same.hardware.noise.sigma_mlc, same.hardware.noise.sigma_slc) == (0.02, 0.01)  # same kind: merged
+
+
+def test_selection_rules_are_compared_at_the_runs_own_rates():
+    """The ablations default to the run's lowest rates between 0 and 100: with --slc-rates 0,20,100 the σ-order and
+    random rules are measured at 20 %, where the gradient curve has a point; explicit lists are kept as given."""
+    from hyflexpim.pipeline.preflight import off_curve
+    from hyflexpim.pipeline.resolve import resolve_config
+
+    c = resolve_config(None, False, {"plan": {"slc_rates": [0, 20, 100]}, "compare": {"policies": ["global"]}})
+    for field in ("singular_value_rates", "random_rates", "magnitude_rates", "policy_rates"):
+        assert c.compare.rates(field, c.plan.slc_rates) == [20], field
+    default = resolve_config(None, False, {})
+    assert default.compare.rates("singular_value_rates", default.plan.slc_rates) == [5, 10]
+    assert default.compare.rates("policy_rates", default.plan.slc_rates) == [5, 10, 20]
+    every = resolve_config(None, False, {"compare": {"magnitude_rates": "all"}})
+    assert every.compare.rates("magnitude_rates", every.plan.slc_rates) == every.plan.slc_rates
+    notes = []
+    off_curve(resolve_config(None, False, {"plan": {"slc_rates": [0, 20, 100]},
+                                           "compare": {"random_rates": [5]}}), notes.append)
+    assert len(notes) == 1 and "compare.random_rates 5 %" in notes[0], notes
+
+
+def test_the_fp32_line_of_a_run_without_fine_tuning_says_pretrained():
+    from hyflexpim.report.results import label
+
+    assert label("fp32", None) == "FP32 fine-tuned (clean)"
+    assert label("fp32", None, pretrained=True) == "FP32 pretrained (clean)"

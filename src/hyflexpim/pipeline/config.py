@@ -73,15 +73,19 @@ class CompareConfig(Strict):
 
     no_redistribution: bool = Field(True, description="SVD without fine-tuning, gradient selection, all rates")
     magnitude: bool = Field(True, description="no SVD, rows of W chosen by magnitude")
-    singular_value_rates: list[float] = Field(default_factory=lambda: [5, 10],
-                                              description="rates at which σ-order selection is measured")
-    magnitude_rates: list[float] | None = Field(default_factory=lambda: [5, 10],
-                                                description="rates for magnitude selection (null: all plan rates)")
-    random_rates: list[float] = Field(default_factory=lambda: [5, 10],
-                                      description="rates at which a random choice of SLC components is measured")
+    singular_value_rates: list[float] | None = Field(
+        None, description="rates at which σ-order selection is measured (null: the run's own two lowest SLC rates "
+                          "between 0 and 100, so every point has a like-for-like gradient point; []: off)")
+    magnitude_rates: list[float] | Literal["all"] | None = Field(
+        None, description="rates for magnitude selection (null: the run's two lowest rates between 0 and 100; "
+                          "all: every plan rate)")
+    random_rates: list[float] | None = Field(
+        None, description="rates at which a random choice of SLC components is measured (null: the run's two "
+                          "lowest rates between 0 and 100; []: off)")
     policies: list[str] = Field(default_factory=list, description="other plan policies measured beside the run's "
                                 "(e.g. [global, sensitivity]: the same total SLC weights, spent differently)")
-    policy_rates: list[float] = Field(default_factory=lambda: [5, 10, 20], description="rates for compare.policies")
+    policy_rates: list[float] | None = Field(None, description="rates for compare.policies (null: the run's three "
+                                                                "lowest rates between 0 and 100)")
 
     @field_validator("policies")
     @classmethod
@@ -90,8 +94,24 @@ class CompareConfig(Strict):
 
     @field_validator("singular_value_rates", "random_rates", "policy_rates")
     @classmethod
-    def _rates(cls, v: list[float]) -> list[float]:
+    def _rates(cls, v: list[float] | None) -> list[float] | None:
         return slc_rates(v) if v else v
+
+    @field_validator("magnitude_rates")
+    @classmethod
+    def _magnitude_rates(cls, v):
+        return slc_rates(v) if isinstance(v, list) and v else v
+
+    def rates(self, field: str, run_rates: list[float]) -> list[float]:
+        """The rates an ablation is measured at: its own list, or (null) the run's lowest rates strictly between 0
+        and 100 — two, three for the policies — so the comparison is like for like whatever ``--slc-rates`` says."""
+        v = getattr(self, field)
+        if v == "all":
+            return list(run_rates)
+        if v is not None:
+            return list(v)
+        inner = sorted(r for r in run_rates if 0 < r < 100)
+        return inner[:3 if field == "policy_rates" else 2]
 
 
 class AttentionAnalysisConfig(Strict):

@@ -18,11 +18,23 @@ def preflight(config: RunConfig, kind: str, say: Callable[[str], None] = print) 
         raise UserError(f"model {config.model!r} and task {config.task!r} do not fit: jets go with a ParT model "
                         "(--model part or a .pt checkpoint), ParT with a jets task (--task jets, a jets .npz/folder "
                         "or JetClass .root files)")
+    off_curve(config, say)
     if is_part(config.model):
         return  # ParT has no Hugging Face config to read; its own loading checks the classes
     check_attention(config)
     check_lengths(config, kind, say)
     check_ranks(config, kind)
+
+
+def off_curve(config: RunConfig, say: Callable[[str], None] = print) -> None:
+    """A note for an ablation asked at a rate the main curve does not measure: it has no like-for-like point."""
+    run_rates = config.plan.slc_rates
+    for field in ("singular_value_rates", "random_rates", "magnitude_rates", "policy_rates"):
+        missing = [r for r in config.compare.rates(field, run_rates) if r not in run_rates]
+        asked = {"policy_rates": bool(config.compare.policies), "magnitude_rates": config.compare.magnitude}
+        if missing and asked.get(field, True):
+            say(f"note: compare.{field} {', '.join(f'{r:g}' for r in missing)} % are not among the run's SLC rates "
+                f"({', '.join(f'{r:g}' for r in run_rates)}): those points have no gradient point to compare with")
 
 
 def check_attention(config: RunConfig) -> None:

@@ -14,7 +14,7 @@ def finish(run: Run, rows: list[dict]) -> None:
     files.extend(differences(run, suffix))
     name = ("accuracy_vs_slc" if run.task.kind == "classification" else "perplexity_vs_slc") + suffix + ".png"
     title = describe(run) + (f" ({run.config.label})" if suffix else "")
-    files.append(plot_metric_vs_slc(rows, out / name, title))
+    files.append(plot_metric_vs_slc(rows, out / name, title, pretrained=run.config.pre_finetune is None))
     if run.config.hw_report:
         files.extend(hardware_report(run))
     ranks = out / "models" / "learned_ranks.json"

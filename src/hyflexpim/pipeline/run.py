@@ -449,22 +449,24 @@ class Run:
         out = [("redistributed", c.importance.scorer, rates, None)]
         if c.compare.no_redistribution:
             out.append(("svd", c.importance.scorer, rates, None))
-        if c.compare.magnitude:
-            out.append(("original", "magnitude", c.compare.magnitude_rates or rates, None))
-        if c.compare.singular_value_rates:
-            out.append(("redistributed", "singular_value", c.compare.singular_value_rates, None))
-        if c.compare.random_rates:
-            out.append(("redistributed", "random", c.compare.random_rates, None))
+        rules = [("magnitude_rates", "original", "magnitude", c.compare.magnitude),
+                 ("singular_value_rates", "redistributed", "singular_value", True),
+                 ("random_rates", "redistributed", "random", True)]
+        for field, variant, scorer, on in rules:
+            at = c.compare.rates(field, rates)
+            if on and at:
+                out.append((variant, scorer, at, None))
         for policy in c.compare.policies:
             if policy != c.plan.policy:
-                out.append(("redistributed", c.importance.scorer, c.compare.policy_rates, policy))
+                out.append(("redistributed", c.importance.scorer, c.compare.rates("policy_rates", rates), policy))
         return out
 
     def all(self) -> list[dict]:
         from hyflexpim.report.results import summarize, terminal_line
 
         records = [self.evaluate_clean("fp32"), self.evaluate_clean("redistributed")]
-        self.say(f"FP32 fine-tuned {records[0]['metric']}: {records[0]['value']:.4f}; "
+        fp32 = "FP32 pretrained" if self.config.pre_finetune is None else "FP32 fine-tuned"
+        self.say(f"{fp32} {records[0]['metric']}: {records[0]['value']:.4f}; "
                  f"after SVD + redistribution (float): {records[1]['value']:.4f}")
         for variant, scorer, rates, policy in self.curves():
             for rate in rates:

@@ -15,10 +15,11 @@ def _bars(rs: list[dict]):
     return [r["std"] for r in rs], "± std over seeds"
 
 
-def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
+def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "", pretrained: bool = False) -> Path:
     """Each curve with its error bars (accuracy in %); a point whose difference from INT8 (the main curve at 100 % SLC)
     is resolved (its interval excludes zero) is filled, one within the uncertainty of INT8 is hollow. Ablations
-    measured at a few rates are drawn side by side around their rate, so that none hides another."""
+    measured at a few rates are drawn side by side around their rate, so that none hides another. ``pretrained``: the
+    FP32 line is the pretrained model (no fine-tuning before SVD)."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7.5, 4.8))
     curves: dict[tuple, list[dict]] = {}
@@ -45,7 +46,7 @@ def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "") -> Path:
     for r in rows:
         if r["slc_rate"] is None:
             ax.axhline(k * r["mean"], ls="--", lw=1, color="grey" if r["variant"] == "fp32" else "tab:purple",
-                       label=label(r["variant"], None))
+                       label=label(r["variant"], None, pretrained=pretrained))
     if any(r.get("vs_int8_resolved") is not None for r in rows):
         title = (title + "\n" if title else "") + f"bars: {' / '.join(sorted(kinds))}; hollow: not resolved from INT8"
     return _finish(fig, ax, "accuracy (%)" if metric == "accuracy" else metric,

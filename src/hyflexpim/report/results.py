@@ -26,10 +26,12 @@ COLUMNS = ["variant", "scorer", "policy", "slc_rate", "slc_weight_fraction", "en
 REFERENCE = ("redistributed", 100.0)  # INT8: every component in ideal SLC cells
 
 
-def label(variant: str, scorer: str | None, policy: str | None = None) -> str:
-    """A curve's name; a plan policy other than the paper's ``uniform`` is named too."""
+def label(variant: str, scorer: str | None, policy: str | None = None, pretrained: bool = False) -> str:
+    """A curve's name; a plan policy other than the paper's ``uniform`` is named too. ``pretrained``: the run did no
+    fine-tuning before SVD (``pre_finetune: null``, the decoder default), so its FP32 line is the pretrained model."""
     if scorer is None:
-        return {"fp32": "FP32 fine-tuned (clean)", "redistributed": "SVD + redistribution (float, clean)"}.get(variant, variant)
+        fp32 = "FP32 pretrained (clean)" if pretrained else "FP32 fine-tuned (clean)"
+        return {"fp32": fp32, "redistributed": "SVD + redistribution (float, clean)"}.get(variant, variant)
     name = LABELS.get((variant, scorer), f"{variant}, {scorer}")
     return name + (f", {policy} policy" if policy not in (None, "uniform") else "")
 
