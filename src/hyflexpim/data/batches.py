@@ -76,16 +76,34 @@ class LengthGroupedBatches(Sampler):
             yield batches[i].tolist()
 
 
+def leading_special_tokens(tokenizer) -> list[int]:
+    """The token ids the tokenizer puts before a text (a BOS for Gemma or Llama, none for GPT-2 or SmolLM2)."""
+    probe = "The cat sat."
+    plain = tokenizer(probe, add_special_tokens=False, verbose=False)["input_ids"]
+    full = tokenizer(probe, verbose=False)["input_ids"]
+    for start in range(len(full) - len(plain) + 1):
+        if full[start:start + len(plain)] == plain:
+            return list(full[:start])
+    return []
+
+
 def lm_blocks(text: str, tokenizer, block_size: int = 128, max_tokens: int | None = None) -> torch.Tensor:
-    """LongTensor [n_blocks, block_size]: the text's tokens (no special tokens), first `max_tokens`
-    of them when given, cut into contiguous blocks; a last partial block is dropped."""
+    """LongTensor [n_blocks, block_size]: windows built the way the model expects its input — each starts with the
+    special tokens the tokenizer adds before a text (BOS where it adds one; none for a tokenizer that adds none),
+    followed by the next contiguous tokens of the text (the first `max_tokens` text tokens when given); a last
+    partial block is dropped. The loss never predicts the BOS itself (it is only the first position's input)."""
     ids = tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"]
     if max_tokens is not None:
         ids = ids[:max_tokens]
-    n_blocks = len(ids) // block_size
+    prefix = leading_special_tokens(tokenizer)
+    body = block_size - len(prefix)
+    n_blocks = len(ids) // body if body > 0 else 0
     if n_blocks == 0:
         raise UserError(f"text has {len(ids)} tokens, fewer than one block of block_size={block_size}; use more text or a smaller block")
-    return torch.tensor(ids[: n_blocks * block_size], dtype=torch.long).view(n_blocks, block_size)
+    blocks = torch.tensor(ids[: n_blocks * body], dtype=torch.long).view(n_blocks, body)
+    if prefix:
+        blocks = torch.cat([torch.tensor(prefix, dtype=torch.long).expand(n_blocks, -1), blocks], dim=1)
+    return blocks
 
 
 def jet_batches(data, index, batch_size: int = 64, shuffle: bool = False, seed: int = 0) -> DataLoader:

@@ -210,5 +210,5 @@ DECODER_DEFAULTS = {
     "redistribute": {"epochs": 1, "lr": 2e-5, "max_steps": 24},
     "importance": {"batches": 8},
     "plan": {"slc_rates": [0, 10, 20, 100]},
-    "compare": {"no_redistribution": False, "magnitude": True, "singular_value_rates": [10]},
+    "compare": {"no_redistribution": False, "magnitude": True},
 }
