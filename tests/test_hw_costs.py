@@ -105,3 +105,17 @@ def test_no_torch_imported():
     code = "import sys, hyflexpim.hw, hyflexpim.cli.hw_cmd; hyflexpim.hw.compare('gpt2', [128]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+@pytest.mark.parametrize("shape", ["bert-base", "tiny"])
+def test_more_slc_never_costs_less_energy(shape):
+    """SLC cells take more columns and conversions than MLC ones, so energy per inference grows with the SLC rate —
+    for a tiny model too (ParT small's size: 64-wide, where spreading a layer over every array of a PU used to make
+    the all-MLC point the most expensive one through its row drivers)."""
+    from hyflexpim.plan import Architecture
+
+    arch = shape if shape == "bert-base" else Architecture(name="tiny", layers=3, hidden=64, heads=8, kv_heads=8,
+                                                           head_dim=8, ffn=256)
+    energy = [evaluate(arch, "hyflexpim", [128], slc_rate=r)["energy_per_inference_j"][0]
+              for r in (0, 5, 10, 20, 50, 100)]
+    assert energy == sorted(energy), energy

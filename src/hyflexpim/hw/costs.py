@@ -8,9 +8,10 @@ sum to CTX:
 
 * analog   n x t_token, where t_token is set by the MLC throughput mechanism (spec
            ``mapping.mlc_throughput``):
-    - ``spread``:    every ADC of the stage's PUs is used; weights are spread over the arrays that
-                     MLC frees, so the time is (ADC conversions per token x t_conv) / ADCs.
-                     MLC halves the columns -> halves the conversions -> halves the time.
+    - ``spread``:    weights are spread over the arrays that MLC frees, so the time is (ADC conversions
+                     per token x t_conv) / ADCs. MLC halves the columns -> halves the conversions -> halves
+                     the time. Spreading stops at one column per ADC (beyond it no time is saved, while
+                     every array a row spans costs its drivers): a small model uses only that many arrays.
     - ``replicate``: arrays packed to 128 columns; the layer is copied floor(free/needed) times
                      and tokens are dealt round-robin over the copies.
     - ``none``:      arrays packed, nothing done with freed arrays: MLC saves arrays and energy, not time.
@@ -46,10 +47,13 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     a = spec.analog
     t = {True: adc_time_ns(spec, a.adc_bits_slc), False: adc_time_ns(spec, a.adc_bits_mlc)}
     share = a.adc_share
-    avail = st.pus * per_pu
     need = st.arrays()
+    # spreading stops where it stops paying: at one column per ADC (C columns to convert -> C·share arrays);
+    # a small layer on a big PU is not smeared over every array (each array spanned costs its row drivers)
     mode = spec.mapping.mlc_throughput
-    spread = need / avail if mode == "spread" else 1.0
+    columns = sum(b.row_tiles * b.cols for b in st.blocks)
+    avail = st.pus * per_pu if mode != "spread" else min(st.pus * per_pu, max(need, columns * share))
+    spread = need / avail if mode == "spread" and avail else 1.0
     packed = share * a.input_bits * max(min(b.cols, a.cols) * t[b.slc] for b in st.blocks) if st.blocks else 0.0
     if mode == "spread":
         conv_t = sum(b.row_tiles * b.cols * a.input_bits * t[b.slc] for b in st.blocks)
