@@ -254,3 +254,51 @@ def test_captured_probabilities_are_the_softmax_of_the_blocks_own_logits_and_pai
     logits = logits.masked_fill(inputs["padding_mask"][:, None, None, :], float("-inf"))
     torch.testing.assert_close(p, torch.softmax(logits, -1), atol=1e-6, rtol=1e-5)
     torch.testing.assert_close(bias, inputs["attn_mask"])
+
+
+def test_attention_functions_run_on_part_through_the_transformers_contract():
+    """set_attn_implementation routes every ParT block through a registered attention function with the pair bias
+    and the padding as the additive float mask: transformers' eager attention there reproduces weaver's output."""
+    from hyflexpim.sim.digital_attention import float_attention, is_supported_attention
+    from hyflexpim.sim.sparse_attention import attention_hook
+
+    model = build_part("small", 5).eval()
+    batch = jets_batch()
+    dense = model(**batch).logits
+    seen = []
+
+    def eager(module, q, k, v, mask, scaling=None, dropout=0.0, **kw):
+        seen.append(module._hyflexpim_layer)
+        return float_attention(q, k, v, mask, scaling)
+
+    assert all(is_supported_attention(m) for _, m in model.attention_blocks())
+    with torch.no_grad(), attention_hook(model, "test_eager", eager):
+        routed = model(**batch).logits
+    torch.testing.assert_close(routed, dense, atol=1e-5, rtol=1e-5)
+    assert seen == [0, 1, 2, 3]  # particle blocks 0-2, then the class-attention block as layer 3
+    assert all(m.hyflexpim_implementation is None for _, m in model.attention_blocks())  # restored
+
+
+def test_sparse_kinds_on_part_top1_equals_the_models_own_top1_and_pq_keeps_its_share():
+    """The run's sparse-attention kinds on ParT: oracle top-k at one key per row (pair bias in the prediction, float
+    exact part) is the model's own top-1 attention; PQ prediction with codebooks fitted on real-particle keys keeps
+    the asked share of entries."""
+    from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
+    from hyflexpim.sim.sparse_attention import PQAttentionConfig, TopKAttentionConfig, enable_sparse_attention
+
+    model = build_part("small", 5).eval()
+    batch = jets_batch()
+    dense = model(**batch).logits
+    with torch.no_grad(), topk_attention(model, 1, blocks="all"):
+        own = model(**batch).logits
+    cfg = TopKAttentionConfig(keep=1e-3, keep_first=False, keep_diagonal=False, exact="float")
+    with torch.no_grad(), enable_sparse_attention(model, cfg) as h:
+        kind = model(**batch).logits
+    torch.testing.assert_close(kind, own, atol=1e-4, rtol=1e-4)
+    books = fit_pq_codebooks(model, [jets_batch(8, 20, seed=s) for s in range(3)], subspaces=4, centroids=8)
+    assert sorted(books) == [0, 1, 2, 3] and books[0].shape == (8, 4, 8, 2)
+    pq = PQAttentionConfig(keep=0.25, subspaces=4, centroids=8, keep_first=False, keep_diagonal=False)
+    with torch.no_grad(), enable_sparse_attention(model, pq, codebooks=books) as h:
+        out = model(**batch).logits
+        assert torch.isfinite(out).all() and not torch.allclose(out, dense)
+        assert 0.25 <= h.density() < 0.35  # ceil(0.25 · valid keys) per row

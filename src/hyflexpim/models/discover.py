@@ -77,6 +77,13 @@ def layer_of(name: str) -> int | None:
     return int(m.group(1)) if m else None
 
 
+def model_layer_of(model, name: str) -> int | None:
+    """The layer of module ``name`` of ``model``: the model's own ``hyflexpim_layer(name)`` where it has one (ParT:
+    class-attention blocks after the particle blocks), else ``layer_of``."""
+    own = getattr(model, "hyflexpim_layer", None)
+    return own(name) if own else layer_of(name)
+
+
 def _kind_and_shape(module: nn.Module) -> tuple[str, tuple[int, int]] | None:
     """Replaced layers (SVD, PIM) carry ``hyflexpim_shape`` = the original [d_out, d_in]."""
     shape = getattr(module, "hyflexpim_shape", None)

@@ -62,6 +62,7 @@ def _attention_class():
         # None, or called with (probabilities [B, H, Q, K], pair bias [B, H, P, P] or None, valid keys [B, 1, 1, K])
         hyflexpim_capture = None
         hyflexpim_topk = None  # keep only the k largest logits of every row (top-k sparse attention), or None
+        hyflexpim_implementation = None  # a registered attention function (set_attn_implementation), or None
 
         def forward(self, query, key, value, key_padding_mask=None, attn_mask=None):
             bsz, tgt_len, e = query.shape
@@ -79,6 +80,16 @@ def _attention_class():
             if key_padding_mask is not None:  # True = padding
                 pad = torch.zeros_like(key_padding_mask, dtype=q.dtype).masked_fill(key_padding_mask, float("-inf"))
                 bias = bias + pad.view(bsz, 1, 1, src_len)
+            impl = self.hyflexpim_implementation
+            if impl not in (None, "eager") and self.hyflexpim_capture is None and self.hyflexpim_topk is None:
+                # a hyflexpim attention kind (digital, top-k, PQ, ...) through transformers' contract; the pair
+                # bias and the padding travel as the additive float mask
+                from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+                mask = bias.expand(bsz, 1, tgt_len, src_len) if bias.dim() < 4 else bias
+                out, _ = ALL_ATTENTION_FUNCTIONS[impl](self, q, k, v, mask, scaling=1.0 / math.sqrt(d),
+                                                       dropout=self.dropout if self.training else 0.0)
+                return self.out_proj(out.reshape(bsz, tgt_len, e)), None
             logits = (q * (1.0 / math.sqrt(d))) @ k.transpose(-2, -1) + bias
             if self.hyflexpim_topk is not None and self.hyflexpim_topk < src_len:
                 kth = logits.topk(self.hyflexpim_topk, dim=-1).values[..., -1:]
@@ -128,6 +139,7 @@ class PartConfig:
     hidden_act = "gelu"
     vocab_size = 0
     is_decoder = False
+    _attn_implementation = "eager"  # set by PartClassifier.set_attn_implementation, as on a transformers model
 
     def to_dict(self) -> dict:
         return {"name": self.name, "num_labels": self.num_labels, "embed_dims": list(self.embed_dims),
@@ -156,6 +168,14 @@ class PartClassifier(nn.Module):
         logits = self.part(features.transpose(1, 2), v=vectors.transpose(1, 2), mask=mask.unsqueeze(1).float())
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return SimpleNamespace(logits=logits, loss=loss)
+
+    def set_attn_implementation(self, name: str) -> None:
+        """Run every attention block through the attention function registered as ``name`` in transformers'
+        AttentionInterface ("eager": weaver's own), as ``PreTrainedModel.set_attn_implementation`` does — so the
+        digital and sparse attention kinds and the codebook fitting of hyflexpim run on ParT unchanged."""
+        self.config._attn_implementation = name
+        for _, m in self.attention_blocks():
+            m.hyflexpim_implementation = None if name == "eager" else name
 
     def hyflexpim_role(self, name: str) -> str | None:
         return "head" if name.startswith("part.fc.") else None

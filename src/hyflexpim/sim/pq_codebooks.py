@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import float_attention
+from hyflexpim.sim.digital_attention import float_attention, valid_keys
 from hyflexpim.sim.sparse_attention import attention_hook
 
 def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
@@ -19,21 +19,21 @@ def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_
     keys: dict[int, list] = {}
 
     def collect(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
-        keys.setdefault(module._hyflexpim_layer, []).append(key.detach().transpose(1, 2).reshape(-1, *key.shape[1:2],
-                                                                                                 key.shape[-1]))
+        rows = key.detach().transpose(1, 2)  # [B, Sk, Hkv, D]
+        if attention_mask is not None:  # the keys some query may attend to: padding (and ParT's padded particles) out
+            valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), False)
+            real = valid.expand(key.shape[0], -1, -1, -1).any(1).any(1)  # [B, Sk]
+            rows = rows[real]
+        else:
+            rows = rows.reshape(-1, *rows.shape[2:])
+        keys.setdefault(module._hyflexpim_layer, []).append(rows)
         return float_attention(query, key, value, attention_mask, scaling, bool(getattr(module, "is_causal", False)))
 
     with attention_hook(model, "hyflexpim_keys", collect), torch.inference_mode():
         for j, b in enumerate(batches):
             if j >= n_batches:
                 break
-            mask = b.get("attention_mask")
-            before = {l: len(v) for l, v in keys.items()}
             model(**{k: v for k, v in b.items() if k != "labels"})
-            if mask is not None:  # drop the keys of padding tokens
-                for l in keys:
-                    if len(keys[l]) > before.get(l, 0):
-                        keys[l][-1] = keys[l][-1][mask.reshape(-1).bool()]
     if not keys:
         raise UserError("pq codebooks: the calibration data gave no batches")
     out = {}

@@ -236,6 +236,11 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     else:
         with torch.no_grad():  # the selection is discrete: no gradient flows through the prediction
             pred = predictor.score(query.detach(), key.detach(), cfg, ctx)
+            if predictor.logits and attention_mask is not None and attention_mask.is_floating_point():
+                # an additive term of the logits the chip computes anyway (ParT's pair-interaction bias; zero on
+                # the valid keys of a transformers mask): part of every prediction, in the predictor's units
+                bias = attention_mask[..., : key.shape[-2]].float()
+                pred = pred + torch.where(torch.isfinite(bias), bias, torch.zeros(())) / scaling
             keep = select(pred, valid, share, cfg.keep_first, cfg.keep_diagonal, getattr(cfg, "threshold", None),
                           scaling)
     state["kept"] = state.get("kept", 0) + int(keep.sum())
@@ -320,7 +325,7 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
     from transformers.modeling_utils import AttentionInterface
 
-    from hyflexpim.models.discover import layer_of
+    from hyflexpim.models.discover import model_layer_of
 
     AttentionInterface.register(SPARSE_IMPLEMENTATION, _forward)
     AttentionMaskInterface.register(SPARSE_IMPLEMENTATION, eager_mask)
@@ -334,7 +339,8 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
 
         codebooks = load_codebooks(cfg.codebooks)
     g = torch.Generator().manual_seed(seed)
-    layers = [layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i for i, m in enumerate(mods)]
+    found = [model_layer_of(model, names[id(m)]) for m in mods]
+    layers = [layer if layer is not None else i for i, layer in enumerate(found)]
     state = {"first_layer": min(layers) if layers else 0}
     if cfg.profile is not None:
         state["layer_keep"] = profile_keeps(cfg.profile, cfg.keep)
@@ -361,13 +367,14 @@ def attention_hook(model, name: str, fn):
     labelled with its layer index as ``_hyflexpim_layer``."""
     from transformers.modeling_utils import AttentionInterface
 
-    from hyflexpim.models.discover import layer_of
+    from hyflexpim.models.discover import model_layer_of
 
     AttentionInterface.register(name, fn)
     mods = find_attention_modules(model)
     names = {id(m): n for n, m in model.named_modules()}
     for i, m in enumerate(mods):
-        m._hyflexpim_layer = layer_of(names[id(m)]) if layer_of(names[id(m)]) is not None else i
+        layer = model_layer_of(model, names[id(m)])
+        m._hyflexpim_layer = layer if layer is not None else i
     previous = model.config._attn_implementation or "eager"
     model.set_attn_implementation(name)
     try:
