@@ -190,6 +190,12 @@ class PartClassifier(nn.Module):
             return self.config.num_layers + int(parts[2])
         return None
 
+    def hyflexpim_pooling_attention(self, name: str) -> bool:
+        """The class-attention blocks pool the jet into its class token: the sparse-attention kinds leave them
+        dense (one query per jet: nothing to save, and keeping a share of the particles there costs 9 points at
+        keep 0.25 — docs/jets.md §4)."""
+        return ".cls_blocks." in f".{name}."
+
     def attention_blocks(self) -> list[tuple[str, nn.Module]]:
         """(name, attention module) of every particle-attention block, then every class-attention block."""
         out = [(f"blocks.{i}", b.attn) for i, b in enumerate(self.part.blocks)]

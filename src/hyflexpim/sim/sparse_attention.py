@@ -231,7 +231,7 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     if isinstance(share, torch.Tensor) and share.shape[0] != query.shape[1]:
         raise UserError(f"hardware.attention.profile: layer {layer} lists {share.shape[0]} heads, the model has "
                         f"{query.shape[1]}")
-    if layer < cfg.dense_layers:
+    if layer < cfg.dense_layers or layer in state.get("pooling", ()):
         keep = valid.expand(query.shape[0], query.shape[1], -1, -1)
     else:
         with torch.no_grad():  # the selection is discrete: no gradient flows through the prediction
@@ -245,10 +245,15 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
                           scaling)
     state["kept"] = state.get("kept", 0) + int(keep.sum())
     state["valid"] = state.get("valid", 0) + int(valid.expand_as(keep).sum())
+    mask = keep
+    if attention_mask is not None and attention_mask.is_floating_point():
+        # the kept entries keep their additive term (ParT's pair bias; 0 in a transformers padding mask)
+        bias = attention_mask[..., : key.shape[-2]].float().expand(keep.shape)
+        mask = torch.where(keep, bias, torch.tensor(torch.finfo(torch.float32).min))
     if cfg.exact == "float":
-        out = float_attention(query, key, value, keep, scaling, False, dropout, training)
+        out = float_attention(query, key, value, mask, scaling, False, dropout, training)
     else:
-        out = digital_attention(query, key, value, keep, scaling, cfg, False, dropout, training)
+        out = digital_attention(query, key, value, mask, scaling, cfg, False, dropout, training)
     if predictor.observe is not None:
         predictor.observe(cfg, ctx, out[1], keep)
     return out
@@ -299,7 +304,7 @@ def _forward(module, query, key, value, attention_mask, scaling=None, dropout=0.
     cfg = module._hyflexpim_sparse
     state = module._hyflexpim_sparse_state
     if module._hyflexpim_layer == state["first_layer"]:  # a new forward pass: reset the cascade state
-        for k in [k for k in state if k not in ("first_layer", "kept", "valid", "layer_keep")]:
+        for k in [k for k in state if k not in ("first_layer", "kept", "valid", "layer_keep", "pooling")]:
             del state[k]
     return sparse_attention(query, key, value, attention_mask, scaling, cfg,
                             bool(getattr(module, "is_causal", False)), getattr(module, "_hyflexpim_codebooks", None),
@@ -342,6 +347,9 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     found = [model_layer_of(model, names[id(m)]) for m in mods]
     layers = [layer if layer is not None else i for i, layer in enumerate(found)]
     state = {"first_layer": min(layers) if layers else 0}
+    pooling = getattr(model, "hyflexpim_pooling_attention", None)  # a class token reading every particle (ParT)
+    if pooling is not None:
+        state["pooling"] = {layer for layer, m in zip(layers, mods) if pooling(names[id(m)])}
     if cfg.profile is not None:
         state["layer_keep"] = profile_keeps(cfg.profile, cfg.keep)
         missing = sorted(set(layers) - set(state["layer_keep"]))
