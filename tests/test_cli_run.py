@@ -42,10 +42,11 @@ def test_run_writes_every_result(run_dir):
     assert sorted(x["slc_rate"] for x in main) == [0, 10, 100]
     assert all(x["n"] == 2 and 0 <= x["mean"] <= 1 for x in main)
     lines = [ln for ln in r.stdout.splitlines() if ln.startswith("SLC")]
-    assert len(lines) == 3 + 3 + 2 + 1 + 2  # per rate: main and no-redistribution; magnitude at 5, 10; σ at 10; random 5, 10
+    # per rate: main and no-redistribution; magnitude, singular value and random at the run's one rate in (0, 100)
+    assert len(lines) == 3 + 3 + 1 + 1 + 1
     assert (out / "png").exists() is False and (out / "accuracy_vs_slc.png").read_bytes()[:4] == b"\x89PNG"
     last = r.stdout.strip().splitlines()[-1]
-    assert last.startswith("done in ") and "INT8" in last and str(out / "results.csv") in last  # the headline
+    assert last.startswith("done in ") and "INT8" in last and last.endswith(str(out / "report.html"))  # the headline
     # every point carries its 95 % interval over test examples × seeds, and its paired difference from INT8
     assert all(x["ci_low"] <= x["mean"] <= x["ci_high"] for x in rows if x["n"])
     assert all(x["vs_int8_resolved"] in (True, False) for x in main if x["slc_rate"] != 100)
@@ -53,6 +54,79 @@ def test_run_writes_every_result(run_dir):
     assert {(d["b"], d["slc_rate"]) for d in diffs} >= {("SVD + redistribution, gradient selection", 10.0)}
     assert any(d["a"] == "SVD + redistribution, random selection" for d in diffs)
     assert all(d["ci_low"] <= d["diff"] <= d["ci_high"] and d["paired_seeds"] for d in diffs)
+
+
+def _html_tables(page: str) -> list[list[list[tuple[str, str | None]]]]:
+    """Every table of a page as rows of (shown text, data-value) cells (the standard library's parser)."""
+    from html.parser import HTMLParser
+
+    class Tables(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tables, self.cell = [], None
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table":
+                self.tables.append([])
+            elif tag == "tr" and self.tables:
+                self.tables[-1].append([])
+            elif tag == "td":
+                self.cell = ["", dict(attrs).get("data-value")]
+
+        def handle_data(self, data):
+            if self.cell is not None:
+                self.cell[0] += data
+
+        def handle_endtag(self, tag):
+            if tag == "td" and self.cell is not None:
+                self.tables[-1][-1].append(tuple(self.cell))
+                self.cell = None
+
+    p = Tables()
+    p.feed(page)
+    return [[row for row in t if row] for t in p.tables]
+
+
+def test_report_html_shows_the_numbers_of_results_csv(run_dir):
+    import csv
+
+    out, _ = run_dir
+    page = (out / "report.html").read_text()
+    assert "http://" not in page.replace("http://www.w3.org", "") and "<script src" not in page  # self-contained
+    with open(out / "results.csv") as f:
+        csv_rows = list(csv.DictReader(f))
+    table = next(t for t in _html_tables(page) if len(t) == len(csv_rows) and t[0][0][0].startswith("FP32"))
+    columns = ["slc_rate", "slc_weight_fraction", None, "mean", "std", "n", "ci_low", "ci_high", "vs_int8",
+               "vs_int8_low", "vs_int8_high"]
+    for html_row, row in zip(table, csv_rows):
+        for (shown, value), col in zip(html_row[2:13], columns):
+            if col is None or not row[col]:
+                continue
+            assert value == row[col], (col, value, row[col])  # the very number of results.csv
+            if col in ("mean", "std", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high"):
+                assert shown == f"{100 * float(row[col]):.2f}"  # accuracy in %
+    for section in ("Accuracy against the SLC rate", "Chip model", "Matrices", "Attention analysis", "Configuration"):
+        assert f">{section}" in page, section
+    assert page.count("<img src=\"data:image/png;base64,") >= 6
+
+
+def test_report_renders_in_headless_chromium(run_dir):
+    from hyflexpim.report.browser import available
+
+    why = available()
+    if why:
+        pytest.skip(f"no browser here: {why} (scripts/setup.sh installs Debian's chromium where it can)")
+    out, _ = run_dir
+    r = hyflexpim("report", str(out), "--html", "--check")
+    assert r.returncode == 0, r.stderr[-2000:]
+    from hyflexpim.report.browser import render
+
+    seen = render(out / "report.html", out / "report.png")
+    assert seen.problems == []
+    assert len(seen.images) >= 6 and all(i["width"] > 0 for i in seen.images)
+    assert len(seen.tables) >= 5 and all(t["rows"] > 0 for t in seen.tables)
+    assert "Accuracy against the SLC rate" in seen.sections
+    assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
 def test_rerun_skips_finished_steps(run_dir):

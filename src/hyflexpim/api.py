@@ -23,6 +23,7 @@ from hyflexpim.sim.apply import apply_plan
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.report.attention_tables import write_attention
 from hyflexpim.sim.evaluate import evaluate, evaluate_noisy
+from hyflexpim.sweep import SweepConfig, run_sweep
 
 
 def batches(data, tokenizer, split: str = "train", **kw):
@@ -41,5 +42,5 @@ def batches(data, tokenizer, split: str = "train", **kw):
 __all__ = [
     "AttentionReport", "analyze_attention", "write_attention", "DecomposeConfig", "FinetuneConfig", "HardwareConfig", "Plan", "SVDLinear", "apply_plan", "batches",
     "decompose", "evaluate", "evaluate_noisy", "load_model", "load_plan", "load_task", "make_plan",
-    "redistribute", "score_importance",
+    "redistribute", "score_importance", "SweepConfig", "run_sweep",
 ]

@@ -295,24 +295,83 @@ def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, 
 
 
 @command
-def report(results: list[str] = typer.Argument(..., help="results JSON files, each as PATH or PATH:LABEL"),
-           out: str = typer.Option("curves.png", help="PNG to write"),
+def report(sources: list[str] = typer.Argument(..., help="run folders (or results JSON files), each as PATH or "
+                                                          "PATH:LABEL"),
+           html: bool = typer.Option(False, "--html", help="write report.html: one self-contained page (a run "
+                                                            "folder's own, or an overlay page of several)"),
+           check: bool = typer.Option(False, "--check", help="with --html: render the page in headless Chromium, "
+                                                              "check every figure and table, save report.png beside it"),
+           out: Optional[str] = typer.Option(None, help="file to write (default: curves.png; with --html: "
+                                                         "RUN/report.html for one folder, report.html for several)"),
            variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),
            title: str = typer.Option("")):
-    """Overlay the metric-vs-SLC curves of several runs (e.g. three noise models) in one plot."""
+    """The report of runs: --html writes one self-contained web page per run folder (or one over several); without
+    it, the metric-vs-SLC curves of several runs overlaid in one PNG."""
     from hyflexpim.boundary import load_json
     from hyflexpim.report.plots import plot_overlay
 
+    items = [(Path(p), name) for p, _, name in (s.partition(":") for s in sources)]
+    if html:
+        from hyflexpim.report.html_run import write_report
+
+        for path, _ in items:
+            if not path.is_dir() or not ((path / "results.csv").exists() or any(path.glob("results-*.csv"))
+                                         or (path / "sweep_results.csv").exists()):
+                raise UserError(f"--html takes run folders (holding results.csv from hyflexpim run), got {path}")
+        page = write_report([p for p, _ in items], Path(out) if out else None,
+                            [name or p.name for p, name in items])
+        typer.echo(f"wrote {page}")
+        if check:
+            from hyflexpim.report.browser import render
+
+            shot = page.with_suffix(".png")
+            seen = render(page, shot)
+            typer.echo(f"rendered in headless Chromium: {len(seen.images)} figures, {len(seen.tables)} tables, "
+                       f"{len(seen.sections)} sections; screenshot {shot}")
+            if seen.problems:
+                raise UserError("the page did not render completely: " + "; ".join(seen.problems[:5]))
+        return
+    if check:
+        raise UserError("--check renders an HTML report: give --html too")
     series = []
-    for item in results:
-        path, _, name = item.partition(":")
+    for path, name in items:
+        if path.is_dir():
+            path = path / "results.json"
         rows = load_json(path, "results file")
         need = {"variant", "scorer", "slc_rate", "mean", "std", "metric"}
         if not isinstance(rows, list) or not all(isinstance(r, dict) and need <= r.keys() for r in rows):
             raise UserError(f"results file {path} is not a results*.json written by hyflexpim run (a list of rows with "
                             f"{', '.join(sorted(need))})")
-        series.append((name or Path(path).stem, rows))
-    typer.echo(f"wrote {plot_overlay(series, Path(out), variant, scorer, title)}")
+        series.append((name or path.stem, rows))
+    typer.echo(f"wrote {plot_overlay(series, Path(out or 'curves.png'), variant, scorer, title)}")
+
+
+@command
+def sweep(file: str = typer.Argument(..., help="sweep YAML: a base run config plus a grid (or list) of overrides"),
+          address: Optional[str] = typer.Option(None, "--address", help="an existing Ray cluster: auto, host:port or "
+                                                                        "ray://host:port (default: Ray embedded here)"),
+          no_ray: bool = typer.Option(False, "--no-ray", help="run the cells one after another in this process"),
+          out: Optional[str] = typer.Option(None, help="sweep folder (default: the file's out, or runs/sweep-<name>)"),
+          quiet: bool = QuietOpt):
+    """Every cell of a sweep file as an ordinary run folder (shared steps made once, finished cells skipped), on Ray
+    or in-process; then one combined table, overlay figures and the sweep's report.html."""
+    from hyflexpim.sweep import run_sweep
+
+    if quiet:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    res = run_sweep(file, ray=False if no_ray else (True if address else None), address=address, out=out,
+                    progress=not quiet, say=typer.echo)
+    done = sum(r["status"] == "done" for r in res.records)
+    earlier = sum(bool(r.get("skipped")) for r in res.records)
+    typer.echo(f"sweep done in {res.seconds / 60:.1f} min: {done} of {len(res.records)} cells finished ({earlier} "
+               f"earlier); table: {res.folder / 'sweep_results.csv'}; report: {res.report}")
+    if res.failed:
+        typer.echo(f"error: {len(res.failed)} cell(s) failed: " + "; ".join(f"{r['name']}: {r['error']}"
+                                                                          for r in res.failed[:3])
+                   + f" (all in {res.folder / 'sweep_cells.csv'}); run the same command again to retry them", err=True)
+        raise typer.Exit(1)
 
 
 def _register_optional() -> None:

@@ -26,14 +26,18 @@ def finish(run: Run, rows: list[dict]) -> None:
         a = run.config.attention
         rates = [r for r in a.slc_rates if r in run.config.plan.slc_rates]
         files.extend(run_attention_analysis(run, a.examples, rates))
+    from hyflexpim.report.html_run import write_report
+
+    page = write_report([out])  # the whole folder, every labelled variant included
+    files.append(page)
     shown = ", ".join(str(f) for f in files[:8])
     run.say(f"wrote {shown}" + (f" and {len(files) - 8} more files under {out}" if len(files) > 8 else ""))
     run.say(headline(run, rows, suffix))
 
 
 def headline(run: Run, rows: list[dict], suffix: str = "") -> str:
-    """The run's answer in one line: total time, INT8 against the cheapest SLC rate within 1 point of it, and the
-    chip's throughput gain at that rate."""
+    """The run's answer in one line: total time, INT8 against the cheapest SLC rate within 1 point of it, the
+    chip's throughput gain at that rate, and the path of the run's report.html."""
     import csv
     import time
 
@@ -41,16 +45,17 @@ def headline(run: Run, rows: list[dict], suffix: str = "") -> str:
     main = {r["slc_rate"]: r for r in rows if r["variant"] == "redistributed" and r["scorer"] == scorer
             and r["slc_rate"] is not None and r["policy"] == run.config.plan.policy}
     took = f"done in {(time.perf_counter() - run.started) / 60:.1f} min"
+    page = f"report: {run.ws.root / 'report.html'}"
     if 100.0 not in main or run.task.kind != "classification":
-        return took
+        return f"{took}; {page}"
     int8 = main[100.0]["mean"]
     near = sorted(r for r, row in main.items() if r < 100 and row["mean"] >= int8 - 0.01)
     if not near:
         best = max((r for r in main if r < 100), key=lambda r: main[r]["mean"], default=None)
         if best is None:
-            return f"{took}: INT8 (100 % SLC) {100 * int8:.1f} %"
+            return f"{took}: INT8 (100 % SLC) {100 * int8:.1f} %; {page}"
         return (f"{took}: INT8 (100 % SLC) {100 * int8:.1f} %; no SLC rate below 100 % within 1 point of it (best "
-                f"{100 * main[best]['mean']:.1f} % at {best:g} %); report: {run.ws.root / ('results' + suffix + '.csv')}")
+                f"{100 * main[best]['mean']:.1f} % at {best:g} %); {page}")
     rate = near[0]
     gain = ""
     table = run.ws.root / "hw" / (run.config.label or "") / "hw_results.csv"
@@ -59,8 +64,7 @@ def headline(run: Run, rows: list[dict], suffix: str = "") -> str:
             hits = [x for x in csv.DictReader(f) if x["design"] == "hyflexpim" and float(x["slc_rate"]) == rate]
         if hits:
             gain = f", {float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
-    return (f"{took}: INT8 {100 * int8:.1f} %, {rate:g} % SLC {100 * main[rate]['mean']:.1f} % (within 1 point){gain}; "
-            f"report: {run.ws.root / ('results' + suffix + '.csv')}")
+    return f"{took}: INT8 {100 * int8:.1f} %, {rate:g} % SLC {100 * main[rate]['mean']:.1f} % (within 1 point){gain}; {page}"
 
 
 def describe(run: Run) -> str:
@@ -93,7 +97,7 @@ def hardware_report(run: Run) -> list:
     (``hardware.chip()``: the spec whose accuracy the run measured) against its baselines, under ``hw/`` (or
     ``hw/<label>/`` for a labelled variant); no torch."""
     from hyflexpim.hw.plans import price_plans
-    from hyflexpim.report.hw_plots import plot_gain_vs_slc
+    from hyflexpim.report.hw_plots import plot_gain_vs_slc, write_plots
     from hyflexpim.report.hw_tables import rows, write_table
 
     plans = [run.plan("redistributed", run.config.importance.scorer, r) for r in run.config.plan.slc_rates]
@@ -104,6 +108,10 @@ def hardware_report(run: Run) -> list:
     folder = run.ws.root / "hw" / run.config.label if run.config.label else run.ws.root / "hw"
     files = write_table(table, results, folder)
     files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", plans[0].architecture.name))
+    # against the sequence length and the energy breakdown: at the plan nearest 10 % SLC (the paper's point)
+    at = min(range(len(plans)), key=lambda i: abs(run.config.plan.slc_rates[i] - 10))
+    title = f"{plans[at].architecture.name} ({run.config.model}), HyFlexPIM at {run.config.plan.slc_rates[at]:g} % SLC"
+    files.extend(write_plots(results[at], folder, title))
     return files
 
 

@@ -10,21 +10,28 @@ from hyflexpim.pipeline.config import DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAU
 
 def parse_set(items: list[str]) -> dict:
     """``a.b=1`` style overrides; values are read as YAML scalars/lists (``[0, 5]``, ``null``, ``1e-4``)."""
-    out: dict = {}
+    flat: dict = {}
     for item in items:
         if "=" not in item:
             raise UserError(f"--set expects key=value (e.g. plan.policy=global), got '{item}'")
         key, value = item.split("=", 1)
-        parsed = parse_yaml(value, f"--set {key}")
-        parts = key.strip().split(".")
-        if not all(parts):
-            raise UserError(f"--set {key}: a field path is names separated by dots (e.g. hardware.noise.kind)")
+        flat[key.strip()] = parse_yaml(value, f"--set {key}")
+    return nest(flat, "--set")
+
+
+def nest(flat: dict, where: str) -> dict:
+    """{'a.b': 1} -> {'a': {'b': 1}}: field paths (names separated by dots) to the nested mapping they set."""
+    out: dict = {}
+    for key, value in flat.items():
+        parts = key.split(".") if isinstance(key, str) else []
+        if not parts or not all(parts):
+            raise UserError(f"{where} {key}: a field path is names separated by dots (e.g. hardware.noise.kind)")
         node = out
         for depth, p in enumerate(parts[:-1]):
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise UserError(f"--set {key}: '{'.'.join(parts[:depth + 1])}' was already set to a value")
-        node[parts[-1]] = parsed
+                raise UserError(f"{where} {key}: '{'.'.join(parts[:depth + 1])}' was already set to a value")
+        node[parts[-1]] = value
     return out
 
 

@@ -443,23 +443,7 @@ class Run:
 
     # -- the whole run ----------------------------------------------------------------------------
     def curves(self) -> list[tuple[str, str, list[float], str | None]]:
-        """(variant, scorer, rates, policy) to evaluate: the main curve and the ablations (policy None: the run's)."""
-        c = self.config
-        rates = c.plan.slc_rates
-        out = [("redistributed", c.importance.scorer, rates, None)]
-        if c.compare.no_redistribution:
-            out.append(("svd", c.importance.scorer, rates, None))
-        rules = [("magnitude_rates", "original", "magnitude", c.compare.magnitude),
-                 ("singular_value_rates", "redistributed", "singular_value", True),
-                 ("random_rates", "redistributed", "random", True)]
-        for field, variant, scorer, on in rules:
-            at = c.compare.rates(field, rates)
-            if on and at:
-                out.append((variant, scorer, at, None))
-        for policy in c.compare.policies:
-            if policy != c.plan.policy:
-                out.append(("redistributed", c.importance.scorer, c.compare.rates("policy_rates", rates), policy))
-        return out
+        return curves_of(self.config)
 
     def all(self) -> list[dict]:
         from hyflexpim.report.results import summarize, terminal_line
@@ -475,3 +459,22 @@ class Run:
                 self.say(terminal_line(variant, scorer, rate, recs))
         self.records = records  # this run's evaluations (report_run's paired differences read them)
         return summarize(records, self.config.importance.scorer)
+
+
+def curves_of(c: RunConfig) -> list[tuple[str, str, list[float], str | None]]:
+    """(variant, scorer, rates, policy) a run evaluates: the main curve and the ablations (policy None: the run's)."""
+    rates = c.plan.slc_rates
+    out = [("redistributed", c.importance.scorer, rates, None)]
+    if c.compare.no_redistribution:
+        out.append(("svd", c.importance.scorer, rates, None))
+    rules = [("magnitude_rates", "original", "magnitude", c.compare.magnitude),
+             ("singular_value_rates", "redistributed", "singular_value", True),
+             ("random_rates", "redistributed", "random", True)]
+    for field, variant, scorer, on in rules:
+        at = c.compare.rates(field, rates)
+        if on and at:
+            out.append((variant, scorer, at, None))
+    for policy in c.compare.policies:
+        if policy != c.plan.policy:
+            out.append(("redistributed", c.importance.scorer, c.compare.rates("policy_rates", rates), policy))
+    return out

@@ -66,6 +66,13 @@ def lock_folder(root: Path) -> None:
     _HELD[key] = fd
 
 
+def release(root: Path) -> None:
+    """Give up this process's lock on a run folder (a sweep worker that runs many cells one after another)."""
+    fd = _HELD.pop(str(Path(root).resolve()), None)
+    if fd is not None:
+        os.close(fd)
+
+
 class Workspace:
     def __init__(self, out: str | os.PathLike):
         self.root = Path(out)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyflexpim.report.png import pyplot, save_png
+from hyflexpim.report.png import outside_legend, pyplot, save_png
 
 EDGES = np.linspace(0, 1, 21)
 
@@ -95,7 +95,7 @@ def k90_vs_layer(report, path: Path, title: str) -> Path:
     ax.set_ylabel("keys kept for 90 % of the mass (fraction)")
     ax.set_ylim(0, 1)
     ax.set_title(title, fontsize=9)
-    ax.legend(fontsize=7)
+    outside_legend(ax)
     return save_png(fig, path)
 
 
@@ -124,7 +124,7 @@ def noise_vs_layer(rows: list[dict], path: Path) -> Path:
     axes[1].set_ylabel("mean total-variation distance")
     for ax in axes:
         ax.set_xlabel("layer")
-        ax.legend(fontsize=7)
+    outside_legend(axes[1])
     axes[0].set_ylim(0, 1.02)
     fig.suptitle("attention of the PIM twin vs the clean model, per layer", fontsize=9)
     return save_png(fig, path)

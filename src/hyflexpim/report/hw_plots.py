@@ -4,28 +4,37 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyflexpim.report.png import pyplot, save_png
+from hyflexpim.report.png import outside_legend, pyplot, save_png
 
 _save = save_png
 
 
-def write_plots(results: list[dict], out: Path) -> list[Path]:
+STYLES = [("o", "-"), ("s", "--"), ("D", ":"), ("^", "-."), ("v", "-"), ("P", "--"), ("*", ":"), ("X", "-.")]
+
+
+def write_plots(results: list[dict], out: Path, title: str = "") -> list[Path]:
+    """Throughput and TOPS/W against the sequence length, one line per design (each its own marker and dash, so
+    designs that coincide stay visible), legends outside the axes; and the energy breakdown."""
     plt = pyplot()
     out = Path(out)
     paths = []
-    model = results[0]["model"]
+    title = title or results[0]["model"]
     for metric, label, name in (("throughput_tok_s", "throughput (tokens/s)", "throughput_vs_seq.png"),
                                 ("tops_per_w", "energy efficiency (TOPS/W)", "efficiency_vs_seq.png")):
-        fig, ax = plt.subplots(figsize=(6.5, 4))
-        for r in results:
-            ax.plot(r["seq_lens"], r[metric], marker="o", label=r["spec"])
+        fig, ax = plt.subplots(figsize=(7.5, 4))
+        for i, r in enumerate(results):
+            marker, dash = STYLES[i % len(STYLES)]
+            ax.plot(r["seq_lens"], r[metric], marker=marker, ls=dash, ms=7 - 0.5 * (i % 4), alpha=0.85,
+                    label=r["spec"] + (f" ({r['slc_rate']:g} % SLC)" if r.get("key") == "hyflexpim"
+                                       and r.get("slc_rate") is not None else ""))
         ax.set_xscale("log", base=2)
         ax.set_xticks(results[0]["seq_lens"], [str(L) for L in results[0]["seq_lens"]])
         ax.set_yscale("log")
-        ax.set_xlabel("sequence length")
+        ax.set_xlabel("sequence length (tokens)")
         ax.set_ylabel(label)
-        ax.set_title(model)
-        ax.legend(fontsize=7)
+        ax.set_title(title, fontsize=9)
+        ax.grid(alpha=0.3, which="both")
+        outside_legend(ax)
         paths.append(_save(fig, out / name))
 
     pim = [r for r in results if r["energy_by_role_j"]]
@@ -43,7 +52,7 @@ def write_plots(results: list[dict], out: Path) -> list[Path]:
         ax.set_xlabel("sequence length")
         ax.tick_params(axis="x", labelsize=7)
     axes[0][0].set_ylabel("share of energy per inference (%)")
-    axes[0][-1].legend(fontsize=7)
+    outside_legend(axes[0][-1])
     paths.append(_save(fig, out / "energy_breakdown.png"))
     return paths
 
@@ -61,6 +70,6 @@ def plot_gain_vs_slc(table: list[dict], path: Path, title: str) -> Path:
         ax.axhline(1.0, color="gray", lw=0.8)
         ax.set_xlabel("SLC share of weights (%)")
         ax.set_ylabel(label)
-    axes[0].set_title(title)
-    axes[1].legend(fontsize=7)
+    axes[0].set_title(title, fontsize=9)
+    outside_legend(axes[1])
     return save_png(fig, path)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyflexpim.report.png import pyplot, save_png
+from hyflexpim.report.png import outside_legend, pyplot, save_png
 
 MARKERS = ["o", "s", "^", "D", "*"]  # charged hadron, neutral hadron, photon, electron, muon
 COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:red"]
@@ -69,7 +69,6 @@ def subjet_share(rows: list[dict], path: Path, title: str) -> Path:
     ax.set_xlabel("particle-attention block")
     ax.set_ylabel("attention mass on the own subjet (%)")
     ax.set_ylim(0, 100)
-    ax.legend(fontsize=7, loc="lower right", title="solid: ParT, dashed: uniform", title_fontsize=7)
+    outside_legend(ax, title="solid: ParT\ndashed: uniform", title_fontsize=7)
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
     return save_png(fig, path)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyflexpim.report.png import pyplot, save_png
+from hyflexpim.report.png import outside_legend, png_bytes, pyplot, save_png
 from hyflexpim.report.results import label
 
 
@@ -53,34 +53,51 @@ def plot_metric_vs_slc(rows: list[dict], path: Path, title: str = "", pretrained
                    "SLC rate (% of singular components, or rows, per matrix)", title, path, 7)
 
 
-def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path, legend_size: int) -> Path:
+def _finish(fig, ax, metric: str, xlabel: str, title: str, path: Path | None, legend_size: int) -> Path | bytes:
+    """Axes labels, title, and the legend outside the axes (right), so that it never covers data; ``path`` None:
+    the PNG's bytes."""
     ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
     if metric == "perplexity":
         ax.set_yscale("log")
-    ax.set_title(title)
+    ax.set_title(title, fontsize=9)
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=legend_size, loc="best", framealpha=0.85)
-    fig.tight_layout()
-    return save_png(fig, path, dpi=120, tight=False)
+    outside_legend(ax, legend_size)
+    if path is None:
+        return png_bytes(fig)
+    return save_png(fig, path, dpi=120, tight=True)
 
 
 def plot_overlay(series: list[tuple[str, list[dict]]], path: Path, variant: str = "redistributed",
                  scorer: str = "grad_abs", title: str = "") -> Path:
     """One curve per results file (e.g. paper noise / calibrated levels / circuit mode), same variant and scorer."""
+    curves = [(name, sorted((r for r in rows if r["variant"] == variant and r["scorer"] == scorer
+                             and r["slc_rate"] is not None), key=lambda r: r["slc_rate"])) for name, rows in series]
+    return _overlay(curves, title or label(variant, scorer), path)
+
+
+def plot_overlay_bytes(curves: list[tuple[str, list[dict]]], title: str) -> bytes:
+    """The same figure for curves already chosen (name, rows sorted by SLC rate), as PNG bytes."""
+    return _overlay(curves, title, None)
+
+
+def _overlay(curves, title: str, path: Path | None):
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(7, 4.5))
     metric = "metric"
-    for name, rows in series:
-        rs = sorted((r for r in rows if r["variant"] == variant and r["scorer"] == scorer and r["slc_rate"] is not None),
-                    key=lambda r: r["slc_rate"])
-        if not rs:
-            continue
+    markers, dashes = "osD^vP*Xh<>", ["-", "--", ":", "-."]
+    shown = [c for c in curves if c[1]]
+    for i, (name, rs) in enumerate(shown):
         metric = rs[0]["metric"]
-        ax.errorbar([r["slc_rate"] for r in rs], [r["mean"] for r in rs], yerr=[r["std"] for r in rs],
-                    fmt="o-", capsize=3, label=name)
-    return _finish(fig, ax, metric, "SLC rate (% of singular components per matrix)",
-                   title or label(variant, scorer), path, 8)
+        k = 100.0 if metric == "accuracy" else 1.0
+        yerr, _ = _bars(rs)
+        yerr = [[k * v for v in side] for side in yerr] if isinstance(yerr[0], list) else [k * v for v in yerr]
+        dodge = 0.6 * (i - (len(shown) - 1) / 2)  # points a little apart in x: curves that coincide stay visible
+        ax.errorbar([r["slc_rate"] + dodge for r in rs], [k * r["mean"] for r in rs], yerr=yerr,
+                    fmt=markers[i % len(markers)], ls=dashes[i % len(dashes)], ms=7 - 0.4 * (i % 5), capsize=3,
+                    label=name, alpha=0.85)
+    return _finish(fig, ax, "accuracy (%)" if metric == "accuracy" else metric,
+                   "SLC rate (% of singular components per matrix; points dodged apart)", title, path, 8)
 
 
 def plot_device_map(rows: list[dict], need: dict, axis: str, tolerance: float, path: Path, title: str = "") -> Path:
@@ -110,6 +127,5 @@ def plot_device_map(rows: list[dict], need: dict, axis: str, tolerance: float, p
     ax.set_title(title + "\nbands: 95 % CI of the paired difference (test examples × seeds); ▼: largest value "
                  "within the tolerance", fontsize=9)
     ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    return save_png(fig, path, dpi=120, tight=False)
+    outside_legend(ax, 8)
+    return save_png(fig, path, dpi=120, tight=True)

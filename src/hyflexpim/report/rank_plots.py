@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyflexpim.report.png import pyplot, save_png
+from hyflexpim.report.png import outside_legend, pyplot, save_png
 
 
 def plot_learned_ranks(ranks: dict[str, int], matrices: dict[str, tuple[int | None, str, tuple[int, int]]],
@@ -43,6 +43,5 @@ def plot_learned_ranks(ranks: dict[str, int], matrices: dict[str, tuple[int | No
     ax.set_ylim(0, 1.05)
     ax.set_title(title)
     ax.grid(alpha=0.3, axis="y")
-    ax.legend(fontsize=7, ncol=min(4, len(roles) + 2))
-    fig.tight_layout()
+    outside_legend(ax)
     return save_png(fig, path)

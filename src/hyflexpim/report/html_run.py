@@ -1,0 +1,341 @@
+"""`report.html` of a run folder (or several): everything the run wrote, as one self-contained page.
+
+It reads only the files the run left (config.yaml, results*.csv, differences*.csv, plans/, hw/, attention/,
+device/, jets/, learned ranks, importance concentration) and shows what is present: the resolved configuration,
+the model's matrices (decomposed or digital, and why), the accuracy tables and figures with their intervals, the
+selection-rule comparison, labelled variants (noise models, encodings) side by side, the chip model's tables and
+figures, the attention analysis, learned ranks, device maps. Every number in a results table is the number of
+``results.csv`` (its exact text in ``data-value``). Several folders: an overlay of their main curves first.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+from pathlib import Path
+
+from hyflexpim.atomic import write_atomic
+from hyflexpim.boundary import load_json, read_text
+from hyflexpim.report.html_page import cell, esc, figure, page, para, pre, table
+from hyflexpim.report.results import label
+
+# results.csv columns shown, with how they are printed (the metric columns scale by 100 for accuracy)
+METRIC_COLUMNS = ("mean", "std", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high")
+HW_COLUMNS = ("design", "slc_rate", "slc_weight_fraction", "seq_len", "throughput_tok_s", "tops_per_w",
+              "throughput_vs_all_slc", "efficiency_vs_all_slc", "energy_per_token_j", "area_mm2")
+
+
+def read_csv(path: Path) -> list[dict]:
+    return list(csv.DictReader(io.StringIO(read_text(path, "results table"))))
+
+
+def number(text: str | None) -> float | None:
+    try:
+        return float(text) if text not in (None, "", "None") else None
+    except ValueError:
+        return None
+
+
+def metric_text(value: float | None, metric: str) -> str:
+    """How a metric column prints: accuracy in % with two decimals, anything else with four significant digits."""
+    if value is None:
+        return ""
+    return f"{100 * value:.2f}" if metric == "accuracy" else f"{value:.4g}"
+
+
+def results_table(rows: list[dict]) -> str:
+    """results.csv as a table: one row per curve point, the metric columns in % for accuracy."""
+    if not rows:
+        return ""
+    metric = rows[0]["metric"]
+    unit = " (%)" if metric == "accuracy" else ""
+    columns = ["curve", "policy", "SLC rate (%)", "SLC share of weights (%)", "encoding", f"{metric}{unit}",
+               f"± std{unit}", "n seeds", f"95 % CI low{unit}", f"95 % CI high{unit}", f"vs INT8{unit}",
+               f"vs INT8 low{unit}", f"vs INT8 high{unit}", "resolved"]
+    body = []
+    for r in rows:
+        frac = number(r["slc_weight_fraction"])
+        line = [cell(label(r["variant"], r["scorer"] or None, r["policy"] or None), text=True),
+                cell(r["policy"], text=True),
+                cell(r["slc_rate"], f"{number(r['slc_rate']):g}" if number(r["slc_rate"]) is not None else "clean"),
+                cell(r["slc_weight_fraction"], f"{100 * frac:.1f}" if frac is not None else ""),
+                cell(r["encoding"], text=True)]
+        for c in METRIC_COLUMNS[:2]:
+            line.append(cell(r[c], metric_text(number(r[c]), metric)))
+        line.append(cell(r["n"], r["n"]))
+        for c in METRIC_COLUMNS[2:]:
+            line.append(cell(r[c], metric_text(number(r[c]), metric)))
+        resolved = r["vs_int8_resolved"]
+        line.append(cell(resolved, {"True": "yes", "False": "no"}.get(resolved, ""), text=True,
+                         cls="yes" if resolved == "True" else ""))
+        body.append(line)
+    return table(columns, body, "Mean over noise seeds; 95 % intervals from a paired bootstrap over test examples × "
+                                "seeds; 'vs INT8' is the paired difference from the main curve at 100 % SLC, "
+                                "'resolved' when its interval excludes zero.")
+
+
+def differences_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    body = [[cell(r["a"], text=True), cell(r["b"], text=True), cell(r["slc_rate"], f"{float(r['slc_rate']):g}"),
+             cell(r["diff"], f"{100 * float(r['diff']):+.2f}"), cell(r["ci_low"], f"{100 * float(r['ci_low']):+.2f}"),
+             cell(r["ci_high"], f"{100 * float(r['ci_high']):+.2f}"),
+             cell(r["resolved"], "yes" if r["resolved"] == "True" else "no", text=True,
+                  cls="yes" if r["resolved"] == "True" else "")] for r in rows]
+    return table(["curve a", "minus curve b", "SLC rate (%)", "a − b (points)", "95 % CI low", "95 % CI high",
+                  "resolved"], body, "Paired differences at the same SLC rate (test examples × noise seeds).")
+
+
+def matrices_table(folder: Path) -> str:
+    """The model's matrices from one of the run's plans: where each lives, its rank, and why it stays digital."""
+    from hyflexpim.plan import load_plan
+
+    plans = sorted((folder / "plans").glob("redistributed-*-slc*.json"))
+    if not plans:
+        return ""
+    def rate(p: Path) -> float:
+        try:
+            return float(p.stem.rsplit("-slc", 1)[1].split("-")[0])
+        except ValueError:
+            return 1e9
+    inner = [p for p in plans if 0 < rate(p) < 100] or plans
+    chosen = min(inner, key=rate)
+    plan = load_plan(chosen)
+    body = [[cell(m.name, text=True), cell(m.role, text=True), cell(m.layer, "" if m.layer is None else str(m.layer)),
+             cell(f"{m.shape[0]}×{m.shape[1]}", text=True), cell("analog" if m.analog else "digital", text=True),
+             cell(m.unit if m.analog else "", text=True), cell(m.rank if m.analog else None),
+             cell(len(m.slc) if m.analog else None), cell(m.digital_reason or "", text=True)]
+            for m in plan.matrices]
+    n = len(plan.analog)
+    note = (f"{n} matrices on analog arrays, {len(plan.digital)} digital (from {chosen.name}: "
+            f"{plan.slc_weight_fraction:.1%} of the analog weights in SLC).")
+    return table(["matrix", "role", "layer", "shape", "placement", "unit", "rank", "SLC units", "why digital"], body,
+                 note)
+
+
+def hw_table(rows: list[dict]) -> str:
+    if not rows:
+        return ""
+    cols = [c for c in HW_COLUMNS if c in rows[0]]
+    body = []
+    for r in rows:
+        line = []
+        for c in cols:
+            v = number(r[c])
+            if c == "design":
+                line.append(cell(r[c], text=True))
+            elif c == "slc_weight_fraction":
+                line.append(cell(r[c], "" if v is None else f"{100 * v:.1f}"))
+            else:
+                line.append(cell(r[c], "" if v is None else f"{v:.4g}"))
+        body.append(line)
+    names = {"slc_weight_fraction": "SLC share (%)", "throughput_tok_s": "tokens/s", "tops_per_w": "TOPS/W",
+             "throughput_vs_all_slc": "throughput vs all-SLC", "efficiency_vs_all_slc": "TOPS/W vs all-SLC",
+             "energy_per_token_j": "energy/token (J)", "area_mm2": "area (mm²)", "slc_rate": "SLC rate (%)",
+             "seq_len": "sequence length"}
+    return table([names.get(c, c) for c in cols], body, "From hw_results.csv: each design at each sequence length; "
+                                                       "gains against the all-SLC INT8 design.")
+
+
+def csv_table(path: Path, note: str = "") -> str:
+    rows = read_csv(path)
+    if not rows:
+        return ""
+    cols = list(rows[0])
+    body = [[cell(number(r[c]) if number(r[c]) is not None else r[c], None if number(r[c]) is not None else r[c])
+             for c in cols] for r in rows]
+    return table(cols, body, note or path.name)
+
+
+def figures(paths, captions: dict | None = None) -> str:
+    return "".join(figure(p, (captions or {}).get(p.name, p.name)) for p in paths)
+
+
+def _labels(folder: Path) -> list[str]:
+    """The labelled variants of a run folder (results-<label>.csv), the unlabelled run first ('')."""
+    out = [""] if (folder / "results.csv").exists() else []
+    out += sorted(p.stem.removeprefix("results-") for p in folder.glob("results-*.csv"))
+    return out
+
+
+def _main_curve(rows: list[dict]) -> list[dict]:
+    mains = [r for r in rows if r["variant"] == "redistributed" and r["slc_rate"] not in ("", None)]
+    scorers = [r["scorer"] for r in mains]
+    main = max(set(scorers), key=scorers.count) if scorers else None
+    # the first policy of the main scorer is the run's own (ablation policies come later in the file)
+    policy = next((r["policy"] for r in mains if r["scorer"] == main), None)
+    return sorted((r for r in mains if r["scorer"] == main and r["policy"] == policy), key=lambda r: float(r["slc_rate"]))
+
+
+def variants_overlay(series: list[tuple[str, list[dict]]], title: str) -> str:
+    """The main curve of several results tables in one figure (made here, in memory) and one table."""
+    from hyflexpim.report.plots import plot_overlay_bytes
+
+    curves = [(name, [_row_numbers(r) for r in _main_curve(rows)]) for name, rows in series]
+    curves = [(n, rs) for n, rs in curves if rs]
+    if not curves:
+        return ""
+    metric = curves[0][1][0]["metric"]
+    rates = sorted({r["slc_rate"] for _, rs in curves for r in rs})
+    body = []
+    for name, rs in curves:
+        at = {r["slc_rate"]: r for r in rs}
+        body.append([cell(name, text=True)] + [cell(at[x]["mean"], metric_text(at[x]["mean"], metric)) if x in at
+                                                else cell(None, "") for x in rates])
+    unit = " (%)" if metric == "accuracy" else ""
+    return (figure(plot_overlay_bytes(curves, title), title)
+            + table(["run / variant"] + [f"{x:g} % SLC{unit}" for x in rates], body,
+                    f"{metric} of the main curve (mean over noise seeds)"))
+
+
+def _row_numbers(r: dict) -> dict:
+    return {**r, **{k: number(r.get(k)) for k in ("slc_rate", "mean", "std", "ci_low", "ci_high")}}
+
+
+def _describe(folder: Path) -> tuple[str, dict]:
+    cfg_path = folder / "config.yaml"
+    if not cfg_path.exists():
+        return folder.name, {}
+    from hyflexpim.boundary import parse_yaml
+
+    cfg = parse_yaml(read_text(cfg_path, "run configuration"), "run configuration") or {}
+    return f"{cfg.get('model', '?')} on {cfg.get('task', '?')}", cfg
+
+
+def headline(folder: Path) -> str:
+    """INT8 against the cheapest SLC rate within 1 point, and the chip's throughput gain there (from the files)."""
+    if not (folder / "results.csv").exists():
+        return ""
+    rows = read_csv(folder / "results.csv")
+    main = {number(r["slc_rate"]): number(r["mean"]) for r in _main_curve(rows)}
+    clean = {r["variant"]: number(r["mean"]) for r in rows if r["slc_rate"] in ("", None)}
+    metric = rows[0]["metric"] if rows else "accuracy"
+    parts = []
+    if "fp32" in clean:
+        parts.append(f"FP32 {metric_text(clean['fp32'], metric)}")
+    if "redistributed" in clean:
+        parts.append(f"SVD + redistribution (float) {metric_text(clean['redistributed'], metric)}")
+    if 100.0 in main:
+        parts.append(f"INT8 (100 % SLC) {metric_text(main[100.0], metric)}")
+        if metric == "accuracy":
+            near = sorted(x for x, v in main.items() if x < 100 and v >= main[100.0] - 0.01)
+            if near:
+                gain = _hw_gain(folder, near[0])
+                parts.append(f"cheapest SLC rate within 1 point of INT8: {near[0]:g} % "
+                             f"({metric_text(main[near[0]], metric)})" + (f", {gain}" if gain else ""))
+            else:
+                parts.append("no SLC rate below 100 % within 1 point of INT8")
+    unit = " (accuracy in %)" if metric == "accuracy" else f" ({metric})"
+    return f'<div class="headline">{esc("; ".join(parts) + unit)}</div>' if parts else ""
+
+
+def _hw_gain(folder: Path, rate: float) -> str:
+    path = folder / "hw" / "hw_results.csv"
+    if not path.exists():
+        return ""
+    hits = [r for r in read_csv(path) if r["design"] == "hyflexpim" and number(r["slc_rate"]) == rate]
+    if not hits:
+        return ""
+    return f"{float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
+
+
+def run_sections(folder: Path, prefix: str = "") -> list[tuple[str, str, str]]:
+    """The sections of one run folder's page (anchors prefixed, so several folders share one page)."""
+    out: list[tuple[str, str, str]] = []
+    what, _ = _describe(folder)
+    tag = f" — {prefix.rstrip('-')}" if prefix else ""
+
+    def add(anchor: str, heading: str, body: str) -> None:
+        if body:
+            out.append((prefix + anchor, heading + tag, body))
+
+    for lab in _labels(folder):
+        suffix = f"-{lab}" if lab else ""
+        rows = read_csv(folder / f"results{suffix}.csv")
+        body = results_table(rows)
+        figs = [p for p in (folder / f"accuracy_vs_slc{suffix}.png", folder / f"perplexity_vs_slc{suffix}.png")
+                if p.exists()]
+        body = figures(figs) + body
+        diff = folder / f"differences{suffix}.csv"
+        if diff.exists():
+            body += "<h3>Selection rules and ablations against the main curve</h3>" + differences_table(read_csv(diff))
+        add(f"results{suffix}", "Accuracy against the SLC rate" + (f" ({lab})" if lab else ""), body)
+    labels = _labels(folder)
+    if len(labels) > 1:
+        series = [(lab or "run's own hardware", read_csv(folder / (f"results-{lab}.csv" if lab else "results.csv")))
+                  for lab in labels]
+        add("variants", "Hardware variants compared (noise models, encodings)",
+            variants_overlay(series, f"{what}: main curve of each labelled variant"))
+    for hw in sorted([folder / "hw"] + [p for p in (folder / "hw").glob("*") if p.is_dir()]):
+        if (hw / "hw_results.csv").exists():
+            name = hw.relative_to(folder)
+            body = figures(sorted(hw.glob("*.png"))) + hw_table(read_csv(hw / "hw_results.csv"))
+            add(str(name).replace("/", "-"), f"Chip model ({name}/)", body)
+    add("matrices", "Matrices", matrices_table(folder))
+    attention = folder / "attention"
+    if attention.is_dir():
+        body = "".join(csv_table(p) for p in sorted(attention.rglob("attention_layers.csv")))
+        body += "".join(csv_table(p) for p in sorted(attention.glob("attention_noise.csv")))
+        add("attention", "Attention analysis", figures(sorted(attention.rglob("*.png"))) + body)
+    ranks = folder / "models" / "learned_ranks.json"
+    if ranks.exists():
+        data = load_json(ranks, "learned ranks")
+        body = para(f"Learned ranks: {data.get('achieved', 0):.1%} of the decomposed matrices' parameters kept "
+                    f"(budget {data.get('budget', 0):.0%}).")
+        body += figures([p for p in [folder / "learned_ranks.png"] if p.exists()])
+        body += table(["matrix", "rank"], [[cell(n, text=True), cell(k)] for n, k in data.get("ranks", {}).items()])
+        add("ranks", "Learned ranks", body)
+    conc = sorted((folder / "importance").glob("*-concentration.json"))
+    if conc:
+        body = []
+        for p in conc:
+            share = load_json(p, "importance concentration")
+            body.append([cell(p.stem.removesuffix("-concentration"), text=True)]
+                        + [cell(v, f"{100 * v:.1f}") for v in share.values()])
+        keys = list(load_json(conc[0], "importance concentration"))
+        add("importance", "Importance concentration",
+            table(["variant-scorer"] + [f"share held by {k} (%)" for k in keys], body,
+                  "Share of the importance held by the top components of each matrix (averaged over matrices)."))
+    for sub, heading in (("device", "Device-requirement maps"), ("jets", "Jets: ParT attention")):
+        d = folder / sub
+        if d.is_dir() and any(d.glob("*.png")):
+            add(sub, heading, figures(sorted(d.glob("*.png"))) + "".join(csv_table(p) for p in sorted(d.glob("*.csv"))))
+    if (folder / "config.yaml").exists():
+        add("config", "Configuration", para(f"The resolved configuration of the run ({folder / 'config.yaml'}), every "
+                                            "default filled in.") + pre(read_text(folder / "config.yaml", "config")))
+    return out
+
+
+def write_report(folders: list[Path], out: Path | None = None, names: list[str] | None = None) -> Path:
+    """``report.html`` of one run folder (in it), or of several (an overlay first, then each folder's sections)."""
+    folders = [Path(f) for f in folders]
+    names = names or [f.name for f in folders]
+    if len(folders) == 1 and (folders[0] / "sweep_results.csv").exists():
+        from hyflexpim.report.html_sweep import sweep_name, sweep_sections
+
+        out = Path(out) if out else folders[0] / "report.html"
+        sections = sweep_sections(folders[0])
+        lead = ""
+        title = f"hyflexpim sweep: {sweep_name(folders[0])}"
+    elif len(folders) == 1:
+        what, _ = _describe(folders[0])
+        out = Path(out) if out else folders[0] / "report.html"
+        sections = run_sections(folders[0])
+        lead = headline(folders[0])
+        title = f"hyflexpim run: {what}"
+    else:
+        out = Path(out) if out else Path("report.html")
+        series = [(n, read_csv(f / "results.csv")) for n, f in zip(names, folders) if (f / "results.csv").exists()]
+        sections = [("overlay", "All runs: main curves", variants_overlay(series, "main curve of each run"))]
+        for n, f in zip(names, folders):
+            sections += run_sections(f, prefix=f"{n}-")
+        sections = [s for s in sections if s[2]]
+        lead = para(f"{len(folders)} run folders: " + ", ".join(str(f) for f in folders))
+        title = f"hyflexpim: {len(folders)} runs"
+    from hyflexpim import __version__
+
+    stamp = para(f"Written {time.strftime('%Y-%m-%d %H:%M')} by hyflexpim {__version__} from the files of "
+                 f"{', '.join(str(f) for f in folders)}; figures embedded, opens without a server or network.")
+    return write_atomic(out, page(title, sections, stamp + lead))
+

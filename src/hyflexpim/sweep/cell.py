@@ -1,0 +1,158 @@
+"""One cell of a sweep, and the steps cells share. Both are plain functions of plain arguments, so the same code runs
+in-process (one cell after another) and as Ray tasks (embedded or on a cluster).
+
+Sharing: cells whose fine-tuned, decomposed and redistributed models would be the same (``step_keys``: model, task,
+data, seed, the training steps; the hardware only for noise-aware training) form a group. The group's models and
+importance scores are made once in ``<sweep>/shared/<key>/`` and hard-linked (copied across file systems) into each
+cell's run folder, where the ordinary run finds them, checks their keys and reuses them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+import traceback
+from pathlib import Path
+
+from hyflexpim.atomic import write_atomic
+from hyflexpim.config import validate
+from hyflexpim.errors import UserError
+from hyflexpim.pipeline.config import RunConfig
+
+DONE = "sweep_cell.json"
+SHARED_FOLDERS = ("models", "importance")
+
+
+def group_key(config: RunConfig) -> str:
+    """Cells with equal keys share their models and importance scores."""
+    from hyflexpim.pipeline.step_keys import step_key
+
+    key = {"models": step_key(config, "redistributed"), "importance": config.importance.model_dump(mode="json")}
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def needs(config: RunConfig) -> list[tuple[str, str]]:
+    """The (variant, scorer) importance scores a cell's run reads."""
+    from hyflexpim.pipeline.run import curves_of
+
+    return sorted({(v, s) for v, s, _, _ in curves_of(config)})
+
+
+def _threads(n: int) -> int:
+    """Pin torch to ``n`` threads (the cell's cores, the same in-process and on Ray: bit-identical results);
+    returns the previous count."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    return before
+
+
+def prepare_shared(config: dict, folder: str, pairs: list, threads: int) -> dict:
+    """Make a group's models and importance scores in ``folder`` (resumable: a finished step is reused). Never
+    raises: ``{"folder": ..., "error": None or one line}`` (the group's cells then fail with that line)."""
+    from hyflexpim.pipeline.run import Run
+    from hyflexpim.pipeline.workspace import release
+
+    lines: list[str] = []
+    before = _threads(threads)
+    error = None
+    try:
+        cfg = validate(RunConfig, config | {"out": folder}, "shared steps")
+        run = Run.open(cfg, say=lines.append, progress=False)
+        run.redistributed()
+        for variant, scorer in pairs:
+            run.importance(variant, scorer)
+    except UserError as e:
+        error = str(e)
+    except Exception as e:  # noqa: BLE001 - reported on every cell of the group
+        error = f"unexpected {type(e).__name__}: {str(e)[:300]}"
+        lines.append("".join(traceback.format_exception(e)))
+    finally:
+        _threads(before)
+        release(Path(folder))
+        if Path(folder).is_dir():
+            write_atomic(Path(folder) / "shared.log", "\n".join(lines) + "\n")
+    return {"folder": folder, "error": error}
+
+
+def seed_cell(shared: Path, cell: Path) -> int:
+    """Hard-link the shared models and scores into a cell's run folder (copy where links fail); returns how many."""
+    n = 0
+    for sub in SHARED_FOLDERS:
+        for src in sorted((shared / sub).glob("*")):
+            if not src.is_file() or src.name.startswith("."):
+                continue
+            dst = cell / sub / src.name
+            if dst.exists():
+                continue
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(src, dst)
+            except OSError:
+                shutil.copy2(src, dst)
+            n += 1
+    return n
+
+
+def finished(cell_dir: Path, digest: str) -> dict | None:
+    """The record of a finished cell with this configuration, or None."""
+    path = cell_dir / DONE
+    if not path.exists():
+        return None
+    try:
+        rec = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+    return rec if rec.get("digest") == digest and rec.get("status") == "done" else None
+
+
+def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads: int, progress: bool = False,
+             say=None) -> dict:
+    """Run one cell as an ordinary run in its own folder; never raises: a failure is returned (and logged in the
+    cell's folder) so that the other cells go on. Returns the cell's record (its results are in its folder)."""
+    from hyflexpim.pipeline.report_run import finish
+    from hyflexpim.pipeline.run import Run
+
+    cell_dir = Path(config["out"])
+    started = time.perf_counter()
+    done = finished(cell_dir, digest)
+    if done is not None:
+        return done | {"skipped": True}
+    lines: list[str] = []
+
+    def log(message: str) -> None:
+        lines.append(message)
+        if say is not None:
+            say(f"[{name}] {message}")
+
+    rec = {"name": name, "digest": digest, "folder": str(cell_dir)}
+    if shared and shared.get("error"):
+        return rec | {"status": "failed", "error": f"shared steps: {shared['error']}"}
+    before = _threads(threads)
+    try:
+        cfg = validate(RunConfig, config, f"sweep cell {name}")
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        if shared:
+            seed_cell(Path(shared["folder"]), cell_dir)
+        run = Run.open(cfg, say=log, progress=progress)
+        rows = run.all()
+        finish(run, rows)
+        rec.update(status="done", seconds=round(time.perf_counter() - started, 1))
+        write_atomic(cell_dir / DONE, json.dumps(rec, indent=1))
+    except UserError as e:
+        rec.update(status="failed", error=str(e))
+    except Exception as e:  # noqa: BLE001 - one failing cell must not stop the sweep
+        rec.update(status="failed", error=f"unexpected {type(e).__name__}: {str(e)[:300]}")
+        lines.append("".join(traceback.format_exception(e)))
+    finally:
+        _threads(before)
+        from hyflexpim.pipeline.workspace import release
+
+        release(cell_dir)
+        if cell_dir.is_dir():
+            write_atomic(cell_dir / "sweep_cell.log", "\n".join(lines) + "\n")
+    return rec
