@@ -1,19 +1,21 @@
-"""Print the markdown tables of docs/accuracy.md from the run folders' results files.
+"""Print the markdown tables of docs/accuracy.md §2-§4 from the noise-model sweeps' cells.
 
-    python scripts/accuracy_tables.py            # after scripts/reproduce_noise_models.sh
+    .venv/bin/hyflexpim sweep sweeps/noise_models_minilm.yaml
+    .venv/bin/hyflexpim sweep sweeps/noise_models_smollm2.yaml
+    python scripts/accuracy_tables.py
 """
 
 import json
 from pathlib import Path
 
-RUNS = {"MiniLM-L6, Rotten Tomatoes (accuracy %)": Path("runs/minilm-rotten_tomatoes"),
-        "SmolLM2-135M, Wikipedia (perplexity)": Path("runs/smollm2-wikipedia")}
-VARIANTS = [("results", "(a) paper noise"), ("results-levels", "(b) BER-calibrated levels, 1 day"),
-            ("results-levels-circuit", "(c) (b) + ADC in the loop + digital attention"),
-            ("results-levels-slc-ideal", "(b) with ideal SLC cells"),
-            ("results-paper-offset", "(a) with offset encoding"),
-            ("results-paper-differential", "(a) with differential encoding"),
-            ("results-levels-differential", "(b) with differential encoding")]
+RUNS = {"MiniLM-L6, Rotten Tomatoes (accuracy %)": Path("runs/sweep-noise-models-minilm/cells"),
+        "SmolLM2-135M, Wikipedia (perplexity)": Path("runs/sweep-noise-models-smollm2/cells")}
+VARIANTS = [("paper", "(a) paper noise"), ("levels", "(b) BER-calibrated levels, 1 day"),
+            ("levels-circuit", "(c) (b) + ADC in the loop + digital attention"),
+            ("levels-slc-ideal", "(b) with ideal SLC cells"),
+            ("paper-offset", "(a) with offset encoding"),
+            ("paper-differential", "(a) with differential encoding"),
+            ("levels-differential", "(b) with differential encoding")]
 DRIFT = [("1", "1 s"), ("3600", "1 hour"), ("86400", "1 day"), ("2592000", "1 month (30 days)")]
 
 
@@ -38,8 +40,8 @@ SELECTIONS = [("redistributed", "grad_abs", "SVD + redistribution, gradient sele
 
 
 def selection_table(title: str, folder: Path) -> None:
-    """Which components go to SLC, under the paper's noise (the default run's results.json)."""
-    path = folder / "results.json"
+    """Which components go to SLC, under the paper's noise (the paper cell: the decoder run as it is)."""
+    path = folder / "paper" / "results.json"
     if not path.exists():
         return
     rows = [r for r in json.loads(path.read_text()) if r["slc_rate"] is not None]
@@ -56,8 +58,8 @@ def selection_table(title: str, folder: Path) -> None:
 
 def noise_tables() -> None:
     for title, folder in RUNS.items():
-        curves = [(name, main_curve(folder / f"{stem}.json")) for stem, name in VARIANTS
-                  if (folder / f"{stem}.json").exists()]
+        curves = [(name, main_curve(folder / cell / "results.json")) for cell, name in VARIANTS
+                  if (folder / cell / "results.json").exists()]
         if not curves:
             continue
         rates = sorted({rate for _, c in curves for rate in c})
@@ -71,8 +73,8 @@ def noise_tables() -> None:
 
 def drift_table() -> None:
     folder = RUNS["MiniLM-L6, Rotten Tomatoes (accuracy %)"]
-    found = [(label, main_curve(folder / f"results-levels-t{t}.json")) for t, label in DRIFT
-             if (folder / f"results-levels-t{t}.json").exists()]
+    found = [(label, main_curve(folder / f"levels-t{t}" / "results.json")) for t, label in DRIFT
+             if (folder / f"levels-t{t}" / "results.json").exists()]
     if found:
         print("**MiniLM-L6, levels model, 10 % SLC, accuracy % by time since programming**\n")
         print("| " + " | ".join(label for label, _ in found) + " |")

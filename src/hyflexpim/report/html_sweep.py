@@ -52,6 +52,23 @@ def sweep_sections(root: Path) -> list[tuple[str, str, str]]:
     if (root / "sweep_curves.png").exists() and not overlay:
         overlay = figure(root / "sweep_curves.png", "main curve of each cell")
     out.append(("curves", "Main curves", overlay))
+    if (root / "sweep_differences.csv").exists():
+        diffs = read_csv(root / "sweep_differences.csv")
+        metric = rows[0]["metric"] if rows else "accuracy"
+        k, unit = (100, " (points)") if metric == "accuracy" else (1, "")
+        body = [[cell(d["cell"], text=True), cell(d["slc_rate"], f"{number(d['slc_rate']):g}"),
+                 cell(d["mean"], metric_text(number(d["mean"]), metric)),
+                 cell(d["reference_mean"], metric_text(number(d["reference_mean"]), metric)),
+                 cell(d["diff"], f"{k * number(d['diff']):+.2f}"), cell(d["ci_low"], f"{k * number(d['ci_low']):+.2f}"),
+                 cell(d["ci_high"], f"{k * number(d['ci_high']):+.2f}"),
+                 cell(d["resolved"], "yes" if d["resolved"] == "True" else "no", text=True,
+                      cls="yes" if d["resolved"] == "True" else "")] for d in diffs]
+        ref = diffs[0]["reference"] if diffs else ""
+        out.append(("differences", f"Each cell against {ref}",
+                    table(["cell", "SLC rate (%)", metric, f"{metric} of {ref}", f"difference{unit}", "95 % CI low",
+                           "95 % CI high", "resolved"], body,
+                          "Main curves, point by point: paired bootstrap over the same test examples and noise seeds; "
+                          "resolved when the interval excludes zero.")))
     if rows and fields:
         metric = rows[0]["metric"]
         main = [r for r in rows if r["variant"] == "redistributed" and r["slc_rate"] not in ("", None)]

@@ -23,6 +23,7 @@ from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
 
 DONE = "sweep_cell.json"
+RECORDS = "sweep_records.jsonl"  # the evaluation records of the cell's run (for the paired differences between cells)
 SHARED_FOLDERS = ("models", "importance")
 
 
@@ -141,6 +142,7 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
         run = Run.open(cfg, say=log, progress=progress)
         rows = run.all()
         finish(run, rows)
+        write_atomic(cell_dir / RECORDS, "".join(json.dumps(r) + "\n" for r in run.records))
         rec.update(status="done", seconds=round(time.perf_counter() - started, 1))
         write_atomic(cell_dir / DONE, json.dumps(rec, indent=1))
     except UserError as e:

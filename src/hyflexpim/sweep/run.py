@@ -13,6 +13,7 @@ import yaml
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
 from hyflexpim.sweep.combine import write_combined
+from hyflexpim.sweep.compare import write_cell_differences
 from hyflexpim.sweep.engine import check_address, ray_available, run_cells
 from hyflexpim.sweep.spec import SweepConfig, expand, load_sweep
 
@@ -66,7 +67,7 @@ def run_sweep(sweep: str | Path | SweepConfig, ray: bool | None = None, address:
                                                    "folder": c.config.out} for c in cells], indent=1, default=str))
     say(f"sweep {spec.name}: {len(cells)} cells in {root / 'cells'}")
     records = run_cells(spec, root, cells, ray, address, say, progress)
-    files = write_combined(root, cells, records)
+    files = write_combined(root, cells, records) + write_cell_differences(root, cells, records, spec.reference)
     from hyflexpim.report.html_run import write_report
 
     files.append(write_report([root]))

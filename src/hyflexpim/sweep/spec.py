@@ -44,6 +44,8 @@ class SweepConfig(Strict):
     base: dict = Field(default_factory=dict, description="run-config fields every cell shares")
     grid: dict[str, list[Any]] = Field(default_factory=dict, description="field path -> values; every combination")
     cells: list[dict] = Field(default_factory=list, description="explicit cells: field path -> value, and a 'name'")
+    reference: str | None = Field(None, description="the cell every other cell is compared with, point by point "
+                                                    "(paired differences; default: the first cell)")
     cpus_per_cell: int = Field(1, ge=1, le=1024, description="CPU cores each cell asks Ray for, and its torch threads")
     gpus_per_cell: float = Field(0, ge=0, le=64, description="GPUs each cell asks Ray for (Accelerate uses them)")
 
@@ -124,6 +126,9 @@ def expand(sweep: SweepConfig, root: Path, base_dir: Path | None = None) -> list
         except UserError as e:
             raise UserError(f"sweep cell {name}: {e}") from None
         cells.append(Cell(name, flat, config))
+    if sweep.reference is not None and sweep.reference not in {c.name for c in cells}:
+        raise UserError(f"sweep file: reference: no cell is named {sweep.reference!r} (cells: "
+                        + ", ".join(c.name for c in cells[:6]) + (", …" if len(cells) > 6 else "") + ")")
     return cells
 
 
