@@ -93,6 +93,14 @@ def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
     mine = [r for r in rows if r["cell"] == cell["name"]]
     assert [r["mean"] for r in mine] == [r["mean"] for r in own] and len(own) == 4  # FP32, float, 0 and 100 % SLC
     assert (res.folder / "sweep_curves.png").read_bytes()[:4] == b"\x89PNG"
+    # every other cell against the first, point by point (paired over the same test examples and noise seeds)
+    with open(res.folder / "sweep_differences.csv") as f:
+        diffs = list(csv.DictReader(f))
+    assert {d["reference"] for d in diffs} == {res.records[0]["name"]} and len({d["cell"] for d in diffs}) == 11
+    for d in diffs:
+        assert float(d["ci_low"]) <= float(d["diff"]) <= float(d["ci_high"])
+        assert abs(float(d["diff"]) - (float(d["mean"]) - float(d["reference_mean"]))) < 1e-9
+        assert d["paired_seeds"] == "True"
     assert "sweep_results.csv" in (res.folder / "report.html").read_text()
 
 

@@ -107,10 +107,13 @@ def hardware_report(run: Run) -> list:
     table = [row for res in results for row in rows(res)]
     folder = run.ws.root / "hw" / run.config.label if run.config.label else run.ws.root / "hw"
     files = write_table(table, results, folder)
-    files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", plans[0].architecture.name))
+    chip = f"{plans[0].architecture.name} ({run.config.model}), {run.config.hardware.encoding} encoding"
+    if plans[0].attention.kind != "dense":
+        chip += f", {plans[0].attention.kind} attention keeping {plans[0].attention.keep:.0%}"
+    files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", chip))
     # against the sequence length and the energy breakdown: at the plan nearest 10 % SLC (the paper's point)
     at = min(range(len(plans)), key=lambda i: abs(run.config.plan.slc_rates[i] - 10))
-    title = f"{plans[at].architecture.name} ({run.config.model}), HyFlexPIM at {run.config.plan.slc_rates[at]:g} % SLC"
+    title = f"{chip}; HyFlexPIM at {run.config.plan.slc_rates[at]:g} % SLC"
     files.extend(write_plots(results[at], folder, title))
     return files
 

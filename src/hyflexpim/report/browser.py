@@ -52,9 +52,9 @@ def chromium() -> str | None:
 
 def available() -> str | None:
     """Why a page cannot be rendered here (None: it can)."""
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
+    import importlib.util
+
+    if importlib.util.find_spec("playwright") is None:
         return "Playwright is not installed (pip install playwright; its browser download is not needed)"
     if chromium() is None:
         return ("no Chromium found (install Debian's 'chromium' package, or set HYFLEXPIM_CHROMIUM to a Chromium or "
