@@ -62,8 +62,9 @@ def available() -> str | None:
     return None
 
 
-def render(page: Path, screenshot: Path | None = None, width: int = 1280) -> Rendered:
-    """Load ``page`` from disk in headless Chromium, read the rendered DOM, and save a full-page screenshot."""
+def render(page: Path, screenshot: Path | None = None, width: int = 1280, height: int = 1300) -> Rendered:
+    """Load ``page`` from disk in headless Chromium, read the rendered DOM, and save a screenshot of its top
+    (``width`` × ``height`` pixels)."""
     why = available()
     if why:
         raise UserError(f"cannot render {page} in a browser: {why}")
@@ -73,7 +74,7 @@ def render(page: Path, screenshot: Path | None = None, width: int = 1280) -> Ren
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=chromium(), args=FLAGS)
         try:
-            tab = browser.new_page(viewport={"width": width, "height": 900})
+            tab = browser.new_page(viewport={"width": width, "height": height})
             tab.goto(page.as_uri(), wait_until="load")
             tab.wait_for_function("() => Array.from(document.images).every(i => i.complete)", timeout=60_000)
             dom = tab.evaluate(CHECK)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.boundary import load_json, read_text
+from hyflexpim.report.html_overlay import main_curve, variants_overlay
 from hyflexpim.report.html_page import cell, esc, figure, page, para, pre, table
 from hyflexpim.report.html_tables import (csv_table, differences_table, hw_table, matrices_table, metric_text, number,
                                           read_csv, results_table)
@@ -28,40 +29,6 @@ def _labels(folder: Path) -> list[str]:
     out = [""] if (folder / "results.csv").exists() else []
     out += sorted(p.stem.removeprefix("results-") for p in folder.glob("results-*.csv"))
     return out
-
-
-def _main_curve(rows: list[dict]) -> list[dict]:
-    mains = [r for r in rows if r["variant"] == "redistributed" and r["slc_rate"] not in ("", None)]
-    scorers = [r["scorer"] for r in mains]
-    main = max(set(scorers), key=scorers.count) if scorers else None
-    # the first policy of the main scorer is the run's own (ablation policies come later in the file)
-    policy = next((r["policy"] for r in mains if r["scorer"] == main), None)
-    return sorted((r for r in mains if r["scorer"] == main and r["policy"] == policy), key=lambda r: float(r["slc_rate"]))
-
-
-def variants_overlay(series: list[tuple[str, list[dict]]], title: str) -> str:
-    """The main curve of several results tables in one figure (made here, in memory) and one table."""
-    from hyflexpim.report.plots import plot_overlay_bytes
-
-    curves = [(name, [_row_numbers(r) for r in _main_curve(rows)]) for name, rows in series]
-    curves = [(n, rs) for n, rs in curves if rs]
-    if not curves:
-        return ""
-    metric = curves[0][1][0]["metric"]
-    rates = sorted({r["slc_rate"] for _, rs in curves for r in rs})
-    body = []
-    for name, rs in curves:
-        at = {r["slc_rate"]: r for r in rs}
-        body.append([cell(name, text=True)] + [cell(at[x]["mean"], metric_text(at[x]["mean"], metric)) if x in at
-                                                else cell(None, "") for x in rates])
-    unit = " (%)" if metric == "accuracy" else ""
-    return (figure(plot_overlay_bytes(curves, title), title)
-            + table(["run / variant"] + [f"{x:g} % SLC{unit}" for x in rates], body,
-                    f"{metric} of the main curve (mean over noise seeds)"))
-
-
-def _row_numbers(r: dict) -> dict:
-    return {**r, **{k: number(r.get(k)) for k in ("slc_rate", "mean", "std", "ci_low", "ci_high")}}
 
 
 def _describe(folder: Path) -> tuple[str, dict]:
@@ -79,7 +46,7 @@ def headline(folder: Path) -> str:
     if not (folder / "results.csv").exists():
         return ""
     rows = read_csv(folder / "results.csv")
-    main = {number(r["slc_rate"]): number(r["mean"]) for r in _main_curve(rows)}
+    main = {number(r["slc_rate"]): number(r["mean"]) for r in main_curve(rows)}
     clean = {r["variant"]: number(r["mean"]) for r in rows if r["slc_rate"] in ("", None)}
     metric = rows[0]["metric"] if rows else "accuracy"
     parts = []

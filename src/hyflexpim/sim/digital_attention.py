@@ -29,6 +29,8 @@ Arithmetic (:func:`digital_attention`), all quantizers symmetric round-to-neares
 
 from __future__ import annotations
 
+import contextlib
+
 import functools
 from typing import Literal
 
@@ -267,3 +269,27 @@ def enable_digital_attention(model, cfg: DigitalAttentionConfig | dict | None = 
 
 def disable_digital_attention(handle: DigitalAttentionHandle) -> None:
     handle.disable()
+
+
+@contextlib.contextmanager
+def attention_hook(model, name: str, fn):
+    """Within the block every attention of ``model`` runs ``fn`` (an AttentionInterface function), each module
+    labelled with its layer index as ``_hyflexpim_layer``."""
+    from transformers.modeling_utils import AttentionInterface
+
+    from hyflexpim.models.discover import model_layer_of
+
+    AttentionInterface.register(name, fn)
+    mods = find_attention_modules(model)
+    names = {id(m): n for n, m in model.named_modules()}
+    for i, m in enumerate(mods):
+        layer = model_layer_of(model, names[id(m)])
+        m._hyflexpim_layer = layer if layer is not None else i
+    previous = model.config._attn_implementation or "eager"
+    model.set_attn_implementation(name)
+    try:
+        yield mods
+    finally:
+        model.set_attn_implementation(previous)
+        for m in mods:
+            del m._hyflexpim_layer

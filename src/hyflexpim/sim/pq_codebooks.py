@@ -7,8 +7,7 @@ from __future__ import annotations
 import torch
 
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import float_attention, valid_keys
-from hyflexpim.sim.sparse_attention import attention_hook
+from hyflexpim.sim.digital_attention import attention_hook, float_attention, valid_keys
 
 def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
                      max_keys: int = 8192, seed: int = 0) -> dict[int, torch.Tensor]:

@@ -23,7 +23,6 @@ queries.
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass, field
 from typing import Callable, Literal
 
@@ -33,7 +32,8 @@ from pydantic import Field
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, DigitalAttentionHandle, _repeat_kv,
-                                             digital_attention, find_attention_modules, float_attention, valid_keys)
+                                             attention_hook, digital_attention, find_attention_modules,
+                                             float_attention, valid_keys)
 
 SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
 
@@ -367,30 +367,6 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     previous = model.config._attn_implementation or "eager"
     model.set_attn_implementation(SPARSE_IMPLEMENTATION)
     return SparseAttentionHandle(model, previous, mods, state)
-
-
-@contextlib.contextmanager
-def attention_hook(model, name: str, fn):
-    """Within the block every attention of ``model`` runs ``fn`` (an AttentionInterface function), each module
-    labelled with its layer index as ``_hyflexpim_layer``."""
-    from transformers.modeling_utils import AttentionInterface
-
-    from hyflexpim.models.discover import model_layer_of
-
-    AttentionInterface.register(name, fn)
-    mods = find_attention_modules(model)
-    names = {id(m): n for n, m in model.named_modules()}
-    for i, m in enumerate(mods):
-        layer = model_layer_of(model, names[id(m)])
-        m._hyflexpim_layer = layer if layer is not None else i
-    previous = model.config._attn_implementation or "eager"
-    model.set_attn_implementation(name)
-    try:
-        yield mods
-    finally:
-        model.set_attn_implementation(previous)
-        for m in mods:
-            del m._hyflexpim_layer
 
 
 __all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "SparseAttentionHandle", "TopKAttentionConfig",
