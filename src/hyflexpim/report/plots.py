@@ -87,15 +87,19 @@ def _overlay(curves, title: str, path: Path | None):
     metric = "metric"
     markers, dashes = "osD^vP*Xh<>", ["-", "--", ":", "-."]
     shown = [c for c in curves if c[1]]
+    kinds = set()
     for i, (name, rs) in enumerate(shown):
         metric = rs[0]["metric"]
         k = 100.0 if metric == "accuracy" else 1.0
-        yerr, _ = _bars(rs)
+        yerr, kind = _bars(rs)
+        kinds.add(kind)
         yerr = [[k * v for v in side] for side in yerr] if isinstance(yerr[0], list) else [k * v for v in yerr]
         dodge = 0.6 * (i - (len(shown) - 1) / 2)  # points a little apart in x: curves that coincide stay visible
         ax.errorbar([r["slc_rate"] + dodge for r in rs], [k * r["mean"] for r in rs], yerr=yerr,
                     fmt=markers[i % len(markers)], ls=dashes[i % len(dashes)], ms=7 - 0.4 * (i % 5), capsize=3,
                     label=name, alpha=0.85)
+    if kinds:
+        title += f"\nbars: {' / '.join(sorted(kinds))}"
     return _finish(fig, ax, "accuracy (%)" if metric == "accuracy" else metric,
                    "SLC rate (% of singular components per matrix; points dodged apart)", title, path, 8)
 
