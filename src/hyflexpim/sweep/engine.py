@@ -95,6 +95,7 @@ def run_local(todo: list[Group], sweep: SweepConfig, say: Say, progress: bool, b
 
 
 def run_ray(todo: list[Group], sweep: SweepConfig, address: str | None, say: Say, bar) -> list[dict]:
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage report unless the user asks
     import ray
 
     if address is None:  # embedded: a new local instance with this machine's cores (never a running cluster's)
