@@ -2,7 +2,7 @@
 in-process — with one core per cell (the bit-identical setting) and with every core per cell (what a plain run
 uses). Prints the measured times and ratios; on 2 cores the gain is small, the point of Ray is the cluster path.
 
-    python benchmarks/bench_sweep.py            # ~10 min on 2 cores: MiniLM, small data, 2 noise models x 2 encodings
+    python benchmarks/bench_sweep.py            # ~24 min on 2 cores: MiniLM, small data, 2 noise models x 2 encodings
 """
 
 from __future__ import annotations
