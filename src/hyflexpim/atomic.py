@@ -45,3 +45,25 @@ def write_atomic(path: Path, text: str | bytes) -> Path:
         with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
             f.write(text)
     return Path(path)
+
+
+@contextlib.contextmanager
+def exclusive(lock_file: Path):
+    """Hold an exclusive lock (flock on ``lock_file``) while a shared cache entry is made: a second process
+    that wants the same entry waits, then finds it made. No lock where the platform has none."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX
+        yield
+        return
+    lock_file = Path(lock_file)
+    try:
+        lock_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_file, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as e:
+        raise UserError(f"cannot write {lock_file}: {e.strerror}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock

@@ -102,8 +102,21 @@ def gguf_safetensors(gguf: Path, target: Path | None = None) -> Path:
         st = gguf.stat()
         key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
         target = cache_dir() / "gguf" / f"{gguf.stem}-{key}"
-    if (target / "config.json").exists() and (target / "model.safetensors").exists():
+    if _made(target):
         return target
+    from hyflexpim.atomic import exclusive
+
+    with exclusive(target.with_name(target.name + ".lock")):  # two processes at once: one converts, one waits
+        if not _made(target):
+            _dequantize(gguf, target)
+    return target
+
+
+def _made(target: Path) -> bool:
+    return (target / "config.json").exists() and (target / "model.safetensors").exists()
+
+
+def _dequantize(gguf: Path, target: Path) -> None:
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -131,7 +144,6 @@ def gguf_safetensors(gguf: Path, target: Path | None = None) -> Path:
     if target.exists():
         shutil.rmtree(target)
     tmp.replace(target)
-    return target
 
 
 def load_model(name: str, task: str = "classification", num_labels: int = 2):

@@ -95,7 +95,7 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
 
 def packaged_part(progress: bool = True, say=print) -> Path:
     """The cached ``part`` model (ParT small trained on the shipped sample), trained first when missing."""
-    from hyflexpim.atomic import write_atomic
+    from hyflexpim.atomic import exclusive, write_atomic
     from hyflexpim.data.jets import load_jets
     from hyflexpim.models.load import cache_dir
     from hyflexpim.models.part import packaged_path, save_part
@@ -103,9 +103,12 @@ def packaged_part(progress: bool = True, say=print) -> Path:
     path = packaged_path(cache_dir())
     if path.is_file():
         return path
-    say("training the packaged ParT model on the shipped jets sample (once; cached in "
-        f"{path.parent})")
-    model, report = train_part(load_jets(), JetTrainConfig(), progress, say)
-    save_part(model, path)
-    write_atomic(path.with_suffix(".json"), json.dumps(report, indent=1))
+    with exclusive(path.with_name(path.name + ".lock")):  # two processes at once: one trains, the other waits
+        if path.is_file():
+            return path
+        say("training the packaged ParT model on the shipped jets sample (once; cached in "
+            f"{path.parent})")
+        model, report = train_part(load_jets(), JetTrainConfig(), progress, say)
+        write_atomic(path.with_suffix(".json"), json.dumps(report, indent=1))
+        save_part(model, path)
     return path
