@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import one_line_error
 
@@ -44,6 +45,9 @@ def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, 
         assert 0 <= row["binary"] <= 1 and row["k90"] >= 1 and -1 <= row["correlation"] <= 1
     sparse = {row["attention"]: row for row in csv.DictReader(open(out / "jets_sparse_attention.csv"))}
     assert set(sparse) == {"dense", "top-1", "top-2", "top-4"} and float(sparse["dense"]["vs_dense"]) == 0
+    # --jets limits the accuracy as well as the attention statistics: the same 60 test jets everywhere
+    assert summary["test"]["jets"] == 60 and {int(r["jets"]) for r in sparse.values()} == {60}
+    assert float(sparse["dense"]["accuracy"]) == pytest.approx(summary["test"]["accuracy"])
     subjets = list(csv.DictReader(open(out / "jets_subjets.csv")))
     assert {r["class"] for r in subjets} == {"QCD", "Hbb", "Tbqq", "Wqq", "Zqq"}
     for f in ("jets_eta_phi.png", "jets_subjet_share.png", "attention_histogram.png",
@@ -67,6 +71,23 @@ def test_hyflexpim_runs_unchanged_on_part(checkpoint, tmp_path):
     rows = list(csv.DictReader(open(out / "results.csv")))
     assert {float(r["slc_rate"]) for r in rows if r["slc_rate"]} >= {0.0, 10.0, 100.0}
     assert (out / "attention" / "attention_metrics.csv").exists()
+
+
+def test_mean_auc_is_over_the_classes_present():
+    from hyflexpim.pipeline.jets_train import auc_one_vs_rest, mean_auc
+
+    scores = np.array([[0.9, 0.1, 0.0], [0.2, 0.8, 0.0], [0.6, 0.4, 0.0], [0.3, 0.7, 0.0]])
+    labels = np.array([0, 1, 0, 1])  # class 2 absent: its AUC does not exist and must not pull the mean down
+    auc = dict(zip("abc", auc_one_vs_rest(scores, labels)))
+    assert auc == {"a": 1.0, "b": 1.0, "c": None} and mean_auc(auc) == 1.0
+    assert mean_auc({"a": None}) is None
+
+
+def test_generate_takes_jets_per_class_and_the_old_name_with_a_note(tmp_path):
+    r = hyflexpim("jets", "generate", "--out", str(tmp_path / "g"), "--jets-per-class", "0")
+    one_line_error(r, "--jets-per-class")
+    r = hyflexpim("jets", "generate", "--out", str(tmp_path / "g"), "--events", "0")
+    assert "old names of --jets-per-class" in r.stderr
 
 
 def test_jets_bad_input_is_one_line(tmp_path):

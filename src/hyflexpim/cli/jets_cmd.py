@@ -19,7 +19,9 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress bars")
 
 
 def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (parts/ and jets.npz)"),
-             events: int = typer.Option(200, "--events", "--jets", help="jets kept per class"),
+             per_class: int = typer.Option(200, "--jets-per-class", help="jets kept per class"),
+             events: Optional[int] = typer.Option(None, "--events", "--jets", hidden=True,
+                                                  help="old name of --jets-per-class (one release)"),
              seed: int = typer.Option(0, "--seed", help="seed of the Pythia random streams"),
              chunk: int = typer.Option(100, "--chunk", help="jets per chunk (the unit of resuming)"),
              classes: Optional[str] = typer.Option(None, "--classes", help="comma-separated subset of "
@@ -31,13 +33,17 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
     from hyflexpim.data.jets import load_jets
     from hyflexpim.data.jets_generate import generate as run
 
+    if events is not None:
+        typer.echo("note: --events/--jets are the old names of --jets-per-class (they always counted jets per class); "
+                   "they go in the next release", err=True)
+        per_class = events
     if not 0 <= seed < 9000:
         raise UserError(f"--seed must be in 0..8999 (Pythia seeds are at most 900,000,000), got {seed}")
     names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
     if not 1 <= workers <= 256:
         raise UserError(f"--workers must be in 1..256, got {workers}")
     t = time.perf_counter()
-    path = run(out, events, seed, chunk, names, show_progress=not quiet, workers=workers)
+    path = run(out, per_class, seed, chunk, names, show_progress=not quiet, workers=workers)
     data = load_jets(str(path))
     m = data.meta
     typer.echo(f"wrote {path}: {len(data)} jets {data.class_counts()} from {m['events']} events in "

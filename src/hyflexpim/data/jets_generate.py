@@ -197,7 +197,8 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
     if bad:
         raise UserError(f"unknown jet class {bad[0]!r}; allowed: {', '.join(PROCESSES)}")
     if jets_per_class < 1 or chunk < 1 or workers < 1:
-        raise UserError("--events, --chunk and --workers must be at least 1")
+        raise UserError(f"--jets-per-class, --chunk and --workers must be at least 1, got {jets_per_class}, {chunk}, "
+                        f"{workers}")
     _imports()
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -238,5 +239,5 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
             "jets_per_second_per_process": round(jets / seconds, 2) if seconds else None, "workers": workers,
             "selection": f"anti-kT R={R}, {PT_RANGE[0]:g} < pT < {PT_RANGE[1]:g} GeV, |eta| < {MAX_ETA:g}",
             "energy_gev": ENERGY_GEV, "detector": "none (generator level)", "source": "generated jets",
-            "command": f"hyflexpim jets generate --events {jets_per_class} --seed {seed} --chunk {chunk}"}
+            "command": f"hyflexpim jets generate --jets-per-class {jets_per_class} --seed {seed} --chunk {chunk}"}
     return save_jets(_concat(parts, seed, meta), out / "jets.npz")

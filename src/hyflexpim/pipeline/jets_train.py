@@ -42,8 +42,9 @@ def auc_one_vs_rest(scores: np.ndarray, labels: np.ndarray) -> list[float | None
     return out
 
 
-def predict(model, data, split: str = "test", batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Softmax scores [N, classes] and labels of a split."""
+def predict(model, data, split: str = "test", batch_size: int = 256,
+            index: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Softmax scores [N, classes] and labels of a split (or of ``index``, jets of that split)."""
     import torch
 
     from hyflexpim.data import jet_batches
@@ -51,17 +52,26 @@ def predict(model, data, split: str = "test", batch_size: int = 256) -> tuple[np
     scores, labels = [], []
     model.eval()
     with torch.no_grad():
-        for b in jet_batches(data, data.split_indices(split), batch_size):
+        for b in jet_batches(data, data.split_indices(split) if index is None else index, batch_size):
             labels.append(b.pop("labels").numpy())
             scores.append(torch.softmax(model(**b).logits.float(), -1).numpy())
     return np.concatenate(scores), np.concatenate(labels)
 
 
-def measure(model, data, split: str = "test") -> dict:
-    scores, labels = predict(model, data, split)
+def mean_auc(auc: dict[str, float | None]) -> float | None:
+    """Mean one-vs-rest AUC over the classes that have one (a class absent from the data has none); None if none."""
+    have = [a for a in auc.values() if a is not None]
+    return sum(have) / len(have) if have else None
+
+
+def measure(model, data, split: str = "test", index: np.ndarray | None = None) -> dict:
+    """Accuracy and one-vs-rest AUC on a split, or on ``index`` (jets of that split). ``classes_present``: the classes
+    with at least one jet; with fewer than two, accuracy is only the share called that class and no AUC exists."""
+    scores, labels = predict(model, data, split, index=index)
     auc = auc_one_vs_rest(scores, labels)
+    present = [c for i, c in enumerate(data.class_names) if (labels == i).any()]
     return {"split": split, "jets": int(len(labels)), "accuracy": float((scores.argmax(1) == labels).mean()),
-            "auc": {c: a for c, a in zip(data.class_names, auc)}}
+            "auc": {c: a for c, a in zip(data.class_names, auc)}, "classes_present": present}
 
 
 def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, say=print):
