@@ -13,7 +13,9 @@ analog module counts it (``hw/costs.py``, ``hw/library.py``), with the same comp
 * cells read   s x rows x outputs x devices_per_weight               -> rram_array_64x128 energy / 64 per cell
 * row drives   s x rows x dac_bits                                   -> wl_driver (a b-bit DAC = b 1-bit drivers)
 * latency      ceil(n / adcs) x adc_bits / clock                      (a SAR ADC resolves one bit per cycle:
-  HyFlexPIM's ``adc_time_scales_with_bits`` rule, on the macro's own clock)
+  HyFlexPIM's ``adc_time_scales_with_bits`` rule, on the macro's own clock); also ceil(n / adcs) x the
+  library's conversion time (1.28 GS/s at 65 nm, the rate HyFlexPIM's chip assumes) x (L / 65 nm), gate delay
+  ~ L (Dennard et al. 1974)
 * area         devices x the library's cell (4F^2), ADCs, drivers, shift-adds and buffer share per ADC
 
 Scaling from the library (65 nm; supply not given by the reference: ``REF_VDD_V`` = 1.0 V, an assumption) to the
@@ -44,7 +46,7 @@ from hyflexpim.atomic import write_atomic
 from hyflexpim.chip.macro import MACROS, AnalogMacro, DigitalMacro, Fits, load_fits, load_macro
 from hyflexpim.chip.spec import PimSpec, load_spec
 from hyflexpim.errors import UserError
-from hyflexpim.hw.library import adc_energy_pj
+from hyflexpim.hw.library import adc_energy_pj, adc_time_ns
 
 REF_NODE_NM = 65.0  # library.yaml: "65 nm"
 REF_VDD_V = 1.0     # assumption: the reference gives no supply for its 65 nm library
@@ -73,8 +75,9 @@ class MacroCost:
 
     ops: float                       # 2 x MACs of one MVM
     energy_pj: dict[str, float]      # by category (CATEGORIES)
-    latency_ns: float
+    latency_ns: float                # on the macro's clock, one cycle per ADC bit
     area_mm2: dict[str, float]       # one core, by block
+    library_latency_ns: float = 0.0  # at the library's ADC rate (1.28 GS/s at 65 nm) scaled by the node
 
     @property
     def total_pj(self) -> float:
@@ -113,6 +116,7 @@ def price(macro: AnalogMacro, spec: PimSpec, adc_energy_scale: float = 1.0) -> M
         "buffers": conversions * buf.energy_pj * s_cmos,
     }
     latency_ns = math.ceil(conversions / d["adcs"]) * bits * 1e3 / d["clock_mhz"]
+    library_ns = math.ceil(conversions / d["adcs"]) * adc_time_ns(spec, bits) * d["node_nm"] / REF_NODE_NM
     s_area = area_scale(d["node_nm"]) * 1e-6  # um2 at 65 nm -> mm2 at the node
     ref_bits = adc.ref_bits or bits
     area = {
@@ -122,7 +126,7 @@ def price(macro: AnalogMacro, spec: PimSpec, adc_energy_scale: float = 1.0) -> M
         "shift_add": d["adcs"] * sa.area_um2 * s_area,
         "buffers": d["adcs"] * buf.area_um2 / a.arrays * s_area,
     }
-    return MacroCost(2.0 * d["rows"] * d["outputs"], energy, latency_ns, area)
+    return MacroCost(2.0 * d["rows"] * d["outputs"], energy, latency_ns, area, library_ns)
 
 
 def fitted_parameters(spec: PimSpec, fits: Fits | None = None) -> dict[str, float]:
@@ -195,6 +199,8 @@ def _needed(fig: str, m: AnalogMacro, cost: MacroCost, published: float) -> str:
             f = _scale_needed(cost.total_pj, cost.energy_pj[cat], target)
             parts.append(f"{what} x{f:.3g}" if f else f"no {what} alone")
         return "; ".join(parts)
+    if fig == "mvm_latency_ns (library ADC rate)":
+        return f"library conversion time x{published / cost.library_latency_ns:.3g} (sar_adc latency_ns, 1.28 GS/s)"
     if fig == "mvm_latency_ns":
         d = m.design
         per_adc = math.ceil(d.input_bits.value / d.dac_bits.value) * d.outputs.value * d.conversions_per_output.value
@@ -215,8 +221,9 @@ def _analog_rows(key: str, m: AnalogMacro, spec: PimSpec, params: dict[str, floa
     p, rows = m.published, []
     for fig, unit, model in (("tops_per_w", "TOPS/W", cost.tops_per_w),
                              ("mvm_latency_ns", "ns", cost.latency_ns),
+                             ("mvm_latency_ns (library ADC rate)", "ns", cost.library_latency_ns),
                              ("tops_per_mm2", "TOPS/mm2", cost.tops_per_mm2)):
-        pub = getattr(p, fig)
+        pub = getattr(p, fig.split(" ")[0])
         row = Row(key, fig, unit, model, pub.value if pub else None,
                   "fitted" if (key, fig) in fitted else "predicted",
                   pub.source if pub else "not published", condition=p.condition)
