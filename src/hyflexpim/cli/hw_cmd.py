@@ -49,10 +49,12 @@ def hw(
     no_fit: bool = typer.Option(False, "--no-fit", help="validate: fit nothing (the library as it is)"),
 ) -> None:
     """Throughput, latency, energy and area of HyFlexPIM and its baselines, from a plan or a model shape;
-    ``hw validate``: the component library against published RRAM macros."""
+    "hw validate": the component library against published RRAM macros."""
     if action is not None:
         if action != "validate":
             raise UserError(f"unknown hw action '{action}': the only one is 'validate' (or give --model / --plan)")
+        if model is not None or plan is not None:
+            raise UserError("hw validate prices published macros, not a model: drop --model / --plan")
         from hyflexpim.hw.silicon import run
 
         run([m.strip() for m in macros.split(",") if m.strip()] or None, fit=not no_fit, out=out, say=typer.echo)
