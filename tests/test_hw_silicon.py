@@ -165,3 +165,16 @@ def test_cli_bad_macro_spec_is_one_line_exit_2(tmp_path, text, word):
     assert len(lines) == 1 and lines[0].startswith("error:") and word in lines[0], r.stderr
     with pytest.raises(UserError):
         load_macro(bad)
+
+
+def test_a_fit_that_cannot_be_made_is_one_line(tmp_path):
+    spec = load_spec("hyflexpim")
+    digital = tmp_path / "fits.yaml"
+    digital.write_text("fits:\n  adc_energy_scale:\n    macro: racer_micro2021\n    figure: tops_per_w\n"
+                       "    why: a digital design has no ADC to fit\n")
+    with pytest.raises(UserError, match="racer_micro2021"):
+        silicon.fitted_parameters(spec, load_fits(digital))
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("fits:\n  adc_energy_scale:\n    macro: nope\n    figure: tops_per_w\n    why: not a macro here\n")
+    with pytest.raises(UserError, match="nope"):
+        load_fits(unknown)

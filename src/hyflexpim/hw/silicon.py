@@ -135,8 +135,8 @@ def fitted_parameters(spec: PimSpec, fits: Fits | None = None) -> dict[str, floa
     out: dict[str, float] = {}
     for name, f in fits.fits.items():
         m = load_macro(f.macro)
-        published = getattr(m.published, f.figure)
-        if not isinstance(m, AnalogMacro) or published is None or f.figure != "tops_per_w":
+        published = getattr(m.published, f.figure) if isinstance(m, AnalogMacro) else None
+        if published is None or f.figure != "tops_per_w":
             raise UserError(f"fits: fits.{name}: {f.macro} has no published {f.figure} an ADC scale can be fitted to")
         base = price(m, spec, 0.0)
         one = price(m, spec, 1.0)
