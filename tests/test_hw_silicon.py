@@ -175,6 +175,7 @@ def test_a_fit_that_cannot_be_made_is_one_line(tmp_path):
     with pytest.raises(UserError, match="racer_micro2021"):
         silicon.fitted_parameters(spec, load_fits(digital))
     unknown = tmp_path / "unknown.yaml"
-    unknown.write_text("fits:\n  adc_energy_scale:\n    macro: nope\n    figure: tops_per_w\n    why: not a macro here\n")
+    unknown.write_text("fits:\n  adc_energy_scale:\n    macro: nope\n    figure: tops_per_w\n"
+                       "    why: not a macro here\n")
     with pytest.raises(UserError, match="nope"):
         load_fits(unknown)
