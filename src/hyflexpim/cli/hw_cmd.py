@@ -24,6 +24,8 @@ def _ints(text: str, flag: str, limit: int = MAX_TOKENS) -> list[int]:
 
 
 def hw(
+    action: Optional[str] = typer.Argument(None, help="'validate': the chip library against published RRAM "
+                                           "macros (docs/hw.md, Silicon validation); omit to price a model"),
     model: Optional[str] = typer.Option(
         None, "--model", help="catalogue shape: bert-base, bert-large, gpt2, llama-3.2-1b, minilm-l6, smollm2-135m"),
     slc_rate: float = typer.Option(10.0, "--slc-rate", help="percent of components in SLC (uniform plan), 0..100"),
@@ -42,8 +44,21 @@ def hw(
     gen_tokens: int = typer.Option(128, "--gen-tokens", help="tokens generated per inference (decoders)"),
     decoder: bool = typer.Option(False, "--decoder", help="a format-1 plan (no architecture in it) is a decoder"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder for CSV, JSON and PNG plots"),
+    macros: str = typer.Option("", "--macros", help="validate: comma-separated macros (built-in names or YAML "
+                               "files); default every built-in one"),
+    no_fit: bool = typer.Option(False, "--no-fit", help="validate: fit nothing (the library as it is)"),
 ) -> None:
-    """Throughput, latency, energy and area of HyFlexPIM and its baselines, from a plan or a model shape."""
+    """Throughput, latency, energy and area of HyFlexPIM and its baselines, from a plan or a model shape;
+    "hw validate": the component library against published RRAM macros."""
+    if action is not None:
+        if action != "validate":
+            raise UserError(f"unknown hw action '{action}': the only one is 'validate' (or give --model / --plan)")
+        if model is not None or plan is not None:
+            raise UserError("hw validate prices published macros, not a model: drop --model / --plan")
+        from hyflexpim.hw.silicon import run
+
+        run([m.strip() for m in macros.split(",") if m.strip()] or None, fit=not no_fit, out=out, say=typer.echo)
+        return
     from rich.console import Console
 
     from hyflexpim.hw import compare

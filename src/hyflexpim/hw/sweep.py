@@ -174,21 +174,10 @@ def baselines() -> None:
 
 
 def validate() -> None:
-    """The ASADI-like design against what ASADI's full text reports (baselines.md section 1)."""
-    from hyflexpim.hw.library import adc_time_ns
+    """The component library against published RRAM macros (hyflexpim.hw.silicon; ``hyflexpim hw validate``)."""
+    from hyflexpim.hw.silicon import run
 
-    spec = load_spec("asadi")
-    a = spec.analog
-    per_am = a.arrays * a.cols * a.input_bits * adc_time_ns(spec, a.adc_bits_slc) * a.adc_share / a.arrays
-    print(f"ADC-bound time of one analog module per token: {per_am * 1e-3:.2f} us (ASADI [D]: ~2.6 us at 1.2 GS/s)")
-    for model, L in (("bert-base", 1024), ("bert-base", 384)):
-        r = evaluate(model, spec, [L])
-        e = r["energy_by_role_j"]
-        tot = r["energy_per_inference_j"][0]
-        lin = _linear(r) / tot
-        digital = (e["attention"][0] + e["sfu"][0]) / tot
-        print(f"{model} L={L}: bottleneck {r['bottleneck_stage'][0]}; energy: digital (attention + softmax) "
-              f"{digital:.1%} (ASADI: > 98%), linear layers {lin:.1%} (ASADI: ~1%)")
+    run()
 
 
 if __name__ == "__main__":
