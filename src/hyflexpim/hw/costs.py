@@ -37,6 +37,7 @@ import math
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
+from hyflexpim.hw.capacity import check_digital_capacity
 from hyflexpim.hw.library import adc_time_ns, chip_area_mm2, conversion_energy_pj, pu_totals
 from hyflexpim.hw.mapping import Mapping, Stage, cells_per_weight
 from hyflexpim.plan import Architecture
@@ -136,6 +137,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     """All outputs for one spec and plan, arrays over ``seq_lens``."""
     L = np.asarray(seq_lens, dtype=float)
     d, a = spec.digital, spec.analog
+    layer_pus = min((s.pus for s in mp.stages if s.is_layer), default=1)
+    room_tokens = check_digital_capacity(spec, shape, layer_pus, L, batch, gen_tokens)  # refuses past the room
     nor_ns, e_nor = spec.comp(d.pim).latency_ns, spec.comp(d.pim).energy_pj
     wr_ns, e_wr = spec.comp(d.write).latency_ns or nor_ns, spec.comp(d.write).energy_pj
     sfu_ns, e_sfu = spec.comp(d.sfu).latency_ns, spec.comp(d.sfu).energy_pj
@@ -305,5 +308,6 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             "excluded_matrices": mp.excluded, "batch": B, "gen_tokens": G,
             "peak_power_w_per_pu": pu["power_w"], "area_mm2_per_pu": pu["area_mm2"],
             "analog_ns_per_token_bottleneck": max(x["thr_ns"] for x in st),
+            "digital_room_tokens": room_tokens,
         },
     }
