@@ -88,7 +88,7 @@ def topk_visits(keep: float) -> float:
     """Expected scores streamed per entry when random-pivot quick-select (SpAtten's top-k engine) keeps the share
     ``keep`` of a long row: 2 + 2k·ln(1/k) + 2(1-k)·ln(1/(1-k)) (the expected comparisons of Hoare's selection,
     n -> infinity); 0 when every entry is kept (nothing to select). With ~2·ln(n) rounds per row this is within
-    ~6 % of the cycles of SpAtten's own latency model (TopKLatencyModel.scala) at n = 128 .. 65,536 (docs/hw.md)."""
+    ~7 % of the cycles of SpAtten's own latency model (TopKLatencyModel.scala) at n = 128 .. 65,536 (docs/hw.md)."""
     if keep >= 1.0:
         return 0.0
     k = max(keep, 1e-12)

@@ -1,9 +1,14 @@
-"""Sweeps behind docs/sparse_attention.md (chip side): ``python -m hyflexpim.hw.sweep sparse hardsea``.
+"""Sweeps behind docs/sparse_attention.md (chip side): ``python -m hyflexpim.hw.sweep sparse hardsea``, and
+``python -m hyflexpim.hw.sparse_sweep {sparse,hardsea,topk,capacity}``.
 
 ``sparse``  HyFlexPIM (10 % SLC) with dynamic sparse attention on its digital PIM — each predictor's own
             cost priced (``chip.spec.Prediction``) — against all-SLC INT8 running the same predictor and keep (the
             headline: HyFlexPIM's own share), with the sparsity's share and dense all-SLC beside it, against L;
-``hardsea`` the HARDSEA-like attention-only design against the GPU roofline on the same self-attention work.
+``hardsea`` the HARDSEA-like attention-only design against the GPU roofline on the same self-attention work;
+``topk``    the top-k engine's expected cycles (hyflexpim.hw.costs.topk_visits / topk_rounds) against a
+            re-implementation of SpAtten's own latency model (random-pivot quick-select, 16 scores per cycle,
+            3 cycles per round; mit-han-lab/spatten TopKLatencyModel.scala);
+``capacity`` the digital PIM's room for K, V and scores per model: the longest context that fits.
 """
 
 from __future__ import annotations
@@ -113,3 +118,78 @@ def hardsea() -> None:
     r = HARDSEA_REPORTED
     print(f"HARDSEA reports {r['speedup'][0]}-{r['speedup'][1]}x speed-up and {r['efficiency'][0]}-"
           f"{r['efficiency'][1]}x energy efficiency over a GPU; Table V [3P]: {r['gops']} GOPS, {r['gops_w']} GOPS/W")
+
+
+def spatten_topk_cycles(n: int, keep: float, rng, parallelism: int = 16, round_cycles: int = 3) -> int:
+    """Cycles of one top-k over n random scores by SpAtten's rule (re-implemented, not copied): each round streams
+    the surviving scores past a random pivot at ``parallelism`` per cycle plus ``round_cycles``, then keeps the
+    side that holds the k-th largest."""
+    import numpy as np
+
+    x, t, cyc = rng.random(n), int(keep * n), 0
+    while x.size:
+        cyc += -(-x.size // parallelism) + round_cycles
+        p = x[rng.integers(x.size)]
+        lo, hi = x[x < p], x[x > p]
+        if lo.size <= t:
+            if lo.size + 1 > t:
+                break
+            t, x = t - lo.size - 1, hi
+        else:
+            x = lo
+    return cyc
+
+
+def topk(draws: int = 100) -> None:
+    import numpy as np
+
+    from hyflexpim.hw.costs import topk_rounds, topk_visits
+
+    rng = np.random.default_rng(0)
+    print(f"top-k engine cycles per row: the model (n x visits(k) / 16 + 3 x 2 ln n) against a re-implementation of "
+          f"SpAtten's latency model (mean of {draws} random rows)")
+    print("| n | keep | model | SpAtten's rule | error |")
+    print("|---|---|---|---|---|")
+    for n in (128, 512, 2048, 8192, 65536):
+        for keep in (0.12, 0.25, 0.33):
+            model = n * topk_visits(keep) / 16 + 3 * float(topk_rounds(n))
+            sim = float(np.mean([spatten_topk_cycles(n, keep, rng) for _ in range(draws)]))
+            print(f"| {n:,} | {keep:.0%} | {model:,.0f} | {sim:,.0f} | {model / sim - 1:+.1%} |")
+
+
+def capacity() -> None:
+    from hyflexpim.errors import UserError
+    from hyflexpim.hw.capacity import stage_bits
+
+    print("digital PIM room per layer stage (10 % SLC; the fewest PUs that hold a layer): K, V (INT8), one score row per head "
+          "(12-bit), per resident sequence; scratch columns left out")
+    print("| model | PUs per layer | room (MiB) | longest context, batch 1 | decoder, batch 8 + 128 generated | "
+          "L = 65,536 | L = 1,000,000 |")
+    print("|---|---|---|---|---|---|---|")
+    spec = load_spec("hyflexpim")
+    for model in ("bert-base", "bert-large", "gpt2", "llama-3.2-1b"):
+        shape = get_shape(model)
+        r = evaluate(model, spec, [128], slc_rate=10, gen_tokens=1)
+        pus = r["info"]["pus_per_layer"]
+        gen = "—"
+        if shape.decoder:
+            gen = f"{evaluate(model, spec, [128], slc_rate=10, batch=8, gen_tokens=128)['info']['digital_room_tokens']:,}"
+        cells = []
+        for L in (65_536, 1_000_000):
+            try:
+                evaluate(model, spec, [L], slc_rate=10, gen_tokens=1)
+                cells.append("priced")
+            except UserError:
+                cells.append("refused")
+        print(f"| {model} | {pus} | {stage_bits(spec, pus) / 8 / 2**20:,.0f} | {r['info']['digital_room_tokens']:,} "
+              f"| {gen} | {cells[0]} | {cells[1]} |")
+
+
+if __name__ == "__main__":
+    import sys
+
+    cmds = {"sparse": sparse, "hardsea": hardsea, "topk": topk, "capacity": capacity}
+    for name in sys.argv[1:] or cmds:
+        if name not in cmds:
+            sys.exit(f"unknown sweep '{name}': choose from {', '.join(cmds)}")
+        cmds[name]()
