@@ -133,3 +133,11 @@ def test_a_length_past_the_digital_pim_is_refused_naming_the_limit():
     r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "hw", "--model", "bert-base", "--seq-lens",
                         "1000000"], capture_output=True, text=True)
     one_line_error(r, "longest context that fits")
+
+
+def test_the_cli_says_when_a_ratio_includes_the_sparsity_and_where_the_keep_was_validated():
+    r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "hw", "--model", "bert-base", "--spec",
+                        "hyflexpim_pq", "--seq-lens", "128", "--baselines", "all_slc"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "all_slc computes dense attention" in out and "<= 128 tokens" in out
