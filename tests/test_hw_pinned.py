@@ -18,6 +18,10 @@ from hyflexpim.hw import evaluate
 from hyflexpim.hw.library import pu_totals
 
 PINNED = Path(__file__).parent / "data" / "hw_pinned.json"
+# Regenerated (issue 27 C) for hyflexpim_pq only: top-k selection priced as SpAtten's quick-select engine
+# (library topk_quickselect) instead of one unsourced WTA decision per entry, and the PQ table build reading the
+# 8 bit-sliced SLC columns of each INT8 centroid (8x the conversions, + row drivers): throughput -0.3..-7.5 %,
+# digital-PIM energy +0.3..+19 %. Every other design's pins are unchanged.
 CASES = (("bert-base", (128, 8192)), ("gpt2", (128,)), ("llama-3.2-1b", (128,)))  # encoder, decoder, 2 chips
 DESIGNS = ("hyflexpim", "all_slc", "asadi", "sprint", "transpim", "gpu_a100", "hyflexpim_pq", "hardsea")
 REL = 1e-6

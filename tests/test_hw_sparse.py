@@ -1,13 +1,21 @@
 """The chip side of dynamic sparse attention: each predictor's cost, the plan's attention block priced on
 any design, the attention-only (HARDSEA-like) design against a GPU on the same work."""
 
+import subprocess
+import sys
+
+import numpy as np
 import pytest
+from conftest import one_line_error
 
 from hyflexpim.chip.spec import load_spec
 from hyflexpim.errors import UserError
 from hyflexpim.hw import compare, evaluate
-from hyflexpim.hw.costs import prediction_costs
-from hyflexpim.hw.sparse_sweep import sparse_plan
+from hyflexpim.hw.capacity import max_tokens
+from hyflexpim.hw.costs import prediction_costs, topk_rounds, topk_visits
+from hyflexpim.hw.mapping import cells_per_weight
+from hyflexpim.hw.shapes import get_shape
+from hyflexpim.hw.sparse_sweep import sparse_gains, sparse_plan
 
 
 def test_prediction_costs_order_the_predictors():
@@ -46,3 +54,90 @@ def test_the_attention_only_design_meets_the_gpu_on_the_same_work():
     assert hs["energy_by_component_j"]["prediction"][0] > 0
     with pytest.raises(UserError, match="self-attention only"):
         compare("bert-base", [128], spec="hardsea", baselines=("all_slc",))
+
+
+def test_the_headline_compares_the_same_predictor_and_keep_on_both_sides():
+    hy, ref = compare(sparse_plan("bert-base", "pq", 0.25), [128, 8192], baselines=("all_slc",))
+    for r in (hy, ref):  # all-SLC runs the same PQ predictor at the same keep, and pays for it
+        assert r["info"]["prediction"] == "pq" and r["info"]["attention_density"] == 0.25
+        assert all(x > 0 for x in r["energy_by_role_j"]["prediction"])
+    _, dense_ref = compare("bert-base", [128, 8192], baselines=("all_slc",), slc_rate=10)
+    g = sparse_gains("bert-base", "pq", 0.25, [128, 8192])
+    thr = "throughput_tok_s"
+    assert g["over_same"] == pytest.approx([a / b for a, b in zip(hy[thr], ref[thr])], rel=1e-12)
+    assert g["sparsity"] == pytest.approx([a / b for a, b in zip(ref[thr], dense_ref[thr])], rel=1e-12)
+    assert g["over_dense"] == pytest.approx([s * h for s, h in zip(g["sparsity"], g["over_same"])], rel=1e-9)
+    # at long L the sparsity, not HyFlexPIM, carries the gain over dense all-SLC
+    assert g["sparsity"][1] > 2.0 and g["over_same"][1] < g["over_same"][0] and g["over_same"][1] < 1.2
+
+
+def test_pq_table_build_reads_the_bit_sliced_centroid_columns():
+    spec = load_spec("hyflexpim_pq")
+    pr = spec.prediction
+    assert cells_per_weight(spec, True) == 8  # an INT8 centroid in 8 one-bit SLC columns
+    c = prediction_costs(spec, 64)
+    # query table + key codes: M*K dot products each, 8 input bits x 8 columns per dot product
+    assert c["conversions_per_token"] == 2 * pr.subspaces * pr.centroids * 8 * 8 == 16384
+    assert c["driver_row_bits_per_token"] == 2 * pr.subspaces * pr.centroids * (64 / pr.subspaces) * 8
+    mlc4 = load_spec("hyflexpim_pq", {"analog": {"encoding": "offset", "mlc_bits": 4}})
+    assert prediction_costs(mlc4, 64)["conversions_per_token"] == c["conversions_per_token"]  # SLC either way
+
+
+def test_topk_selection_costs_the_sourced_library_engine():
+    spec = load_spec("hyflexpim_pq")
+    eng = spec.comp(spec.prediction.topk)
+    assert spec.prediction.topk == "topk_quickselect" and eng.latency_ns == 1 / 16 and eng.energy_pj == 0.05
+    c = prediction_costs(spec, 64, 0.25)
+    scoring = c["units"] * c["steps"] * spec.comp(spec.digital.pim).energy_pj
+    assert c["topk_visits"] == pytest.approx(topk_visits(0.25)) and 3.0 < c["topk_visits"] < 3.2
+    assert c["energy_pj"] - scoring == pytest.approx(c["topk_visits"] * eng.energy_pj, rel=1e-12)
+    assert c["topk_ns_per_entry"] == pytest.approx(c["topk_visits"] * eng.latency_ns / spec.prediction.topk_engines)
+    assert prediction_costs(spec, 64, 1.0)["topk_visits"] == 0  # nothing to select when every entry is kept
+    # the expectation against a re-implementation of SpAtten's latency model (random pivot, 16 per cycle, +3 per round)
+    rng = np.random.default_rng(0)
+    n, keep, cycles = 2048, 0.25, []
+    for _ in range(40):
+        x, t, cyc = rng.random(n), int(keep * n), 0
+        while x.size:
+            cyc += -(-x.size // 16) + 3
+            p = x[rng.integers(x.size)]
+            lo, hi = x[x < p], x[x > p]
+            if lo.size <= t:
+                if lo.size + 1 > t:
+                    break
+                t, x = t - lo.size - 1, hi
+            else:
+                x = lo
+        cycles.append(cyc)
+    model = n * topk_visits(keep) / 16 + 3 * float(topk_rounds(n))
+    assert model == pytest.approx(np.mean(cycles), rel=0.08)
+    # fewer engines, slower selection, same energy
+    one = load_spec("hyflexpim_pq", {"prediction": {"topk_engines": 1}})
+    a, b = evaluate("bert-base", spec, [4096], slc_rate=10), evaluate("bert-base", one, [4096], slc_rate=10)
+    assert b["latency_s"][0] > a["latency_s"][0]
+    assert b["energy_per_inference_j"][0] == pytest.approx(a["energy_per_inference_j"][0], rel=1e-12)
+
+
+def test_a_length_past_the_digital_pim_is_refused_naming_the_limit():
+    room = evaluate("bert-base", "hyflexpim", [128], slc_rate=10)["info"]["digital_room_tokens"]
+    assert 65_536 < room < 1_000_000  # 1 PU per layer: 192 MiB for K, V and one score row per head
+    evaluate("bert-base", "hyflexpim", [room], slc_rate=10)
+    with pytest.raises(UserError, match=f"longest context that fits is {room:,} tokens"):
+        evaluate("bert-base", "hyflexpim", [room + 1], slc_rate=10)
+    with pytest.raises(UserError, match="NOR-PIM arrays of 1024x1024"):
+        evaluate("bert-base", "hyflexpim", [10**6], slc_rate=10)
+    # generation keeps every sequence's cache resident: the room per sequence shrinks with the batch
+    spec, shape = load_spec("hyflexpim"), get_shape("gpt2")
+    assert max_tokens(spec, shape, 1, 8, 16) == max_tokens(spec, shape, 1, 1, 16) // 8
+    assert max_tokens(spec, shape, 1, 8, 0) == max_tokens(spec, shape, 1, 1, 0)  # a prefill holds one sequence
+    r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "hw", "--model", "bert-base", "--seq-lens",
+                        "1000000"], capture_output=True, text=True)
+    one_line_error(r, "longest context that fits")
+
+
+def test_the_cli_says_when_a_ratio_includes_the_sparsity_and_where_the_keep_was_validated():
+    r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "hw", "--model", "bert-base", "--spec",
+                        "hyflexpim_pq", "--seq-lens", "128", "--baselines", "all_slc"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    out = " ".join(r.stdout.split())
+    assert "all_slc computes dense attention" in out and "<= 128 tokens" in out

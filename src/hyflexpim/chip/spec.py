@@ -124,6 +124,9 @@ class Digital(_M):
                        "(K/V rows, operand copies)")
     attention_density: float = Field(1.0, gt=0, le=1, description="share of Q·Kᵀ (and score×V) entries the "
                                      "design computes (ASADI: 0.1); a plan's sparse attention multiplies it")
+    scratch_cols: NonNegI = Field(256, description="columns of every lane kept free for computing (one MAC's "
+                                  "operands, product, accumulator and MAGIC intermediate cells); the rest of the "
+                                  "lanes' columns hold K, V and scores (hyflexpim.hw.capacity)")
 
     def mac_steps(self, a: int, b: int) -> float:
         """NOR steps (cycles) for one a-bit x b-bit multiply-accumulate in one lane."""
@@ -138,7 +141,11 @@ class Prediction(_M):
     an analog array read by the SLC ADC, then M adds of ``lut_bits`` per entry; per new key M nearest-centroid
     searches), ``page_bound`` (Quest: 2 head-size MACs per query and page of ``page`` keys), ``accumulated``
     (SpAtten / H2O: one ``digital.sv_bits[0]``-bit add per entry into the token importance). Every kind but
-    ``none`` then picks the winners: one ``wta`` decision per entry."""
+    ``none`` then picks the winners of each (query, head) row with ``topk_engines`` ``topk`` engines per digital
+    module:
+    SpAtten's quick-select (HPCA 2021), whose expected work per entry at a kept share k is
+    2 + 2k·ln(1/k) + 2(1-k)·ln(1/(1-k)) scores streamed, plus ``topk_round_cycles`` per round, ~2·ln(n) rounds
+    per row of n (the expectation of random-pivot selection; hyflexpim.hw.costs.topk_costs)."""
 
     kind: Literal["none", "exact", "low_bit", "pq", "page_bound", "accumulated"] = "none"
     bits: PosI = 4
@@ -146,7 +153,12 @@ class Prediction(_M):
     centroids: PosI = 16
     lut_bits: PosI = 8
     page: PosI = 16
-    wta: str = Field("wta_decision", description="component of one winner-take-all decision (one entry compared)")
+    topk: str = Field("topk_quickselect", description="component of the top-k engine: one score streamed past "
+                      "one comparator (energy_pj) and the time per score of the whole engine (latency_ns)")
+    topk_engines: PosI = Field(16, description="top-k engines per digital module (assumption: 16 engines x 16 "
+                               "comparators = 256 scores per cycle, the SFU's element rate [S]; SpAtten has one)")
+    topk_round_cycles: NonNegF = Field(3.0, description="fixed cycles per quick-select round (SpAtten's latency "
+                                       "model: ceil(n/16) + 3 per round)")
 
 
 class Mapping(_M):
@@ -305,7 +317,7 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
         "analog.shift_add": spec.analog.shift_add, "analog.buffer": spec.analog.buffer,
         "analog.psum_adder": spec.analog.psum_adder, "digital.pim": spec.digital.pim,
         "digital.sfu": spec.digital.sfu, "digital.write": spec.digital.write, "chip.noc": spec.chip.noc,
-        "chip.chip_link": spec.chip.chip_link, "prediction.wta": spec.prediction.wta,
+        "chip.chip_link": spec.chip.chip_link, "prediction.topk": spec.prediction.topk,
     }
     for field, comp in names.items():
         if comp not in spec.lib.components:
@@ -314,6 +326,9 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
     for field in ("digital.qk_bits", "digital.sv_bits"):
         if min(getattr(spec.digital, field.split(".")[1])) <= 0:
             raise UserError(f"{where}: {field}: bit widths must be positive")
+    if spec.digital.scratch_cols >= spec.digital.cols:
+        raise UserError(f"{where}: digital.scratch_cols: must be below digital.cols ({spec.digital.cols}), got "
+                        f"{spec.digital.scratch_cols}")
     if spec.digital.mac_steps(*spec.digital.qk_bits) <= 0 or spec.digital.mac_steps(*spec.digital.sv_bits) <= 0:
         raise UserError(f"{where}: digital.mult_a: NOR steps per MAC must come out positive")
     return spec

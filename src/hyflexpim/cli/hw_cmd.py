@@ -103,6 +103,16 @@ def hw(
                       f"{sparse}")
     for t in rich_tables(results):
         console.print(t)
+    if info.get("attention_density", 1.0) < 1:
+        from hyflexpim.hw.sparse_sweep import ACCURACY_CAVEAT
+
+        dense = [r["key"] for r in results[1:] if r["info"].get("attention_density", 1.0) >= 1]
+        if dense:
+            one = len(dense) == 1
+            console.print(f"note: {', '.join(dense)} compute{'s' if one else ''} dense attention: ratios over "
+                          f"{'it' if one else 'them'} include the sparsity's share (`python -m hyflexpim.hw.sweep "
+                          "sparse` attributes it)")
+        console.print(f"note: {ACCURACY_CAVEAT}")
     if band and any(r["key"] == "all_slc" for r in results):
         from hyflexpim.hw.uncertainty import gain_bands
 

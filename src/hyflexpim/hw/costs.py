@@ -32,9 +32,12 @@ B x bottleneck stage time for B tokens).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
+from hyflexpim.hw.capacity import check_digital_capacity
 from hyflexpim.hw.library import adc_time_ns, chip_area_mm2, conversion_energy_pj, pu_totals
 from hyflexpim.hw.mapping import Mapping, Stage, cells_per_weight
 from hyflexpim.plan import Architecture
@@ -81,12 +84,35 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     return {"thr_ns": thr, "lat_ns": lat, "e_cat": e_cat, "e_role": e_role}
 
 
-def prediction_costs(spec: PimSpec, head_dim: float) -> dict:
+def topk_visits(keep: float) -> float:
+    """Expected scores streamed per entry when random-pivot quick-select (SpAtten's top-k engine) keeps the share
+    ``keep`` of a long row: 2 + 2k·ln(1/k) + 2(1-k)·ln(1/(1-k)) (the expected comparisons of Hoare's selection,
+    n -> infinity); 0 when every entry is kept (nothing to select). With ~2·ln(n) rounds per row this is within
+    ~7 % of the cycles of SpAtten's own latency model (TopKLatencyModel.scala) at n = 128 .. 65,536 (docs/hw.md)."""
+    if keep >= 1.0:
+        return 0.0
+    k = max(keep, 1e-12)
+    return 2.0 + 2.0 * k * math.log(1.0 / k) + 2.0 * (1.0 - k) * math.log(1.0 / (1.0 - k))
+
+
+def topk_rounds(row_len):
+    """Expected quick-select rounds over a row of ``row_len`` scores (~2·ln n; at least one)."""
+    return 2.0 * np.log(np.maximum(row_len, 2.0))
+
+
+def prediction_costs(spec: PimSpec, head_dim: float, keep: float | None = None) -> dict:
     """Work of deciding which entries to compute (``spec.prediction``), per (query, key, head) entry: ``units``
-    lane operations of ``steps`` NOR steps each, spread over the lanes like the exact part's MACs, then one WTA
-    decision (``wta_steps``); energy (pJ) per entry; analog conversions per token and head (PQ: the M·K centroid
-    dot products of each query, and of each new key for its codes)."""
+    lane operations of ``steps`` NOR steps each, spread over the lanes like the exact part's MACs; then the top-k
+    engines (``prediction.topk``, ``topk_engines`` per digital module) stream ``topk_visits`` scores per entry:
+    ``topk_ns_per_entry`` and ``topk_round_ns`` per quick-select round of a row, per digital module; energy (pJ)
+    per entry. PQ also
+    builds, per token and head, its lookup table (the M·K centroid dot products of the query) and the codes of the
+    key (its M·K dot products): each dot product reads an INT8 centroid stored bit-sliced in SLC columns
+    (``cells_per_weight`` SLC = 8 columns) with ``input_bits`` bit-serial input bits -> ``conversions_per_token``
+    SLC conversions, and drives head_dim/M rows per input bit (``driver_row_bits_per_token``).
+    ``keep``: the share of entries kept (default ``digital.attention_density``)."""
     pr, d = spec.prediction, spec.digital
+    keep = d.attention_density if keep is None else keep
     nor_ns = spec.comp(d.pim).latency_ns
     wr = (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
     mac = {"exact": (head_dim, d.mac_steps(*d.qk_bits)), "low_bit": (head_dim, d.mac_steps(pr.bits, pr.bits)),
@@ -94,12 +120,16 @@ def prediction_costs(spec: PimSpec, head_dim: float) -> dict:
            "pq": (1.0, pr.subspaces * pr.lut_bits * (d.add_per_bit + wr)),  # gather M table entries, add them
            "accumulated": (1.0, d.add_per_bit * d.sv_bits[0]), "none": (0.0, 0.0)}
     units, steps = mac[pr.kind]  # lane operations per entry, NOR steps per operation
-    wta = spec.comp(pr.wta)
-    decide = float(pr.kind != "none")
-    conv = 2 * pr.subspaces * pr.centroids * spec.analog.input_bits if pr.kind == "pq" else 0.0
-    return {"units": units, "steps": steps, "wta_steps": (wta.latency_ns or nor_ns) / nor_ns * decide,
-            "energy_pj": units * steps * spec.comp(d.pim).energy_pj + wta.energy_pj * decide,
-            "conversions_per_token": conv}
+    topk = spec.comp(pr.topk)
+    selects = pr.kind != "none"
+    visits = topk_visits(keep) if selects else 0.0
+    dots = 2 * pr.subspaces * pr.centroids if pr.kind == "pq" else 0  # table (query) + codes (key), per token, head
+    return {"units": units, "steps": steps, "selects": selects, "topk_visits": visits,
+            "topk_ns_per_entry": visits * (topk.latency_ns or 1.0 / spec.clock_ghz) / pr.topk_engines,
+            "topk_round_ns": pr.topk_round_cycles / spec.clock_ghz * (visits > 0) / pr.topk_engines,
+            "energy_pj": units * steps * spec.comp(d.pim).energy_pj + visits * topk.energy_pj,
+            "conversions_per_token": dots * spec.analog.input_bits * cells_per_weight(spec, True),
+            "driver_row_bits_per_token": dots * head_dim / pr.subspaces * spec.analog.input_bits}
 
 
 def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int,
@@ -107,6 +137,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     """All outputs for one spec and plan, arrays over ``seq_lens``."""
     L = np.asarray(seq_lens, dtype=float)
     d, a = spec.digital, spec.analog
+    layer_pus = min((s.pus for s in mp.stages if s.is_layer), default=1)
+    room_tokens = check_digital_capacity(spec, shape, layer_pus, L, batch, gen_tokens)  # refuses past the room
     nor_ns, e_nor = spec.comp(d.pim).latency_ns, spec.comp(d.pim).energy_pj
     wr_ns, e_wr = spec.comp(d.write).latency_ns or nor_ns, spec.comp(d.write).energy_pj
     sfu_ns, e_sfu = spec.comp(d.sfu).latency_ns, spec.comp(d.sfu).energy_pj
@@ -115,7 +147,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     s_att = d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits) + copy_bits * wr_ns / nor_ns
     s_88 = d.mac_steps(8, 8)
     density = d.attention_density * attention_keep
-    pred = prediction_costs(spec, shape.q_dim / shape.heads)
+    pred = prediction_costs(spec, shape.q_dim / shape.heads, density)
     t_conv_slc = adc_time_ns(spec, a.adc_bits_slc)
     bits = spec.mapping.act_bits
     dq, dkv, heads = shape.q_dim, shape.kv_dim, shape.heads
@@ -158,9 +190,11 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         m_att = ctx * dq * density * lay
         passes = np.ceil(m_att / v["lanes"])
         t_pim = (passes * s_att + np.ceil(m * v["dig"] / v["lanes"]) * s_88) * nor_ns + lay * n * wr_ns  # + K/V rows
-        if pred["wta_steps"]:  # deciding which entries to compute: every entry of every head
-            t_pim = t_pim + (np.ceil(ctx * heads * pred["units"] * lay / v["lanes"]) * pred["steps"]
-                             + np.ceil(ctx * heads * lay / v["lanes"]) * pred["wta_steps"]) * nor_ns
+        if pred["selects"]:  # deciding which entries to compute: every entry of every head, then top-k per row
+            t_pim = t_pim + np.ceil(ctx * heads * pred["units"] * lay / v["lanes"]) * pred["steps"] * nor_ns
+            rows = lay * n * heads  # (query, head) rows, each of ctx / n entries on average
+            t_pim = t_pim + (lay * ctx * heads * pred["topk_ns_per_entry"]
+                             + rows * topk_rounds(ctx / np.maximum(n, 1)) * pred["topk_round_ns"]) / v["sfus"]
             t_pim = t_pim + lay * n * heads * pred["conversions_per_token"] * t_conv_slc / v["adcs"]
         per_tok = 2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops
         sfu_el = lay * (heads * ctx * density * d.softmax_ops + n * per_tok)
@@ -216,7 +250,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     att_pim = ctx_all * n_layers * dq * ((d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits)) * e_nor + copy_bits * e_wr)
     ctx_sfu = ctx_all * n_layers * heads * d.softmax_ops * e_sfu
     e_pred = ((ctx_pre + ctx_gen) * n_layers * heads * pred["energy_pj"]
-              + n_tok * n_layers * heads * pred["conversions_per_token"] * sum(e_conv[True].values()))
+              + n_tok * n_layers * heads * (pred["conversions_per_token"] * sum(e_conv[True].values())
+                                            + pred["driver_row_bits_per_token"] * spec.comp(a.driver).energy_pj))
     E_cat = {k: v * 1e-12 for k, v in e_cat.items()}
     E_cat["digital_pim"] = (dig + kv_write + embed + att_pim + e_pred) * 1e-12
     E_cat["sfu"] = (n_tok * tok_sfu + ctx_sfu) * 1e-12
@@ -273,5 +308,6 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             "excluded_matrices": mp.excluded, "batch": B, "gen_tokens": G,
             "peak_power_w_per_pu": pu["power_w"], "area_mm2_per_pu": pu["area_mm2"],
             "analog_ns_per_token_bottleneck": max(x["thr_ns"] for x in st),
+            "digital_room_tokens": room_tokens,
         },
     }

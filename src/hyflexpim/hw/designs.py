@@ -36,8 +36,8 @@ def _with_prediction(plan, spec):
     from hyflexpim.config import validate
 
     pr = validate(Prediction, pred, "plan attention.params.prediction")
-    if pr.wta not in spec.lib.components:
-        raise UserError(f"plan attention.params.prediction.wta: component '{pr.wta}' is not in the library of "
+    if pr.topk not in spec.lib.components:
+        raise UserError(f"plan attention.params.prediction.topk: component '{pr.topk}' is not in the library of "
                         f"spec '{spec.name}'")
     return spec.model_copy(update={"prediction": pr})
 
