@@ -47,9 +47,12 @@ def test_headline_ratios_bert_base():
     ref = evaluate("bert-base", "all_slc", [128, 8192])
     thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
     eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
-    # batch 1, iso-area (the default); operand copies and K/V row writes on the digital PIM are costed
-    assert thr == pytest.approx([1.5102, 1.0261], abs=1e-4)
-    assert eff == pytest.approx([1.2414, 1.0086], abs=1e-4)
+    # batch 1, iso-area (the default); operand copies and K/V row writes on the digital PIM are costed.
+    # Moved on purpose (issue 27, monotone in the SLC rate; was 1.5102/1.0261 and 1.2414/1.0086): blocks that read
+    # the same input share arrays column-wise and U's MLC components fill the free rows of its last SLC row tile,
+    # so HyFlexPIM at 10 % SLC converts fewer partially filled row tiles of U
+    assert thr == pytest.approx([1.5360, 1.0270], abs=1e-4)
+    assert eff == pytest.approx([1.2453, 1.0087], abs=1e-4)
 
 
 def test_pu_totals_pinned():
