@@ -34,12 +34,48 @@ def test_tensor_parallel_all_reduce_is_on_the_critical_path():
     assert two["energy_by_component_j"]["interconnect"][0] > one["energy_by_component_j"]["interconnect"][0]
 
 
-def test_more_chips_scale_sublinearly():
-    base = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10)
-    r = [evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": c}}), [128], slc_rate=10) for c in (2, 4)]
+def _chips(c, mode="tensor", batch=1, model="bert-base", seq=(128,)):
+    return evaluate(model, load_spec("hyflexpim", {"mapping": {"chips": c, "scaling": mode}}), list(seq), slc_rate=10,
+                    batch=batch)
+
+
+def test_more_chips_scale_sublinearly_in_the_pus_they_add():
+    """Tensor parallelism: 2 / 4 chips give BERT-Base 3 / 7 PUs per layer (one chip holds it on 1 PU per layer, 13
+    of its 24 PUs): more throughput, less than the PUs' ratio (the all-reduces and the last token's are exposed)."""
+    base = _chips(1)
+    r = [_chips(c) for c in (2, 4)]
     gains = [x["throughput_tok_s"][0] / base["throughput_tok_s"][0] for x in r]
-    assert 1.0 < gains[0] < 2.0 and gains[0] < gains[1] < 4.0
-    assert [x["info"]["chips"] for x in r] == [2, 4]
+    assert [x["info"]["chips"] for x in r] == [2, 4] and [x["info"]["pus_per_layer"] for x in r] == [3, 7]
+    assert 1.0 < gains[0] < 3.0 and gains[0] < gains[1] < 7.0
+    assert all(x["info"]["scaling"] == "tensor" for x in r)
+
+
+def test_pipeline_and_data_scaling_help_only_with_sequences_in_flight():
+    for mode in ("pipeline", "data"):
+        one, two = _chips(1), _chips(2, mode)
+        assert two["info"]["scaling"] == mode and two["info"]["chips"] == 2
+        assert two["throughput_tok_s"][0] == pytest.approx(one["throughput_tok_s"][0], rel=0.02)  # batch 1
+        one64, two64 = _chips(1, batch=64), _chips(2, mode, batch=64)
+        assert 1.3 < two64["throughput_tok_s"][0] / one64["throughput_tok_s"][0] <= 2.0 + 1e-9
+    data = _chips(4, "data", batch=64)
+    assert data["info"]["replicas"] == 4
+    assert data["energy_per_inference_j"][0] == pytest.approx(_chips(1)["energy_per_inference_j"][0])
+    pipe = _chips(2, "pipeline", batch=64)
+    assert pipe["energy_by_component_j"]["interconnect"][0] < _chips(2, batch=64)["energy_by_component_j"]["interconnect"][0]
+    with pytest.raises(UserError, match="mapping.chips"):
+        _chips(1, "data", model="llama-3.2-1b")
+
+
+def test_all_reduce_overlaps_the_next_token_but_not_a_single_one():
+    """A job of many tokens hides the all-reduces behind the analog work; one generated token at batch 1 cannot."""
+    no_overlap = load_spec("hyflexpim", {"mapping": {"tensor_parallel": 4}})
+    one = evaluate("gpt2", "hyflexpim", [128], slc_rate=10, gen_tokens=0)
+    four = evaluate("gpt2", no_overlap, [128], slc_rate=10, gen_tokens=0)
+    prefill_gain = four["throughput_tok_s"][0] / one["throughput_tok_s"][0]
+    one_g = evaluate("gpt2", "hyflexpim", [128], slc_rate=10, gen_tokens=64)
+    four_g = evaluate("gpt2", no_overlap, [128], slc_rate=10, gen_tokens=64)
+    gen_gain = four_g["throughput_tok_s"][0] / one_g["throughput_tok_s"][0]
+    assert prefill_gain > 2.0 and gen_gain < prefill_gain
 
 
 def test_batch_one_by_default_and_fill_on_request():

@@ -82,7 +82,8 @@ def hw(
         console.print(f"[bold]{results[0]['spec']}[/]: {info['chips']} chip(s), {info['pus_per_layer']} PU(s) per layer, "
                       f"{info['arrays_used']} arrays ({info['arrays_slc']} SLC), utilisation "
                       f"{info['array_utilisation']:.1%}, SLC weight share {info['slc_weight_fraction']:.1%}, "
-                      f"batch {info['batch']}{sparse}")
+                      f"batch {info['batch']}, scaling {info['scaling']}"
+                      + (f" ({info['replicas']} copies)" if info["scaling"] == "data" else "") + sparse)
     else:  # a design of another kind (an attention-only accelerator, a roofline)
         console.print(f"[bold]{results[0]['spec']}[/]: {info.get('scope', 'the whole model')}, batch {info['batch']}"
                       f"{sparse}")

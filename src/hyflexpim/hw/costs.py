@@ -20,9 +20,20 @@ sum to CTX:
            keep) of the entries: ceil(MACs / lanes) passes x (NOR steps per MAC + the operand bits
            written into the lanes) x 1 ns; K and V rows written once per token; plan matrices kept
            digital; SFU: softmax, 2 LayerNorms, GELU/SiLU at 256 inputs/cycle.
-* NoC      two ring all-reduces of the hidden vector per layer when a layer spans several PUs
-           (Megatron-style tensor parallelism), on the stage's critical path; the activations to the
-           next stage overlap with its work (a floor).
+* NoC      ``mapping.scaling: tensor``: two ring all-reduces of the hidden vector per layer when a layer
+           spans several PUs (Megatron-style tensor parallelism). The NoC is a resource of its own: in a
+           job of n tokens the all-reduces of token t overlap the analog work of token t+1 (tokens stream
+           through a GEMV one after another); the digital attention, a barrier over the job's tokens, does
+           not overlap them, and the last token's all-reduces are exposed: analog part of the stage =
+           max(n x analog, n x all-reduce) + one all-reduce. A single token (generation, batch 1) has
+           nothing to overlap: its all-reduces are serial. The activations to the next stage overlap
+           with its work (a floor).
+           ``pipeline``: a layer of p PUs is p sub-stages, each 1/p of the layer's analog work (a
+           balanced split: optimistic, operators differ in size) on its own PU, the attention on one
+           of them (one PU's lanes); activations passed on, no all-reduce. A sub-stage is the pipeline's
+           unit: the slowest is n x analog / p + the attention; one sequence's latency is unchanged.
+           ``data``: the mapping is one copy of the model; ``replicas`` copies share the batch
+           (ceil(B / replicas) sequences each).
 Stage time = analog + digital (``overlap_analog_digital: false``) or max(...) (true), + all-reduce.
 Encoder / prefill with B sequences in flight: B sequences take max(latency of one, B x slowest
 stage); batch 1 is one sequence at a time, batch >= stages the steady state of a full pipeline.
@@ -132,21 +143,28 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             memo[key] = _stage_analog(s, spec, per_pu, e_conv)
         st.append(memo[key])
     p = np.array([s.pus for s in mp.stages], dtype=float)
-    ar_bits = [bits * shape.hidden * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
+    pipe = mp.scaling == "pipeline"
+    # digital work of a stage: on all its PUs (tensor), or on the one sub-stage PU that holds the attention (pipeline)
+    p_dig = np.where([s.is_layer and pipe for s in mp.stages], 1.0, p)
+    tp = 0.0 if pipe else 1.0
+    ar_bits = [tp * bits * shape.hidden * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
     V = {  # per-stage vectors
         "layer": np.array([s.is_layer for s in mp.stages], dtype=float),
         "thr": np.array([x["thr_ns"] for x in st]),
-        "lanes": p * spec.pu.digital_modules * d.arrays * d.rows,
+        "lanes": p_dig * spec.pu.digital_modules * d.arrays * d.rows,
         "adcs": p * per_pu / a.adc_share,
-        "sfus": p * spec.pu.digital_modules,
+        "sfus": p_dig * spec.pu.digital_modules,
         "dig": np.array([s.digital_macs for s in mp.stages], dtype=float),
-        "ar_ns": np.array([b * noc.latency_ns for b in ar_bits]),  # per token, on the critical path
+        "ar_ns": np.array([b * noc.latency_ns for b in ar_bits]),  # per token; overlapped within a job (above)
         "act_ns": np.full(len(mp.stages), bits * shape.hidden * noc.latency_ns),  # per token, overlapped
+        # pipeline: the other p - 1 sub-stages of a layer, on one sequence's path but not the pipeline's bottleneck
+        "sub_ns": np.where([s.is_layer and pipe for s in mp.stages], p - 1, 0.0) * np.array([x["thr_ns"] for x in st]),
     }
-    noc_energy_bits = sum(bits * shape.hidden * (1 + 4 * (s.pus - 1)) for s in mp.stages if s.is_layer)
+    hops = {"tensor": lambda q: 1 + 4 * (q - 1), "pipeline": lambda q: q, "data": lambda q: 1 + 4 * (q - 1)}
+    noc_energy_bits = sum(bits * shape.hidden * hops[mp.scaling](s.pus) for s in mp.stages if s.is_layer)
     lat_a = np.array([x["lat_ns"] for x in st])
     link_bits = bits * shape.hidden
-    n_links = mp.chips - 1
+    n_links = mp.chips_per_replica - 1  # chip boundaries on one sequence's path (one replica)
     overlap = spec.mapping.overlap_analog_digital
 
     def stage_time(n, n_head, ctx):
@@ -165,18 +183,18 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         per_tok = 2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops
         sfu_el = lay * (heads * ctx * density * d.softmax_ops + n * per_tok)
         t_dig = t_pim + sfu_el * sfu_ns / v["sfus"]
-        t_an = m * v["thr"]
-        comp = (np.maximum(t_an, t_dig) if overlap else t_an + t_dig) + m * v["ar_ns"]
+        t_an = np.maximum(m * v["thr"], m * v["ar_ns"]) + np.minimum(m, 1.0) * v["ar_ns"]  # all-reduces overlapped
+        comp = np.maximum(t_an, t_dig) if overlap else t_an + t_dig
         return np.maximum(comp, m * v["act_ns"]), t_dig
 
     def link_time(n):
         return n * link_bits * link.latency_ns
 
-    B = batch
+    B = -(-batch // mp.replicas)  # sequences per replica (scaling: data)
     ctx_pre = L * L if not shape.decoder else L * (L + 1) / 2
     n_head_pre = np.ones_like(L) if head_last else L
     t_pre, tdig_pre = stage_time(L[None, :], n_head_pre[None, :], ctx_pre[None, :])  # (S, nL)
-    lat_pre = t_pre.sum(0) + n_links * link_time(L)
+    lat_pre = t_pre.sum(0) + (V["sub_ns"][:, None] * L[None, :]).sum(0) + n_links * link_time(L)
     bott_pre = np.maximum(t_pre.max(0), link_time(L) if n_links else 0.0)
     T_total = np.maximum(lat_pre, B * bott_pre)  # B sequences in flight
     latency = lat_pre.copy()
@@ -186,7 +204,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         c = L[:, None] + np.arange(1, G + 1)[None, :]  # (nL, G)
         c3 = c[None, :, :]
         _, t_dig1 = stage_time(1.0, 1.0, c3)
-        hop = (V["act_ns"] + V["ar_ns"])[:, None, None]
+        hop = (V["act_ns"] + V["ar_ns"])[:, None, None]  # one token: its all-reduces are serial
         lat1 = (lat_a[:, None, None] + t_dig1 + hop).sum(0) + n_links * link_time(1)
         tB, _ = stage_time(float(B), float(B), B * c3)
         step = np.maximum(lat1, np.maximum(tB.max(0), link_time(B) if n_links else 0.0))
@@ -236,12 +254,12 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     ops = 2.0 * (dense + ctx_all / density * n_layers * 2 * dq)  # dense-equivalent work
     T_s = T_total * 1e-9
     area = mp.chips * chip_area_mm2(spec)
-    tops = B * ops / T_s / 1e12
+    tops = batch * ops / T_s / 1e12
     pu = pu_totals(spec)
     names = [s.key for s in mp.stages]
     bott_i = t_pre.argmax(0)
     return {
-        "throughput_tok_s": B * n_tok / T_s,
+        "throughput_tok_s": batch * n_tok / T_s,
         "tops": tops,
         "latency_s": latency * 1e-9,
         "energy_per_inference_j": E_inf,
@@ -249,7 +267,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         "tops_per_w": ops / E_inf / 1e12,
         "tops_per_mm2": tops / area,
         "area_mm2": np.full_like(L, area),
-        "power_w": B * E_inf / T_s,
+        "power_w": batch * E_inf / T_s,
         "ops_per_inference": ops,
         "energy_by_component_j": E_cat,
         "energy_by_role_j": E_role,
@@ -270,7 +288,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             "arrays_mlc": sum(s.arrays(False) for s in mp.stages),
             "array_utilisation": mp.utilisation, "array_fill": mp.array_fill,
             "fits_one_chip": mp.chips == 1, "slc_weight_fraction": mp.slc_weight_fraction,
-            "excluded_matrices": mp.excluded, "batch": B, "gen_tokens": G,
+            "excluded_matrices": mp.excluded, "batch": batch, "gen_tokens": G,
+            "scaling": mp.scaling, "replicas": mp.replicas,
             "peak_power_w_per_pu": pu["power_w"], "area_mm2_per_pu": pu["area_mm2"],
             "analog_ns_per_token_bottleneck": max(x["thr_ns"] for x in st),
         },

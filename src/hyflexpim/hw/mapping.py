@@ -96,6 +96,9 @@ class Mapping:
     arrays_per_pu: int
     excluded: list[str]
     slc_weight_fraction: float
+    scaling: str = "tensor"  # mapping.scaling: how a layer's PUs work together (tensor / pipeline) or data replicas
+    replicas: int = 1  # whole-model copies (scaling: data), each on ``chips_per_replica`` chips
+    chips_per_replica: int = 0
 
     @property
     def arrays_used(self) -> int:
@@ -205,8 +208,10 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
     """Map every matrix; decide PUs per layer (and for the head stage) and chips; UserError when it cannot fit.
 
     Layer stages share one PU count: the fewest that hold the largest layer, or ``mapping.tensor_parallel``,
-    or what ``mapping.chips`` leaves per layer. Matrices outside the layers form the "head" stage on PUs of
-    their own (``mapping.head`` says where a digital one runs)."""
+    or what ``mapping.chips`` leaves per layer (``scaling: tensor`` or ``pipeline``). With ``scaling: data``
+    one copy of the model takes the fewest chips and ``mapping.chips`` // that many copies run side by side.
+    Matrices outside the layers form the "head" stage on PUs of their own (``mapping.head`` says where a
+    digital one runs)."""
     force = None if spec.mapping.weights == "plan" else spec.mapping.weights
     stages: dict[str, Stage] = {}
     excluded = []
@@ -245,10 +250,12 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
                         f"({max(s.arrays() for s in layers)} arrays, {per_pu} per PU)")
     p = max(tp, need, 1)
     pus = spec.chip.pus
-    if spec.mapping.chips:
-        spare = (spec.mapping.chips * pus - head_pus) // max(len(layers), 1)
+    scaling, want = spec.mapping.scaling, spec.mapping.chips
+    asked = want if scaling != "data" else 0  # data parallelism: each copy on the fewest chips
+    if asked:
+        spare = (asked * pus - head_pus) // max(len(layers), 1)
         if spare < need:
-            raise UserError(f"mapping.chips={spec.mapping.chips} is too few: {len(layers)} layers x {need} PUs "
+            raise UserError(f"mapping.chips={asked} is too few: {len(layers)} layers x {need} PUs "
                             f"+ {head_pus} for the head need {math.ceil((len(layers) * need + head_pus) / pus)} chips")
         p = max(p, spare) if not tp else p
     for s in layers:
@@ -263,12 +270,20 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
     else:
         per_chip = 0
         chips = len(layers) * math.ceil(p / pus) + math.ceil(head_pus / pus)
-    chips = max(chips, spec.mapping.chips, 1)
+    chips = max(chips, asked, 1)
     if chips > spec.chip.max_chips:
         raise UserError(f"chip.max_chips={spec.chip.max_chips} is too small: this model needs {chips} chips "
                         f"({len(layers)} stages x {p} PUs per layer, {pus} PUs per chip); raise chip.max_chips")
+    one, replicas = chips, 1
+    if scaling == "data" and want:
+        if want < one:
+            raise UserError(f"mapping.chips={want} is too few for one copy of the model ({one} chips); "
+                            "scaling: data needs a multiple of that")
+        if want > spec.chip.max_chips:
+            raise UserError(f"chip.max_chips={spec.chip.max_chips} is smaller than mapping.chips={want}")
+        replicas, chips = want // one, want
     total = sum(b.rows * b.outputs for s in order for b in s.blocks)
     slc = sum((b.rows - b.promoted) * b.outputs for s in order for b in s.blocks if b.slc)
-    mp = Mapping(order, p, per_chip, chips, per_pu, excluded, slc / total if total else 0.0)
+    mp = Mapping(order, p, per_chip, chips, per_pu, excluded, slc / total if total else 0.0, scaling, replicas, one)
     mp._cells_per_array = spec.analog.rows * spec.analog.cols
     return mp

@@ -1,5 +1,5 @@
 """Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,
-decoder,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
+decoder,scaling,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
 
 Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline (ASADI†)
 on the same chip and library, under the same spec options, iso-area and batch 1 unless stated.
@@ -156,6 +156,25 @@ def reference() -> None:
         print("| " + " | ".join(r) + " |")
 
 
+def scaling() -> None:
+    """2x / 4x chips in each ``mapping.scaling`` mode on BERT-Base against one chip, beside the reference."""
+    print("bert-base, SLC 10%, L=128: throughput of 2 / 4 chips over 1 chip (reference: 1.96x / 3.65x; its batch "
+          "is not stated)")
+    for batch in (1, 64):
+        one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10.0, batch=batch)
+        for mode in ("tensor", "pipeline", "data"):
+            cells = []
+            for chips in (2, 4):
+                r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": chips, "scaling": mode}}), [128],
+                             slc_rate=10.0, batch=batch)
+                i = r["info"]
+                what = f"{i['replicas']} copies" if mode == "data" else f"{i['pus_per_layer']} PUs/layer"
+                e = r["energy_per_inference_j"][0] / one["energy_per_inference_j"][0]
+                cells.append(f"{chips} chips {r['throughput_tok_s'][0] / one['throughput_tok_s'][0]:.2f}x "
+                             f"({what}, energy {e:.2f}x)")
+            print(f"  batch {batch:3d} {mode:8s}: " + "   ".join(cells))
+
+
 def baselines() -> None:
     """Sensitivity of HyFlexPIM's gains over each baseline to that baseline's assumed constants."""
     from hyflexpim.hw.uncertainty import band
@@ -195,7 +214,7 @@ if __name__ == "__main__":
     from hyflexpim.hw.sparse_sweep import hardsea, sparse
 
     cmds = {"headline": headline, "slc": slc, "adc": adc, "mechanism": mechanism, "breakdown": breakdown,
-            "decoder": decoder, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
+            "decoder": decoder, "scaling": scaling, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
             "sparse": sparse, "hardsea": hardsea}
     for name in sys.argv[1:] or cmds:
         if name not in cmds:
