@@ -17,10 +17,11 @@ RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
 
 
 def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None = None,
-          batch: int | str = 1, mode: str = "iso-area", reference: str = "all_slc") -> tuple[list, list]:
+          batch: int | str = 1, mode: str = "iso-area", reference: str = "all_slc",
+          gen_tokens: int = 128) -> tuple[list, list]:
     ref_spec = load_spec(reference, overrides if reference in ("all_slc", "all_mlc") else None)
     hy, ref = compare(model, seq, spec=load_spec("hyflexpim", overrides), baselines=(ref_spec,), slc_rate=rate,
-                      batch=batch, mode=mode)
+                      batch=batch, mode=mode, gen_tokens=gen_tokens)
     thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
     eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
     return thr, eff
@@ -110,16 +111,32 @@ def totals() -> None:
 
 
 def decoder() -> None:
-    print("decoders, SLC 10%, prompt = seq len, 128 generated tokens: batch, compare mode, tensor parallelism")
+    """Decoders in both modes: prefill (the prompt teacher-forced, none generated: what a perplexity measures) and
+    generation (prompt + 128 tokens), side by side."""
+    print("decoders, SLC 10%, prompt = seq len: gain over all-SLC in prefill (gen_tokens 0) | generation (128 tokens)")
     for m, batch, mode in (("gpt2", 1, "iso-area"), ("gpt2", "fill", "iso-area"), ("llama-3.2-1b", 1, "iso-area"),
                            ("llama-3.2-1b", 1, "min-chips"), ("llama-3.2-1b", "fill", "iso-area"),
                            ("smollm2-135m", 1, "iso-area")):
-        thr, eff = gains(m, 10.0, batch=batch, mode=mode)
-        hy, ref = compare(m, [128], slc_rate=10.0, baselines=("all_slc",), batch=batch, mode=mode)
+        cells = []
+        for g in (0, 128):
+            hy, ref = compare(m, DEFAULT_SEQ_LENS, slc_rate=10.0, baselines=("all_slc",), batch=batch, mode=mode,
+                              gen_tokens=g)
+            thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
+            eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
+            cells.append(f"{hy['mode']:10s} throughput {_fmt(thr)}  TOPS/W {_fmt(eff)}")
         i, j = hy["info"], ref["info"]
         print(f"  {m:13s} batch {str(batch):4s} {mode:9s} PUs/layer {i['pus_per_layer']} (all-SLC {j['pus_per_layer']}) "
-              f"chips {i['chips']} (all-SLC {j['chips']}): throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}   "
-              f"TOPS/mm2 {hy['tops_per_mm2'][0] / ref['tops_per_mm2'][0]:.2f}x at L=128")
+              f"chips {i['chips']} (all-SLC {j['chips']})")
+        for c in cells:
+            print(f"      {c}")
+    print("prefill vs SLC rate, L=128 (head on the last token | on every token, mapping.head_tokens: all, as the "
+          "logits of a perplexity need): throughput gain over all-SLC")
+    for m in ("gpt2", "llama-3.2-1b"):
+        for head in ("last", "all"):
+            o = {"mapping": {"head_tokens": head}}
+            thr = [gains(m, r, [128], o, gen_tokens=0)[0][0] for r in (0.0, 10.0, 30.0, 100.0)]
+            gen = [gains(m, r, [128], o)[0][0] for r in (0.0, 10.0, 30.0, 100.0)]
+            print(f"  {m:13s} head on {head:4s}: prefill {_fmt(thr)}   generation {_fmt(gen)}   (SLC 0 10 30 100 %)")
 
 
 def _linear(r: dict) -> float:
