@@ -194,8 +194,8 @@ def reference() -> None:
 
 def scaling() -> None:
     """2x / 4x chips in each ``mapping.scaling`` mode on BERT-Base against one chip, beside the reference."""
-    print("bert-base, SLC 10%, L=128: throughput of 2 / 4 chips over 1 chip (reference: 1.96x / 3.65x; its batch "
-          "is not stated)")
+    print("bert-base, SLC 10%, L=128: throughput of 2 / 4 chips over 1 chip (1 PU per layer, 13 of its 24 PUs used; "
+          "reference: 1.96x / 3.65x, its model and batch not stated)")
     for batch in (1, 64):
         one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10.0, batch=batch)
         for mode in ("tensor", "pipeline", "data"):
@@ -204,7 +204,8 @@ def scaling() -> None:
                 r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": chips, "scaling": mode}}), [128],
                              slc_rate=10.0, batch=batch)
                 i = r["info"]
-                what = f"{i['replicas']} copies" if mode == "data" else f"{i['pus_per_layer']} PUs/layer"
+                what = (f"{i['replicas']} copies" if mode == "data" else f"{i['pus_per_layer']} PUs/layer") + \
+                    f", {i['pus_used'] * i['replicas']} PUs used"
                 e = r["energy_per_inference_j"][0] / one["energy_per_inference_j"][0]
                 cells.append(f"{chips} chips {r['throughput_tok_s'][0] / one['throughput_tok_s'][0]:.2f}x "
                              f"({what}, energy {e:.2f}x)")
