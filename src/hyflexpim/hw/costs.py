@@ -43,6 +43,8 @@ B x bottleneck stage time for B tokens).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
@@ -53,7 +55,58 @@ from hyflexpim.plan import Architecture
 CATEGORIES = ("adc", "arrays", "drivers", "shift_add", "buffers", "digital_pim", "sfu", "interconnect")
 
 
-def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
+@dataclass(frozen=True)
+class AnalogCost:
+    """The analog part of one stage, per token: time at throughput, one token's chain latency, energies (pJ)."""
+
+    thr_ns: float  # per token with the stage's arrays busy (the mechanism of ``mapping.mlc_throughput``)
+    lat_ns: float  # one token through the stage's GEMV chain
+    e_cat: dict[str, float]  # by energy category (CATEGORIES)
+    e_role: dict[str, float]  # by matrix role
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """The network part: per stage (arrays over ``mapping.stages``) and per token, the all-reduce time (tensor
+    parallelism) and the activation hop (a floor, overlapped); NoC bits per token of the whole model; the
+    SerDes links on one sequence's path."""
+
+    ar_ns: np.ndarray
+    act_ns: np.ndarray
+    noc_bits: float
+    link_bits: float
+    n_links: int
+    link_ns_per_bit: float
+    link_pj_per_bit: float
+    noc_pj_per_bit: float
+
+    def link_time(self, n):
+        """Time (ns) of n tokens' activations over one chip boundary."""
+        return n * self.link_bits * self.link_ns_per_bit
+
+    def energy_pj_per_token(self) -> float:
+        return self.noc_bits * self.noc_pj_per_bit + self.n_links * self.link_bits * self.link_pj_per_bit
+
+
+# NoC bits per token and layer of p PUs, in hidden vectors: tensor = the activations in + two ring all-reduces
+# (each 2(p-1)/p vectors per PU, p PUs); pipeline = one hop into each sub-stage; data = a replica's tensor layout
+NOC_VECTORS = {"tensor": lambda p: 1 + 4 * (p - 1), "pipeline": lambda p: p, "data": lambda p: 1 + 4 * (p - 1)}
+
+
+def network_costs(mp: Mapping, spec: PimSpec, shape: Architecture) -> NetworkCost:
+    noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
+    vec = spec.mapping.act_bits * shape.hidden  # bits of one hidden vector
+    tp = 0.0 if mp.scaling == "pipeline" else 1.0  # sub-stages pass activations on, they do not all-reduce
+    ar_bits = [tp * vec * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
+    return NetworkCost(
+        ar_ns=np.array([b * noc.latency_ns for b in ar_bits]),
+        act_ns=np.full(len(mp.stages), vec * noc.latency_ns),
+        noc_bits=sum(vec * NOC_VECTORS[mp.scaling](s.pus) for s in mp.stages if s.is_layer),
+        link_bits=vec, n_links=mp.chips_per_replica - 1,  # chip boundaries on one sequence's path (one replica)
+        link_ns_per_bit=link.latency_ns, link_pj_per_bit=link.energy_pj, noc_pj_per_bit=noc.energy_pj)
+
+
+def stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> AnalogCost:
     """Per-token analog time (throughput and chain latency) and energies of one stage."""
     a = spec.analog
     t = {True: adc_time_ns(spec, a.adc_bits_slc), False: adc_time_ns(spec, a.adc_bits_mlc)}
@@ -89,7 +142,7 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
         for k, v in parts.items():
             e_cat[k] += v
         e_role[b.role] = e_role.get(b.role, 0.0) + sum(parts.values())
-    return {"thr_ns": thr, "lat_ns": lat, "e_cat": e_cat, "e_role": e_role}
+    return AnalogCost(thr, lat, e_cat, e_role)
 
 
 def prediction_costs(spec: PimSpec, head_dim: float) -> dict:
@@ -121,14 +174,12 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     nor_ns, e_nor = spec.comp(d.pim).latency_ns, spec.comp(d.pim).energy_pj
     wr_ns, e_wr = spec.comp(d.write).latency_ns or nor_ns, spec.comp(d.write).energy_pj
     sfu_ns, e_sfu = spec.comp(d.sfu).latency_ns, spec.comp(d.sfu).energy_pj
-    noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
     copy_bits = d.qk_bits[0] + d.sv_bits[0]  # operand bits written into a lane per (query, key) MAC pair
     s_att = d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits) + copy_bits * wr_ns / nor_ns
     s_88 = d.mac_steps(8, 8)
     density = d.attention_density * attention_keep
     pred = prediction_costs(spec, shape.q_dim / shape.heads)
     t_conv_slc = adc_time_ns(spec, a.adc_bits_slc)
-    bits = spec.mapping.act_bits
     dq, dkv, heads = shape.q_dim, shape.kv_dim, shape.heads
     kv_bits = 2 * dkv * 8  # K and V of one token, INT8
     per_pu = mp.arrays_per_pu
@@ -140,31 +191,29 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     for s in mp.stages:
         key = (s.pus, tuple((b.role, b.step, b.slc, b.rows, b.cols, b.merge_adds) for b in s.blocks))
         if key not in memo:
-            memo[key] = _stage_analog(s, spec, per_pu, e_conv)
+            memo[key] = stage_analog(s, spec, per_pu, e_conv)
         st.append(memo[key])
     p = np.array([s.pus for s in mp.stages], dtype=float)
     pipe = mp.scaling == "pipeline"
     # digital work of a stage: on all its PUs (tensor), or on the one sub-stage PU that holds the attention (pipeline)
     p_dig = np.where([s.is_layer and pipe for s in mp.stages], 1.0, p)
-    tp = 0.0 if pipe else 1.0
-    ar_bits = [tp * bits * shape.hidden * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
+    net = network_costs(mp, spec, shape)
+    thr = np.array([x.thr_ns for x in st])
     V = {  # per-stage vectors
         "layer": np.array([s.is_layer for s in mp.stages], dtype=float),
-        "thr": np.array([x["thr_ns"] for x in st]),
+        "thr": thr,
         "lanes": p_dig * spec.pu.digital_modules * d.arrays * d.rows,
         "adcs": p * per_pu / a.adc_share,
         "sfus": p_dig * spec.pu.digital_modules,
         "dig": np.array([s.digital_macs for s in mp.stages], dtype=float),
-        "ar_ns": np.array([b * noc.latency_ns for b in ar_bits]),  # per token; overlapped within a job (above)
-        "act_ns": np.full(len(mp.stages), bits * shape.hidden * noc.latency_ns),  # per token, overlapped
+        "ar_ns": net.ar_ns,  # per token; overlapped within a job (above)
+        "act_ns": net.act_ns,  # per token, overlapped
         # pipeline: the other p - 1 sub-stages of a layer, on one sequence's path but not the pipeline's bottleneck
-        "sub_ns": np.where([s.is_layer and pipe for s in mp.stages], p - 1, 0.0) * np.array([x["thr_ns"] for x in st]),
+        "sub_ns": np.where([s.is_layer and pipe for s in mp.stages], p - 1, 0.0) * thr,
     }
-    hops = {"tensor": lambda q: 1 + 4 * (q - 1), "pipeline": lambda q: q, "data": lambda q: 1 + 4 * (q - 1)}
-    noc_energy_bits = sum(bits * shape.hidden * hops[mp.scaling](s.pus) for s in mp.stages if s.is_layer)
-    lat_a = np.array([x["lat_ns"] for x in st])
-    link_bits = bits * shape.hidden
-    n_links = mp.chips_per_replica - 1  # chip boundaries on one sequence's path (one replica)
+    lat_a = np.array([x.lat_ns for x in st])
+    n_links = net.n_links
+    link_time = net.link_time
     overlap = spec.mapping.overlap_analog_digital
 
     def stage_time(n, n_head, ctx):
@@ -186,9 +235,6 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         t_an = np.maximum(m * v["thr"], m * v["ar_ns"]) + np.minimum(m, 1.0) * v["ar_ns"]  # all-reduces overlapped
         comp = np.maximum(t_an, t_dig) if overlap else t_an + t_dig
         return np.maximum(comp, m * v["act_ns"]), t_dig
-
-    def link_time(n):
-        return n * link_bits * link.latency_ns
 
     B = -(-batch // mp.replicas)  # sequences per replica (scaling: data)
     ctx_pre = L * L if not shape.decoder else L * (L + 1) / 2
@@ -222,15 +268,15 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     e_cat = dict.fromkeys(CATEGORIES, 0.0)
     e_role: dict[str, np.ndarray] = {}
     for x, tk in zip(st, tokens):
-        for k, v in x["e_cat"].items():
+        for k, v in x.e_cat.items():
             e_cat[k] = e_cat[k] + tk * v
-        for k, v in x["e_role"].items():
+        for k, v in x.e_role.items():
             e_role[k] = e_role.get(k, 0.0) + tk * v
     dig = sum(tk * s.digital_macs for s, tk in zip(mp.stages, tokens)) * s_88 * e_nor
     kv_write = n_tok * n_layers * kv_bits * e_wr
     embed = n_tok * shape.hidden * 8 * e_nor  # one row of the embedding table read per token
     tok_sfu = n_layers * (2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops) * e_sfu
-    tok_net = noc_energy_bits * noc.energy_pj + n_links * link_bits * link.energy_pj
+    tok_net = net.energy_pj_per_token()
     att_pim = ctx_all * n_layers * dq * ((d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits)) * e_nor + copy_bits * e_wr)
     ctx_sfu = ctx_all * n_layers * heads * d.softmax_ops * e_sfu
     e_pred = ((ctx_pre + ctx_gen) * n_layers * heads * pred["energy_pj"]
@@ -291,6 +337,6 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             "excluded_matrices": mp.excluded, "batch": batch, "gen_tokens": G,
             "scaling": mp.scaling, "replicas": mp.replicas,
             "peak_power_w_per_pu": pu["power_w"], "area_mm2_per_pu": pu["area_mm2"],
-            "analog_ns_per_token_bottleneck": max(x["thr_ns"] for x in st),
+            "analog_ns_per_token_bottleneck": max(x.thr_ns for x in st),
         },
     }

@@ -30,7 +30,7 @@ Packing (so that cells, arrays and conversions never fall when the SLC rate rise
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hyflexpim.errors import UserError
 from hyflexpim.chip.encodings import get_encoding
@@ -133,13 +133,24 @@ def _tile(role: str, step: int, slc: bool, rows: int, outputs: int, cpw: int, sp
     return Block(role, step, slc, rows, cols, math.ceil(rows / a.rows), math.ceil(cols / a.cols), outputs)
 
 
-def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None) -> list[Block]:
-    """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD)."""
+def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None, memo: dict | None = None) -> list[Block]:
+    """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD). ``memo`` (one spec):
+    the matrices of identical layers map identically, so each distinct one is tiled once (fresh copies returned)."""
+    group = f"in{2 * CHAIN[m.role]}" if m.role in SHARED_INPUT else f"m:{m.name}"
+    if memo is None:
+        return _matrix_blocks(m, spec, force, group)
+    key = (m.role, tuple(m.shape), m.unit, m.rank, len(m.slc), force)
+    if key not in memo:
+        memo[key] = _matrix_blocks(m, spec, force, "")
+    return [replace(b, group=group if b.step % 2 == 0 else "") for b in memo[key]]  # U (odd steps) reads its own
+
+
+def _matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None, group: str) -> list[Block]:
     cpw = {slc: spec.analog.cells_per_weight(slc) for slc in (True, False)}  # columns per weight and group
     d_out, d_in = m.shape
     step = 2 * CHAIN[m.role]
-    # the GEMV that reads the layer's input: shared by q/k/v (and by ffn_in/ffn_gate), else by this matrix's halves
-    group = f"in{step}" if m.role in SHARED_INPUT else f"m:{m.name}"
+    # ``group``: the GEMV that reads the layer's input is shared by q/k/v (and by ffn_in/ffn_gate), else by this
+    # matrix's halves
     if force or m.unit == "row":
         n_slc = d_out if force == "all_slc" else 0 if force == "all_mlc" else len(m.slc)
         blocks = [_tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
@@ -215,6 +226,7 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
     force = None if spec.mapping.weights == "plan" else spec.mapping.weights
     stages: dict[str, Stage] = {}
     excluded = []
+    memo: dict = {}
     for m in plan.matrices:
         key = f"layer{m.layer}" if m.layer is not None else "head"
         st = stages.setdefault(key, Stage(key))
@@ -229,7 +241,7 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
         if where == "digital_pim":
             st.digital_macs += d_out * d_in
         elif m.analog:
-            st.blocks += matrix_blocks(m, spec, force)
+            st.blocks += matrix_blocks(m, spec, force, memo)
         else:
             st.blocks += _head_blocks(m, spec)
     order = sorted(stages.values(), key=lambda s: (not s.is_layer, int(s.key[5:]) if s.is_layer else 0))
