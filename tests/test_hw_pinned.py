@@ -7,7 +7,8 @@ commit: ``.venv/bin/python tests/test_hw_pinned.py --write``.
 
 Re-pinned on purpose (issue 27 part D): array packing and U's SLC-tile fill (energy and area monotone in the SLC
 rate) move every HyFlexPIM / all-SLC / ASADI-like output; the all-reduces of tensor parallelism now overlap the
-next token's analog work within a job (Llama-3.2-1B, 5 PUs per layer, moves).
+next token's analog work within a job (Llama-3.2-1B, 5 PUs per layer, moves); spread row-driver energy counts
+each block's rows x columns share of the spread arrays (moves by < 1e-4).
 """
 
 import json

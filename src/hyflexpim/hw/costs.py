@@ -137,7 +137,11 @@ def stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> AnalogC
     for b in st.blocks:
         conv = b.row_tiles * b.cols * a.input_bits
         parts = {k: conv * v for k, v in e_conv[b.slc].items()}
-        parts["drivers"] = b.rows * b.col_tiles * a.input_bits / spread * drv
+        # row-bits driven: each row in every array its columns span. Packed, a row spans its block's column tiles;
+        # spread over ``avail`` arrays, each array holds columns / avail of the stage's row-tile columns, so a
+        # block's rows drive rows x cols x avail / columns array rows (its share, not the packed tiles' ceiling)
+        spans = b.cols * avail / columns if mode == "spread" and columns else b.col_tiles
+        parts["drivers"] = b.rows * spans * a.input_bits * drv
         parts["shift_add"] += ((b.row_tiles - 1) * b.outputs + b.merge_adds) * add
         for k, v in parts.items():
             e_cat[k] += v
