@@ -34,7 +34,8 @@ sum to CTX:
            unit: the slowest is n x analog / p + the attention; one sequence's latency is unchanged.
            ``data``: the mapping is one copy of the model; ``replicas`` copies share the batch
            (ceil(B / replicas) sequences each).
-Stage time = analog + digital (``overlap_analog_digital: false``) or max(...) (true), + all-reduce.
+Stage time = analog (its all-reduces overlapped as above) + digital (``overlap_analog_digital: false``) or
+max(...) (true).
 Encoder / prefill with B sequences in flight: B sequences take max(latency of one, B x slowest
 stage); batch 1 is one sequence at a time, batch >= stages the steady state of a full pipeline.
 Decoder generation: per new token T_step = max(single-token latency through all stages,
