@@ -34,12 +34,57 @@ def test_tensor_parallel_all_reduce_is_on_the_critical_path():
     assert two["energy_by_component_j"]["interconnect"][0] > one["energy_by_component_j"]["interconnect"][0]
 
 
-def test_more_chips_scale_sublinearly():
-    base = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10)
-    r = [evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": c}}), [128], slc_rate=10) for c in (2, 4)]
+def _chips(c, mode="tensor", batch=1, model="bert-base", seq=(128,)):
+    return evaluate(model, load_spec("hyflexpim", {"mapping": {"chips": c, "scaling": mode}}), list(seq), slc_rate=10,
+                    batch=batch)
+
+
+def test_more_chips_scale_sublinearly_in_the_pus_they_add():
+    """Tensor parallelism: 2 / 4 chips give BERT-Base 3 / 7 PUs per layer (one chip holds it on 1 PU per layer, 13
+    of its 24 PUs): more throughput, less than the PUs' ratio (the all-reduces and the last token's are exposed)."""
+    base = _chips(1)
+    r = [_chips(c) for c in (2, 4)]
     gains = [x["throughput_tok_s"][0] / base["throughput_tok_s"][0] for x in r]
-    assert 1.0 < gains[0] < 2.0 and gains[0] < gains[1] < 4.0
-    assert [x["info"]["chips"] for x in r] == [2, 4]
+    assert [x["info"]["chips"] for x in r] == [2, 4] and [x["info"]["pus_per_layer"] for x in r] == [3, 7]
+    assert 1.0 < gains[0] < 3.0 and gains[0] < gains[1] < 7.0
+    assert all(x["info"]["scaling"] == "tensor" for x in r)
+
+
+def test_pipeline_and_data_scaling_help_only_with_sequences_in_flight():
+    for mode in ("pipeline", "data"):
+        one, two = _chips(1), _chips(2, mode)
+        assert two["info"]["scaling"] == mode and two["info"]["chips"] == 2
+        assert two["throughput_tok_s"][0] == pytest.approx(one["throughput_tok_s"][0], rel=0.02)  # batch 1
+        one64, two64 = _chips(1, batch=64), _chips(2, mode, batch=64)
+        assert 1.3 < two64["throughput_tok_s"][0] / one64["throughput_tok_s"][0] <= 2.0 + 1e-9
+    data = _chips(4, "data", batch=64)
+    assert data["info"]["replicas"] == 4
+    assert data["energy_per_inference_j"][0] == pytest.approx(_chips(1)["energy_per_inference_j"][0])
+    pipe = _chips(2, "pipeline", batch=64)
+    assert pipe["energy_by_component_j"]["interconnect"][0] < _chips(2, batch=64)["energy_by_component_j"]["interconnect"][0]
+    with pytest.raises(UserError, match="mapping.chips"):
+        _chips(1, "data", model="llama-3.2-1b")
+
+
+def test_all_reduce_overlaps_the_next_token_but_not_a_single_one():
+    """Tensor parallelism (2 PUs per layer): a slower NoC costs a 128-token prompt only the last token's
+    all-reduces per layer (they hide behind the next token's analog work, which takes longer), while each
+    generated token at batch 1 waits for its own."""
+    def spec(noc_scale):
+        s = load_spec("hyflexpim", {"mapping": {"tensor_parallel": 2}})
+        c = s.lib.components[s.chip.noc]
+        s.lib.components[s.chip.noc] = c.model_copy(update={"latency_ns": c.latency_ns * noc_scale})
+        return s
+
+    fast, slow = spec(1.0), spec(2.0)
+    ar_ns = 8 * 768 * 2 * 2 * (2 - 1) / 2 * fast.comp(fast.chip.noc).latency_ns  # two ring all-reduces per token
+    pre = [evaluate("bert-base", s, [128], slc_rate=10)["latency_s"][0] * 1e9 for s in (fast, slow)]
+    # one token's all-reduces per layer (12), not 128 (the head stage's activation floor, one token, adds < one more)
+    assert 12 * ar_ns * 0.999 < pre[1] - pre[0] < 13 * ar_ns
+    gen = [evaluate("gpt2", s, [128], slc_rate=10, gen_tokens=32)["latency_s"][0] * 1e9 for s in (fast, slow)]
+    pre_g = [evaluate("gpt2", s, [128], slc_rate=10, gen_tokens=0)["latency_s"][0] * 1e9 for s in (fast, slow)]
+    # each generated token waits for its own all-reduces in every layer (and its activation hops, also on the NoC)
+    assert (gen[1] - gen[0]) - (pre_g[1] - pre_g[0]) > 32 * 12 * ar_ns
 
 
 def test_batch_one_by_default_and_fill_on_request():

@@ -4,6 +4,11 @@ latency term of the component library (and every cost term of the roofline basel
 ``tests/data/hw_pinned.json`` holds the outputs of ``outputs()`` below as measured when pinned;
 regenerate it only for a change of the model that is meant to move the numbers, with the reason in the
 commit: ``.venv/bin/python tests/test_hw_pinned.py --write``.
+
+Re-pinned on purpose (issue 27 part D): array packing and U's SLC-tile fill (energy and area monotone in the SLC
+rate) move every HyFlexPIM / all-SLC / ASADI-like output; the all-reduces of tensor parallelism now overlap the
+next token's analog work within a job (Llama-3.2-1B, 5 PUs per layer, moves); spread row-driver energy counts
+each block's rows x columns share of the spread arrays (moves by < 1e-4).
 """
 
 import json
@@ -51,9 +56,12 @@ def test_headline_ratios_bert_base():
     ref = evaluate("bert-base", "all_slc", [128, 8192])
     thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
     eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
-    # batch 1, iso-area (the default); operand copies and K/V row writes on the digital PIM are costed
-    assert thr == pytest.approx([1.5102, 1.0261], abs=1e-4)
-    assert eff == pytest.approx([1.2414, 1.0086], abs=1e-4)
+    # batch 1, iso-area (the default); operand copies and K/V row writes on the digital PIM are costed.
+    # Moved on purpose (issue 27, monotone in the SLC rate; was 1.5102/1.0261 and 1.2414/1.0086): blocks that read
+    # the same input share arrays column-wise and U's MLC components fill the free rows of its last SLC row tile,
+    # so HyFlexPIM at 10 % SLC converts fewer partially filled row tiles of U
+    assert thr == pytest.approx([1.5360, 1.0270], abs=1e-4)
+    assert eff == pytest.approx([1.2453, 1.0087], abs=1e-4)
 
 
 def test_pu_totals_pinned():

@@ -173,8 +173,13 @@ class Mapping(_M):
     head_tokens: Literal["last", "all"] = Field(
         "last", description="tokens the head runs on: the last one ([CLS] / the last prompt token, then each "
         "generated token) or every token")
-    chips: NonNegI = Field(0, description="chips to use (0: as many as the model needs); spare PUs go to "
-                           "tensor parallelism")
+    chips: NonNegI = Field(0, description="chips to use (0: as many as the model needs); ``scaling`` says what "
+                           "the spare PUs do")
+    scaling: Literal["tensor", "pipeline", "data"] = Field(
+        "tensor", description="what extra PUs (mapping.chips, mapping.tensor_parallel) do: tensor = a layer's "
+        "matrices split over its PUs, two all-reduces per layer; pipeline = a layer's chain split into one sub-stage "
+        "per PU (activations passed on, no all-reduce); data = whole-model replicas (mapping.chips // the chips one "
+        "copy needs), the batch split over them")
     act_bits: PosI
 
 

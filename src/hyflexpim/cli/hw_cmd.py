@@ -41,7 +41,8 @@ def hw(
                                      "HyFlexPIM's chip), iso-pus (same PUs per layer) or min-chips (each the fewest)"),
     band: bool = typer.Option(False, "--band", help="print the low/high band of the gains over all-SLC from the "
                               "spec's assumption ranges"),
-    gen_tokens: int = typer.Option(128, "--gen-tokens", help="tokens generated per inference (decoders)"),
+    gen_tokens: int = typer.Option(128, "--gen-tokens", help="tokens generated per inference (decoders: printed "
+                                   "beside the prefill, the prompt teacher-forced with none generated)"),
     decoder: bool = typer.Option(False, "--decoder", help="a format-1 plan (no architecture in it) is a decoder"),
     out: Optional[Path] = typer.Option(None, "--out", help="folder for CSV, JSON and PNG plots"),
     macros: str = typer.Option("", "--macros", help="validate: comma-separated macros (built-in names or YAML "
@@ -61,7 +62,7 @@ def hw(
         return
     from rich.console import Console
 
-    from hyflexpim.hw import compare
+    from hyflexpim.hw import compare_modes
     from hyflexpim.hw.shapes import get_shape
     from hyflexpim.report.hw_tables import rich_tables, write_results
 
@@ -84,9 +85,10 @@ def hw(
     else:
         subject = shape
     base = [b.strip() for b in baselines.split(",") if b.strip()]
-    results = compare(subject, seq, spec=spec, baselines=base, batch=batch, gen_tokens=gen_tokens,
-                      slc_rate=slc_rate, shape=shape if plan is not None else None, decoder=decoder,
-                      mode=compare_mode)
+    # a decoder in both modes: prefill (the prompt teacher-forced, what a perplexity measures) and generation
+    results = compare_modes(subject, seq, spec=spec, baselines=base, batch=batch, gen_tokens=gen_tokens,
+                            slc_rate=slc_rate, shape=shape if plan is not None else None, decoder=decoder,
+                            mode=compare_mode)
     console = Console()
     info = results[0]["info"]
     for note in getattr(subject, "notes", []):
@@ -97,7 +99,8 @@ def hw(
         console.print(f"[bold]{results[0]['spec']}[/]: {info['chips']} chip(s), {info['pus_per_layer']} PU(s) per layer, "
                       f"{info['arrays_used']} arrays ({info['arrays_slc']} SLC), utilisation "
                       f"{info['array_utilisation']:.1%}, SLC weight share {info['slc_weight_fraction']:.1%}, "
-                      f"batch {info['batch']}{sparse}")
+                      f"batch {info['batch']}, scaling {info['scaling']}"
+                      + (f" ({info['replicas']} copies)" if info["scaling"] == "data" else "") + sparse)
     else:  # a design of another kind (an attention-only accelerator, a roofline)
         console.print(f"[bold]{results[0]['spec']}[/]: {info.get('scope', 'the whole model')}, batch {info['batch']}"
                       f"{sparse}")
@@ -118,7 +121,8 @@ def hw(
 
         for line in gain_bands(subject, spec, "all_slc", seq, batch, gen_tokens, shape if plan is not None else None,
                                compare_mode):
-            console.print(line)
+            console.print(line + (f" (generation, {gen_tokens} tokens)" if results[-1].get("mode") == "generation"
+                                  else ""))
     if out is not None:
         from hyflexpim.report.hw_plots import write_plots
 

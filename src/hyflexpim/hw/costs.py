@@ -20,10 +20,22 @@ sum to CTX:
            keep) of the entries: ceil(MACs / lanes) passes x (NOR steps per MAC + the operand bits
            written into the lanes) x 1 ns; K and V rows written once per token; plan matrices kept
            digital; SFU: softmax, 2 LayerNorms, GELU/SiLU at 256 inputs/cycle.
-* NoC      two ring all-reduces of the hidden vector per layer when a layer spans several PUs
-           (Megatron-style tensor parallelism), on the stage's critical path; the activations to the
-           next stage overlap with its work (a floor).
-Stage time = analog + digital (``overlap_analog_digital: false``) or max(...) (true), + all-reduce.
+* NoC      ``mapping.scaling: tensor``: two ring all-reduces of the hidden vector per layer when a layer
+           spans several PUs (Megatron-style tensor parallelism). The NoC is a resource of its own: in a
+           job of n tokens the all-reduces of token t overlap the analog work of token t+1 (tokens stream
+           through a GEMV one after another); the digital attention, a barrier over the job's tokens, does
+           not overlap them, and the last token's all-reduces are exposed: analog part of the stage =
+           max(n x analog, n x all-reduce) + one all-reduce. A single token (generation, batch 1) has
+           nothing to overlap: its all-reduces are serial. The activations to the next stage overlap
+           with its work (a floor).
+           ``pipeline``: a layer of p PUs is p sub-stages, each 1/p of the layer's analog work (a
+           balanced split: optimistic, operators differ in size) on its own PU, the attention on one
+           of them (one PU's lanes); activations passed on, no all-reduce. A sub-stage is the pipeline's
+           unit: the slowest is n x analog / p + the attention; one sequence's latency is unchanged.
+           ``data``: the mapping is one copy of the model; ``replicas`` copies share the batch
+           (ceil(B / replicas) sequences each).
+Stage time = analog (its all-reduces overlapped as above) + digital (``overlap_analog_digital: false``) or
+max(...) (true).
 Encoder / prefill with B sequences in flight: B sequences take max(latency of one, B x slowest
 stage); batch 1 is one sequence at a time, batch >= stages the steady state of a full pipeline.
 Decoder generation: per new token T_step = max(single-token latency through all stages,
@@ -33,6 +45,7 @@ B x bottleneck stage time for B tokens).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -45,7 +58,58 @@ from hyflexpim.plan import Architecture
 CATEGORIES = ("adc", "arrays", "drivers", "shift_add", "buffers", "digital_pim", "sfu", "interconnect")
 
 
-def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
+@dataclass(frozen=True)
+class AnalogCost:
+    """The analog part of one stage, per token: time at throughput, one token's chain latency, energies (pJ)."""
+
+    thr_ns: float  # per token with the stage's arrays busy (the mechanism of ``mapping.mlc_throughput``)
+    lat_ns: float  # one token through the stage's GEMV chain
+    e_cat: dict[str, float]  # by energy category (CATEGORIES)
+    e_role: dict[str, float]  # by matrix role
+
+
+@dataclass(frozen=True)
+class NetworkCost:
+    """The network part: per stage (arrays over ``mapping.stages``) and per token, the all-reduce time (tensor
+    parallelism) and the activation hop (a floor, overlapped); NoC bits per token of the whole model; the
+    SerDes links on one sequence's path."""
+
+    ar_ns: np.ndarray
+    act_ns: np.ndarray
+    noc_bits: float
+    link_bits: float
+    n_links: int
+    link_ns_per_bit: float
+    link_pj_per_bit: float
+    noc_pj_per_bit: float
+
+    def link_time(self, n):
+        """Time (ns) of n tokens' activations over one chip boundary."""
+        return n * self.link_bits * self.link_ns_per_bit
+
+    def energy_pj_per_token(self) -> float:
+        return self.noc_bits * self.noc_pj_per_bit + self.n_links * self.link_bits * self.link_pj_per_bit
+
+
+# NoC bits per token and layer of p PUs, in hidden vectors: tensor = the activations in + two ring all-reduces
+# (each 2(p-1)/p vectors per PU, p PUs); pipeline = one hop into each sub-stage; data = a replica's tensor layout
+NOC_VECTORS = {"tensor": lambda p: 1 + 4 * (p - 1), "pipeline": lambda p: p, "data": lambda p: 1 + 4 * (p - 1)}
+
+
+def network_costs(mp: Mapping, spec: PimSpec, shape: Architecture) -> NetworkCost:
+    noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
+    vec = spec.mapping.act_bits * shape.hidden  # bits of one hidden vector
+    tp = 0.0 if mp.scaling == "pipeline" else 1.0  # sub-stages pass activations on, they do not all-reduce
+    ar_bits = [tp * vec * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
+    return NetworkCost(
+        ar_ns=np.array([b * noc.latency_ns for b in ar_bits]),
+        act_ns=np.full(len(mp.stages), vec * noc.latency_ns),
+        noc_bits=sum(vec * NOC_VECTORS[mp.scaling](s.pus) for s in mp.stages if s.is_layer),
+        link_bits=vec, n_links=mp.chips_per_replica - 1,  # chip boundaries on one sequence's path (one replica)
+        link_ns_per_bit=link.latency_ns, link_pj_per_bit=link.energy_pj, noc_pj_per_bit=noc.energy_pj)
+
+
+def stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> AnalogCost:
     """Per-token analog time (throughput and chain latency) and energies of one stage."""
     a = spec.analog
     t = {True: adc_time_ns(spec, a.adc_bits_slc), False: adc_time_ns(spec, a.adc_bits_mlc)}
@@ -76,12 +140,16 @@ def _stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> dict:
     for b in st.blocks:
         conv = b.row_tiles * b.cols * a.input_bits
         parts = {k: conv * v for k, v in e_conv[b.slc].items()}
-        parts["drivers"] = b.rows * b.col_tiles * a.input_bits / spread * drv
+        # row-bits driven: each row in every array its columns span. Packed, a row spans its block's column tiles;
+        # spread over ``avail`` arrays, each array holds columns / avail of the stage's row-tile columns, so a
+        # block's rows drive rows x cols x avail / columns array rows (its share, not the packed tiles' ceiling)
+        spans = b.cols * avail / columns if mode == "spread" and columns else b.col_tiles
+        parts["drivers"] = b.rows * spans * a.input_bits * drv
         parts["shift_add"] += ((b.row_tiles - 1) * b.outputs + b.merge_adds) * add
         for k, v in parts.items():
             e_cat[k] += v
         e_role[b.role] = e_role.get(b.role, 0.0) + sum(parts.values())
-    return {"thr_ns": thr, "lat_ns": lat, "e_cat": e_cat, "e_role": e_role}
+    return AnalogCost(thr, lat, e_cat, e_role)
 
 
 def topk_visits(keep: float) -> float:
@@ -137,19 +205,19 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     """All outputs for one spec and plan, arrays over ``seq_lens``."""
     L = np.asarray(seq_lens, dtype=float)
     d, a = spec.digital, spec.analog
-    layer_pus = min((s.pus for s in mp.stages if s.is_layer), default=1)
-    room_tokens = check_digital_capacity(spec, shape, layer_pus, L, batch, gen_tokens)  # refuses past the room
+    # the room for K/V and scores: the smallest layer stage's digital PIM (pipeline: the one PU holding the attention),
+    # for the sequences of one replica (data)
+    layer_pus = 1 if mp.scaling == "pipeline" else min((s.pus for s in mp.stages if s.is_layer), default=1)
+    room_tokens = check_digital_capacity(spec, shape, layer_pus, L, -(-batch // mp.replicas), gen_tokens)
     nor_ns, e_nor = spec.comp(d.pim).latency_ns, spec.comp(d.pim).energy_pj
     wr_ns, e_wr = spec.comp(d.write).latency_ns or nor_ns, spec.comp(d.write).energy_pj
     sfu_ns, e_sfu = spec.comp(d.sfu).latency_ns, spec.comp(d.sfu).energy_pj
-    noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
     copy_bits = d.qk_bits[0] + d.sv_bits[0]  # operand bits written into a lane per (query, key) MAC pair
     s_att = d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits) + copy_bits * wr_ns / nor_ns
     s_88 = d.mac_steps(8, 8)
     density = d.attention_density * attention_keep
     pred = prediction_costs(spec, shape.q_dim / shape.heads, density)
     t_conv_slc = adc_time_ns(spec, a.adc_bits_slc)
-    bits = spec.mapping.act_bits
     dq, dkv, heads = shape.q_dim, shape.kv_dim, shape.heads
     kv_bits = 2 * dkv * 8  # K and V of one token, INT8
     per_pu = mp.arrays_per_pu
@@ -161,24 +229,29 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     for s in mp.stages:
         key = (s.pus, tuple((b.role, b.step, b.slc, b.rows, b.cols, b.merge_adds) for b in s.blocks))
         if key not in memo:
-            memo[key] = _stage_analog(s, spec, per_pu, e_conv)
+            memo[key] = stage_analog(s, spec, per_pu, e_conv)
         st.append(memo[key])
     p = np.array([s.pus for s in mp.stages], dtype=float)
-    ar_bits = [bits * shape.hidden * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
+    pipe = mp.scaling == "pipeline"
+    # digital work of a stage: on all its PUs (tensor), or on the one sub-stage PU that holds the attention (pipeline)
+    p_dig = np.where([s.is_layer and pipe for s in mp.stages], 1.0, p)
+    net = network_costs(mp, spec, shape)
+    thr = np.array([x.thr_ns for x in st])
     V = {  # per-stage vectors
         "layer": np.array([s.is_layer for s in mp.stages], dtype=float),
-        "thr": np.array([x["thr_ns"] for x in st]),
-        "lanes": p * spec.pu.digital_modules * d.arrays * d.rows,
+        "thr": thr,
+        "lanes": p_dig * spec.pu.digital_modules * d.arrays * d.rows,
         "adcs": p * per_pu / a.adc_share,
-        "sfus": p * spec.pu.digital_modules,
+        "sfus": p_dig * spec.pu.digital_modules,
         "dig": np.array([s.digital_macs for s in mp.stages], dtype=float),
-        "ar_ns": np.array([b * noc.latency_ns for b in ar_bits]),  # per token, on the critical path
-        "act_ns": np.full(len(mp.stages), bits * shape.hidden * noc.latency_ns),  # per token, overlapped
+        "ar_ns": net.ar_ns,  # per token; overlapped within a job (above)
+        "act_ns": net.act_ns,  # per token, overlapped
+        # pipeline: the other p - 1 sub-stages of a layer, on one sequence's path but not the pipeline's bottleneck
+        "sub_ns": np.where([s.is_layer and pipe for s in mp.stages], p - 1, 0.0) * thr,
     }
-    noc_energy_bits = sum(bits * shape.hidden * (1 + 4 * (s.pus - 1)) for s in mp.stages if s.is_layer)
-    lat_a = np.array([x["lat_ns"] for x in st])
-    link_bits = bits * shape.hidden
-    n_links = mp.chips - 1
+    lat_a = np.array([x.lat_ns for x in st])
+    n_links = net.n_links
+    link_time = net.link_time
     overlap = spec.mapping.overlap_analog_digital
 
     def stage_time(n, n_head, ctx):
@@ -199,18 +272,15 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         per_tok = 2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops
         sfu_el = lay * (heads * ctx * density * d.softmax_ops + n * per_tok)
         t_dig = t_pim + sfu_el * sfu_ns / v["sfus"]
-        t_an = m * v["thr"]
-        comp = (np.maximum(t_an, t_dig) if overlap else t_an + t_dig) + m * v["ar_ns"]
+        t_an = np.maximum(m * v["thr"], m * v["ar_ns"]) + np.minimum(m, 1.0) * v["ar_ns"]  # all-reduces overlapped
+        comp = np.maximum(t_an, t_dig) if overlap else t_an + t_dig
         return np.maximum(comp, m * v["act_ns"]), t_dig
 
-    def link_time(n):
-        return n * link_bits * link.latency_ns
-
-    B = batch
+    B = -(-batch // mp.replicas)  # sequences per replica (scaling: data)
     ctx_pre = L * L if not shape.decoder else L * (L + 1) / 2
     n_head_pre = np.ones_like(L) if head_last else L
     t_pre, tdig_pre = stage_time(L[None, :], n_head_pre[None, :], ctx_pre[None, :])  # (S, nL)
-    lat_pre = t_pre.sum(0) + n_links * link_time(L)
+    lat_pre = t_pre.sum(0) + (V["sub_ns"][:, None] * L[None, :]).sum(0) + n_links * link_time(L)
     bott_pre = np.maximum(t_pre.max(0), link_time(L) if n_links else 0.0)
     T_total = np.maximum(lat_pre, B * bott_pre)  # B sequences in flight
     latency = lat_pre.copy()
@@ -220,7 +290,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         c = L[:, None] + np.arange(1, G + 1)[None, :]  # (nL, G)
         c3 = c[None, :, :]
         _, t_dig1 = stage_time(1.0, 1.0, c3)
-        hop = (V["act_ns"] + V["ar_ns"])[:, None, None]
+        hop = (V["act_ns"] + V["ar_ns"])[:, None, None]  # one token: its all-reduces are serial
         lat1 = (lat_a[:, None, None] + t_dig1 + hop).sum(0) + n_links * link_time(1)
         tB, _ = stage_time(float(B), float(B), B * c3)
         step = np.maximum(lat1, np.maximum(tB.max(0), link_time(B) if n_links else 0.0))
@@ -238,15 +308,15 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     e_cat = dict.fromkeys(CATEGORIES, 0.0)
     e_role: dict[str, np.ndarray] = {}
     for x, tk in zip(st, tokens):
-        for k, v in x["e_cat"].items():
+        for k, v in x.e_cat.items():
             e_cat[k] = e_cat[k] + tk * v
-        for k, v in x["e_role"].items():
+        for k, v in x.e_role.items():
             e_role[k] = e_role.get(k, 0.0) + tk * v
     dig = sum(tk * s.digital_macs for s, tk in zip(mp.stages, tokens)) * s_88 * e_nor
     kv_write = n_tok * n_layers * kv_bits * e_wr
     embed = n_tok * shape.hidden * 8 * e_nor  # one row of the embedding table read per token
     tok_sfu = n_layers * (2 * shape.hidden * d.layernorm_ops + shape.ffn * d.act_ops) * e_sfu
-    tok_net = noc_energy_bits * noc.energy_pj + n_links * link_bits * link.energy_pj
+    tok_net = net.energy_pj_per_token()
     att_pim = ctx_all * n_layers * dq * ((d.mac_steps(*d.qk_bits) + d.mac_steps(*d.sv_bits)) * e_nor + copy_bits * e_wr)
     ctx_sfu = ctx_all * n_layers * heads * d.softmax_ops * e_sfu
     e_pred = ((ctx_pre + ctx_gen) * n_layers * heads * pred["energy_pj"]
@@ -271,12 +341,12 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     ops = 2.0 * (dense + ctx_all / density * n_layers * 2 * dq)  # dense-equivalent work
     T_s = T_total * 1e-9
     area = mp.chips * chip_area_mm2(spec)
-    tops = B * ops / T_s / 1e12
+    tops = batch * ops / T_s / 1e12
     pu = pu_totals(spec)
     names = [s.key for s in mp.stages]
     bott_i = t_pre.argmax(0)
     return {
-        "throughput_tok_s": B * n_tok / T_s,
+        "throughput_tok_s": batch * n_tok / T_s,
         "tops": tops,
         "latency_s": latency * 1e-9,
         "energy_per_inference_j": E_inf,
@@ -284,7 +354,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
         "tops_per_w": ops / E_inf / 1e12,
         "tops_per_mm2": tops / area,
         "area_mm2": np.full_like(L, area),
-        "power_w": B * E_inf / T_s,
+        "power_w": batch * E_inf / T_s,
         "ops_per_inference": ops,
         "energy_by_component_j": E_cat,
         "energy_by_role_j": E_role,
@@ -305,9 +375,10 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             "arrays_mlc": sum(s.arrays(False) for s in mp.stages),
             "array_utilisation": mp.utilisation, "array_fill": mp.array_fill,
             "fits_one_chip": mp.chips == 1, "slc_weight_fraction": mp.slc_weight_fraction,
-            "excluded_matrices": mp.excluded, "batch": B, "gen_tokens": G,
+            "excluded_matrices": mp.excluded, "batch": batch, "gen_tokens": G,
+            "scaling": mp.scaling, "replicas": mp.replicas,
             "peak_power_w_per_pu": pu["power_w"], "area_mm2_per_pu": pu["area_mm2"],
-            "analog_ns_per_token_bottleneck": max(x["thr_ns"] for x in st),
+            "analog_ns_per_token_bottleneck": max(x.thr_ns for x in st),
             "digital_room_tokens": room_tokens,
         },
     }

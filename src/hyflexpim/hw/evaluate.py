@@ -85,8 +85,15 @@ def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path =
     return _run(plan, shp, sp, seq, batch, gen_tokens)
 
 
+def run_mode(shp: Architecture, gen_tokens: int) -> str:
+    """What a result prices: ``encoder`` (one bidirectional pass), a decoder's ``prefill`` (the prompt teacher-forced,
+    causal attention, no token generated: what a perplexity measures) or ``generation`` (prompt + gen_tokens)."""
+    return "encoder" if not shp.decoder else "generation" if gen_tokens > 0 else "prefill"
+
+
 def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | str, gen_tokens: int) -> dict:
     out = COST_MODELS.get(sp.kind, "spec kind")(plan, shp, sp, seq, batch, gen_tokens)
+    out["mode"] = run_mode(shp, gen_tokens)
     out["spec"] = sp.name
     out["model"] = shp.name or plan.model_name
     out["seq_lens"] = seq
@@ -165,7 +172,7 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
             b = shp.layers if batch == "fill" else batch
             r = _listify(roofline_attention(sp, shp, seq, b, gen_tokens, keep)
                          | {"spec": sp.name, "model": shp.name or plan.model_name, "seq_lens": seq,
-                            "slc_rate": plan.policy.get("slc_rate")})
+                            "slc_rate": plan.policy.get("slc_rate"), "mode": run_mode(shp, gen_tokens)})
             r["info"]["scope"] = "self-attention only"
         else:
             r = _run(plan, shp, sp, seq, batch, gen_tokens)
@@ -173,3 +180,14 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
         r["info"]["compare"] = mode
         out.append(r)
     return out
+
+
+def compare_modes(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *, gen_tokens: int = 128,
+                  slc_rate: float | None = None, shape: Architecture | str | None = None,
+                  decoder: bool | None = None, **kw) -> list[dict]:
+    """``compare`` once for an encoder; for a decoder twice, prefill (``gen_tokens = 0``) then generation (prompt +
+    ``gen_tokens``), each result labelled by its ``mode``."""
+    _, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
+    runs = (0, gen_tokens) if shp.decoder and gen_tokens > 0 else (gen_tokens,)
+    return [r for g in runs for r in compare(plan_or_shape, seq_lens, gen_tokens=g, slc_rate=slc_rate, shape=shape,
+                                             decoder=decoder, **kw)]

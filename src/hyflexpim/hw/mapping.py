@@ -10,20 +10,37 @@ rows and C cell columns is tiled row- and column-wise onto ceil(R/64) x ceil(C/1
 weight's columns per block); partial sums of row tiles (and of
 the SLC and MLC halves of U) are added digitally. Row-unit matrices (and the all-SLC/all-MLC
 baselines) map W [d_out x d_in] directly: one GEMV, SLC rows = SLC output columns.
+
+Packing (so that cells, arrays and conversions never fall when the SLC rate rises):
+
+* Blocks that read the same input vector (the SLC and MLC halves of one GEMV, and q/k/v or
+  ffn_in/ffn_gate, which all read the layer's input) share arrays column-wise: their columns are
+  laid side by side, ceil(R/64) x ceil(sum of C / 128) arrays for the group, one read drives them
+  all. An array may then hold SLC and MLC columns (assumption: the shift-and-add weight is per
+  column, x1,x2,.. for SLC and x1,x4,.. for MLC, and the reconfigurable SAR ADC is set per
+  conversion). Each block is charged its share of the group's column tiles.
+* U's rows (its components) are split into an SLC and an MLC block with ceil(n/64) and
+  ceil((k-n)/64) row tiles; one more SLC component can empty the last MLC row tile, so a plan
+  with fewer SLC components could convert more columns. The mapper therefore stores U's first
+  n2 >= n components in SLC rows (MLC components filling the free rows of the last SLC tile, more
+  precise than the plan asks, never less), n2 the cheapest in energy of the choices; the plan's
+  own SLC share is what ``slc_weight_fraction`` reports.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from hyflexpim.errors import UserError
 from hyflexpim.chip.encodings import get_encoding
 from hyflexpim.chip.spec import PimSpec
+from hyflexpim.hw.library import conversion_energy_pj
 from hyflexpim.plan import MatrixPlan, Plan
 
 # dependency chain inside a layer: GEMVs of one group can run at the same time
 CHAIN = {"q": 0, "k": 0, "v": 0, "qkv": 0, "o": 1, "ffn_in": 2, "ffn_gate": 2, "ffn_out": 3, "head": 4, "other": 4}
+SHARED_INPUT = ("q", "k", "v", "qkv", "ffn_in", "ffn_gate")  # matrices that read the same vector as their siblings
 ROLES = ("q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head", "other")
 
 
@@ -35,12 +52,14 @@ class Block:
     rows: int  # input rows R
     cols: int  # cell columns C
     row_tiles: int
-    col_tiles: int
+    col_tiles: float  # column tiles charged to this block: its share of its input group's (see ``pack``)
     outputs: int  # output values of this block
     merge_adds: int = 0  # extra adds to merge with the other (SLC/MLC) block of the same outputs
+    promoted: int = 0  # rows of an SLC U block that the plan puts in MLC (stored in SLC by the mapper)
+    group: str = ""  # blocks of one group read the same input vector and share arrays column-wise ("": alone)
 
     @property
-    def arrays(self) -> int:
+    def arrays(self) -> float:
         return self.row_tiles * self.col_tiles
 
 
@@ -60,7 +79,9 @@ class Stage:
         return self.key != "head"
 
     def arrays(self, slc: bool | None = None) -> int:
-        return sum(b.arrays for b in self.blocks if slc is None or b.slc == slc)
+        """Arrays holding this stage's weights (of one cell kind: its blocks' share, rounded)."""
+        x = sum(b.arrays for b in self.blocks if slc is None or b.slc == slc)
+        return math.ceil(x - 1e-9) if slc is None else round(x)
 
     def cells_used(self) -> int:
         return sum(b.rows * b.cols for b in self.blocks)
@@ -75,6 +96,9 @@ class Mapping:
     arrays_per_pu: int
     excluded: list[str]
     slc_weight_fraction: float
+    scaling: str = "tensor"  # mapping.scaling: how a layer's PUs work together (tensor / pipeline) or data replicas
+    replicas: int = 1  # whole-model copies (scaling: data), each on ``chips_per_replica`` chips
+    chips_per_replica: int = 0
 
     @property
     def arrays_used(self) -> int:
@@ -109,27 +133,79 @@ def _tile(role: str, step: int, slc: bool, rows: int, outputs: int, cpw: int, sp
     return Block(role, step, slc, rows, cols, math.ceil(rows / a.rows), math.ceil(cols / a.cols), outputs)
 
 
-def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None) -> list[Block]:
-    """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD)."""
+def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None, memo: dict | None = None) -> list[Block]:
+    """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD). ``memo`` (one spec):
+    the matrices of identical layers map identically, so each distinct one is tiled once (fresh copies returned)."""
+    group = f"in{2 * CHAIN[m.role]}" if m.role in SHARED_INPUT else f"m:{m.name}"
+    if memo is None:
+        return _matrix_blocks(m, spec, force, group)
+    key = (m.role, tuple(m.shape), m.unit, m.rank, len(m.slc), force)
+    if key not in memo:
+        memo[key] = _matrix_blocks(m, spec, force, "")
+    return [replace(b, group=group if b.step % 2 == 0 else "") for b in memo[key]]  # U (odd steps) reads its own
+
+
+def _matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None, group: str) -> list[Block]:
     cpw = {slc: spec.analog.cells_per_weight(slc) for slc in (True, False)}  # columns per weight and group
     d_out, d_in = m.shape
     step = 2 * CHAIN[m.role]
+    # ``group``: the GEMV that reads the layer's input is shared by q/k/v (and by ffn_in/ffn_gate), else by this
+    # matrix's halves
     if force or m.unit == "row":
         n_slc = d_out if force == "all_slc" else 0 if force == "all_mlc" else len(m.slc)
         blocks = [_tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
                   _tile(m.role, step, False, d_in, d_out - n_slc, cpw[False], spec)]
-        return [b for b in blocks if b]
-    k, n_slc = m.rank, len(m.slc)
-    blocks = [  # GEMV 1: ΣVᵀ, SLC components are output columns
-        _tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
-        _tile(m.role, step, False, d_in, k - n_slc, cpw[False], spec),
-        # GEMV 2: U, SLC components are input rows; both halves produce all d_out outputs
-        _tile(m.role, step + 1, True, n_slc, d_out, cpw[True], spec),
-        _tile(m.role, step + 1, False, k - n_slc, d_out, cpw[False], spec),
-    ]
-    if 0 < n_slc < k:
-        blocks[3].merge_adds = d_out
-    return [b for b in blocks if b]
+    else:
+        k, n_slc = m.rank, len(m.slc)
+        blocks = [  # GEMV 1: ΣVᵀ, SLC components are output columns
+            _tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
+            _tile(m.role, step, False, d_in, k - n_slc, cpw[False], spec),
+        ]
+    blocks = [b for b in blocks if b]
+    for b in blocks:
+        b.group = group
+    if force or m.unit == "row":
+        return blocks
+    return blocks + _u_blocks(m.role, step + 1, k, n_slc, d_out, spec)
+
+
+def _u_blocks(role: str, step: int, k: int, n_slc: int, d_out: int, spec: PimSpec) -> list[Block]:
+    """GEMV 2 (U): its first n2 >= n_slc components as SLC input rows, the rest MLC; both halves produce all
+    d_out outputs. n2 is the cheapest choice in energy (conversions, row drivers, partial-sum adds); for a fixed
+    number of MLC row tiles the cost only grows with n2, so the candidates are n_slc and k - 64 j."""
+    a = spec.analog
+    cpw = {slc: a.cells_per_weight(slc) for slc in (True, False)}
+    e_conv = {slc: sum(conversion_energy_pj(spec, slc).values()) for slc in (True, False)}
+    drv, add = spec.comp(a.driver).energy_pj, spec.comp(a.psum_adder).energy_pj
+    best = None
+    for n2 in sorted({n_slc} | {k - a.rows * j for j in range(k // a.rows + 1) if k - a.rows * j > n_slc}):
+        blocks = [b for b in (_tile(role, step, True, n2, d_out, cpw[True], spec),
+                              _tile(role, step, False, k - n2, d_out, cpw[False], spec)) if b]
+        if len(blocks) == 2:
+            blocks[1].merge_adds = d_out
+        cost = sum(a.input_bits * (b.row_tiles * b.cols * e_conv[b.slc] + b.rows * b.col_tiles * drv)
+                   + ((b.row_tiles - 1) * b.outputs + b.merge_adds) * add for b in blocks)
+        if best is None or cost < best[0] * (1 - 1e-12):
+            best = (cost, n2, blocks)
+    _, n2, blocks = best
+    for b in blocks:
+        if b.slc:
+            b.promoted = n2 - n_slc
+    return blocks
+
+
+def pack(blocks: list[Block], spec: PimSpec) -> None:
+    """Blocks that read the same input vector (``Block.group``: the halves of one GEMV 1 or direct W, and those of
+    q/k/v or ffn_in/ffn_gate; a U block reads its own components) share arrays column-wise; each is charged its
+    share of the group's ceil(sum of columns / 128) column tiles."""
+    groups: dict[tuple, list[Block]] = {}
+    for b in blocks:
+        groups.setdefault((b.group, b.rows) if b.group else (id(b),), []).append(b)
+    for g in groups.values():
+        cols = sum(b.cols for b in g)
+        tiles = math.ceil(cols / spec.analog.cols)
+        for b in g:
+            b.col_tiles = tiles * b.cols / cols
 
 
 def _head_blocks(m: MatrixPlan, spec: PimSpec) -> list[Block]:
@@ -143,11 +219,14 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
     """Map every matrix; decide PUs per layer (and for the head stage) and chips; UserError when it cannot fit.
 
     Layer stages share one PU count: the fewest that hold the largest layer, or ``mapping.tensor_parallel``,
-    or what ``mapping.chips`` leaves per layer. Matrices outside the layers form the "head" stage on PUs of
-    their own (``mapping.head`` says where a digital one runs)."""
+    or what ``mapping.chips`` leaves per layer (``scaling: tensor`` or ``pipeline``). With ``scaling: data``
+    one copy of the model takes the fewest chips and ``mapping.chips`` // that many copies run side by side.
+    Matrices outside the layers form the "head" stage on PUs of their own (``mapping.head`` says where a
+    digital one runs)."""
     force = None if spec.mapping.weights == "plan" else spec.mapping.weights
     stages: dict[str, Stage] = {}
     excluded = []
+    memo: dict = {}
     for m in plan.matrices:
         key = f"layer{m.layer}" if m.layer is not None else "head"
         st = stages.setdefault(key, Stage(key))
@@ -162,13 +241,15 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
         if where == "digital_pim":
             st.digital_macs += d_out * d_in
         elif m.analog:
-            st.blocks += matrix_blocks(m, spec, force)
+            st.blocks += matrix_blocks(m, spec, force, memo)
         else:
             st.blocks += _head_blocks(m, spec)
     order = sorted(stages.values(), key=lambda s: (not s.is_layer, int(s.key[5:]) if s.is_layer else 0))
     order = [s for s in order if s.blocks or s.digital_macs]
     if not order:
         raise UserError("plan has no matrices to map (all excluded): set mapping.digital_matrices to digital_pim")
+    for s in order:
+        pack(s.blocks, spec)
     layers = [s for s in order if s.is_layer]
     head = [s for s in order if not s.is_layer]
 
@@ -181,10 +262,12 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
                         f"({max(s.arrays() for s in layers)} arrays, {per_pu} per PU)")
     p = max(tp, need, 1)
     pus = spec.chip.pus
-    if spec.mapping.chips:
-        spare = (spec.mapping.chips * pus - head_pus) // max(len(layers), 1)
+    scaling, want = spec.mapping.scaling, spec.mapping.chips
+    asked = want if scaling != "data" else 0  # data parallelism: each copy on the fewest chips
+    if asked:
+        spare = (asked * pus - head_pus) // max(len(layers), 1)
         if spare < need:
-            raise UserError(f"mapping.chips={spec.mapping.chips} is too few: {len(layers)} layers x {need} PUs "
+            raise UserError(f"mapping.chips={asked} is too few: {len(layers)} layers x {need} PUs "
                             f"+ {head_pus} for the head need {math.ceil((len(layers) * need + head_pus) / pus)} chips")
         p = max(p, spare) if not tp else p
     for s in layers:
@@ -199,12 +282,20 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
     else:
         per_chip = 0
         chips = len(layers) * math.ceil(p / pus) + math.ceil(head_pus / pus)
-    chips = max(chips, spec.mapping.chips, 1)
+    chips = max(chips, asked, 1)
     if chips > spec.chip.max_chips:
         raise UserError(f"chip.max_chips={spec.chip.max_chips} is too small: this model needs {chips} chips "
                         f"({len(layers)} stages x {p} PUs per layer, {pus} PUs per chip); raise chip.max_chips")
+    one, replicas = chips, 1
+    if scaling == "data" and want:
+        if want < one:
+            raise UserError(f"mapping.chips={want} is too few for one copy of the model ({one} chips); "
+                            "scaling: data needs a multiple of that")
+        if want > spec.chip.max_chips:
+            raise UserError(f"chip.max_chips={spec.chip.max_chips} is smaller than mapping.chips={want}")
+        replicas, chips = want // one, want
     total = sum(b.rows * b.outputs for s in order for b in s.blocks)
-    slc = sum(b.rows * b.outputs for s in order for b in s.blocks if b.slc)
-    mp = Mapping(order, p, per_chip, chips, per_pu, excluded, slc / total if total else 0.0)
+    slc = sum((b.rows - b.promoted) * b.outputs for s in order for b in s.blocks if b.slc)
+    mp = Mapping(order, p, per_chip, chips, per_pu, excluded, slc / total if total else 0.0, scaling, replicas, one)
     mp._cells_per_array = spec.analog.rows * spec.analog.cols
     return mp

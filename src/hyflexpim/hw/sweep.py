@@ -1,5 +1,5 @@
 """Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,
-decoder,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
+decoder,scaling,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
 
 Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline (ASADI†)
 on the same chip and library, under the same spec options, iso-area and batch 1 unless stated.
@@ -17,10 +17,11 @@ RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
 
 
 def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None = None,
-          batch: int | str = 1, mode: str = "iso-area", reference: str = "all_slc") -> tuple[list, list]:
+          batch: int | str = 1, mode: str = "iso-area", reference: str = "all_slc",
+          gen_tokens: int = 128) -> tuple[list, list]:
     ref_spec = load_spec(reference, overrides if reference in ("all_slc", "all_mlc") else None)
     hy, ref = compare(model, seq, spec=load_spec("hyflexpim", overrides), baselines=(ref_spec,), slc_rate=rate,
-                      batch=batch, mode=mode)
+                      batch=batch, mode=mode, gen_tokens=gen_tokens)
     thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
     eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
     return thr, eff
@@ -74,12 +75,31 @@ def adc() -> None:
 
 def mechanism() -> None:
     print("SLC 10%: gain over all-SLC per MLC-throughput mechanism (and analog/digital overlap)")
-    for mech in ("spread", "replicate", "none"):
+    for mech in ("spread", "none"):
         for overlap in (False, True):
             o = {"mapping": {"mlc_throughput": mech, "overlap_analog_digital": overlap}}
             for m in ("bert-base", "bert-large"):
                 thr, eff = gains(m, 10.0, overrides=o)
                 print(f"  {mech:9s} overlap={overlap!s:5s} {m:11s} throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}")
+    replicate_note()
+
+
+def replicate_note() -> None:
+    """Why ``replicate`` is left out of the sweeps: its gain is the baseline's idle arrays at one area point."""
+    from hyflexpim.hw.mapping import map_plan
+    from hyflexpim.hw.shapes import get_shape, uniform_plan
+
+    plan = uniform_plan(get_shape("bert-base"), 10.0)
+    per_pu = map_plan(plan, load_spec("hyflexpim")).arrays_per_pu
+    cells = []
+    for pus in (1, 2, 3, 4):
+        o = {"mapping": {"mlc_throughput": "replicate", "tensor_parallel": pus}}
+        hy, ref = (map_plan(plan, load_spec(k, o)).stages[0] for k in ("hyflexpim", "all_slc"))
+        copies = [s.pus * per_pu // s.arrays() for s in (hy, ref)]
+        cells.append(f"{pus} PU(s): {copies[0]} vs {copies[1]} copies")
+    print(f"  replicate: left out (no source says the chip replicates; a layer is copied whole, so its gain over "
+          f"all-SLC is a step function of the area: BERT-Base 10 % SLC, arrays per layer {hy.arrays()} vs "
+          f"{ref.arrays()} = {ref.arrays() / hy.arrays():.2f}x; " + ", ".join(cells) + ")")
 
 
 def breakdown() -> None:
@@ -110,16 +130,32 @@ def totals() -> None:
 
 
 def decoder() -> None:
-    print("decoders, SLC 10%, prompt = seq len, 128 generated tokens: batch, compare mode, tensor parallelism")
+    """Decoders in both modes: prefill (the prompt teacher-forced, none generated: what a perplexity measures) and
+    generation (prompt + 128 tokens), side by side."""
+    print("decoders, SLC 10%, prompt = seq len: gain over all-SLC in prefill (gen_tokens 0) | generation (128 tokens)")
     for m, batch, mode in (("gpt2", 1, "iso-area"), ("gpt2", "fill", "iso-area"), ("llama-3.2-1b", 1, "iso-area"),
                            ("llama-3.2-1b", 1, "min-chips"), ("llama-3.2-1b", "fill", "iso-area"),
                            ("smollm2-135m", 1, "iso-area")):
-        thr, eff = gains(m, 10.0, batch=batch, mode=mode)
-        hy, ref = compare(m, [128], slc_rate=10.0, baselines=("all_slc",), batch=batch, mode=mode)
+        cells = []
+        for g in (0, 128):
+            hy, ref = compare(m, DEFAULT_SEQ_LENS, slc_rate=10.0, baselines=("all_slc",), batch=batch, mode=mode,
+                              gen_tokens=g)
+            thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
+            eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
+            cells.append(f"{hy['mode']:10s} throughput {_fmt(thr)}  TOPS/W {_fmt(eff)}")
         i, j = hy["info"], ref["info"]
         print(f"  {m:13s} batch {str(batch):4s} {mode:9s} PUs/layer {i['pus_per_layer']} (all-SLC {j['pus_per_layer']}) "
-              f"chips {i['chips']} (all-SLC {j['chips']}): throughput {_fmt(thr)}   TOPS/W {_fmt(eff)}   "
-              f"TOPS/mm2 {hy['tops_per_mm2'][0] / ref['tops_per_mm2'][0]:.2f}x at L=128")
+              f"chips {i['chips']} (all-SLC {j['chips']})")
+        for c in cells:
+            print(f"      {c}")
+    print("prefill vs SLC rate, L=128 (head on the last token | on every token, mapping.head_tokens: all, as the "
+          "logits of a perplexity need): throughput gain over all-SLC")
+    for m in ("gpt2", "llama-3.2-1b"):
+        for head in ("last", "all"):
+            o = {"mapping": {"head_tokens": head}}
+            thr = [gains(m, r, [128], o, gen_tokens=0)[0][0] for r in (0.0, 10.0, 30.0, 100.0)]
+            gen = [gains(m, r, [128], o)[0][0] for r in (0.0, 10.0, 30.0, 100.0)]
+            print(f"  {m:13s} head on {head:4s}: prefill {_fmt(thr)}   generation {_fmt(gen)}   (SLC 0 10 30 100 %)")
 
 
 def _linear(r: dict) -> float:
@@ -156,6 +192,26 @@ def reference() -> None:
         print("| " + " | ".join(r) + " |")
 
 
+def scaling() -> None:
+    """2x / 4x chips in each ``mapping.scaling`` mode on BERT-Base against one chip, beside the reference."""
+    print("bert-base, SLC 10%, L=128: throughput of 2 / 4 chips over 1 chip (1 PU per layer, 13 of its 24 PUs used; "
+          "reference: 1.96x / 3.65x, its model and batch not stated)")
+    for batch in (1, 64):
+        one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10.0, batch=batch)
+        for mode in ("tensor", "pipeline", "data"):
+            cells = []
+            for chips in (2, 4):
+                r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": chips, "scaling": mode}}), [128],
+                             slc_rate=10.0, batch=batch)
+                i = r["info"]
+                what = (f"{i['replicas']} copies" if mode == "data" else f"{i['pus_per_layer']} PUs/layer") + \
+                    f", {i['pus_used'] * i['replicas']} PUs used"
+                e = r["energy_per_inference_j"][0] / one["energy_per_inference_j"][0]
+                cells.append(f"{chips} chips {r['throughput_tok_s'][0] / one['throughput_tok_s'][0]:.2f}x "
+                             f"({what}, energy {e:.2f}x)")
+            print(f"  batch {batch:3d} {mode:8s}: " + "   ".join(cells))
+
+
 def baselines() -> None:
     """Sensitivity of HyFlexPIM's gains over each baseline to that baseline's assumed constants."""
     from hyflexpim.hw.uncertainty import band
@@ -184,7 +240,7 @@ if __name__ == "__main__":
     from hyflexpim.hw.sparse_sweep import hardsea, sparse
 
     cmds = {"headline": headline, "slc": slc, "adc": adc, "mechanism": mechanism, "breakdown": breakdown,
-            "decoder": decoder, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
+            "decoder": decoder, "scaling": scaling, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
             "sparse": sparse, "hardsea": hardsea}
     for name in sys.argv[1:] or cmds:
         if name not in cmds:

@@ -63,7 +63,9 @@ def headline(run: Run, rows: list[dict], suffix: str = "") -> str:
         with open(table) as f:
             hits = [x for x in csv.DictReader(f) if x["design"] == "hyflexpim" and float(x["slc_rate"]) == rate]
         if hits:
-            gain = f", {float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
+            mode = hits[0].get("mode") or ""
+            gain = (f", {float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at "
+                    f"L={hits[0]['seq_len']}" + (f" ({mode})" if mode not in ("", "encoder") else ""))
     return f"{took}: INT8 {100 * int8:.1f} %, {rate:g} % SLC {100 * main[rate]['mean']:.1f} % (within 1 point){gain}; {page}"
 
 

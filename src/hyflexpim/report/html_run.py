@@ -75,7 +75,9 @@ def _hw_gain(folder: Path, rate: float) -> str:
     hits = [r for r in read_csv(path) if r["design"] == "hyflexpim" and number(r["slc_rate"]) == rate]
     if not hits:
         return ""
-    return f"{float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
+    mode = hits[0].get("mode") or ""  # a decoder's first row: prefill (generation follows in the table)
+    return (f"{float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
+            + (f" ({mode})" if mode not in ("", "encoder") else ""))
 
 
 def run_sections(folder: Path, prefix: str = "") -> list[tuple[str, str, str]]:

@@ -13,7 +13,7 @@ from hyflexpim.report.results import label
 
 # results.csv columns shown, with how they are printed (the metric columns scale by 100 for accuracy)
 METRIC_COLUMNS = ("mean", "std", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high")
-HW_COLUMNS = ("design", "slc_rate", "slc_weight_fraction", "seq_len", "throughput_tok_s", "tops_per_w",
+HW_COLUMNS = ("design", "mode", "slc_rate", "slc_weight_fraction", "seq_len", "throughput_tok_s", "tops_per_w",
               "throughput_vs_all_slc", "efficiency_vs_all_slc", "energy_per_token_j", "area_mm2")
 
 

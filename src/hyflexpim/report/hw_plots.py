@@ -19,14 +19,19 @@ def write_plots(results: list[dict], out: Path, title: str = "") -> list[Path]:
     out = Path(out)
     paths = []
     title = title or results[0]["model"]
+    modes = len({r.get("mode") for r in results}) > 1  # a decoder's prefill and generation: label each line
+
+    def design(r: dict) -> str:
+        return r["spec"] + (f" [{r.get('mode')}]" if modes else "")
+
     for metric, label, name in (("throughput_tok_s", "throughput (tokens/s)", "throughput_vs_seq.png"),
                                 ("tops_per_w", "energy efficiency (TOPS/W)", "efficiency_vs_seq.png")):
         fig, ax = plt.subplots(figsize=(7.5, 4))
         for i, r in enumerate(results):
             marker, dash = STYLES[i % len(STYLES)]
             ax.plot(r["seq_lens"], r[metric], marker=marker, ls=dash, ms=7 - 0.5 * (i % 4), alpha=0.85,
-                    label=r["spec"] + (f" ({r['slc_rate']:g} % SLC)" if r.get("key") == "hyflexpim"
-                                       and r.get("slc_rate") is not None else ""))
+                    label=design(r) + (f" ({r['slc_rate']:g} % SLC)" if r.get("key") == "hyflexpim"
+                                     and r.get("slc_rate") is not None else ""))
         ax.set_xscale("log", base=2)
         ax.set_xticks(results[0]["seq_lens"], [str(L) for L in results[0]["seq_lens"]])
         ax.set_yscale("log")
@@ -48,7 +53,7 @@ def write_plots(results: list[dict], out: Path, title: str = "") -> list[Path]:
             ax.bar(x, vals, bottom=bottom, label=cat)
             bottom = [b + v for b, v in zip(bottom, vals)]
         e = r["energy_per_token_j"]
-        ax.set_title(f"{r['spec']}\n{e[0] * 1e6:.3g} .. {e[-1] * 1e6:.3g} uJ/token", fontsize=7)
+        ax.set_title(f"{design(r)}\n{e[0] * 1e6:.3g} .. {e[-1] * 1e6:.3g} uJ/token", fontsize=7)
         ax.set_xlabel("sequence length")
         ax.tick_params(axis="x", labelsize=7)
     axes[0][0].set_ylabel("share of energy per inference (%)")
@@ -64,9 +69,13 @@ def plot_gain_vs_slc(table: list[dict], path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, metric, label in ((axes[0], "throughput_vs_all_slc", "throughput gain over all-SLC"),
                               (axes[1], "efficiency_vs_all_slc", "TOPS/W gain over all-SLC")):
-        for L in sorted({r["seq_len"] for r in hy}):
-            pts = sorted((r["slc_weight_fraction"] * 100, r[metric]) for r in hy if r["seq_len"] == L)
-            ax.plot(*zip(*pts), marker="o", label=f"L={L}")
+        modes = sorted({r.get("mode") for r in hy}, key=str)
+        for mode in modes:
+            for L in sorted({r["seq_len"] for r in hy}):
+                pts = sorted((r["slc_weight_fraction"] * 100, r[metric]) for r in hy
+                             if r["seq_len"] == L and r.get("mode") == mode)
+                ax.plot(*zip(*pts), marker="o", ls="-" if mode != "prefill" else "--",
+                        label=f"L={L}" + (f" {mode}" if len(modes) > 1 else ""))
         ax.axhline(1.0, color="gray", lw=0.8)
         ax.set_xlabel("SLC share of weights (%)")
         ax.set_ylabel(label)
