@@ -76,7 +76,9 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
 
     def step(T: float, rows_head: float, entries, kv_cache, phase: str, times: float):
         """Kernels of one pass over ``T`` tokens; ``entries`` per head and sequence and ``kv_cache`` cached
-        tokens of K/V read per sequence (arrays over generation steps, or scalars)."""
+        tokens of K/V read per sequence (arrays over generation steps, or scalars). Every kernel's MACs and
+        bytes are arrays of that shape: one launch per step."""
+        first = len(out)
         for (members, in_layer), n in groups.items():
             rows = T if in_layer else rows_head
             d_in = members[0][2]
@@ -107,6 +109,10 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
             out.append(Kernel("layernorm", vec, np.zeros(()), np.asarray(2 * T * h * ab), 2 * nl * times, phase))
             out.append(Kernel("activation", vec, np.zeros(()), np.asarray(2 * T * shape.ffn * ab), nl * times, phase))
         out.append(Kernel("embedding + layernorm", vec, np.zeros(()), np.asarray(2 * T * h * ab), times, phase))
+        steps = np.shape(entries)
+        for k in out[first:]:
+            k.macs = np.broadcast_to(np.asarray(k.macs, float), steps)
+            k.bytes = np.broadcast_to(np.asarray(k.bytes, float), steps)
 
     entries_pre = L * L if not shape.decoder else L * (L + 1) / 2
     step(B * L, B if head_last else B * L, entries_pre, 0.0, "prefill", 1.0)

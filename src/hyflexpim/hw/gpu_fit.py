@@ -30,6 +30,9 @@ from hyflexpim.hw.shapes import get_shape, head_matrices
 DATA = "tensorrt_bert_a100.csv"
 SPEC = "gpu_a100"
 PARAMS = ("gemm_efficiency", "kernel_us")
+# stated tolerance of the median |error| of the predicted rows, per sequence length (tests/test_hw_gpu.py): the
+# issue's goal for the L = 128 rows; the same bound for the L = 384 rows, which are further from the fit points
+TOLERANCE = {128: 0.25, 384: 0.25}
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def report(spec=None) -> None:
         print(f"| {p.model} | {p.seq_len} | {p.batch} | {p.ms:.2f} | {r['model_ms']:.2f} | {r['error']:+.1%} | "
               f"{r['overhead_share']:.0%} | {'fitted' if p.fit else 'predicted'} |")
     print(f"median |error| of predicted rows: L=128 {median_error(rows, 128):.1%} (goal <= 25 %), "
-          f"L=384 {median_error(rows, 384):.1%}, all {median_error(rows):.1%}")
+          f"L=384 {median_error(rows, 384):.1%} (tolerance {TOLERANCE[384]:.0%}), all {median_error(rows):.1%}")
 
 
 if __name__ == "__main__":

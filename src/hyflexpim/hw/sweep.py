@@ -1,5 +1,5 @@
 """Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,
-decoder,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
+decoder,reference,validate,baselines,gpu,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
 
 Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline (ASADI†)
 on the same chip and library, under the same spec options, iso-area and batch 1 unless stated.
@@ -157,11 +157,30 @@ def reference() -> None:
 
 
 def baselines() -> None:
-    """Sensitivity of HyFlexPIM's gains over each baseline to that baseline's assumed constants."""
+    """HyFlexPIM against the calibrated GPUs, then the sensitivity of its gains over each baseline to that
+    baseline's assumed constants."""
     from hyflexpim.hw.uncertainty import band
 
-    for key, model in (("sprint", "bert-base"), ("transpim", "bert-base"), ("gpu_a100", "bert-base"),
-                       ("gpu_h100", "bert-base")):
+    print("HyFlexPIM (10 % SLC, batch 1, iso-area) over the GPU kernel model, batch 1; band: each assumption range of "
+          "both specs at its low and high end (the GPU's: operating power, the fitted parameters' per-model spread; "
+          "HyFlexPIM's: its spec's ranges)")
+    print("| GPU | model | L | GPU latency | GPU TOPS/W | HyFlexPIM throughput / GPU (band) | HyFlexPIM TOPS/W / GPU "
+          "(band) |")
+    print("|---|---|---|---|---|---|---|")
+    for key in ("gpu_a100", "gpu_h100"):
+        for model in ("bert-base", "bert-large"):
+            for i, L in enumerate((128, 512)):
+                def f(a, b, metric, i=i, model=model):
+                    hy, ref = compare(model, [128, 512], spec=a, baselines=(b,), slc_rate=10.0)
+                    return hy[metric][i] / ref[metric][i]
+                thr = band(lambda a, b: f(a, b, "throughput_tok_s"), "hyflexpim", key)
+                eff = band(lambda a, b: f(a, b, "tops_per_w"), "hyflexpim", key)
+                g = evaluate(model, key, [L])
+                print(f"| {key} | {model} | {L} | {g['latency_s'][0] * 1e3:.3f} ms | {g['tops_per_w'][0]:.2f} | "
+                      f"{thr[0]:.2f}x ({thr[1]:.2f}-{thr[2]:.2f}) | {eff[0]:.2f}x ({eff[1]:.2f}-{eff[2]:.2f}) |")
+    for key in ("gpu_a100", "gpu_h100"):
+        print(f"{key}: {load_spec(key).calibration}")
+    for key, model in (("sprint", "bert-base"), ("transpim", "bert-base")):
         for metric, what in (("energy_per_inference_j", "energy"), ("throughput_tok_s", "speed-up")):
             def f(a, b, metric=metric):
                 hy, ref = compare(model, [128], spec=a, baselines=(b,), slc_rate=10.0)
@@ -171,6 +190,13 @@ def baselines() -> None:
             mine = [r for r in rows if r[0] in load_spec(key).ranges]
             cells = ", ".join(f"{r[0]} {r[1]:.2f}..{r[2]:.2f}" for r in mine)
             print(f"{key} {what} ({model}, L=128): {point:.2f}x; its assumptions low..high: {cells}")
+
+
+def gpu() -> None:
+    """The GPU kernel model's calibration table: fitted rows, predicted rows, per-row error, medians."""
+    from hyflexpim.hw.gpu_fit import report
+
+    report()
 
 
 def validate() -> None:
@@ -196,7 +222,7 @@ if __name__ == "__main__":
 
     cmds = {"headline": headline, "slc": slc, "adc": adc, "mechanism": mechanism, "breakdown": breakdown,
             "decoder": decoder, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
-            "sparse": sparse, "hardsea": hardsea}
+            "sparse": sparse, "hardsea": hardsea, "gpu": gpu}
     for name in sys.argv[1:] or cmds:
         if name not in cmds:
             sys.exit(f"unknown sweep '{name}': choose from {', '.join(cmds)}")
