@@ -65,13 +65,14 @@ def _gemm_groups(matrices, fused: bool):
 
 
 def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_tokens: int, head_last: bool = True,
-            keep: float = 1.0) -> list[Kernel]:
-    """The launches of one inference of ``batch`` sequences of ``L`` tokens (plus ``gen_tokens`` steps)."""
+            keep: float = 1.0, groups: dict | None = None) -> list[Kernel]:
+    """The launches of one inference of ``batch`` sequences of ``L`` tokens (plus ``gen_tokens`` steps);
+    ``groups``: ``_gemm_groups(matrices, spec.fused_gemms)`` when already computed."""
     B, G = batch, (gen_tokens if shape.decoder else 0)
     ab, wb, sb = spec.act_bytes, spec.weight_bytes, spec.score_bytes
     h, heads, hd = shape.hidden, shape.heads, shape.q_dim / shape.heads
     nl, dq, dkv = shape.layers, shape.q_dim, shape.kv_dim
-    groups = _gemm_groups(matrices, spec.fused_gemms)
+    groups = _gemm_groups(matrices, spec.fused_gemms) if groups is None else groups
     out: list[Kernel] = []
 
     def step(T: float, rows_head: float, entries, kv_cache, phase: str, times: float):
@@ -128,12 +129,11 @@ def kernel_times(ks: list[Kernel], spec, efficiency: float | None = None, kernel
     c = (spec.kernel_us if kernel_us is None else kernel_us) * 1e-6
     rate, bw = spec.peak_tmacs * 1e12 * eff, spec.mem_gbps * 1e9
     busy, over, bound = [], [], []
-    for k in ks:
+    for k in ks:  # macs and bytes share one shape: () for one pass, (steps,) for generation
         tc, tm = k.macs / rate, k.bytes / bw
-        steps = max(np.size(tc), np.size(tm))
-        busy.append(k.launches * float(np.sum(np.broadcast_to(np.maximum(tc, tm), (steps,)))))
-        over.append(k.launches * steps * c)
-        bound.append(bool(np.sum(np.broadcast_to(tc, (steps,))) >= np.sum(np.broadcast_to(tm, (steps,)))))
+        busy.append(k.launches * float(np.maximum(tc, tm).sum()))
+        over.append(k.launches * tc.size * c)
+        bound.append(bool(tc.sum() >= tm.sum()))
     return np.array(busy), np.array(over), bound
 
 
@@ -154,8 +154,9 @@ def gpu_costs(spec, shape: Architecture, matrices, seq_lens, batch: int, gen_tok
     B, G = batch, (gen_tokens if shape.decoder else 0)
     P = _power(spec)
     t, e_busy, e_over, roles, bneck, n_launch = [], [], [], {}, [], []
+    groups = _gemm_groups(matrices, spec.fused_gemms)
     for i, L in enumerate(Ls):
-        ks = kernels(spec, shape, matrices, L, B, G, head_last, attention_keep)
+        ks = kernels(spec, shape, matrices, L, B, G, head_last, attention_keep, groups)
         if scope == "attention":
             ks = [k for k in ks if "attention" in k.roles]
         busy, over, bound = kernel_times(ks, spec)
@@ -166,7 +167,7 @@ def gpu_costs(spec, shape: Architecture, matrices, seq_lens, batch: int, gen_tok
         for k, x in zip(ks, tt):
             for r, s in k.roles.items():
                 roles.setdefault(r, np.zeros(len(Ls)))[i] += P * x * s
-        n_launch.append(sum(k.launches * max(np.size(k.macs), np.size(k.bytes)) for k in ks))
+        n_launch.append(sum(k.launches * k.macs.size for k in ks))
         if over.sum() > busy.sum():
             bneck.append("kernel overhead")
         else:
