@@ -87,3 +87,12 @@ def test_h100_is_marked_not_calibrated_and_inherits_the_a100_fit():
     assert h.calibration.startswith("not calibrated")
     assert (h.gemm_efficiency, h.kernel_us) == (a.gemm_efficiency, a.kernel_us)
     assert h.peak_tmacs > a.peak_tmacs and h.mem_gbps > a.mem_gbps
+
+
+def test_a_bad_gpu_spec_is_one_error_naming_the_field():
+    from hyflexpim.errors import UserError
+
+    with pytest.raises(UserError, match="gemm_efficiency"):
+        load_spec("gpu_a100", {"gemm_efficiency": 1.5})
+    with pytest.raises(UserError, match="energy_model"):
+        load_spec("gpu_a100", {"energy_model": "nameplate"})
