@@ -20,7 +20,7 @@ prompt (causal attention: L(L+1)/2 entries), then each generated token is one st
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -40,11 +40,11 @@ class Kernel:
     bytes: np.ndarray
     launches: float
     phase: str = "prefill"
-    extra: dict = field(default_factory=dict)
 
 
 def _gemm_groups(matrices, fused: bool):
-    """[(roles with MAC shares, d_out total, d_in, launches)] for the weight matrices of the layers and heads."""
+    """{((the member matrices (role, d_out, d_in), ...), in a layer?): launches}: one GEMM per fused group of
+    one layer's matrices (``FUSED_GEMMS`` with a common d_in), one per other matrix; identical layers merge."""
     per_layer: dict[tuple, list] = {}
     for role, d_out, d_in, layer in matrices:
         per_layer.setdefault(layer, []).append((role, d_out, d_in))
@@ -75,7 +75,7 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
     groups = _gemm_groups(matrices, spec.fused_gemms) if groups is None else groups
     out: list[Kernel] = []
 
-    def step(T: float, rows_head: float, entries, kv_cache, phase: str, times: float):
+    def step(T: float, rows_head: float, entries, kv_cache, phase: str):
         """Kernels of one pass over ``T`` tokens; ``entries`` per head and sequence and ``kv_cache`` cached
         tokens of K/V read per sequence (arrays over generation steps, or scalars). Every kernel's MACs and
         bytes are arrays of that shape: one launch per step."""
@@ -91,35 +91,35 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
             for m in members:
                 roles[m[0]] = roles.get(m[0], 0.0) + m[1] / tot
             out.append(Kernel("gemm:" + "+".join(m[0] for m in members), roles, np.asarray(macs, float),
-                              np.asarray(byt, float), n * times, phase))
+                              np.asarray(byt, float), n, phase))
         S = B * heads * np.asarray(entries, float) * keep  # scores computed
         kv = (T + B * np.asarray(kv_cache, float) * keep) * dkv * ab  # K (or V) rows read: new and cached
         q, ctx = T * dq * ab, T * dq * ab
         att = {"attention": 1.0}
         if spec.fused_attention:
-            out.append(Kernel("attention (fused)", att, 2 * S * hd, q + 2 * kv + ctx + 0 * S, nl * times, phase))
+            out.append(Kernel("attention (fused)", att, 2 * S * hd, q + 2 * kv + ctx, nl, phase))
         else:
-            out.append(Kernel("attention QK^T", att, S * hd, q + kv + S * sb, nl * times, phase))
-            out.append(Kernel("softmax", att, 0 * S, 2 * S * sb, nl * times, phase))
-            out.append(Kernel("attention PV", att, S * hd, S * sb + kv + ctx, nl * times, phase))
+            out.append(Kernel("attention QK^T", att, S * hd, q + kv + S * sb, nl, phase))
+            out.append(Kernel("softmax", att, 0 * S, 2 * S * sb, nl, phase))
+            out.append(Kernel("attention PV", att, S * hd, S * sb + kv + ctx, nl, phase))
         vec = {"vector": 1.0}
         if spec.fused_epilogues:
-            out.append(Kernel("skip-layernorm", vec, np.zeros(()), np.asarray(3 * T * h * ab), 2 * nl * times, phase))
+            out.append(Kernel("skip-layernorm", vec, np.zeros(()), np.asarray(3 * T * h * ab), 2 * nl, phase))
         else:
-            out.append(Kernel("residual add", vec, np.zeros(()), np.asarray(3 * T * h * ab), 2 * nl * times, phase))
-            out.append(Kernel("layernorm", vec, np.zeros(()), np.asarray(2 * T * h * ab), 2 * nl * times, phase))
-            out.append(Kernel("activation", vec, np.zeros(()), np.asarray(2 * T * shape.ffn * ab), nl * times, phase))
-        out.append(Kernel("embedding + layernorm", vec, np.zeros(()), np.asarray(2 * T * h * ab), times, phase))
+            out.append(Kernel("residual add", vec, np.zeros(()), np.asarray(3 * T * h * ab), 2 * nl, phase))
+            out.append(Kernel("layernorm", vec, np.zeros(()), np.asarray(2 * T * h * ab), 2 * nl, phase))
+            out.append(Kernel("activation", vec, np.zeros(()), np.asarray(2 * T * shape.ffn * ab), nl, phase))
+        out.append(Kernel("embedding + layernorm", vec, np.zeros(()), np.asarray(2 * T * h * ab), 1.0, phase))
         steps = np.shape(entries)
         for k in out[first:]:
             k.macs = np.broadcast_to(np.asarray(k.macs, float), steps)
             k.bytes = np.broadcast_to(np.asarray(k.bytes, float), steps)
 
     entries_pre = L * L if not shape.decoder else L * (L + 1) / 2
-    step(B * L, B if head_last else B * L, entries_pre, 0.0, "prefill", 1.0)
+    step(B * L, B if head_last else B * L, entries_pre, 0.0, "prefill")
     if G:
         c = L + np.arange(1, G + 1, dtype=float)
-        step(float(B), float(B), c, c - 1, "generation", 1.0)
+        step(float(B), float(B), c, c - 1, "generation")
     return out
 
 
@@ -135,11 +135,6 @@ def kernel_times(ks: list[Kernel], spec, efficiency: float | None = None, kernel
         over.append(k.launches * tc.size * c)
         bound.append(bool(tc.sum() >= tm.sum()))
     return np.array(busy), np.array(over), bound
-
-
-def latency(spec, shape: Architecture, matrices, L: float, batch: int, gen_tokens: int = 0, **kw) -> float:
-    busy, over, _ = kernel_times(kernels(spec, shape, matrices, L, batch, gen_tokens, **kw), spec)
-    return float(busy.sum() + over.sum())
 
 
 def _power(spec) -> float:
