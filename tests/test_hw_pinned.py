@@ -9,6 +9,8 @@ Re-pinned on purpose (issue 27 part D): array packing and U's SLC-tile fill (ene
 rate) move every HyFlexPIM / all-SLC / ASADI-like output; the all-reduces of tensor parallelism now overlap the
 next token's analog work within a job (Llama-3.2-1B, 5 PUs per layer, moves); spread row-driver energy counts
 each block's rows x columns share of the spread arrays (moves by < 1e-4).
+Re-pinned 2026-12-06 for the GPU rows only (``gpu_a100/*``): the ideal roofline became the kernel model
+calibrated on NVIDIA's TensorRT BERT latencies (``hyflexpim.hw.gpu``, issue 27); no other design's output moved by it.
 """
 
 import json
@@ -102,8 +104,12 @@ def _library_terms():
         yield ("hardsea", None, field)
     for d in ("sprint", "transpim", "gpu_a100"):
         s = load_spec(d)
-        for field in ("peak_tmacs", "mem_gbps", "pj_per_mac", "pj_per_byte", "static_w", "power_w",
-                      "prune_pj_per_score"):
+        # gpu_a100 is the GPU kernel model (hyflexpim.hw.gpu, 2026-12-06): its terms are the datasheet peak and
+        # bandwidth, the two fitted parameters and the operating power
+        fields = (("peak_tmacs", "mem_gbps", "gemm_efficiency", "kernel_us", "operating_power_w") if s.kind == "gpu"
+                  else ("peak_tmacs", "mem_gbps", "pj_per_mac", "pj_per_byte", "static_w", "power_w",
+                        "prune_pj_per_score"))
+        for field in fields:
             # TransPIM-like is compute-bound and SPRINT-like memory-bound in every pinned case
             if getattr(s, field) > 0 and (d, field) not in (("transpim", "mem_gbps"), ("sprint", "peak_tmacs")):
                 yield (d, None, field)

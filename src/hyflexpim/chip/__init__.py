@@ -1,7 +1,7 @@
 """The chip description both sides read: specs (YAML), the component library, encodings. No torch."""
 
 from hyflexpim.chip.encodings import ENCODINGS, Encoding, get_encoding, register_encoding
-from hyflexpim.chip.spec import DESIGNS, SPEC_KINDS, PimSpec, RooflineSpec, Spec, load_spec, register_design
+from hyflexpim.chip.spec import DESIGNS, SPEC_KINDS, GpuSpec, PimSpec, RooflineSpec, Spec, load_spec, register_design
 
-__all__ = ["DESIGNS", "ENCODINGS", "Encoding", "PimSpec", "RooflineSpec", "SPEC_KINDS", "Spec", "get_encoding",
+__all__ = ["DESIGNS", "ENCODINGS", "Encoding", "GpuSpec", "PimSpec", "RooflineSpec", "SPEC_KINDS", "Spec", "get_encoding",
            "load_spec", "register_design", "register_encoding"]

@@ -1,7 +1,8 @@
 """The chip description: declarative YAML specs validated with pydantic, read by both sides.
 
-A spec either describes a PIM chip (``kind: pim``), composed from the component library, or a
-roofline baseline (``kind: roofline``). ``base: <name>`` inherits another spec and overrides keys.
+A spec either describes a PIM chip (``kind: pim``), composed from the component library, a
+roofline baseline (``kind: roofline``), a GPU's kernels (``kind: gpu``) or an attention-only design
+(``kind: attention``). ``base: <name>`` inherits another spec and overrides keys.
 The accuracy side (``hyflexpim.sim``) takes its cell, array, ADC and attention precision from the
 same PIM spec the cost side (``hyflexpim.hw``) prices. Torch-free. Every problem becomes one
 :class:`UserError` naming the field.
@@ -225,6 +226,32 @@ class RooflineSpec(_M):
     utilisation: float = Field(default=1.0, gt=0, le=1)
 
 
+class GpuSpec(_M):
+    """A GPU running an inference engine's kernels (``hyflexpim.hw.gpu``): each launch takes
+    max(MACs at ``gemm_efficiency`` of the INT8 peak, DRAM bytes / bandwidth) + ``kernel_us``. The two
+    fitted parameters name what they were fitted to in ``calibration`` (``hyflexpim.hw.gpu_fit``)."""
+
+    name: str
+    kind: Literal["gpu"]
+    ranges: Ranges = Field(default_factory=dict, description="assumption -> [low, high] (see PimSpec.ranges)")
+    peak_tmacs: PosF = Field(description="dense INT8 tensor-core peak, T MAC/s (datasheet)")
+    mem_gbps: PosF = Field(description="DRAM bandwidth, GB/s (datasheet)")
+    area_mm2: PosF
+    gemm_efficiency: float = Field(gt=0, le=1, description="achievable share of the peak for tensor-core kernels "
+                                   "(fitted)")
+    kernel_us: NonNegF = Field(description="fixed cost of one kernel launch, microseconds (fitted)")
+    calibration: str = Field(description="what gemm_efficiency and kernel_us were fitted to, or 'not calibrated: ...'")
+    act_bytes: PosF = Field(1.0, description="bytes per activation element (INT8 engine: 1)")
+    weight_bytes: PosF = Field(1.0, description="bytes per weight (INT8: 1)")
+    score_bytes: PosF = Field(2.0, description="bytes per attention score written by an unfused attention")
+    fused_attention: bool = True
+    fused_epilogues: bool = True
+    fused_gemms: bool = True
+    energy_model: Literal["operating", "tdp"] = "operating"
+    operating_power_w: PosF = Field(description="board power while running inference (energy_model: operating)")
+    tdp_w: PosF = Field(description="thermal design power (energy_model: tdp)")
+
+
 class AttentionSpec(_M):
     """An attention-only dynamic-sparse accelerator (HARDSEA-like): a relevance predictor on every
     (query, key, head) entry, then exact Q·Kᵀ, softmax and score×V on the kept share on digital
@@ -251,13 +278,14 @@ class AttentionSpec(_M):
     static_w: NonNegF = 0.0
 
 
-Spec = PimSpec | RooflineSpec | AttentionSpec
+Spec = PimSpec | RooflineSpec | GpuSpec | AttentionSpec
 SPEC_DIR = Path(str(resources.files("hyflexpim.chip") / "specs"))
 
 SPEC_KINDS: Registry[type] = Registry("spec kind")
 SPEC_KINDS.register("pim", PimSpec)
 SPEC_KINDS.register("roofline", RooflineSpec)
 SPEC_KINDS.register("attention", AttentionSpec)
+SPEC_KINDS.register("gpu", GpuSpec)
 
 DESIGNS: Registry[Path] = Registry("hardware design")
 for _f in sorted(SPEC_DIR.glob("*.yaml")):

@@ -1,5 +1,6 @@
 """Cost of the self-attention alone on an attention-only dynamic-sparse accelerator (spec kind
-``attention``, e.g. ``hardsea``), and of the same work on a GPU roofline, vectorised over sequence lengths.
+``attention``, e.g. ``hardsea``), and of the same work on a baseline (a roofline, or a GPU's attention kernels with the DRAM traffic of Q, K, V,
+the context and, unfused, the scores: ``ATTENTION_ON``), vectorised over sequence lengths.
 
 Per layer and head, with E entries (L² for an encoder, L(L+1)/2 for a prefill, plus one row per generated
 token) and the kept share k:
@@ -17,9 +18,12 @@ token) and the kept share k:
 
 from __future__ import annotations
 
+from typing import Callable
+
 import numpy as np
 
 from hyflexpim.chip.spec import AttentionSpec
+from hyflexpim.config import Registry
 from hyflexpim.plan import Architecture
 
 
@@ -68,8 +72,26 @@ def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens, batch: i
                      "prediction": pr.kind, "scope": "self-attention only"}}
 
 
-def roofline_attention(spec, shape: Architecture, seq_lens, batch: int, gen_tokens: int, keep: float = 1.0) -> dict:
-    """The same self-attention work (no linear layers) on a roofline spec (a GPU)."""
+def _roofline_only(spec, shape, seq_lens, batch, gen_tokens, keep):
     from hyflexpim.hw.roofline import roofline_costs
 
     return roofline_costs(spec, shape, [], seq_lens, batch, gen_tokens, attention_keep=keep)
+
+
+def _gpu_only(spec, shape, seq_lens, batch, gen_tokens, keep):
+    """The GPU's attention kernels alone: Q, K, V read, the context written and (unfused) the scores written
+    and read back, each launch with its per-kernel cost (``hyflexpim.hw.gpu``)."""
+    from hyflexpim.hw.gpu import gpu_costs
+
+    return gpu_costs(spec, shape, [], seq_lens, batch, gen_tokens, attention_keep=keep, scope="attention")
+
+
+# spec kind -> the self-attention alone on that kind of baseline
+ATTENTION_ON: Registry[Callable[..., dict]] = Registry("attention-only cost of a baseline (spec kind)")
+ATTENTION_ON.register("roofline", _roofline_only)
+ATTENTION_ON.register("gpu", _gpu_only)
+
+
+def roofline_attention(spec, shape: Architecture, seq_lens, batch: int, gen_tokens: int, keep: float = 1.0) -> dict:
+    """The same self-attention work (no linear layers) on a baseline: a roofline spec or a GPU's kernels."""
+    return ATTENTION_ON.get(spec.kind, "spec kind")(spec, shape, seq_lens, batch, gen_tokens, keep)

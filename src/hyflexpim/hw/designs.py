@@ -1,5 +1,5 @@
 """Cost models by spec kind: a registry (``kind: pim`` -> the PIM pipeline model, ``kind: roofline`` ->
-the roofline baselines, ``kind: attention`` -> attention-only accelerators such as HARDSEA). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
+the roofline baselines, ``kind: gpu`` -> a GPU's kernels (hyflexpim.hw.gpu), ``kind: attention`` -> attention-only accelerators such as HARDSEA). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
 ``register_cost_model(kind, fn)`` with ``fn(plan, arch, spec, seq_lens, batch, gen_tokens) -> dict``.
 """
 
@@ -65,6 +65,16 @@ def _roofline(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     return out
 
 
+def _gpu(plan, arch, spec, seq, batch, gen_tokens) -> dict:
+    from hyflexpim.hw.gpu import gpu_costs
+
+    mats = [(m.role, m.shape[0], m.shape[1], m.layer) for m in plan.matrices]  # every matrix runs
+    b = arch.layers if batch == "fill" else batch
+    out = gpu_costs(spec, arch, mats, seq, b, gen_tokens, attention_keep=_keep(plan))
+    out["info"]["batch_label"] = "as many sequences as layers (the PIM pipeline fill)" if batch == "fill" else f"{b}"
+    return out
+
+
 def _attention(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     from hyflexpim.hw.attention_only import attention_costs
 
@@ -77,3 +87,4 @@ def _attention(plan, arch, spec, seq, batch, gen_tokens) -> dict:
 register_cost_model("pim", _pim)
 register_cost_model("roofline", _roofline)
 register_cost_model("attention", _attention)
+register_cost_model("gpu", _gpu)

@@ -165,9 +165,9 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
                         "other attention-only designs, not with whole-model PIM designs")
     out = []
     for ref, sp in zip(refs, equalise(plan, loaded, mode)):
-        if attention_only and sp.kind == "roofline":
-            from hyflexpim.hw.attention_only import roofline_attention
+        from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
 
+        if attention_only and sp.kind in ATTENTION_ON:
             keep = plan.attention.keep if plan.attention.kind != "dense" else 1.0
             b = shp.layers if batch == "fill" else batch
             r = _listify(roofline_attention(sp, shp, seq, b, gen_tokens, keep)

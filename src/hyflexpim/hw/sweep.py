@@ -1,5 +1,5 @@
 """Sweeps behind docs/hw.md: ``python -m hyflexpim.hw.sweep {totals,headline,slc,adc,mechanism,breakdown,
-decoder,scaling,reference,validate,baselines,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
+decoder,scaling,reference,validate,baselines,gpu,sparse,hardsea}`` (the last two: hyflexpim.hw.sparse_sweep).
 
 Every gain is HyFlexPIM (uniform plan at the given SLC rate) over the all-SLC INT8 baseline (ASADI†)
 on the same chip and library, under the same spec options, iso-area and batch 1 unless stated.
@@ -213,11 +213,35 @@ def scaling() -> None:
 
 
 def baselines() -> None:
-    """Sensitivity of HyFlexPIM's gains over each baseline to that baseline's assumed constants."""
+    """HyFlexPIM against the calibrated GPUs, then the sensitivity of its gains over each baseline to that
+    baseline's assumed constants."""
     from hyflexpim.hw.uncertainty import band
 
-    for key, model in (("sprint", "bert-base"), ("transpim", "bert-base"), ("gpu_a100", "bert-base"),
-                       ("gpu_h100", "bert-base")):
+    print("HyFlexPIM (10 % SLC, batch 1, iso-area) over the GPU kernel model, batch 1; bands: the GPU spec's ranges "
+          "(operating power, the fitted parameters' per-model spread) at their low and high ends; then with "
+          "HyFlexPIM's own spec ranges as well")
+    print("| GPU | model | L | GPU latency | GPU TOPS/W | HyFlexPIM throughput / GPU (GPU band; both) | HyFlexPIM TOPS/W "
+          "/ GPU (GPU band; both) |")
+    print("|---|---|---|---|---|---|---|")
+    hy = load_spec("hyflexpim")
+    hy_fixed = hy.model_copy(update={"ranges": {}})
+    for key in ("gpu_a100", "gpu_h100"):
+        for model in ("bert-base", "bert-large"):
+            for i, L in enumerate((128, 512)):
+                def f(a, b, metric, i=i, model=model):
+                    r, ref = compare(model, [128, 512], spec=a, baselines=(b,), slc_rate=10.0)
+                    return r[metric][i] / ref[metric][i]
+                cells = []
+                for metric in ("throughput_tok_s", "tops_per_w"):
+                    g = band(lambda a, b, m=metric: f(a, b, m), hy_fixed, key)
+                    both = band(lambda a, b, m=metric: f(a, b, m), hy, key)
+                    cells.append(f"{g[0]:.2f}x ({g[1]:.2f}-{g[2]:.2f}; {both[1]:.2f}-{both[2]:.2f})")
+                g = evaluate(model, key, [L])
+                print(f"| {key} | {model} | {L} | {g['latency_s'][0] * 1e3:.3f} ms | {g['tops_per_w'][0]:.2f} | "
+                      f"{cells[0]} | {cells[1]} |")
+    for key in ("gpu_a100", "gpu_h100"):
+        print(f"{key}: {load_spec(key).calibration}")
+    for key, model in (("sprint", "bert-base"), ("transpim", "bert-base")):
         for metric, what in (("energy_per_inference_j", "energy"), ("throughput_tok_s", "speed-up")):
             def f(a, b, metric=metric):
                 hy, ref = compare(model, [128], spec=a, baselines=(b,), slc_rate=10.0)
@@ -227,6 +251,13 @@ def baselines() -> None:
             mine = [r for r in rows if r[0] in load_spec(key).ranges]
             cells = ", ".join(f"{r[0]} {r[1]:.2f}..{r[2]:.2f}" for r in mine)
             print(f"{key} {what} ({model}, L=128): {point:.2f}x; its assumptions low..high: {cells}")
+
+
+def gpu() -> None:
+    """The GPU kernel model's calibration table: fitted rows, predicted rows, per-row error, medians."""
+    from hyflexpim.hw.gpu_fit import report
+
+    report()
 
 
 def validate() -> None:
@@ -240,8 +271,8 @@ if __name__ == "__main__":
     from hyflexpim.hw.sparse_sweep import hardsea, sparse
 
     cmds = {"headline": headline, "slc": slc, "adc": adc, "mechanism": mechanism, "breakdown": breakdown,
-            "decoder": decoder, "scaling": scaling, "totals": totals, "reference": reference, "validate": validate, "baselines": baselines,
-            "sparse": sparse, "hardsea": hardsea}
+            "decoder": decoder, "scaling": scaling, "totals": totals, "reference": reference, "validate": validate,
+            "baselines": baselines, "gpu": gpu, "sparse": sparse, "hardsea": hardsea}
     for name in sys.argv[1:] or cmds:
         if name not in cmds:
             sys.exit(f"unknown sweep '{name}': choose from {', '.join(cmds)}")
