@@ -99,6 +99,8 @@ def _yaml_size(node, what: str) -> int:
             children = n.value
         elif isinstance(n, yaml.MappingNode):
             children = [x for pair in n.value for x in pair]
+            if not done:
+                _no_duplicate_keys(n, what)
         if done or not children:
             sizes[id(n)] = 1 + sum(sizes[id(c)] for c in children)
             if sizes[id(n)] > MAX_NODES:
@@ -107,6 +109,19 @@ def _yaml_size(node, what: str) -> int:
         stack.append((n, depth, True))
         stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
     return sizes[id(node)]
+
+
+def _no_duplicate_keys(node, what: str) -> None:
+    """A key given twice in one mapping is refused (PyYAML silently keeps the last one)."""
+    import yaml
+
+    seen: set[str] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            if key.value in seen:
+                raise UserError(f"{what}: key {key.value!r} is given twice in one mapping (line "
+                                f"{key.start_mark.line + 1}): keep one")
+            seen.add(key.value)
 
 
 def parse_yaml(text: str, what: str):
@@ -125,8 +140,11 @@ def parse_yaml(text: str, what: str):
         raise UserError(f"{what} is not valid YAML{where}: corrupted or not a {what.split()[0]}") from None
     except RecursionError:
         raise UserError(f"{what} is nested too deeply: not a file hyflexpim reads") from None
-    except ValueError as e:  # e.g. an integer too long to convert
-        raise UserError(f"{what}: {e}") from None
+    except ValueError as e:  # an integer too long for Python to convert (4,300 digits)
+        if "integer string conversion" in str(e):
+            raise UserError(f"{what}: an integer of thousands of digits is not a value hyflexpim reads (at most "
+                            f"{MAX_INT_DIGITS} digits)") from None
+        raise UserError(f"{what}: {str(e).splitlines()[0]}") from None
     check_finite(data, what)
     return data
 

@@ -13,21 +13,30 @@ units instead; a row costs d_in weights.
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from hyflexpim.atomic import write_atomic
-from hyflexpim.config import config_error
+from hyflexpim.config import Registry, config_error, nearest
 from hyflexpim.errors import UserError
 from hyflexpim.plan.architecture import Architecture, infer_from_matrices
 
 PLAN_FORMAT = 2
 
 Role = Literal["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head", "other"]
+ROLES = get_args(Role)
 Unit = Literal["component", "row"]
+
+# The attention kinds a plan may carry: ``dense``, or a sparse kind (keep share + predictor). The names live here so
+# that every reader of a plan — the torch-free chip model too — checks them the same way; the simulator registers
+# each sparse kind it can run (hyflexpim.sim.attention), a new one included.
+PLAN_ATTENTION_KINDS: Registry[str] = Registry("plan attention kind")
+for _kind in ("dense", "topk", "pq", "window", "sanger", "spatten", "quest", "h2o"):
+    PLAN_ATTENTION_KINDS.register(_kind, _kind)
 
 
 class MatrixPlan(BaseModel):
@@ -100,6 +109,16 @@ class AttentionPlan(BaseModel):
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
     params: dict = Field(default_factory=dict)
 
+    @model_validator(mode="after")
+    def _kind(self) -> "AttentionPlan":
+        if self.kind not in PLAN_ATTENTION_KINDS:
+            raise ValueError(f"attention.kind: unknown attention kind {self.kind!r}"
+                             f"{nearest(self.kind, PLAN_ATTENTION_KINDS.names())}; a plan carries one of "
+                             f"{', '.join(PLAN_ATTENTION_KINDS.names())}")
+        if self.kind == "dense" and self.keep != 1:
+            raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
+        return self
+
 
 class Plan(BaseModel):
     """The whole plan. ``policy`` records what made it (name and parameters; ``slc_rate`` in %)."""
@@ -123,7 +142,16 @@ class Plan(BaseModel):
         names = [m.name for m in self.matrices]
         if len(set(names)) != len(names):
             raise ValueError("matrix names must be unique")
+        check_policy(self.policy)
         return self
+
+    def identity(self) -> str:
+        """Everything of the plan that changes a measured result, as text (a resume key hashes it): the model, each
+        matrix's name, role, layer, shape, placement, unit, rank and SLC units, and the attention block."""
+        rows = [self.model_fingerprint, self.attention.model_dump_json()]
+        rows += [f"{m.name}:{m.role}:{m.layer}:{list(m.shape)}:{m.analog}:{m.unit}:{m.rank}:{m.slc}"
+                 for m in self.matrices]
+        return "\n".join(rows)
 
     # -- views ------------------------------------------------------------------------------
     @property
@@ -167,6 +195,18 @@ class Plan(BaseModel):
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         return write_atomic(Path(path), self.model_dump_json(indent=1))
+
+
+def check_policy(policy: dict) -> None:
+    """What made the plan, checked the same for every reader: ``slc_rate`` a finite percentage in 0..100 (not a
+    bool), ``name`` / ``scorer`` / ``variant`` strings."""
+    if "slc_rate" in policy:
+        r = policy["slc_rate"]
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or not 0 <= r <= 100:
+            raise ValueError(f"policy.slc_rate: must be a percentage in 0..100, got {r!r}")
+    for key in ("name", "scorer", "variant"):
+        if key in policy and not isinstance(policy[key], str):
+            raise ValueError(f"policy.{key}: must be a name (text), got {policy[key]!r}")
 
 
 def migrate(data: dict) -> dict:
