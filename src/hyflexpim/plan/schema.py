@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from pathlib import Path
 from typing import Literal, get_args
 
@@ -199,14 +200,14 @@ class Plan(BaseModel):
 
 def check_policy(policy: dict) -> None:
     """What made the plan, checked the same for every reader: ``slc_rate`` a finite percentage in 0..100 (not a
-    bool), ``name`` / ``scorer`` / ``variant`` strings."""
+    bool), ``name`` / ``scorer`` / ``variant`` names (they become parts of resume keys and file names)."""
     if "slc_rate" in policy:
         r = policy["slc_rate"]
         if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or not 0 <= r <= 100:
             raise ValueError(f"policy.slc_rate: must be a percentage in 0..100, got {r!r}")
     for key in ("name", "scorer", "variant"):
-        if key in policy and not isinstance(policy[key], str):
-            raise ValueError(f"policy.{key}: must be a name (text), got {policy[key]!r}")
+        if key in policy and not (isinstance(policy[key], str) and re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", policy[key])):
+            raise ValueError(f"policy.{key}: must be a name (letters, digits, '_', '.', '+', '-'), got {policy[key]!r}")
 
 
 def migrate(data: dict) -> dict:
