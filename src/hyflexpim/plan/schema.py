@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.config import Registry, config_error, nearest
@@ -110,12 +110,16 @@ class AttentionPlan(BaseModel):
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
     params: dict = Field(default_factory=dict)
 
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in PLAN_ATTENTION_KINDS:
+            raise ValueError(f"unknown attention kind {v!r}{nearest(v, PLAN_ATTENTION_KINDS.names())}; a plan carries "
+                             f"one of {', '.join(PLAN_ATTENTION_KINDS.names())}")
+        return v
+
     @model_validator(mode="after")
     def _kind(self) -> "AttentionPlan":
-        if self.kind not in PLAN_ATTENTION_KINDS:
-            raise ValueError(f"attention.kind: unknown attention kind {self.kind!r}"
-                             f"{nearest(self.kind, PLAN_ATTENTION_KINDS.names())}; a plan carries one of "
-                             f"{', '.join(PLAN_ATTENTION_KINDS.names())}")
         if self.kind == "dense" and self.keep != 1:
             raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
         return self
