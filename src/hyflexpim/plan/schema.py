@@ -43,7 +43,7 @@ for _kind in ("dense", "topk", "pq", "window", "sanger", "spatten", "quest", "h2
 class MatrixPlan(BaseModel):
     """One weight matrix of the model and where its units live."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
 
     name: str = Field(description="module path, e.g. encoder.layer.0.attention.self.query")
     role: Role
@@ -105,7 +105,7 @@ class AttentionPlan(BaseModel):
     """How attention runs: ``dense`` (every score), or a registered sparse kind that keeps a fraction
     ``keep`` of the scores of each query; ``params`` holds the kind's settings (e.g. its codebooks' file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
     kind: str = "dense"
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
     params: dict = Field(default_factory=dict)
@@ -128,7 +128,7 @@ class AttentionPlan(BaseModel):
 class Plan(BaseModel):
     """The whole plan. ``policy`` records what made it (name and parameters; ``slc_rate`` in %)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
 
     format: int = PLAN_FORMAT
     package_version: str
