@@ -96,7 +96,8 @@ def check_model_folder(folder: Path) -> None:
     if not isinstance(cfg, dict) or not isinstance(cfg.get("model_type"), str):
         raise UserError(f"model config {config} names no model_type: expected the config.json that save_pretrained "
                         "writes")
-    shards = [folder / "model.safetensors"] if (folder / "model.safetensors").exists() else []
+    single = folder / "model.safetensors"
+    shards = [single] if single.exists() or single.is_symlink() else []  # a broken or looping link is named below
     index = folder / "model.safetensors.index.json"
     if not shards and index.exists():
         data = load_json(index, "weights index")
@@ -121,8 +122,9 @@ def check_safetensors(path: Path) -> None:
     """The header of a safetensors file reads and covers the file (a cut, empty or foreign file -> one line)."""
     from safetensors import safe_open
 
-    if not path.is_file():
-        raise UserError(f"weights file {path} is missing: expected the safetensors file its index names")
+    from hyflexpim.boundary import check_file
+
+    check_file(path, "weights file")  # missing, a folder, a device, a pipe, a link loop: named for what it is
     try:
         with safe_open(str(path), "pt") as f:
             f.keys()

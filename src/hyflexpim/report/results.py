@@ -204,7 +204,8 @@ def outcome_value(rec: dict) -> float | None:
     try:
         if "correct" in rec:
             n = rec["n_examples"]
-            bits = unpack_correct(rec["correct"], n) if isinstance(n, int) and n >= 0 else None
+            ok = isinstance(n, int) and not isinstance(n, bool) and n >= 0 and isinstance(rec["correct"], str)
+            bits = unpack_correct(rec["correct"], n) if ok else None
             if bits is None or len(bits) != n:
                 return math.nan
             return float(bits.mean()) if n else 0.0
@@ -225,7 +226,10 @@ def check_results_csv(path: Path) -> list[dict]:
     from hyflexpim.boundary import read_text
 
     text = read_text(path, "results table")
-    rows = list(csv.DictReader(io.StringIO(text)))
+    try:
+        rows = list(csv.DictReader(io.StringIO(text)))
+    except csv.Error as e:  # a field over the csv module's limit, a NUL
+        raise UserError(f"results table {path} is not a CSV file hyflexpim wrote ({e})") from None
     need = {"variant", "scorer", "slc_rate", "metric", "mean", "std", "n", "ci_low", "ci_high"}
     header = set(rows[0]) if rows else set()
     if not rows or not need <= header:
