@@ -40,7 +40,7 @@ def check_file(path: str | Path, what: str) -> Path:
             raise UserError(f"{what} {p} is a symbolic link that loops (it never reaches a file)") from None
         if e.errno in (errno.ENOENT, errno.ENOTDIR):
             broken = " (a broken symbolic link)" if p.is_symlink() else ""
-            raise UserError(f"{what} {p} does not exist{broken}") from None
+            raise UserError(f"cannot read {what} {p}: it does not exist{broken}") from None
         raise UserError(f"cannot read {what} {p}: {e.strerror or e}") from None
     kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
              (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]

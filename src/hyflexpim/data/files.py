@@ -29,9 +29,13 @@ def file_suffix(path: str | Path) -> str:
 def _existing_file(path: str | Path, allowed: Sequence[str]) -> Path:
     from hyflexpim.boundary import check_file
 
-    path = check_file(path, "data file")  # a folder, a pipe, a device or a link loop is named for what it is
+    if Path(path).is_symlink() or Path(path).exists():  # a folder, a pipe, a device or a link loop: named as such
+        check_file(path, "data file")
+    path = Path(path)
     if file_suffix(path) not in allowed:
         raise UserError(f"data file {path} has type {file_suffix(path) or '(none)'!r}; allowed: {', '.join(allowed)}")
+    if not path.exists():
+        raise UserError(f"data file {path} does not exist")
     if path.stat().st_size == 0:
         raise UserError(f"data file {path} is empty")
     return path
