@@ -496,7 +496,9 @@ def test_edited_records_are_not_trusted(tmp_path_factory, field, data):
             assert done == {rec["key"]: rec}
         elif done:  # an edit that kept it consistent (e.g. the same value drawn): it must still hold together
             kept = done[rec["key"]]
-            assert kept["value"] == rec["value"] or kept["correct"] != rec["correct"]
+            import math
+
+            assert math.isclose(kept["value"], rec["value"], abs_tol=1e-9) or kept["correct"] != rec["correct"]
             from hyflexpim.report.results import record_problem
 
             assert record_problem(kept) is None

@@ -190,6 +190,8 @@ def record_problem(rec) -> str | None:
     if not _number(value) or not math.isfinite(value) or not low <= value <= high:
         return f"{metric} {value!r} is not a finite {metric} in {low:g}..{high:g}"
     own = outcome_value(rec)
+    if own is not None and math.isnan(own):
+        return "its per-example outcomes do not decode"
     if own is not None and not math.isclose(own, value, rel_tol=1e-6, abs_tol=1e-9):
         return f"its {metric} {value:.6g} is not the {own:.6g} its own per-example outcomes give"
     return None
