@@ -401,3 +401,13 @@ def test_result_sets_are_written_all_or_nothing(tmp_path, tiny_plan, monkeypatch
     r = CliRunner().invoke(app, ["hw", "--plan", str(plan), "--seq-lens", "128", "--baselines", "", "--out", str(out)])
     assert r.exit_code == 2 and sorted(p.name for p in out.iterdir()) == ["hw_results.csv"]
     assert (out / "hw_results.csv").read_text() == "the earlier set\n"
+
+
+def test_report_refuses_an_edited_results_json(tmp_path):
+    rows = [{"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform", "slc_rate": 10, "metric": "accuracy",
+             "mean": 0.99, "std": 0.0, "n": 3, "ci_low": 0.375, "ci_high": 0.688}]
+    path = tmp_path / "results.json"
+    path.write_text(json.dumps(rows))
+    only_line(hyflexpim("report", str(path), "--out", str(tmp_path / "x.png")), "row 0",
+              "outside its own 95 % interval")
+    assert not (tmp_path / "x.png").exists()

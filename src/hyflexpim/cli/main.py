@@ -359,6 +359,10 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
         if not isinstance(rows, list) or not all(isinstance(r, dict) and need <= r.keys() for r in rows):
             raise UserError(f"results file {path} is not a results*.json written by hyflexpim run (a list of rows with "
                             f"{', '.join(sorted(need))})")
+        from hyflexpim.report.results import check_result_row
+
+        for i, row in enumerate(rows):
+            check_result_row(row, f"results file {path} row {i}")  # an edited or corrupted row is one line
         series.append((name or path.stem, rows))
     typer.echo(f"wrote {plot_overlay(series, Path(out or 'curves.png'), variant, scorer, title)}")
 

@@ -238,28 +238,36 @@ def check_results_csv(path: Path) -> list[dict]:
         raise UserError(f"results table {path} is not a results.csv written by hyflexpim run (it needs the columns "
                         f"{', '.join(sorted(need))} and at least one row)")
     for i, row in enumerate(rows, start=2):
-        where = f"results table {path} line {i}"
-        nums = {}
-        for col in ("slc_rate", "mean", "std", "n", "ci_low", "ci_high"):
-            cell = (row.get(col) or "").strip()
-            if cell == "" and col in ("slc_rate", "ci_low", "ci_high"):
-                nums[col] = None
-                continue
-            try:
-                nums[col] = float(cell)
-            except ValueError:
-                raise UserError(f"{where}: {col} {cell[:40]!r} is not a number") from None
-            if not math.isfinite(nums[col]):
-                raise UserError(f"{where}: {col} {cell[:40]!r} is not a finite number")
-        low, high = METRIC_RANGES.get(row.get("metric"), (None, None))
-        if low is None:
-            raise UserError(f"{where}: unknown metric {row.get('metric')!r} (accuracy or perplexity)")
-        if not low <= nums["mean"] <= high:
-            raise UserError(f"{where}: {row['metric']} {nums['mean']:g} is outside {low:g}..{high:g}")
-        # accuracy: the mean over seeds is the pooled share its interval is drawn around (a perplexity's mean over
-        # seeds is not, by Jensen's inequality)
-        if row["metric"] == "accuracy" and nums["ci_low"] is not None and nums["ci_high"] is not None and not (
-                nums["ci_low"] - 1e-9 <= nums["mean"] <= nums["ci_high"] + 1e-9):
-            raise UserError(f"{where}: the mean {nums['mean']:g} is outside its own 95 % interval "
-                            f"[{nums['ci_low']:g}, {nums['ci_high']:g}]: the table was edited or is corrupted")
+        check_result_row(row, f"results table {path} line {i}")
     return rows
+
+
+def check_result_row(row: dict, where: str) -> None:
+    """One row of a results table (CSV text or JSON numbers): every number finite, the mean in its metric's range
+    and, for an accuracy, inside its own 95 % interval; else one line naming ``where``."""
+    nums = {}
+    for col in ("slc_rate", "mean", "std", "n", "ci_low", "ci_high"):
+        cell = row.get(col)
+        cell = cell.strip() if isinstance(cell, str) else cell
+        if cell in ("", None) and col != "mean":  # a clean row has no SLC rate; old rows may lack an interval
+            nums[col] = None
+            continue
+        try:
+            if isinstance(cell, bool):
+                raise ValueError
+            nums[col] = float(cell)
+        except (TypeError, ValueError):
+            raise UserError(f"{where}: {col} {str(cell)[:40]!r} is not a number") from None
+        if not math.isfinite(nums[col]):
+            raise UserError(f"{where}: {col} {str(cell)[:40]!r} is not a finite number")
+    low, high = METRIC_RANGES.get(row.get("metric"), (None, None)) if isinstance(row.get("metric"), str) else (None,) * 2
+    if low is None:
+        raise UserError(f"{where}: unknown metric {row.get('metric')!r} (accuracy or perplexity)")
+    if not low <= nums["mean"] <= high:
+        raise UserError(f"{where}: {row['metric']} {nums['mean']:g} is outside {low:g}..{high:g}")
+    # accuracy: the mean over seeds is the pooled share its interval is drawn around (a perplexity's mean over seeds
+    # is not, by Jensen's inequality)
+    if row["metric"] == "accuracy" and nums["ci_low"] is not None and nums["ci_high"] is not None and not (
+            nums["ci_low"] - 1e-9 <= nums["mean"] <= nums["ci_high"] + 1e-9):
+        raise UserError(f"{where}: the mean {nums['mean']:g} is outside its own 95 % interval "
+                        f"[{nums['ci_low']:g}, {nums['ci_high']:g}]: the table was edited or is corrupted")
