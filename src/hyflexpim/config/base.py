@@ -34,7 +34,7 @@ class ConfigError(UserError, ValueError):
 
 
 def nearest(name: Any, choices) -> str:
-    """'; did you mean 'x'?' for the closest of ``choices`` to a misspelled ``name`` (difflib), else ''."""
+    """' (did you mean 'x'?)' for the closest of ``choices`` to a misspelled ``name`` (difflib), else ''."""
     if not isinstance(name, str):
         return ""
     close = difflib.get_close_matches(name, [str(c) for c in choices], n=1, cutoff=0.6)
@@ -96,7 +96,9 @@ def _admits(annotation: Any, kind: type) -> bool:
 
 
 class Strict(BaseModel):
-    """Base of every configuration: unknown fields forbidden, bad input -> one-line ConfigError.
+    """Base of every configuration: unknown fields forbidden (the nearest field suggested), every number finite
+    however it is spelled (``inf``, ``1e999``, ``nan`` strings included), no bool where a number is meant; bad input
+    -> one-line ConfigError.
 
     ``config_name`` (class attribute) starts every message; default: the class name.
     """
