@@ -1,8 +1,12 @@
 """The boundary: every file the toolkit reads back is parsed here, with limits, into plain data or one UserError line.
 
-- ``read_text``: a size limit, UTF-8 (a binary, compressed or Latin-1 file is named as such), OS errors as one line.
+- ``check_file``: a regular file, or one line naming what the path is instead (missing, a folder, a FIFO, a device,
+  a symbolic-link loop).
+- ``read_text``: a size limit, UTF-8 (a binary, compressed, UTF-16 or Latin-1 file is named as such), OS errors as one
+  line.
+- ``read_decompressed``: .gz/.bz2/.xz/.zst/.zip read in chunks up to ``MAX_DATA_BYTES`` (a bomb is refused early).
 - ``parse_yaml``: ``yaml.safe_load`` (no tags that build objects), refusing documents whose alias expansion
-  (billion laughs) or nesting exceeds the limits, before anything walks them.
+  (billion laughs) or nesting exceeds the limits, or that give one key twice in a mapping, before anything walks them.
 - ``parse_json``: no ``NaN``/``Infinity`` constants, bounded nesting, integers of bounded size.
 - ``check_finite``: every float of a loaded document finite (a NaN multiplier or an infinite clock is refused).
 - ``load_tensors`` / ``load_safetensors_into``: cached tensors through ``torch.load(weights_only=True)`` and
