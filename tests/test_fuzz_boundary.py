@@ -344,7 +344,8 @@ def minilm_files():
 
 @FEW
 @given(config=st.sampled_from(["ok", "missing", "garbage", "no model_type", "list"]),
-       weights=st.sampled_from(["ok", "missing", "truncated", "random", "pickle-bin", "empty", "index-to-nothing"]),
+       weights=st.sampled_from(["ok", "missing", "truncated", "random", "pickle-bin", "empty", "index-to-nothing",
+                                "index-outside"]),
        tokenizer=st.booleans(), cut=st.integers(0, 299_999), noise=st.binary(min_size=0, max_size=4000))
 def test_model_folders_from_any_contents_resolve_or_fail_in_one_line(tmp_path_factory, minilm_files, config, weights,
                                                                     tokenizer, cut, noise):
@@ -368,6 +369,9 @@ def test_model_folders_from_any_contents_resolve_or_fail_in_one_line(tmp_path_fa
         (folder / "model.safetensors").write_bytes(b"")
     elif weights == "index-to-nothing":
         (folder / "model.safetensors.index.json").write_text('{"weight_map": {"a": "shard-1.safetensors"}}')
+    elif weights == "index-outside":  # a shard named outside the folder (here: the real weights, two levels up)
+        (folder / "model.safetensors.index.json").write_text(json.dumps({"weight_map": {
+            "a": os.path.relpath(src / "model.safetensors", folder)}}))
     if tokenizer:
         (folder / "tokenizer.json").symlink_to(src / "tokenizer.json")
         (folder / "tokenizer_config.json").symlink_to(src / "tokenizer_config.json")
@@ -379,6 +383,8 @@ def test_model_folders_from_any_contents_resolve_or_fail_in_one_line(tmp_path_fa
         assert not valid and "\n" not in msg and str(folder) in msg, msg
         if config == "ok" and weights in ("truncated", "random", "empty"):
             assert "model.safetensors" in msg and "safetensors file" in msg, msg
+        if config == "ok" and weights == "index-outside":
+            assert "outside its folder" in msg, msg
         if config == "ok" and weights == "pickle-bin":
             assert "pytorch_model.bin" in msg and "model.safetensors" in msg, msg
     else:

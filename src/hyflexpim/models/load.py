@@ -104,6 +104,10 @@ def check_model_folder(folder: Path) -> None:
         wmap = data.get("weight_map") if isinstance(data, dict) else None
         if not isinstance(wmap, dict) or not wmap or not all(isinstance(v, str) for v in wmap.values()):
             raise UserError(f"weights index {index} has no weight_map of tensor -> shard file")
+        outside = [v for v in wmap.values() if Path(v).name != v or v in (".", "..")]
+        if outside:
+            raise UserError(f"weights index {index} names a shard outside its folder ({outside[0]!r}): expected file "
+                            "names beside it")
         shards = [folder / f for f in sorted(set(wmap.values()))]
     if not shards:
         unsafe = [f for f in UNSAFE_WEIGHTS if (folder / f).exists()]
