@@ -411,3 +411,11 @@ def test_report_refuses_an_edited_results_json(tmp_path):
     only_line(hyflexpim("report", str(path), "--out", str(tmp_path / "x.png")), "row 0",
               "outside its own 95 % interval")
     assert not (tmp_path / "x.png").exists()
+
+
+def test_report_html_refuses_a_garbage_chip_table(tmp_path):
+    run = _results_folder(tmp_path, "0.5", "0.4", "0.6")
+    (run / "hw").mkdir()
+    (run / "hw" / "hw_results.csv").write_text("a,b\n1,2\n")
+    only_line(hyflexpim("report", str(run), "--html"), "hw_results.csv", "is not a hw_results.csv written by hyflexpim")
+    assert not (run / "report.html").exists()

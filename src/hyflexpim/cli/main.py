@@ -331,10 +331,12 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
             if not path.is_dir() or not ((path / "results.csv").exists() or any(path.glob("results-*.csv"))
                                          or (path / "sweep_results.csv").exists()):
                 raise UserError(f"--html takes run folders (holding results.csv from hyflexpim run), got {path}")
-            from hyflexpim.report.results import check_results_csv
+            from hyflexpim.report.results import check_hw_csv, check_results_csv
 
             for table in sorted(path.glob("results*.csv")):
                 check_results_csv(table)  # a garbage or edited table is one line, not a page
+            for table in sorted(path.glob("hw/**/hw_results.csv")):
+                check_hw_csv(table)
         page = write_report([p for p, _ in items], Path(out) if out else None,
                             [name or p.name for p, name in items])
         typer.echo(f"wrote {page}")

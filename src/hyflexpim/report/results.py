@@ -271,3 +271,30 @@ def check_result_row(row: dict, where: str) -> None:
             nums["ci_low"] - 1e-9 <= nums["mean"] <= nums["ci_high"] + 1e-9):
         raise UserError(f"{where}: the mean {nums['mean']:g} is outside its own 95 % interval "
                         f"[{nums['ci_low']:g}, {nums['ci_high']:g}]: the table was edited or is corrupted")
+
+
+HW_NUMBERS = ("slc_rate", "seq_len", "throughput_tok_s", "tops_per_w", "energy_per_inference_j", "area_mm2")
+
+
+def check_hw_csv(path: Path) -> None:
+    """A ``hw_results.csv`` of the chip model, checked before a page is made of it: the columns ``write_table``
+    writes, and its throughput, energy, area, length and SLC rate finite and not negative; else one line."""
+    from hyflexpim.boundary import read_text
+
+    try:
+        rows = list(csv.DictReader(io.StringIO(read_text(path, "chip results table"))))
+    except csv.Error as e:
+        raise UserError(f"chip results table {path} is not a CSV file hyflexpim wrote ({e})") from None
+    need = {"design", "spec", *HW_NUMBERS}
+    if not rows or not need <= set(rows[0]):
+        raise UserError(f"chip results table {path} is not a hw_results.csv written by hyflexpim (it needs the columns "
+                        f"{', '.join(sorted(need))} and at least one row)")
+    for i, row in enumerate(rows, start=2):
+        for col in HW_NUMBERS:
+            cell = (row.get(col) or "").strip()
+            try:
+                ok = math.isfinite(float(cell)) and float(cell) >= 0
+            except ValueError:
+                ok = False
+            if not ok:
+                raise UserError(f"chip results table {path} line {i}: {col} {cell[:40]!r} is not a finite number >= 0")
