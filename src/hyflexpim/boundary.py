@@ -1,8 +1,12 @@
 """The boundary: every file the toolkit reads back is parsed here, with limits, into plain data or one UserError line.
 
-- ``read_text``: a size limit, UTF-8 (a binary, compressed or Latin-1 file is named as such), OS errors as one line.
+- ``check_file``: a regular file, or one line naming what the path is instead (missing, a folder, a FIFO, a device,
+  a symbolic-link loop).
+- ``read_text``: a size limit, UTF-8 (a binary, compressed, UTF-16 or Latin-1 file is named as such), OS errors as one
+  line.
+- ``read_decompressed``: .gz/.bz2/.xz/.zst/.zip read in chunks up to ``MAX_DATA_BYTES`` (a bomb is refused early).
 - ``parse_yaml``: ``yaml.safe_load`` (no tags that build objects), refusing documents whose alias expansion
-  (billion laughs) or nesting exceeds the limits, before anything walks them.
+  (billion laughs) or nesting exceeds the limits, or that give one key twice in a mapping, before anything walks them.
 - ``parse_json``: no ``NaN``/``Infinity`` constants, bounded nesting, integers of bounded size.
 - ``check_finite``: every float of a loaded document finite (a NaN multiplier or an infinite clock is refused).
 - ``load_tensors`` / ``load_safetensors_into``: cached tensors through ``torch.load(weights_only=True)`` and
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 from hyflexpim.errors import UserError
@@ -25,34 +30,123 @@ MAX_NODES = 2_000_000  # YAML nodes after alias expansion
 MAX_INT_DIGITS = 30  # no field of a config, plan or spec needs a larger integer
 
 
-def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+def check_file(path: str | Path, what: str) -> Path:
+    """``path`` if it is a regular file (after links); else one line saying what it is instead: missing, a folder, a
+    named pipe, a device, a socket or a symbolic-link loop (a pipe or ``/dev/zero`` would block or never end)."""
+    import errno
+    import stat
+
     p = Path(path)
+    try:
+        mode = os.stat(p).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            raise UserError(f"{what} {p} is a symbolic link that loops (it never reaches a file)") from None
+        if e.errno in (errno.ENOENT, errno.ENOTDIR):
+            broken = " (a broken symbolic link)" if p.is_symlink() else ""
+            raise UserError(f"cannot read {what} {p}: it does not exist{broken}") from None
+        raise UserError(f"cannot read {what} {p}: {e.strerror or e}") from None
+    kinds = [(stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISCHR, "a character device"),
+             (stat.S_ISBLK, "a block device"), (stat.S_ISSOCK, "a socket")]
+    for test, kind in kinds:
+        if test(mode):
+            raise UserError(f"{what} {p} is {kind}, not a file: give a regular file")
+    return p
+
+
+def read_bytes(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> bytes:
+    """The bytes of a regular file of at most ``limit`` bytes; anything else is one line."""
+    p = check_file(path, what)
     try:
         size = p.stat().st_size
         if size > limit:
             raise UserError(f"{what} {p} is {size / 2**20:.0f} MiB; at most {limit / 2**20:.0f} MiB is read")
-        raw = p.read_bytes()
-    except IsADirectoryError:
-        raise UserError(f"{what} {p} is a folder, not a file") from None
+        return p.read_bytes()
     except OSError as e:
         raise UserError(f"cannot read {what} {p}: {e.strerror or e}") from None
-    if b"\x00" in raw[:4096]:  # valid UTF-8 may hold NUL, but no text file hyflexpim reads does
-        raise UserError(f"{what} {p} is not UTF-8 text ({_kind_of(raw)}): give the file itself, uncompressed")
+
+
+def decode_text(raw: bytes, what: str, p: str | Path) -> str:
+    """UTF-8 text (a BOM allowed); a binary, compressed, UTF-16 or Latin-1 file is named as such."""
+    if raw.startswith(UTF16_BOMS) or b"\x00" in raw[:4096]:  # valid UTF-8 may hold NUL, but no file we read does
+        raise UserError(f"{what} {p} is not UTF-8 text ({_kind_of(raw)}): save it as UTF-8 text, uncompressed")
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise UserError(f"{what} {p} is not UTF-8 text ({_kind_of(raw)} at byte {e.start}): save it as UTF-8") from None
 
 
+def read_text(path: str | Path, what: str, limit: int = MAX_TEXT_BYTES) -> str:
+    return decode_text(read_bytes(path, what, limit), what, path)
+
+
+UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")  # UTF-32's BOMs start the same way
+
+
 def _kind_of(raw: bytes) -> str:
-    magic = {b"\x1f\x8b": "gzip-compressed", b"PK": "a zip archive", b"\x28\xb5\x2f\xfd": "zstd-compressed",
-             b"BZh": "bzip2-compressed", b"\xfd7zXZ": "xz-compressed", b"\x80": "a pickle or binary file"}
+    magic = {b"\xff\xfe\x00\x00": "UTF-32 text", b"\x00\x00\xfe\xff": "UTF-32 text", b"\xff\xfe": "UTF-16 text",
+             b"\xfe\xff": "UTF-16 text", b"\x1f\x8b": "gzip-compressed", b"PK": "a zip archive",
+             b"\x28\xb5\x2f\xfd": "zstd-compressed", b"BZh": "bzip2-compressed", b"\xfd7zXZ": "xz-compressed",
+             b"\x80": "a pickle or binary file"}
     for head, kind in magic.items():
         if raw.startswith(head):
             return kind
     if b"\x00" in raw[:4096]:
         return "binary"
     return "another encoding, e.g. Latin-1,"
+
+
+COMPRESSIONS = {".gz": "gzip", ".bz2": "bzip2", ".xz": "xz", ".zst": "zstd", ".zip": "zip"}
+MAX_DATA_BYTES = 2**30  # a data file, decompressed: far more text than a CPU run reads
+
+
+def read_decompressed(path: str | Path, what: str, limit: int | None = None) -> bytes:
+    """The decompressed bytes of a .gz/.bz2/.xz/.zst/.zip file (a zip holding one file), read in chunks and refused
+    in one line as soon as they pass ``limit`` (a compression bomb never fills the memory); a file that is not
+    what its suffix says is one line too."""
+    import bz2
+    import gzip
+    import io
+    import lzma
+    import zipfile
+    import zlib
+
+    limit = MAX_DATA_BYTES if limit is None else limit
+    p = check_file(path, what)
+    kind = COMPRESSIONS.get(p.suffix.lower())
+    if kind is None:
+        return read_bytes(p, what, limit)
+    errors: tuple = (OSError, EOFError, zlib.error, lzma.LZMAError, zipfile.BadZipFile, ValueError)
+    try:
+        if kind == "zstd":
+            try:
+                import zstandard
+            except ImportError:
+                raise UserError(f"{what} {p} is zstd-compressed and reading it needs the 'zstandard' package: "
+                                "bash scripts/setup.sh installs it (or pip install zstandard)") from None
+            errors += (zstandard.ZstdError,)
+            stream = zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True)
+        elif kind == "zip":
+            archive = zipfile.ZipFile(p)
+            names = [n for n in archive.namelist() if not n.endswith("/")]
+            if len(names) != 1:
+                raise UserError(f"{what} {p} is a zip archive of {len(names)} files: expected exactly one")
+            stream = archive.open(names[0])
+        else:
+            stream = {"gzip": gzip.open, "bzip2": bz2.open, "xz": lzma.open}[kind](p, "rb")
+        out = io.BytesIO()
+        with stream:
+            while chunk := stream.read(2**20):
+                out.write(chunk)
+                if out.tell() > limit:
+                    raise UserError(f"{what} {p} expands to more than {limit / 2**20:,.0f} MiB when decompressed: "
+                                    "refused (a compression bomb, or more data than hyflexpim reads)")
+        return out.getvalue()
+    except UserError:
+        raise
+    except errors as e:
+        detail = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise UserError(f"{what} {p} is not a valid {kind} file ({detail}): its suffix says {p.suffix}") from None
 
 
 def _walk_depth(obj, what: str, depth: int = 0) -> None:
@@ -99,6 +193,8 @@ def _yaml_size(node, what: str) -> int:
             children = n.value
         elif isinstance(n, yaml.MappingNode):
             children = [x for pair in n.value for x in pair]
+            if not done:
+                _no_duplicate_keys(n, what)
         if done or not children:
             sizes[id(n)] = 1 + sum(sizes[id(c)] for c in children)
             if sizes[id(n)] > MAX_NODES:
@@ -107,6 +203,19 @@ def _yaml_size(node, what: str) -> int:
         stack.append((n, depth, True))
         stack.extend((c, depth + 1, False) for c in children if id(c) not in sizes)
     return sizes[id(node)]
+
+
+def _no_duplicate_keys(node, what: str) -> None:
+    """A key given twice in one mapping is refused (PyYAML silently keeps the last one)."""
+    import yaml
+
+    seen: set[str] = set()
+    for key, _ in node.value:
+        if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
+            if key.value in seen:
+                raise UserError(f"{what}: key {key.value!r} is given twice in one mapping (line "
+                                f"{key.start_mark.line + 1}): keep one")
+            seen.add(key.value)
 
 
 def parse_yaml(text: str, what: str):
@@ -125,8 +234,11 @@ def parse_yaml(text: str, what: str):
         raise UserError(f"{what} is not valid YAML{where}: corrupted or not a {what.split()[0]}") from None
     except RecursionError:
         raise UserError(f"{what} is nested too deeply: not a file hyflexpim reads") from None
-    except ValueError as e:  # e.g. an integer too long to convert
-        raise UserError(f"{what}: {e}") from None
+    except ValueError as e:  # an integer too long for Python to convert (4,300 digits)
+        if "integer string conversion" in str(e):
+            raise UserError(f"{what}: an integer of thousands of digits is not a value hyflexpim reads (at most "
+                            f"{MAX_INT_DIGITS} digits)") from None
+        raise UserError(f"{what}: {str(e).splitlines()[0]}") from None
     check_finite(data, what)
     return data
 

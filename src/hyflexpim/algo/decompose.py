@@ -21,7 +21,7 @@ from torch import nn
 from hyflexpim.algo.factorize import FACTORIZATIONS, factorize
 from hyflexpim.algo.rank import RANK_POLICIES, choose_rank
 from hyflexpim.algo.soft_rank import SoftRankConfig
-from hyflexpim.config import Strict
+from hyflexpim.config import Strict, one_of
 from hyflexpim.models.discover import MatrixInfo, find_matrices
 from hyflexpim.models.layers import SVDLinear, dense_weight, replace_module
 
@@ -54,6 +54,11 @@ class DecomposeConfig(Strict):
     @classmethod
     def _known_method(cls, v: str) -> str:
         return FACTORIZATIONS.check(v)
+
+    @field_validator("roles")
+    @classmethod
+    def _known_roles(cls, v: list[str]) -> list[str]:
+        return [one_of(r, ALL_LAYER_ROLES, "role of a matrix inside the layers") for r in v]
 
     @field_validator("exclude")
     @classmethod

@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from hyflexpim.algo.rank import budget_rank
-from hyflexpim.config import Strict
+from hyflexpim.config import Strict, one_of
 from hyflexpim.errors import UserError
 from hyflexpim.models.layers import SVDLinear
 
@@ -58,7 +58,10 @@ class SoftRankConfig(Strict):
 
     @model_validator(mode="after")
     def _floors(self):
+        from hyflexpim.plan.schema import ROLES
+
         for role, r in self.min_rank.items():
+            one_of(role, ROLES, "matrix role")
             if r < 1:
                 raise ValueError(f"min_rank.{role}: a rank floor must be >= 1, got {r}")
         return self

@@ -126,7 +126,9 @@ def hw(
     if out is not None:
         from hyflexpim.report.hw_plots import write_plots
 
-        paths = write_results(results, out) + write_plots(results, out)
+        from hyflexpim.report.results import write_set
+
+        paths = write_set(out, lambda tmp: write_results(results, tmp) + write_plots(results, tmp))  # all or nothing
         console.print("wrote " + ", ".join(str(p) for p in paths))
 
 

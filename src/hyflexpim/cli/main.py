@@ -86,16 +86,25 @@ def guarded(fn):
             tidy_new_folders()
             fail(str(e))
         except KeyboardInterrupt:
+            from hyflexpim.pipeline.workspace import tidy_new_folders
+
+            tidy_new_folders()
             fail("interrupted: finished steps are saved; run the same command again to resume", 130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except OSError as e:
+            from hyflexpim.pipeline.workspace import tidy_new_folders
+
+            tidy_new_folders()
             if e.errno in OS_ERRORS:
                 where = f" writing {e.filename}" if e.filename else ""
                 fail(f"{OS_ERRORS[e.errno]}{where}: finished steps are kept; free space or fix the permission and "
                      "run the same command again")
             fail(f"unexpected {type(e).__name__}: {e} (traceback in {crash_log(e)}; please report it)", 1)
         except Exception as e:  # noqa: BLE001 - the last line of defence: never a bare traceback
+            from hyflexpim.pipeline.workspace import tidy_new_folders
+
+            tidy_new_folders()
             fail(f"unexpected {type(e).__name__}: {str(e)[:200]} (traceback in {crash_log(e)}; please report it)", 1)
 
     return wrapper
@@ -259,6 +268,10 @@ def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mod
     from hyflexpim.pipeline.attention_step import run_attention_analysis
 
     asked = sorted(set(_numbers(slc_rates, "--slc-rates", percent=True))) if slc_rates is not None else None
+    if plan_file:
+        from hyflexpim.plan import load_plan
+
+        load_plan(plan_file)  # a bad plan is refused before the run folder is touched, as by evaluate and hw
     r = _open_run(config, decoder, model, task, out, None, None, set_, quiet, set())
     rates = r.config.attention.slc_rates if asked is None else asked
     files = run_attention_analysis(r, examples, rates, plan_file)
@@ -318,6 +331,12 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
             if not path.is_dir() or not ((path / "results.csv").exists() or any(path.glob("results-*.csv"))
                                          or (path / "sweep_results.csv").exists()):
                 raise UserError(f"--html takes run folders (holding results.csv from hyflexpim run), got {path}")
+            from hyflexpim.report.results import check_hw_csv, check_results_csv
+
+            for table in sorted(path.glob("results*.csv")):
+                check_results_csv(table)  # a garbage or edited table is one line, not a page
+            for table in sorted(path.glob("hw/**/hw_results.csv")):
+                check_hw_csv(table)
         page = write_report([p for p, _ in items], Path(out) if out else None,
                             [name or p.name for p, name in items])
         typer.echo(f"wrote {page}")
@@ -342,6 +361,10 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
         if not isinstance(rows, list) or not all(isinstance(r, dict) and need <= r.keys() for r in rows):
             raise UserError(f"results file {path} is not a results*.json written by hyflexpim run (a list of rows with "
                             f"{', '.join(sorted(need))})")
+        from hyflexpim.report.results import check_result_row
+
+        for i, row in enumerate(rows):
+            check_result_row(row, f"results file {path} row {i}")  # an edited or corrupted row is one line
         series.append((name or path.stem, rows))
     typer.echo(f"wrote {plot_overlay(series, Path(out or 'curves.png'), variant, scorer, title)}")
 

@@ -9,9 +9,11 @@ the outer path and the inner one (``hardware.noise.mlc.levels_us``).
 
 from __future__ import annotations
 
+import difflib
+import typing
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from hyflexpim.errors import UserError
 
@@ -29,6 +31,22 @@ class ConfigError(UserError, ValueError):
         if self.has_got:
             line += f"; got {self.got!r}"
         return line.replace("\n", " ")
+
+
+def nearest(name: Any, choices) -> str:
+    """' (did you mean 'x'?)' for the closest of ``choices`` to a misspelled ``name`` (difflib), else ''."""
+    if not isinstance(name, str):
+        return ""
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+def one_of(value: Any, allowed, what: str) -> Any:
+    """``value`` if it is one of ``allowed`` (an enumerated field's choices), else ValueError naming them and the
+    nearest (for a pydantic field validator: the field path is added)."""
+    if not isinstance(value, str) or value not in allowed:
+        raise ValueError(f"{value!r} is not a {what}; allowed: {', '.join(map(str, allowed))}{nearest(value, allowed)}")
+    return value
 
 
 def _section(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
@@ -52,10 +70,14 @@ def config_error(exc: ValidationError, where: str, model: type[BaseModel] | None
     got, has_got = first.get("input"), True
     if first["type"] == "extra_forbidden":
         section = _section(model, loc[:-1])
-        allowed = ", ".join(section.model_fields) if section is not None else ""
-        msg, has_got = "unknown field" + (f"; allowed fields: {allowed}" if allowed else ""), False
+        fields = list(section.model_fields) if section is not None else []
+        hint = nearest(loc[-1], fields) if loc else ""
+        msg, has_got = "unknown field" + hint + (f"; allowed fields: {', '.join(fields)}" if fields else ""), False
     elif first["type"] == "literal_error" and "expected" in first.get("ctx", {}):
-        msg = f"must be {first['ctx']['expected']}"
+        choices = [c.strip().strip("'\"") for c in first["ctx"]["expected"].replace(" or ", ", ").split(",")]
+        msg = f"must be {first['ctx']['expected']}{nearest(got, choices)}"
+    elif first["type"] == "finite_number":
+        msg = "must be a finite number (not inf or nan, however spelled)"
     if isinstance(got, dict):
         has_got = False
     return ConfigError(where, loc, msg, got, has_got)
@@ -66,14 +88,36 @@ def one_line(exc: ValidationError, where: str, model: type[BaseModel] | None = N
     return str(config_error(exc, where, model))
 
 
+def _admits(annotation: Any, kind: type) -> bool:
+    """Whether ``kind`` (int, float, bool) appears in a field's annotation (inside Optional, list, Annotated, ...)."""
+    if annotation is kind or annotation is Any:
+        return True
+    return any(_admits(a, kind) for a in typing.get_args(annotation) if not isinstance(a, (str, int, float)))
+
+
 class Strict(BaseModel):
-    """Base of every configuration: unknown fields forbidden, bad input -> one-line ConfigError.
+    """Base of every configuration: unknown fields forbidden (the nearest field suggested), every number finite
+    however it is spelled (``inf``, ``1e999``, ``nan`` strings included), no bool where a number is meant; bad input
+    -> one-line ConfigError.
 
     ``config_name`` (class attribute) starts every message; default: the class name.
     """
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "1e999", "-Infinity", "nan": refused
     config_name: ClassVar[str] = ""
+
+    @field_validator("*", mode="before", check_fields=False)
+    @classmethod
+    def _no_bool_for_numbers(cls, v: Any, info) -> Any:
+        """``seed: true`` is not the number 1: a bool is refused wherever a number (or a list of them) is meant."""
+        field = cls.model_fields.get(info.field_name) if info.field_name else None
+        if field is None or _admits(field.annotation, bool):
+            return v
+        items = v if isinstance(v, (list, tuple)) else [v]
+        if any(isinstance(x, bool) for x in items) and (_admits(field.annotation, int) or
+                                                         _admits(field.annotation, float)):
+            raise ValueError("must be a number, not true/false")
+        return v
 
     def __init__(self, **data: Any) -> None:
         try:

@@ -30,14 +30,20 @@ class Registry(Generic[T]):
     def get(self, name: str, field: str | None = None) -> T:
         if not isinstance(name, str) or name not in self._entries:
             where = f"{field}: " if field else ""
-            raise UserError(f"{where}unknown {self.what} {name!r}; choose one of {', '.join(self.names())}")
+            raise UserError(f"{where}unknown {self.what} {name!r}{self._nearest(name)}; choose one of "
+                            f"{', '.join(self.names())}")
         return self._entries[name]
 
     def check(self, name: str) -> str:
         """``name`` if registered, else ValueError (for a pydantic field validator: the field path is added)."""
         if not isinstance(name, str) or name not in self._entries:
-            raise ValueError(f"must be a registered {self.what}: {', '.join(self.names())}")
+            raise ValueError(f"must be a registered {self.what}: {', '.join(self.names())}{self._nearest(name)}")
         return name
+
+    def _nearest(self, name) -> str:
+        from hyflexpim.config.base import nearest
+
+        return nearest(name, self.names())
 
     def names(self) -> list[str]:
         return list(self._entries)

@@ -27,26 +27,46 @@ def file_suffix(path: str | Path) -> str:
 
 
 def _existing_file(path: str | Path, allowed: Sequence[str]) -> Path:
+    from hyflexpim.boundary import check_file
+
+    if Path(path).is_symlink() or Path(path).exists():  # a folder, a pipe, a device or a link loop: named as such
+        check_file(path, "data file")
     path = Path(path)
     if file_suffix(path) not in allowed:
         raise UserError(f"data file {path} has type {file_suffix(path) or '(none)'!r}; allowed: {', '.join(allowed)}")
-    if not path.is_file():
+    if not path.exists():
         raise UserError(f"data file {path} does not exist")
     if path.stat().st_size == 0:
         raise UserError(f"data file {path} is empty")
     return path
 
 
+def _contents(path: Path) -> bytes:
+    """The file's bytes, decompressed when its suffix says so, bounded either way (boundary.MAX_DATA_BYTES)."""
+    from hyflexpim.boundary import MAX_DATA_BYTES, read_bytes, read_decompressed
+
+    if Path(path).suffix.lower() in COMPRESSION_SUFFIXES:
+        return read_decompressed(path, "data file")
+    return read_bytes(path, "data file", MAX_DATA_BYTES)
+
+
 def read_table(path: str | Path) -> pd.DataFrame:
-    """Read a CSV, TSV, JSONL or Parquet file (chosen by suffix) into a DataFrame."""
+    """Read a CSV, TSV, JSONL or Parquet file (chosen by suffix, compressed or not) into a DataFrame."""
+    import io
+
+    from hyflexpim.boundary import UTF16_BOMS, _kind_of
+
     path = _existing_file(path, TABLE_SUFFIXES)
     suffix = file_suffix(path)
+    raw = _contents(path)
+    if suffix != ".parquet" and (raw.startswith(UTF16_BOMS) or b"\x00" in raw[:4096]):
+        raise UserError(f"data file {path} is not UTF-8 text ({_kind_of(raw)}): save it as UTF-8")
     try:
         if suffix == ".parquet":
-            return pd.read_parquet(path)
+            return pd.read_parquet(io.BytesIO(raw))
         if suffix == ".jsonl":
-            return pd.read_json(path, lines=True, dtype=False)  # dtype=False: keep the JSON types
-        return pd.read_csv(path, sep="\t" if suffix == ".tsv" else ",")
+            return pd.read_json(io.BytesIO(raw), lines=True, dtype=False)  # dtype=False: keep the JSON types
+        return pd.read_csv(io.BytesIO(raw), sep="\t" if suffix == ".tsv" else ",")
     except (ValueError, OSError, pd.errors.ParserError) as exc:  # EmptyDataError and ArrowInvalid are ValueErrors
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise UserError(f"could not read data file {path} as {suffix[1:].upper()}: {first_line}") from None
@@ -138,9 +158,9 @@ def load_classification(
 
 def _documents(path: Path) -> list[str]:
     """Paragraphs (blank-line separated) of a text file; its lines when it has fewer than three paragraphs."""
-    from hyflexpim.boundary import read_text
+    from hyflexpim.boundary import decode_text
 
-    text = read_text(path, "data file")
+    text = decode_text(_contents(path), "data file", path)
     documents = [p.strip() for p in text.split("\n\n") if p.strip()]
     if len(documents) < 3:
         documents = [line.strip() for line in text.splitlines() if line.strip()]

@@ -62,13 +62,123 @@ def resolve(name: str) -> tuple[str, str]:
     if gguf is not None:  # a GGUF file, or a folder holding one: de-quantized once, with its own tokenizer
         return gguf.stem, str(gguf_safetensors(gguf))
     if local.is_dir():
+        check_model_folder(local)
         return local.name, str(local)
     if "/" in name and not Path(name).exists():
-        return name, name  # a hub id; from_pretrained reports if the hub cannot be reached
+        return name, hub_model(name)  # a hub id: the hub when it answers, else the local cache (one line if neither)
     raise UserError(
         f"unknown model '{name}': use a packaged name ({', '.join(PACKAGED)}), a local model folder, a .gguf file, "
         "or a hub id like org/name"
     )
+
+
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json")
+UNSAFE_WEIGHTS = ("pytorch_model.bin", "pytorch_model.bin.index.json", "tf_model.h5", "flax_model.msgpack",
+                  "model.ckpt.index")
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model",
+                   "sentencepiece.bpe.model")
+
+
+def check_model_folder(folder: Path) -> None:
+    """A Hugging Face model folder, checked before anything loads it: ``config.json`` (JSON, with a ``model_type``),
+    safetensors weights whose headers read (every shard), tokenizer files. Each failure is one line naming the file
+    and what was expected; nothing in the folder is run (pickled weights are refused, not loaded)."""
+    from hyflexpim.boundary import load_json
+
+    what = f"model folder {folder}"
+    expected = "a Hugging Face model folder (config.json, model.safetensors, tokenizer files)"
+    if not any(folder.iterdir()):
+        raise UserError(f"{what} is empty: expected {expected}")
+    config = folder / "config.json"
+    if not config.is_file():
+        raise UserError(f"{what} has no config.json: expected {expected}")
+    cfg = load_json(config, "model config")
+    if not isinstance(cfg, dict) or not isinstance(cfg.get("model_type"), str):
+        raise UserError(f"model config {config} names no model_type: expected the config.json that save_pretrained "
+                        "writes")
+    single = folder / "model.safetensors"
+    shards = [single] if single.exists() or single.is_symlink() else []  # a broken or looping link is named below
+    index = folder / "model.safetensors.index.json"
+    if not shards and index.exists():
+        data = load_json(index, "weights index")
+        wmap = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(wmap, dict) or not wmap or not all(isinstance(v, str) for v in wmap.values()):
+            raise UserError(f"weights index {index} has no weight_map of tensor -> shard file")
+        outside = [v for v in wmap.values() if Path(v).name != v or v in (".", "..")]
+        if outside:
+            raise UserError(f"weights index {index} names a shard outside its folder ({outside[0]!r}): expected file "
+                            "names beside it")
+        shards = [folder / f for f in sorted(set(wmap.values()))]
+    if not shards:
+        unsafe = [f for f in UNSAFE_WEIGHTS if (folder / f).exists()]
+        if unsafe:
+            raise UserError(f"{what} holds only {unsafe[0]}, a format hyflexpim does not load (a pickle can run code): "
+                            "expected model.safetensors (convert it with save_pretrained(safe_serialization=True) "
+                            "where you trust the file)")
+        raise UserError(f"{what} has no weights: expected model.safetensors (or a sharded model.safetensors.index.json)")
+    for shard in shards:
+        check_safetensors(shard)
+    if not any((folder / f).is_file() for f in TOKENIZER_FILES):
+        raise UserError(f"{what} has no tokenizer: expected one of {', '.join(TOKENIZER_FILES)}")
+
+
+def check_safetensors(path: Path) -> None:
+    """The header of a safetensors file reads and covers the file (a cut, empty or foreign file -> one line)."""
+    from safetensors import safe_open
+
+    from hyflexpim.boundary import check_file
+
+    check_file(path, "weights file")  # missing, a folder, a device, a pipe, a link loop: named for what it is
+    try:
+        with safe_open(str(path), "pt") as f:
+            f.keys()
+    except Exception as e:  # noqa: BLE001 - SafetensorError and friends: the user's file is not what it says
+        detail = str(e).splitlines()[0].removeprefix("Error while deserializing header: ") if str(e) else ""
+        raise UserError(f"weights file {path} is not a complete safetensors file ({detail or type(e).__name__}): "
+                        "expected the file save_pretrained writes; download or save it again") from None
+
+
+_HUB: dict[str, bool] = {}
+
+
+def hub_reachable(timeout: float = 3.0) -> bool:
+    """Whether the hub answers an HTTPS request within ``timeout`` seconds (any HTTP status counts; a refused,
+    timed-out or intercepted connection does not); False in the hub's offline mode (HF_HUB_OFFLINE). Asked once per
+    process."""
+    import urllib.error
+    import urllib.request
+
+    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
+        return False
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+    if endpoint not in _HUB:
+        try:
+            urllib.request.urlopen(urllib.request.Request(endpoint + "/api/models?limit=1", method="HEAD"),
+                                   timeout=timeout).close()
+            _HUB[endpoint] = True
+        except urllib.error.HTTPError:
+            _HUB[endpoint] = True  # it answered
+        except (OSError, ValueError):  # URLError, TLS failure, timeout, a malformed endpoint
+            _HUB[endpoint] = False
+    return _HUB[endpoint]
+
+
+def hub_model(name: str) -> str:
+    """A hub id: itself when the hub answers; without network the local cache's copy (read offline, checked like
+    any folder), or one line saying neither is there — within seconds, not after the hub client's retries."""
+    if hub_reachable():
+        return name
+    os.environ["HF_HUB_OFFLINE"] = "1"  # every later hub call of this process reads the cache without retries
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = Path(snapshot_download(name, local_files_only=True))
+    except Exception:  # noqa: BLE001 - not cached (LocalEntryNotFoundError), or an id the hub client refuses
+        raise UserError(f"hub id {name!r}: the hub cannot be reached (no network, or HF_HUB_OFFLINE is set) and the "
+                        "model is not in the local Hugging Face cache: connect once, or give a local model folder"
+                        ) from None
+    check_model_folder(folder)
+    return str(folder)
 
 
 def _smollm2_safetensors() -> Path:
@@ -166,6 +276,12 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
             model = AutoModelForCausalLM.from_pretrained(path)
     except OSError as e:
         raise UserError(f"cannot load model '{name}': {str(e).splitlines()[0]}") from None
+    except Exception as e:  # noqa: BLE001 - the folder passed check_model_folder yet does not load: say which
+        if name.lower() in PACKAGED or name.lower() in ALIASES:
+            raise
+        detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        raise UserError(f"cannot load model folder {path}: {detail} (expected a transformers model saved with "
+                        "save_pretrained)") from None
     tok = with_pad(tok)
     if getattr(model.config, "pad_token_id", None) is None:
         model.config.pad_token_id = tok.pad_token_id
@@ -174,8 +290,6 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
 
 
 def _load_part(name: str, canonical: str, path: str, task: str, num_labels: int):
-    from hyflexpim.models.part import load_part
-
     if task != "classification":
         raise UserError(f"ParT is a jet classifier: task kind must be classification, not {task}")
     if not Path(path).is_file():
@@ -183,11 +297,33 @@ def _load_part(name: str, canonical: str, path: str, task: str, num_labels: int)
             raise UserError(f"no trained ParT at {path}: run `hyflexpim jets train` first")
         raise UserError(f"no ParT checkpoint at {path} (a .pt file from `hyflexpim jets train --out`, or a weaver "
                         "state dict)")
-    model = load_part(path)
+    model = _read_part(path)
     if model.config.num_labels != num_labels:
         raise UserError(f"ParT {name} has {model.config.num_labels} classes but the task has {num_labels}")
     model.hyflexpim_name = canonical
     return model
+
+
+def _read_part(path: str):
+    """A ParT checkpoint, weights only, in one line whatever the file holds (torch's own warnings silenced)."""
+    import warnings
+
+    from hyflexpim.models.part import load_part
+
+    with open(path, "rb") as f:
+        head = f.read(4)
+    if not head.startswith(b"PK") and not head.startswith(b"\x80"):
+        raise UserError(f"ParT checkpoint {path} is not a torch checkpoint (expected a file written by torch.save)")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # "Detected pickle protocol 4 ...": the refusal below says what matters
+        try:
+            return load_part(path)
+        except UserError as e:
+            if "Weights only load failed" in str(e) or "Unsupported" in str(e):
+                raise UserError(f"ParT checkpoint {path} holds Python objects, not only tensors (a full pickle): "
+                                "hyflexpim loads weights only and ran none of it; save the model's state_dict with "
+                                "torch.save") from None
+            raise
 
 
 def load_tokenizer(name: str):
@@ -199,8 +335,11 @@ def load_tokenizer(name: str):
 
     try:
         tok = AutoTokenizer.from_pretrained(path)
-    except OSError as e:
-        raise UserError(f"cannot load the tokenizer of '{name}': {str(e).splitlines()[0]}") from None
+    except Exception as e:  # noqa: BLE001 - OSError, ValueError ("Couldn't instantiate the backend tokenizer")
+        if name.lower() in PACKAGED or name.lower() in ALIASES:
+            raise
+        detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise UserError(f"cannot load the tokenizer of '{name}' from {path}: {detail}") from None
     return with_pad(tok)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hyflexpim.pipeline.run import Run
 from hyflexpim.report.plots import plot_metric_vs_slc
-from hyflexpim.report.results import compare_curves, write_differences, write_results
+from hyflexpim.report.results import compare_curves, write_differences, write_results, write_set
 
 
 def finish(run: Run, rows: list[dict]) -> None:
@@ -108,16 +108,18 @@ def hardware_report(run: Run) -> list:
     results = price_plans(plans, run.config.hardware.chip(), say=run.say)
     table = [row for res in results for row in rows(res)]
     folder = run.ws.root / "hw" / run.config.label if run.config.label else run.ws.root / "hw"
-    files = write_table(table, results, folder)
     chip = f"{plans[0].architecture.name} ({run.config.model}), {run.config.hardware.encoding} encoding"
     if plans[0].attention.kind != "dense":
         chip += f", {plans[0].attention.kind} attention keeping {plans[0].attention.keep:.0%}"
-    files.append(plot_gain_vs_slc(table, folder / "hw_gain_vs_slc.png", chip))
     # against the sequence length and the energy breakdown: at the plan nearest 10 % SLC (the paper's point)
     at = min(range(len(plans)), key=lambda i: abs(run.config.plan.slc_rates[i] - 10))
     title = f"{chip}; HyFlexPIM at {run.config.plan.slc_rates[at]:g} % SLC"
-    files.extend(write_plots(results[at], folder, title))
-    return files
+
+    def write(tmp):  # the table, its JSON and the figures: all or nothing (report.results.write_set)
+        return (write_table(table, results, tmp) + [plot_gain_vs_slc(table, tmp / "hw_gain_vs_slc.png", chip)]
+                + write_plots(results[at], tmp, title))
+
+    return write_set(folder, write)
 
 
 def learned_ranks_figure(run: Run, ranks_file, path):

@@ -45,8 +45,11 @@ def _is_jets(user: dict) -> bool:
 
 def resolve_config(config_file: str | None = None, decoder: bool = False, overrides: dict | None = None) -> RunConfig:
     """Run defaults (decoder or jets defaults when asked for), then the YAML file, then the overrides."""
-    user = deep_merge(load_yaml(config_file) if config_file else {}, overrides or {})
+    own = load_yaml(config_file) if config_file else {}
+    user = deep_merge(own, overrides or {})
     data: dict = deep_merge(RUN_DEFAULTS, DECODER_DEFAULTS) if decoder else dict(RUN_DEFAULTS)
     if not decoder and _is_jets(user):
         data = deep_merge(data, JETS_DEFAULTS)
+    if own:  # the file must be valid on its own: an override never hides an invalid section (``data: 5``)
+        validate(RunConfig, deep_merge(data, own), f"config {config_file}")
     return validate(RunConfig, deep_merge(data, user))

@@ -54,10 +54,8 @@ def plan_digest_of(hardware) -> str:
 
 
 def plan_digest(plan: Plan, hardware) -> str:
-    """Identity of an evaluation's inputs: the plan's model and placement, and the hardware config."""
-    h = hashlib.sha256(plan.model_fingerprint.encode())
-    for m in plan.matrices:
-        h.update(f"{m.name}:{m.analog}:{m.unit}:{m.rank}:{m.slc}".encode())
+    """Identity of an evaluation's inputs: everything of the plan that changes a result, and the hardware config."""
+    h = hashlib.sha256(plan.identity().encode())  # shapes, roles and attention included: an edited plan is new
     h.update(hardware.model_dump_json().encode())
     return h.hexdigest()[:12]
 

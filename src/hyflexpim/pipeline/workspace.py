@@ -26,11 +26,20 @@ from hyflexpim.errors import UserError
 _HELD: dict[str, int] = {}  # run folder -> the descriptor of its lock, held by this process until it exits
 _NEW: list[Path] = []  # run folders this process created (tidied away if a refusal leaves them empty)
 STEP_FOLDERS = ("models", "importance", "plans")
+_NOTED: set = set()
+_OPENED: list[Path] = []  # every run folder this process opened  # (log, line) already reported as not used
 
 
 def tidy_new_folders() -> None:
-    """After a refused run: a run folder this process created and left without a result file goes again (its
-    empty step folders and lock too), so bad input leaves nothing behind; a folder holding any file stays."""
+    """After a refused or crashed run: a run folder this process created and left without a result file goes again
+    (its lock too), so bad input leaves nothing behind; a folder holding any file stays. Empty step folders go from
+    every folder this process opened."""
+    for root in _OPENED:
+        for sub in STEP_FOLDERS:
+            try:
+                (root / sub).rmdir()  # only when empty
+            except OSError:
+                continue
     for root in _NEW:
         try:
             if any(p.is_file() and p.name != ".lock" for p in root.rglob("*")):
@@ -84,10 +93,11 @@ class Workspace:
         except OSError as e:
             raise UserError(f"output folder {self.root} is not writable: {e.strerror}") from None
         lock_folder(self.root)
+        _OPENED.append(self.root)
         if new:
             _NEW.append(self.root)
-        for sub in STEP_FOLDERS:
-            (self.root / sub).mkdir(exist_ok=True)
+        # the step folders (models/, importance/, plans/) are made by their first file's atomic write, so a run that
+        # stops early leaves no empty ones
         self.log = self.root / "evaluations.jsonl"
 
     def path(self, *parts: str) -> Path:
@@ -99,15 +109,25 @@ class Workspace:
 
     # -- evaluation log ----------------------------------------------------------------------
     def done(self) -> dict[str, dict]:
-        """Finished evaluations by key; a torn last line (interrupted write) is ignored."""
+        """Finished evaluations by key; a torn last line (interrupted write) is ignored, and a record that does not
+        hold together (its key against its fields, its value against its range and its own per-example outcomes:
+        ``report.results.record_problem``) is left out — measured again — with one note saying why."""
+        from hyflexpim.report.results import record_problem
+
         out = {}
         if self.log.exists():
-            for line in self.log.read_text().splitlines():
+            for i, line in enumerate(self.log.read_text(errors="replace").splitlines(), start=1):
                 try:
-                    rec = json.loads(line)
-                    out[rec["key"]] = rec
-                except (json.JSONDecodeError, KeyError):
+                    rec = json.loads(line, parse_constant=lambda c: None)
+                except (json.JSONDecodeError, ValueError, RecursionError):
                     continue
+                problem = record_problem(rec)
+                if problem is None:
+                    out[rec["key"]] = rec
+                elif rec is not None and line.strip() and (self.log, i) not in _NOTED:
+                    _NOTED.add((self.log, i))
+                    print(f"note: {self.log} line {i} is not used ({problem}): that evaluation is measured again",
+                          file=sys.stderr)
         return out
 
     def forget(self, variants: set[str]) -> int:

@@ -13,27 +13,37 @@ units instead; a row costs d_in weights.
 
 from __future__ import annotations
 
+import math
 import os
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyflexpim.atomic import write_atomic
-from hyflexpim.config import config_error
+from hyflexpim.config import Registry, config_error, nearest
 from hyflexpim.errors import UserError
 from hyflexpim.plan.architecture import Architecture, infer_from_matrices
 
 PLAN_FORMAT = 2
 
 Role = Literal["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head", "other"]
+ROLES = get_args(Role)
 Unit = Literal["component", "row"]
+
+# The attention kinds a plan may carry: ``dense``, or a sparse kind (keep share + predictor). The names live here so
+# that every reader of a plan — the torch-free chip model too — checks them the same way; the simulator registers
+# each sparse kind it can run (hyflexpim.sim.attention), a new one included.
+PLAN_ATTENTION_KINDS: Registry[str] = Registry("plan attention kind")
+for _kind in ("dense", "topk", "pq", "window", "sanger", "spatten", "quest", "h2o"):
+    PLAN_ATTENTION_KINDS.register(_kind, _kind)
 
 
 class MatrixPlan(BaseModel):
     """One weight matrix of the model and where its units live."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
 
     name: str = Field(description="module path, e.g. encoder.layer.0.attention.self.query")
     role: Role
@@ -95,16 +105,30 @@ class AttentionPlan(BaseModel):
     """How attention runs: ``dense`` (every score), or a registered sparse kind that keeps a fraction
     ``keep`` of the scores of each query; ``params`` holds the kind's settings (e.g. its codebooks' file)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
     kind: str = "dense"
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
     params: dict = Field(default_factory=dict)
+
+    @field_validator("kind")
+    @classmethod
+    def _known(cls, v: str) -> str:
+        if v not in PLAN_ATTENTION_KINDS:
+            raise ValueError(f"unknown attention kind {v!r}{nearest(v, PLAN_ATTENTION_KINDS.names())}; a plan carries "
+                             f"one of {', '.join(PLAN_ATTENTION_KINDS.names())}")
+        return v
+
+    @model_validator(mode="after")
+    def _kind(self) -> "AttentionPlan":
+        if self.kind == "dense" and self.keep != 1:
+            raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
+        return self
 
 
 class Plan(BaseModel):
     """The whole plan. ``policy`` records what made it (name and parameters; ``slc_rate`` in %)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
 
     format: int = PLAN_FORMAT
     package_version: str
@@ -123,7 +147,16 @@ class Plan(BaseModel):
         names = [m.name for m in self.matrices]
         if len(set(names)) != len(names):
             raise ValueError("matrix names must be unique")
+        check_policy(self.policy)
         return self
+
+    def identity(self) -> str:
+        """Everything of the plan that changes a measured result, as text (a resume key hashes it): the model, each
+        matrix's name, role, layer, shape, placement, unit, rank and SLC units, and the attention block."""
+        rows = [self.model_fingerprint, self.attention.model_dump_json()]
+        rows += [f"{m.name}:{m.role}:{m.layer}:{list(m.shape)}:{m.analog}:{m.unit}:{m.rank}:{m.slc}"
+                 for m in self.matrices]
+        return "\n".join(rows)
 
     # -- views ------------------------------------------------------------------------------
     @property
@@ -167,6 +200,18 @@ class Plan(BaseModel):
     # -- files ------------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         return write_atomic(Path(path), self.model_dump_json(indent=1))
+
+
+def check_policy(policy: dict) -> None:
+    """What made the plan, checked the same for every reader: ``slc_rate`` a finite percentage in 0..100 (not a
+    bool), ``name`` / ``scorer`` / ``variant`` names (they become parts of resume keys and file names)."""
+    if "slc_rate" in policy:
+        r = policy["slc_rate"]
+        if isinstance(r, bool) or not isinstance(r, (int, float)) or not math.isfinite(r) or not 0 <= r <= 100:
+            raise ValueError(f"policy.slc_rate: must be a percentage in 0..100, got {r!r}")
+    for key in ("name", "scorer", "variant"):
+        if key in policy and not (isinstance(policy[key], str) and re.fullmatch(r"[A-Za-z0-9_.+-]{1,64}", policy[key])):
+            raise ValueError(f"policy.{key}: must be a name (letters, digits, '_', '.', '+', '-'), got {policy[key]!r}")
 
 
 def migrate(data: dict) -> dict:

@@ -44,6 +44,10 @@ ATTENTION_KINDS: Registry[AttentionKind] = Registry("attention kind")
 def register_attention_kind(kind: str, config_cls: type[Strict], enable=None, from_chip=None, to_chip=None,
                             replace: bool = False) -> AttentionKind:
     entry = AttentionKind(config_cls, enable, from_chip or (lambda c, s: c), to_chip or (lambda c: {}))
+    if "keep" in config_cls.model_fields:  # a sparse kind: a plan may carry it (every reader checks the same names)
+        from hyflexpim.plan.schema import PLAN_ATTENTION_KINDS
+
+        PLAN_ATTENTION_KINDS.register(kind, kind, replace=True)
     return ATTENTION_KINDS.register(kind, entry, replace)
 
 
