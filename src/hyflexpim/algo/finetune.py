@@ -1,5 +1,9 @@
 """Fine-tuning through HF Accelerate: the same loop runs on a CPU, one GPU or several.
 
+Under ``accelerate launch --num_processes N`` every process runs this loop on 1/N of each batch (split_batches)
+and DDP averages the gradients, so N processes train the model one process trains on the same global batch
+(tests/test_distributed.py checks 2 CPU processes against 1).
+
 Used twice: optionally before SVD (to fit a task head), and after SVD, where it is the paper's
 gradient redistribution — importance concentrates in a few singular components.
 """
@@ -76,7 +80,9 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     if extra:
         groups.append({"params": list(extra[0]), "lr": config.lr * extra[1], "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    accelerator = Accelerator()
+    # split_batches: with N processes each takes 1/N of every batch, so the global batch — and the training —
+    # is the one process's (the batch size must divide by N); gradients are averaged across processes (DDP)
+    accelerator = Accelerator(split_batches=True)
     model, optimizer, batches = accelerator.prepare(model, optimizer, batches)
     per_epoch = len(batches)
     total = max(1, int(round(config.epochs * per_epoch)))
@@ -101,7 +107,7 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             result.steps += 1
-            result.losses.append(loss.item())
+            result.losses.append(accelerator.reduce(loss.detach(), "mean").item())  # the global batch's loss
             bar.update(1)
             bar.set_postfix(loss=f"{result.final_loss:.4f}")
             if result.steps >= total:
