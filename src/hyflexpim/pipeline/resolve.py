@@ -5,7 +5,8 @@ from __future__ import annotations
 from hyflexpim.boundary import parse_yaml
 from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
-from hyflexpim.pipeline.config import DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAULTS, RunConfig
+from hyflexpim.pipeline.config import (AUTHORS_DEFAULTS, DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAULTS, UP_PROJ_PATTERN,
+                                       RunConfig)
 
 
 def parse_set(items: list[str]) -> dict:
@@ -49,4 +50,9 @@ def resolve_config(config_file: str | None = None, decoder: bool = False, overri
     data: dict = deep_merge(RUN_DEFAULTS, DECODER_DEFAULTS) if decoder else dict(RUN_DEFAULTS)
     if not decoder and _is_jets(user):
         data = deep_merge(data, JETS_DEFAULTS)
-    return validate(RunConfig, deep_merge(data, user))
+    if user.get("mode") == "authors":
+        data = deep_merge(data, AUTHORS_DEFAULTS)
+    config = validate(RunConfig, deep_merge(data, user))
+    if config.exclude_up_proj and UP_PROJ_PATTERN not in config.decompose.exclude:
+        config.decompose.exclude.append(UP_PROJ_PATTERN)
+    return config
