@@ -20,6 +20,17 @@ from hyflexpim.config import Strict
 from hyflexpim.errors import NumericalError
 
 
+class LoraOptions(Strict):
+    """A LoRA fine-tune (peft): low-rank adapters on the linear layers, merged into the weights at the end, so the
+    result is an ordinary model (the authors pre-fine-tune Llama-3.2-1B this way: r = 8, α = 32, lr 5e-6)."""
+
+    r: int = Field(8, ge=1, description="adapter rank")
+    alpha: float = Field(32.0, gt=0, description="scaling α (the update is α/r · B A)")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | None = Field(None, description="module names to adapt (null: every linear layer but "
+                                             "the output head, peft's 'all-linear')")
+
+
 class FinetuneConfig(Strict):
     epochs: float = Field(1.0, gt=0, description="passes over the training batches (fractions allowed)")
     lr: float = Field(5e-5, gt=0)
@@ -28,6 +39,8 @@ class FinetuneConfig(Strict):
     max_grad_norm: float = Field(1.0, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop after this many steps")
     train_sigma_only: bool = Field(False, description="train only Σ of SVD layers (U, Vᵀ frozen)")
+    lora: LoraOptions | None = Field(None, description="train LoRA adapters instead of every weight, merged at the "
+                                     "end (needs peft; for a model before SVD: the pre-fine-tune of large decoders)")
 
 
 @dataclass
@@ -63,17 +76,21 @@ def trainable_parameters(model: nn.Module, sigma_only: bool) -> list[nn.Paramete
 
 
 def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, step_name: str = "finetune",
-             progress: bool = True, regularizer=None, on_step=None, extra=None) -> FinetuneResult:
+             progress: bool = True, regularizer=None, on_step=None, extra=None,
+             mixed_precision: str = "no") -> FinetuneResult:
     """Train ``model`` on ``batches`` (a DataLoader of dicts accepted by ``model(**batch)``, with labels).
 
     ``regularizer()``: a term added to every step's loss (e.g. a budget penalty); ``on_step(step, total)``:
     called before each step (e.g. a temperature schedule); ``extra``: (parameters, lr multiplier) trained in
-    their own group (and not in the model's)."""
+    their own group (and not in the model's). ``mixed_precision`` ("no", "bf16", "fp16"): Accelerate's autocast on
+    a GPU (the weights stay float32 masters)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     config = config or FinetuneConfig()
+    if config.lora is not None:
+        return _finetune_lora(model, batches, config, step_name, progress, mixed_precision)
     own = {id(p) for p in (extra[0] if extra else [])}
     params = [p for p in trainable_parameters(model, config.train_sigma_only) if id(p) not in own]
     groups = [{"params": params}]
@@ -82,7 +99,7 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
     # split_batches: with N processes each takes 1/N of every batch, so the global batch — and the training —
     # is the one process's (the batch size must divide by N); gradients are averaged across processes (DDP)
-    accelerator = Accelerator(split_batches=True)
+    accelerator = Accelerator(split_batches=True, mixed_precision=mixed_precision)
     model, optimizer, batches = accelerator.prepare(model, optimizer, batches)
     per_epoch = len(batches)
     total = max(1, int(round(config.epochs * per_epoch)))
@@ -116,4 +133,29 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     model.eval()
     check_finite_weights(model, step_name)
     accelerator.free_memory()
+    return result
+
+
+def _finetune_lora(model: nn.Module, batches, config: FinetuneConfig, step_name: str, progress: bool,
+                   mixed_precision: str) -> FinetuneResult:
+    """``finetune`` with LoRA adapters (peft) on the linear layers, merged back into ``model``'s own weights."""
+    from hyflexpim.errors import UserError
+    from hyflexpim.models.layers import SVDLinear
+
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise UserError("a LoRA fine-tune (lora: ...) needs the peft package: pip install peft") from None
+    if any(isinstance(m, SVDLinear) for m in model.modules()):
+        raise UserError(f"step '{step_name}': LoRA adapts dense linear layers; this model is decomposed (use lora "
+                        "in pre_finetune, before SVD)")
+    trainable = {n: p.requires_grad for n, p in model.named_parameters()}
+    lc = config.lora
+    peft_model = get_peft_model(model, LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                                                  target_modules=lc.target_modules or "all-linear"))
+    plain = config.model_copy(update={"lora": None})
+    result = finetune(peft_model, batches, plain, step_name, progress, mixed_precision=mixed_precision)
+    peft_model.merge_and_unload()  # the adapters folded into the base weights, the wrappers removed from ``model``
+    for n, p in model.named_parameters():
+        p.requires_grad_(trainable.get(n, True))
     return result

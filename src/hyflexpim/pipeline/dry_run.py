@@ -7,7 +7,7 @@ bert-large, llama-3.2-1b, ...), matched by name. Sizes of the training split: ``
 ``data.max_train_tokens`` when set, else the catalogue of known data sets (``TRAIN_SIZES``).
 
 Estimates, stated as such: memory per step = weights + (training) gradients and AdamW's two moments (16 bytes per
-trained parameter in fp32, 8 + 4 master in bf16/fp16 mixed precision) + activations (``ACTIVATION_BYTES`` per token
+trained parameter; bf16/fp16 is mixed precision, with float32 master weights) + activations (``ACTIVATION_BYTES`` per token
 per layer per hidden unit, a round figure for a transformer layer with its softmax kept for the backward pass);
 time = FLOPs (6 × matmul parameters × tokens to train, 2 × to evaluate; padding not counted, so short texts run
 faster than this) / the throughput a 0.3 s matrix-multiply probe
@@ -107,8 +107,8 @@ def plan_steps(c: RunConfig, arch) -> list[Step]:
     lm = arch.decoder
     compute = layer + (arch.vocab * arch.hidden if lm else 0)  # parameters that cost FLOPs (lookups do not)
     d = c.data
-    half = c.precision != "fp32"
-    wbytes = 2 if half else 4
+    half = c.precision != "fp32"  # mixed precision: float32 master weights, half-precision activations
+    wbytes = 4
     per_token = (d.block_size if lm else d.max_length)
     batch_tokens = d.batch_size * per_token
     act = lambda tokens: ACTIVATION_BYTES * (0.5 if half else 1) * tokens * arch.layers * arch.hidden  # noqa: E731
@@ -122,11 +122,14 @@ def plan_steps(c: RunConfig, arch) -> list[Step]:
         eval_tokens = min(d.max_eval or EVAL_SIZES.get(c.task, 1000), EVAL_SIZES.get(c.task, 10**9)) * per_token
 
     def train_step(name, cfg, trained):
+        if cfg.lora is not None:  # adapters A (r × d_in) and B (d_out × r) on every matrix of the layers
+            trained = sum(cfg.lora.r * (d_out + d_in) for *_, (d_out, d_in) in arch.matrices())
+            name += f" (LoRA r = {cfg.lora.r})"
         per_epoch = max(1, train_tokens // batch_tokens)
         steps = max(1, round(cfg.epochs * per_epoch))
         steps = min(steps, cfg.max_steps) if cfg.max_steps else steps
         tokens = steps * batch_tokens
-        optimizer = trained * ((8 + 4 + 2) if half else 12)  # fp32 Adam moments (+ fp32 master copy in half)
+        optimizer = trained * 8  # AdamW's two float32 moments
         return Step(name, trained, tokens, total * wbytes + trained * wbytes + optimizer + act(batch_tokens),
                     6 * compute * tokens)
 

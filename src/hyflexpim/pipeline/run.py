@@ -123,6 +123,11 @@ class Run:
         return model
 
     @property
+    def mixed_precision(self) -> str:
+        """Accelerate's mixed precision for the fine-tunes: "no" (fp32), "bf16" or "fp16" (GPU only: preflight)."""
+        return "no" if self.config.precision == "fp32" else self.config.precision
+
+    @property
     def name(self) -> str:
         return f"{self.config.model}"
 
@@ -146,7 +151,8 @@ class Run:
             self._allowed("pre-finetune", "models/finetuned.safetensors")
             batches = self.task.batches("train", shuffle=True, seed=self.config.seed)
             res = self.timed("fine-tuned FP32 model",
-                             lambda: finetune(model, batches, cfg, "finetune", self.progress))
+                             lambda: finetune(model, batches, cfg, "finetune", self.progress,
+                                              mixed_precision=self.mixed_precision))
             self.ws.save_model(model, "finetuned")
             self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
         model.eval()
@@ -244,7 +250,8 @@ class Run:
                 inner = extra.get("on_step")
                 extra = extra | {"on_step": lambda step, total: (h.step(step, total),
                                                                    inner and inner(step, total))}
-            return finetune(model, batches, self.config.redistribute, "redistribute", self.progress, **extra)
+            return finetune(model, batches, self.config.redistribute, "redistribute", self.progress, **extra,
+                            mixed_precision=self.mixed_precision)
 
     def _soft_rank(self, model):
         """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
