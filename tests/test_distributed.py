@@ -45,3 +45,23 @@ def test_two_processes_equal_one(tmp_path):
     assert any(m.get("slc") for m in pa["matrices"])
     assert sorted(p.name for p in (tmp_path / "two" / "run").rglob("*") if p.is_file() and p.suffix != ".lock") == \
         sorted(p.name for p in (tmp_path / "one" / "run").rglob("*") if p.is_file() and p.suffix != ".lock")
+
+
+@pytest.mark.slow
+def test_two_process_run_writes_the_folder_once(tmp_path):
+    """``accelerate launch ... -m hyflexpim.cli.main run``: both processes train together, the main one alone holds
+    the lock, writes the folder and evaluates (the other stops after the shared steps)."""
+    out = tmp_path / "run"
+    tiny = ["--slc-rates", "0,100", "--noise-seeds", "1", "-q", "--set", "data.max_train=64", "--set",
+            "data.max_eval=32", "--set", "data.batch_size=16", "--set", "pre_finetune.max_steps=2", "--set",
+            "redistribute.max_steps=2", "--set", "importance.batches=2", "--set", "compare.singular_value_rates=[]",
+            "--set", "compare.random_rates=[]", "--set", "compare.magnitude=false", "--set", "attention.enabled=false",
+            "--set", "hw_report=false"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([*LAUNCH, "-m", "hyflexpim.cli.main", "run", "--out", str(out), *tiny], capture_output=True,
+                       text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.count("SLC 100.0%") == 2 and r.stdout.count("done in") == 1  # main curve + no-redistribution
+    keys = [json.loads(line)["key"] for line in (out / "evaluations.jsonl").read_text().splitlines()]
+    assert len(keys) == len(set(keys)) == 6  # FP32, SVD+redistribution, 2 rates x 2 curves: each written once
+    assert (out / "results.csv").is_file() and (out / "importance" / "redistributed-grad_abs.pt").is_file()

@@ -175,7 +175,8 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
     r.recompute = not no_recompute
     rows = r.all()
-    finish(r, rows)
+    if r.is_main:  # (under accelerate launch the other processes share the training steps and stop)
+        finish(r, rows)
 
 
 def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str):

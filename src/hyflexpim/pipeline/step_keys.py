@@ -57,10 +57,14 @@ def _key_path(ws: Workspace, stage: str):
 
 
 def remember(ws: Workspace, config: RunConfig, stage: str) -> None:
+    if not ws.writes:
+        return
     write_atomic(_key_path(ws, stage), json.dumps(step_key(config, stage), indent=1, sort_keys=True))
 
 
 def _drop(ws: Workspace, stages) -> None:
+    if not ws.writes:  # a follower process: the main one drops the files
+        return
     variants = set()
     for stage, feeds in stages:
         variants.update(feeds)
