@@ -38,12 +38,6 @@ def load_task(name_or_path: str | Path, kind: str | None = None, **options) -> C
         if kind not in (None, task_kind):
             raise UserError(f"task {str(name_or_path)!r} is a {task_kind} task, not {kind}")
         return _call(loader, f"task {str(name_or_path)!r}", **options)
-    if is_hub_task(str(name_or_path)):
-        data = _call(load_hub, f"hub data set {str(name_or_path)!r}", str(name_or_path), kind=kind, **options)
-        data_kind = "lm" if isinstance(data, LMData) else "classification"
-        if kind not in (None, data_kind):
-            raise UserError(f"hub data set {str(name_or_path)!r} is a {data_kind} task, not {kind}")
-        return data
     suffix = file_suffix(name_or_path)
     if suffix in TABLE_SUFFIXES + TEXT_SUFFIXES:
         file_kind = "classification" if suffix in TABLE_SUFFIXES else "lm"
@@ -51,6 +45,12 @@ def load_task(name_or_path: str | Path, kind: str | None = None, **options) -> C
             raise UserError(f"{suffix} files hold {file_kind} data, not {kind}; allowed: {ACCEPTED_FILES}")
         loader = load_classification if file_kind == "classification" else load_lm_text
         return _call(loader, f"{suffix} files", name_or_path, **options)
+    if is_hub_task(str(name_or_path)):
+        data = _call(load_hub, f"hub data set {str(name_or_path)!r}", str(name_or_path), kind=kind, **options)
+        data_kind = "lm" if isinstance(data, LMData) else "classification"
+        if kind not in (None, data_kind):
+            raise UserError(f"hub data set {str(name_or_path)!r} is a {data_kind} task, not {kind}")
+        return data
     raise UserError(
         f"unknown task {str(name_or_path)!r}: use a packaged task ({', '.join(PACKAGED_TASKS)}), {ACCEPTED_FILES}, "
         f"or a hub data set ({HUB_FORMS})"
