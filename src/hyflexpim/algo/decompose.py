@@ -128,10 +128,27 @@ def calibration(model: nn.Module, config: DecomposeConfig, batches, progress: bo
             for n in names}
 
 
+def release_memory(collect: bool = False) -> None:
+    """Hand freed memory back to the system: (``collect``) collect Python garbage, then (glibc) trim the allocator's
+    free pages, which it otherwise keeps — after each matrix's SVD its full-rank factors are such pages."""
+    import ctypes
+    import gc
+
+    if collect:
+        gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: nothing to trim
+        pass
+
+
 def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=None,
-              stats: dict[str, dict] | None = None) -> list[Placement]:
+              stats: dict[str, dict] | None = None, weights=None) -> list[Placement]:
     """Replace the selected matrices of ``model`` by SVDLinear (in place); return every matrix's placement.
-    ``stats``: per matrix, the calibration ``config.method`` needs (from :func:`calibration`)."""
+    ``stats``: per matrix, the calibration ``config.method`` needs (from :func:`calibration`). ``weights(name,
+    module) -> (W [d_out, d_in], bias or None)``: where each matrix's weights come from (default: the module;
+    :mod:`hyflexpim.algo.decompose_checkpoint` reads them one at a time from a checkpoint file). The SVD's
+    full-rank temporaries are freed after every matrix."""
     from hyflexpim.algo.soft_rank import truncate_to
     from hyflexpim.errors import UserError
 
@@ -153,17 +170,23 @@ def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=
         if needs and (stats is None or info.name not in stats):
             raise UserError(f"decompose.method '{config.method}' needs calibration statistics for {info.name} "
                             "(hyflexpim.algo.decompose.calibration)")
-        U, S, Vh = factorize(config.method, dense_weight(module), (stats or {}).get(info.name), config)
+        W, bias = weights(info.name, module) if weights else (dense_weight(module), getattr(module, "bias", None))
+        dtype = W.dtype
+        U, S, Vh = factorize(config.method, W, (stats or {}).get(info.name), config)
+        del W
         k = choose_rank(config.rank_policy, info.shape, S.float(), value, info.name)
-        dtype = module.weight.dtype
-        svd = SVDLinear(U[:, :k].to(dtype), S[:k].to(dtype), Vh[:k].to(dtype), getattr(module, "bias", None))
+        svd = SVDLinear(U[:, :k].to(dtype), S[:k].to(dtype), Vh[:k].to(dtype), bias)
+        del U, Vh, bias
         replace_module(model, info.name, svd)
         del module
         fresh[info.name] = (info.shape, S.float())
         result.append(Placement(info, True, None, svd.rank))
+        del S, svd
+        release_memory()
     if rule.global_ranks is not None and fresh:
         ranks = rule.global_ranks(fresh, value)
         truncate_to(model, ranks)
+        release_memory(collect=True)
         result = [Placement(p.info, True, None, ranks[p.info.name]) if p.info.name in ranks else p for p in result]
     return result
 

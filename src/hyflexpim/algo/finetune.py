@@ -1,5 +1,9 @@
 """Fine-tuning through HF Accelerate: the same loop runs on a CPU, one GPU or several.
 
+Under ``accelerate launch --num_processes N`` every process runs this loop on 1/N of each batch (split_batches)
+and DDP averages the gradients, so N processes train the model one process trains on the same global batch
+(tests/test_distributed.py checks 2 CPU processes against 1).
+
 Used twice: optionally before SVD (to fit a task head), and after SVD, where it is the paper's
 gradient redistribution — importance concentrates in a few singular components.
 """
@@ -16,6 +20,17 @@ from hyflexpim.config import Strict
 from hyflexpim.errors import NumericalError
 
 
+class LoraOptions(Strict):
+    """A LoRA fine-tune (peft): low-rank adapters on the linear layers, merged into the weights at the end, so the
+    result is an ordinary model (the authors pre-fine-tune Llama-3.2-1B this way: r = 8, α = 32, lr 5e-6)."""
+
+    r: int = Field(8, ge=1, description="adapter rank")
+    alpha: float = Field(32.0, gt=0, description="scaling α (the update is α/r · B A)")
+    dropout: float = Field(0.0, ge=0, lt=1)
+    target_modules: list[str] | None = Field(None, description="module names to adapt (null: every linear layer but "
+                                             "the output head, peft's 'all-linear')")
+
+
 class FinetuneConfig(Strict):
     epochs: float = Field(1.0, gt=0, description="passes over the training batches (fractions allowed)")
     lr: float = Field(5e-5, gt=0)
@@ -24,6 +39,8 @@ class FinetuneConfig(Strict):
     max_grad_norm: float = Field(1.0, gt=0)
     max_steps: int | None = Field(None, gt=0, description="stop after this many steps")
     train_sigma_only: bool = Field(False, description="train only Σ of SVD layers (U, Vᵀ frozen)")
+    lora: LoraOptions | None = Field(None, description="train LoRA adapters instead of every weight, merged at the "
+                                     "end (needs peft; for a model before SVD: the pre-fine-tune of large decoders)")
 
 
 @dataclass
@@ -59,24 +76,30 @@ def trainable_parameters(model: nn.Module, sigma_only: bool) -> list[nn.Paramete
 
 
 def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, step_name: str = "finetune",
-             progress: bool = True, regularizer=None, on_step=None, extra=None) -> FinetuneResult:
+             progress: bool = True, regularizer=None, on_step=None, extra=None,
+             mixed_precision: str = "no") -> FinetuneResult:
     """Train ``model`` on ``batches`` (a DataLoader of dicts accepted by ``model(**batch)``, with labels).
 
     ``regularizer()``: a term added to every step's loss (e.g. a budget penalty); ``on_step(step, total)``:
     called before each step (e.g. a temperature schedule); ``extra``: (parameters, lr multiplier) trained in
-    their own group (and not in the model's)."""
+    their own group (and not in the model's). ``mixed_precision`` ("no", "bf16", "fp16"): Accelerate's autocast on
+    a GPU (the weights stay float32 masters)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     config = config or FinetuneConfig()
+    if config.lora is not None:
+        return _finetune_lora(model, batches, config, step_name, progress, mixed_precision)
     own = {id(p) for p in (extra[0] if extra else [])}
     params = [p for p in trainable_parameters(model, config.train_sigma_only) if id(p) not in own]
     groups = [{"params": params}]
     if extra:
         groups.append({"params": list(extra[0]), "lr": config.lr * extra[1], "weight_decay": 0.0})
     optimizer = torch.optim.AdamW(groups, lr=config.lr, weight_decay=config.weight_decay)
-    accelerator = Accelerator()
+    # split_batches: with N processes each takes 1/N of every batch, so the global batch — and the training —
+    # is the one process's (the batch size must divide by N); gradients are averaged across processes (DDP)
+    accelerator = Accelerator(split_batches=True, mixed_precision=mixed_precision)
     model, optimizer, batches = accelerator.prepare(model, optimizer, batches)
     per_epoch = len(batches)
     total = max(1, int(round(config.epochs * per_epoch)))
@@ -101,7 +124,7 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             result.steps += 1
-            result.losses.append(loss.item())
+            result.losses.append(accelerator.reduce(loss.detach(), "mean").item())  # the global batch's loss
             bar.update(1)
             bar.set_postfix(loss=f"{result.final_loss:.4f}")
             if result.steps >= total:
@@ -110,4 +133,29 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     model.eval()
     check_finite_weights(model, step_name)
     accelerator.free_memory()
+    return result
+
+
+def _finetune_lora(model: nn.Module, batches, config: FinetuneConfig, step_name: str, progress: bool,
+                   mixed_precision: str) -> FinetuneResult:
+    """``finetune`` with LoRA adapters (peft) on the linear layers, merged back into ``model``'s own weights."""
+    from hyflexpim.errors import UserError
+    from hyflexpim.models.layers import SVDLinear
+
+    try:
+        from peft import LoraConfig, get_peft_model
+    except ImportError:
+        raise UserError("a LoRA fine-tune (lora: ...) needs the peft package: pip install peft") from None
+    if any(isinstance(m, SVDLinear) for m in model.modules()):
+        raise UserError(f"step '{step_name}': LoRA adapts dense linear layers; this model is decomposed (use lora "
+                        "in pre_finetune, before SVD)")
+    trainable = {n: p.requires_grad for n, p in model.named_parameters()}
+    lc = config.lora
+    peft_model = get_peft_model(model, LoraConfig(r=lc.r, lora_alpha=lc.alpha, lora_dropout=lc.dropout,
+                                                  target_modules=lc.target_modules or "all-linear"))
+    plain = config.model_copy(update={"lora": None})
+    result = finetune(peft_model, batches, plain, step_name, progress, mixed_precision=mixed_precision)
+    peft_model.merge_and_unload()  # the adapters folded into the base weights, the wrappers removed from ``model``
+    for n, p in model.named_parameters():
+        p.requires_grad_(trainable.get(n, True))
     return result

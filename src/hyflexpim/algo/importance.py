@@ -4,7 +4,9 @@ A registry (``SCORERS``): ``register_scorer(name, fn, needs_batches=...)`` where
 ``fn(model, batches, n_batches, names, progress) -> Importance``. Built-ins:
 
 - ``grad_abs`` / ``grad_sq``: |∂L/∂σ_i| (or its square) of each singular component, computed per
-  batch and averaged over a window of many batches (not one batch, unlike the authors' notebook).
+  batch and averaged over a window of many batches (not one batch, unlike the authors' notebook). Under
+  ``accelerate launch`` the window's batches are shared out among the processes and the sums added up.
+- ``grad_last``: the authors' choice, |∂L/∂σ_i| of the last training batch of the window only.
 - ``singular_value``: σ_i itself (rank order after SVD) — ablation baseline.
 - ``random``: a seeded random score per component (seed 0) — the floor any selection rule must beat.
 - ``magnitude``: no SVD; the unit is one output row of W and its score is the row's L2 norm — the
@@ -39,7 +41,8 @@ def svd_layers(model: nn.Module) -> dict[str, SVDLinear]:
 
 def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: str = "abs",
                         progress: bool = True) -> Importance:
-    """Average over ``n_batches`` batches of |g| (reduce="abs") or g² (reduce="sq"), g = ∂L/∂σ per batch."""
+    """Average over ``n_batches`` batches of |g| (reduce="abs") or g² (reduce="sq"), g = ∂L/∂σ per batch; or
+    (reduce="last") |g| of the window's last batch alone, the authors' released code's choice."""
     from tqdm.auto import tqdm
 
     layers = svd_layers(model)
@@ -54,10 +57,18 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
         p.requires_grad_(n.endswith(".S"))
     acc = {n: torch.zeros_like(m.S, dtype=torch.float64) for n, m in layers.items()}
     seen = 0
+    rank, world = process_group()
+    index = 0  # the global batch index: under N processes, process r scores batches r, r + N, ... of the window
     bar = tqdm(total=n_batches, desc="importance", disable=not progress, leave=False)
     try:
         while seen < n_batches:
             for batch in batches:
+                index += 1
+                if (index - 1) % world != rank or (reduce == "last" and index < n_batches):
+                    seen += 1
+                    if seen >= n_batches:
+                        break
+                    continue
                 model.zero_grad(set_to_none=True)
                 loss = model(**batch).loss
                 if not torch.isfinite(loss):
@@ -65,7 +76,7 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
                 loss.backward()
                 for n, m in layers.items():
                     g = m.S.grad.double()
-                    acc[n] += g.abs() if reduce == "abs" else g * g
+                    acc[n] += g * g if reduce == "sq" else g.abs()
                 seen += 1
                 bar.update(1)
                 if seen >= n_batches:
@@ -78,8 +89,23 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
         for n, p in model.named_parameters():
             p.requires_grad_(req[n])
         model.train(was_training)
-    scores = {n: (a / seen).float() for n, a in acc.items()}
-    return Importance(scorer=f"grad_{reduce}", unit="component", scores=scores, batches=seen)
+    if world > 1:  # the window's sum over every process's batches
+        import torch.distributed as dist
+
+        for a in acc.values():
+            dist.all_reduce(a, op=dist.ReduceOp.SUM)
+    used = 1 if reduce == "last" else seen
+    scores = {n: (a / used).float() for n, a in acc.items()}
+    return Importance(scorer=f"grad_{reduce}", unit="component", scores=scores, batches=used)
+
+
+def process_group() -> tuple[int, int]:
+    """(rank, world size) of the torch.distributed group (``accelerate launch``), or (0, 1) for one process."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
 
 
 def concentration(imp: Importance, shares=(5, 10, 20)) -> dict[str, float]:
@@ -136,6 +162,9 @@ def layer_matrix_names(model: nn.Module) -> list[str]:
 register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "abs", progress),
                 needs_batches=True)
 register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq", progress),
+                needs_batches=True)
+register_scorer("grad_last", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "last",
+                                                                                             progress),
                 needs_batches=True)
 register_scorer("singular_value", lambda model, batches, n, names, progress: singular_value_importance(model))
 def random_importance(model: nn.Module, seed: int = 0) -> Importance:

@@ -167,14 +167,25 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
         noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt,
         no_recompute: bool = typer.Option(False, "--no-recompute",
                                           help="refuse, naming the field, instead of recomputing a cached model that "
-                                               "was made with other settings")):
+                                               "was made with other settings"),
+        dry_run: bool = typer.Option(False, "--dry-run", help="print the steps with parameter, memory and time "
+                                     "estimates for the visible devices, loading no weights and no data")):
     """Everything: fine-tune, decompose, redistribute, plan, evaluate under noise, report."""
     from hyflexpim.pipeline.report_run import finish
+
+    if dry_run:
+        from hyflexpim.pipeline.dry_run import dry_run as print_dry_run
+        from hyflexpim.pipeline.resolve import resolve_config
+
+        print_dry_run(resolve_config(config, decoder, _overrides(model, task, out, slc_rates, noise_seeds, set_)),
+                      say=typer.echo)
+        return
 
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
     r.recompute = not no_recompute
     rows = r.all()
-    finish(r, rows)
+    if r.is_main:  # (under accelerate launch the other processes share the training steps and stop)
+        finish(r, rows)
 
 
 def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str):

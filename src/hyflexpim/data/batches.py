@@ -9,6 +9,8 @@ from torch.utils.data import DataLoader, Sampler
 
 from hyflexpim.errors import UserError
 
+from .hub import PAIR_SEPARATOR
+
 
 def classification_batches(
     texts: Sequence[str],
@@ -35,13 +37,17 @@ def classification_batches(
     examples = list(zip(texts, labels))
 
     def collate(batch):
+        texts = [text for text, _ in batch]
+        pairs = [t.split(PAIR_SEPARATOR, 1) for t in texts] if any(PAIR_SEPARATOR in t for t in texts) else None
         encoded = tokenizer(
-            [text for text, _ in batch], padding=True, truncation=True, max_length=max_length, return_tensors="pt"
+            *([[p[0] for p in pairs], [p[-1] for p in pairs]] if pairs else [texts]),  # a sentence pair: two segments
+            padding=True, truncation=True, max_length=max_length, return_tensors="pt"
         )
         return {
             "input_ids": encoded["input_ids"],
             "attention_mask": encoded["attention_mask"],
             "labels": torch.tensor([label for _, label in batch], dtype=torch.long),
+            **({"token_type_ids": encoded["token_type_ids"]} if pairs and "token_type_ids" in encoded else {}),
         }
 
     if shuffle and group_by_length:

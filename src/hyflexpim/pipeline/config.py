@@ -168,6 +168,17 @@ class RunConfig(Strict):
                              "attention/sparsity_profile.json)")
         return hw
 
+    # -- the authors' released code's choices beside this toolkit's (issue 30): mode and a named option ---------
+    mode: Literal["default", "authors"] = Field(
+        "default", description="authors: the HyFlexPIM authors' released code's choices (importance from the last "
+                               "batch only, their SLC rates 0/5/10/30/40/50/100 %) under whatever the config sets")
+    exclude_up_proj: bool = Field(
+        False, description="keep every up_proj digital (noise-free), as the authors' Llama noise pass does: a third "
+                           "of a gated FFN's weights then see no MLC noise, which flatters accuracy at low SLC rates")
+    precision: Literal["fp32", "bf16", "fp16"] = Field(
+        "fp32", description="weights and fine-tuning precision on a GPU (bf16/fp16); on a CPU only fp32 runs. The "
+                            "PIM twin's evaluation stays exact INT8 either way")
+
     label: str = Field("", pattern=r"^[A-Za-z0-9_.-]*$",
                        description="suffix of this run's result files, to keep several hardware variants "
                                    "side by side in one run folder (models and plans are shared)")
@@ -183,6 +194,14 @@ RUN_DEFAULTS = {
     "pre_finetune": {"epochs": 1, "lr": 2e-4, "max_steps": 400},
     "redistribute": {"epochs": 1, "lr": 1e-4, "max_steps": 125},
 }
+
+# ``mode: authors`` — the choices of the authors' released code, merged under the user's own settings
+# (their training settings per model are in recipes/*.yaml).
+AUTHORS_DEFAULTS = {
+    "importance": {"scorer": "grad_last"},
+    "plan": {"slc_rates": [0, 5, 10, 30, 40, 50, 100]},
+}
+UP_PROJ_PATTERN = r"(^|\.)up_proj$"
 
 # Jets (``--model part`` or ``--task jets``): the packaged ParT is already trained on the sample's training split,
 # so there is no pre-fine-tune; every test jet is evaluated.

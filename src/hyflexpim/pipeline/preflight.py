@@ -14,6 +14,12 @@ def preflight(config: RunConfig, kind: str, say: Callable[[str], None] = print) 
     from hyflexpim.models.load import is_part
     from hyflexpim.pipeline.task import is_jets_task
 
+    if config.precision != "fp32":
+        import torch
+
+        if not torch.cuda.is_available():
+            raise UserError(f"precision: {config.precision} is mixed-precision fine-tuning on a GPU and this machine "
+                            "has none; on a CPU only fp32 runs (--set precision=fp32)")
     if is_part(config.model) != is_jets_task(config.task):
         raise UserError(f"model {config.model!r} and task {config.task!r} do not fit: jets go with a ParT model "
                         "(--model part or a .pt checkpoint), ParT with a jets task (--task jets, a jets .npz/folder "

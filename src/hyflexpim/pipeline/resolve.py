@@ -5,7 +5,8 @@ from __future__ import annotations
 from hyflexpim.boundary import parse_yaml
 from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
-from hyflexpim.pipeline.config import DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAULTS, RunConfig
+from hyflexpim.pipeline.config import (AUTHORS_DEFAULTS, DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAULTS, UP_PROJ_PATTERN,
+                                       RunConfig)
 
 
 def parse_set(items: list[str]) -> dict:
@@ -52,4 +53,9 @@ def resolve_config(config_file: str | None = None, decoder: bool = False, overri
         data = deep_merge(data, JETS_DEFAULTS)
     if own:  # the file must be valid on its own: an override never hides an invalid section (``data: 5``)
         validate(RunConfig, deep_merge(data, own), f"config {config_file}")
-    return validate(RunConfig, deep_merge(data, user))
+    if user.get("mode") == "authors":
+        data = deep_merge(data, AUTHORS_DEFAULTS)
+    config = validate(RunConfig, deep_merge(data, user))
+    if config.exclude_up_proj and UP_PROJ_PATTERN not in config.decompose.exclude:
+        config.decompose.exclude.append(UP_PROJ_PATTERN)
+    return config

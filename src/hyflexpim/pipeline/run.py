@@ -86,7 +86,16 @@ class Run:
     def open(cls, config: RunConfig, say: Say = print, progress: bool = True, write_config: bool = True) -> "Run":
         """The run folder with its task loaded; ``write_config``: record the resolved configuration as config.yaml
         (a command that only reads the folder's models, e.g. ``sweep-device``, leaves it as the run wrote it)."""
-        ws = Workspace(config.out)
+        from hyflexpim.pipeline.workspace import FollowerWorkspace, launched_rank
+
+        rank, world = launched_rank()
+        if world > 1:  # under accelerate launch: join the process group now (gloo on CPUs, NCCL on GPUs)
+            from accelerate import PartialState
+
+            PartialState()
+        ws = Workspace(config.out) if rank == 0 else FollowerWorkspace(config.out)  # one process writes
+        if rank != 0:
+            say, progress = (lambda *_: None), False
         run = cls(config, ws, say, progress)
         run.task = load_run_task(config, tokenizer=None)
         for note in getattr(run.task.data, "notes", []):
@@ -107,6 +116,30 @@ class Run:
         if not self._keys_checked:
             check_keys(self.ws, self.config, self.may_train, self.say, self.recompute)
             self._keys_checked = True
+            self._barrier()  # every process sees the folder after the main one dropped stale models
+
+    @property
+    def is_main(self) -> bool:
+        """The process that writes the run folder (the only one, unless under accelerate launch)."""
+        return self.ws.writes
+
+    def _barrier(self) -> None:
+        from hyflexpim.algo.importance import process_group
+
+        if process_group()[1] > 1:
+            from accelerate import PartialState
+
+            PartialState().wait_for_everyone()
+
+    def collective_steps(self) -> None:
+        """What every process of a multi-process run does together, in the order the main process does it: the
+        fine-tunes (DDP) and the gradient importance of each curve (its batches shared out, the sums added up).
+        The main process writes; the others stop after this."""
+        self.finetuned()
+        self.redistributed()
+        for variant, scorer, _, _ in self.curves():
+            if SCORERS.get(scorer, "importance.scorer").needs_batches:
+                self.importance(variant, scorer)
 
     def _base(self):
         import torch
@@ -119,6 +152,11 @@ class Run:
         model, _ = load_model(self.config.model, self.task.kind, max(self.task.num_labels, 2))
         check_finite_weights(model, "load")
         return model
+
+    @property
+    def mixed_precision(self) -> str:
+        """Accelerate's mixed precision for the fine-tunes: "no" (fp32), "bf16" or "fp16" (GPU only: preflight)."""
+        return "no" if self.config.precision == "fp32" else self.config.precision
 
     @property
     def name(self) -> str:
@@ -144,7 +182,8 @@ class Run:
             self._allowed("pre-finetune", "models/finetuned.safetensors")
             batches = self.task.batches("train", shuffle=True, seed=self.config.seed)
             res = self.timed("fine-tuned FP32 model",
-                             lambda: finetune(model, batches, cfg, "finetune", self.progress))
+                             lambda: finetune(model, batches, cfg, "finetune", self.progress,
+                                              mixed_precision=self.mixed_precision))
             self.ws.save_model(model, "finetuned")
             self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
         model.eval()
@@ -152,7 +191,8 @@ class Run:
         from hyflexpim.atomic import write_atomic
         from hyflexpim.models.discover import fingerprint
 
-        write_atomic(self.ws.path("models", "fingerprint.txt"), fingerprint(model))  # lets a foreign plan be refused early
+        if self.is_main:  # lets a foreign plan be refused early
+            write_atomic(self.ws.path("models", "fingerprint.txt"), fingerprint(model))
         self._models["fp32"] = model
         return model
 
@@ -242,7 +282,8 @@ class Run:
                 inner = extra.get("on_step")
                 extra = extra | {"on_step": lambda step, total: (h.step(step, total),
                                                                    inner and inner(step, total))}
-            return finetune(model, batches, self.config.redistribute, "redistribute", self.progress, **extra)
+            return finetune(model, batches, self.config.redistribute, "redistribute", self.progress, **extra,
+                            mixed_precision=self.mixed_precision)
 
     def _soft_rank(self, model):
         """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
@@ -262,7 +303,8 @@ class Run:
 
         ranks = soft.finish(model)
         achieved = sum(r * sum(soft.layers[n].hyflexpim_shape) for n, r in ranks.items()) / soft.dense
-        write_atomic(ranks_file, json.dumps({"budget": self.config.decompose.budget, "achieved": achieved,
+        if self.is_main:
+            write_atomic(ranks_file, json.dumps({"budget": self.config.decompose.budget, "achieved": achieved,
                                              "ranks": ranks}, indent=1))
         self.say(f"learned ranks: {achieved:.1%} of the decomposed matrices' parameters kept "
                  f"(budget {self.config.decompose.budget:.0%}); ranks {min(ranks.values())}..{max(ranks.values())}")
@@ -302,8 +344,9 @@ class Run:
         from hyflexpim.atomic import write_atomic
 
         share = concentration(imp)
-        write_atomic(self.ws.path("importance", f"{variant}-{imp.scorer}-concentration.json"),
-                     json.dumps(share, indent=1))
+        if self.is_main:
+            write_atomic(self.ws.path("importance", f"{variant}-{imp.scorer}-concentration.json"),
+                         json.dumps(share, indent=1))
         self.say(f"importance ({variant}, {imp.scorer}): the top 5/10/20 % of each matrix's {imp.unit}s hold "
                  + " / ".join(f"{100 * v:.0f}" for v in share.values()) + " % of it")
 
@@ -323,7 +366,8 @@ class Run:
         sens = self.timed(f"noise sensitivity of {len(imp.scores)} matrices ({variant} model, each alone all-MLC)",
                           lambda: noise_sensitivity(self.model(variant), batches, list(imp.scores), imp.unit,
                                                     self.config.hardware, seed=self.config.seed, progress=self.progress))
-        write_atomic(path, json.dumps(sens, indent=1))
+        if self.is_main:
+            write_atomic(path, json.dumps(sens, indent=1))
         top = sorted(sens, key=sens.get, reverse=True)[:3]
         self.say("  most sensitive: " + "; ".join(f"{n} (+{sens[n]:.3f} loss)" for n in top))
         return sens
@@ -446,6 +490,9 @@ class Run:
     def all(self) -> list[dict]:
         from hyflexpim.report.results import summarize, terminal_line
 
+        if not self.is_main:  # a follower of a multi-process run: the shared steps, then the main process goes on
+            self.collective_steps()
+            return []
         records = [self.evaluate_clean("fp32"), self.evaluate_clean("redistributed")]
         fp32 = "FP32 pretrained" if self.config.pre_finetune is None else "FP32 fine-tuned"
         self.say(f"{fp32} {records[0]['metric']}: {records[0]['value']:.4f}; "

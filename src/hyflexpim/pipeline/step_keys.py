@@ -27,6 +27,8 @@ def step_key(c: RunConfig, stage: str) -> dict:
     key = {"version": __version__, "model": c.model, "task": c.task, "task_kind": c.task_kind,
            "data": c.data.model_dump(mode="json"), "seed": c.seed,
            "pre_finetune": c.pre_finetune.model_dump(mode="json") if c.pre_finetune else None}
+    if c.precision != "fp32":  # (fp32: the key of a model made before the field existed)
+        key["precision"] = c.precision
     if stage == "finetuned":
         return key
     key["decompose"] = c.decompose.model_dump(mode="json")
@@ -55,10 +57,14 @@ def _key_path(ws: Workspace, stage: str):
 
 
 def remember(ws: Workspace, config: RunConfig, stage: str) -> None:
+    if not ws.writes:
+        return
     write_atomic(_key_path(ws, stage), json.dumps(step_key(config, stage), indent=1, sort_keys=True))
 
 
 def _drop(ws: Workspace, stages) -> None:
+    if not ws.writes:  # a follower process: the main one drops the files
+        return
     variants = set()
     for stage, feeds in stages:
         variants.update(feeds)

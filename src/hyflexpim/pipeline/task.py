@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from hyflexpim.data import PACKAGED_TASKS, TABLE_SUFFIXES, ClassificationData, LMData, load_task
 from hyflexpim.data.files import file_suffix
+from hyflexpim.data.hub import is_hub_task
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
 
@@ -77,6 +78,10 @@ def load_run_task(config: RunConfig, tokenizer) -> Task:
     options = {"seed": d.seed}
     if config.task not in PACKAGED_TASKS and file_suffix(config.task) in TABLE_SUFFIXES:
         options.update(text_column=d.text_column, label_column=d.label_column)
+    elif is_hub_task(config.task):  # the catalogue knows its columns; the user's fields override them when set
+        defaults = type(d)()
+        options.update(text_column=d.text_column if d.text_column != defaults.text_column else None,
+                       label_column=d.label_column if d.label_column != defaults.label_column else None)
     data = load_task(config.task, kind=config.task_kind, **options)
     kind = "lm" if isinstance(data, LMData) else "classification"
     return Task(kind, data, tokenizer, config)

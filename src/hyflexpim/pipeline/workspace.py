@@ -82,7 +82,14 @@ def release(root: Path) -> None:
         os.close(fd)
 
 
+def launched_rank() -> tuple[int, int]:
+    """(rank, world size) of this process under ``accelerate launch`` / torchrun (their environment), else (0, 1)."""
+    return int(os.environ.get("RANK", "0")), int(os.environ.get("WORLD_SIZE", "1"))
+
+
 class Workspace:
+    writes = True  # False: a follower process of a multi-process run, which reads the folder and writes nothing
+
     def __init__(self, out: str | os.PathLike):
         self.root = Path(out)
         new = not self.root.exists()
@@ -186,3 +193,26 @@ class Workspace:
             return False
         load_safetensors_into(model, target, "cached model")
         return True
+
+
+class FollowerWorkspace(Workspace):
+    """The run folder as a process other than the main one of ``accelerate launch`` sees it: it reads the cached
+    models the main process reads, takes no lock and writes nothing (the main process writes every file once)."""
+
+    writes = False
+
+    def __init__(self, out: str | os.PathLike):
+        self.root = Path(out)
+        self.log = self.root / "evaluations.jsonl"
+
+    def write_config(self, config) -> None:
+        pass
+
+    def record(self, rec: dict) -> None:
+        pass
+
+    def save_model(self, model, name: str) -> Path:
+        return self.path("models", f"{name}.safetensors")
+
+    def save_tensors(self, obj: dict, path: Path) -> Path:
+        return path
