@@ -93,3 +93,16 @@ def test_the_kind_runs_in_a_causal_decoder():
             sparse = model(input_ids=ids).logits
     assert torch.allclose(full, dense, atol=1e-4)
     assert torch.isfinite(sparse).all() and float((sparse - dense).abs().max()) > 1e-6
+
+
+def test_passes_over_query_blocks_give_the_same_result(monkeypatch):
+    import hyflexpim.sim.block_sparse as bs
+
+    q, k, v = _qkv(2, 4, 4, 45, 45, 8, seed=3)
+    scores = block_scores(q, k, None, 8, "quest", 8 ** -0.5, True)
+    index, slot_ok = select_blocks(scores, block_valid(None, 45, 45, 8, True), 0.4, 45, 45, 8)
+    whole = block_attention(q, k, v, index, slot_ok, 8, None, True, weights=True)
+    monkeypatch.setattr(bs, "CHUNK_ELEMENTS", 1)  # one query block per pass
+    parts = block_attention(q, k, v, index, slot_ok, 8, None, True, weights=True)
+    assert torch.allclose(whole[0], parts[0], atol=1e-6) and torch.allclose(whole[1], parts[1], atol=1e-7)
+    assert whole[2] == parts[2]

@@ -133,44 +133,65 @@ def select_blocks(scores: torch.Tensor, ok: torch.Tensor, keep, sq: int, sk: int
     return top.indices, slot_ok
 
 
+CHUNK_ELEMENTS = 1 << 24  # gathered K (or V) elements per pass over query blocks: memory stays bounded at any length
+
+
 def block_attention(query, key, value, index: torch.Tensor, slot_ok: torch.Tensor, block: int,
                     bias: torch.Tensor | None = None, causal: bool = False, scaling: float | None = None,
                     weights: bool = False):
-    """Float attention of query blocks over their kept key blocks only -> ([B, Sq, Hq, D], probabilities
-    [B, Hq, Sq, Sk] or None, the number of entries computed within the mask). ``index``/``slot_ok`` [B, Hq, nqb, n] from :func:`select_blocks`; ``bias`` an
-    additive mask [B|1, H|1, Sq, Sk] (0 where allowed, −inf where not; gathered for the kept entries only);
-    ``causal`` masks keys after the query (aligned to the last keys). Gathers K and V rows of the kept blocks,
-    then batched matmuls per head and query block: work and memory ∝ kept blocks. Equal to dense attention
-    masked to the same entries (tested)."""
+    """Float attention of query blocks over their kept key blocks only -> (out [B, Sq, Hq, D], probabilities
+    [B, Hq, Sq, Sk] or None, the number of entries computed within the mask). ``index``/``slot_ok``
+    [B, Hq, nqb, n] from :func:`select_blocks`; ``bias`` an additive mask [B|1, H|1, Sq, Sk] (0 where allowed,
+    −inf where not; gathered for the kept entries only); ``causal`` masks keys after the query (aligned to the
+    last keys). Gathers the K and V rows of the kept blocks, then batched matmuls per head and query block, in
+    passes over the query blocks of at most ``CHUNK_ELEMENTS`` gathered elements: work and memory ∝ kept blocks.
+    Equal to dense attention masked to the same entries (tested)."""
     B, H, Sq, D = query.shape
     Sk = key.shape[-2]
     scaling = D ** -0.5 if scaling is None else scaling
     nqb, nkb, n = -(-Sq // block), -(-Sk // block), index.shape[-1]
     k = _pad(_repeat_kv(key, H // key.shape[1]), -2, nkb * block).reshape(B, H, nkb, block * D)
     v = _pad(_repeat_kv(value, H // value.shape[1]), -2, nkb * block).reshape(B, H, nkb, block * D)
-    flat = index.reshape(B, H, nqb * n, 1).expand(B, H, nqb * n, block * D)
-    ks = k.gather(2, flat).reshape(B, H, nqb, n * block, D)
-    vs = v.gather(2, flat).reshape(B, H, nqb, n * block, D)
     qb = _pad(query, -2, nqb * block).reshape(B, H, nqb, block, D)
-    s = torch.matmul(qb, ks.transpose(-1, -2)) * scaling  # [B, H, nqb, block, n·block]
-    kpos = (index[..., None] * block + torch.arange(block)).reshape(B, H, nqb, 1, n * block)
-    ok = slot_ok[..., None].expand(B, H, nqb, n, block).reshape(B, H, nqb, 1, n * block) & (kpos < Sk)
-    if causal:
-        qpos = (torch.arange(nqb * block) + (Sk - Sq)).reshape(1, 1, nqb, block, 1)
-        ok = ok & (kpos <= qpos)
-    s = s.masked_fill(~ok, NEG)
+    out = torch.empty(B, H, nqb, block, D, dtype=torch.promote_types(query.dtype, value.dtype))
+    dense = torch.zeros(B, H, nqb, block, nkb * block) if weights else None
+    rows = torch.full((nqb,), block)
+    rows[-1] = Sq - (nqb - 1) * block  # real queries per block
     if bias is not None:
-        bb = _pad(bias.to(s.dtype), -2, nqb * block).expand(B, H, nqb * block, Sk).reshape(B, H, nqb, block, Sk)
-        s = s + bb.gather(-1, kpos.clamp_max(Sk - 1).expand(B, H, nqb, block, n * block))
-    kept = int(torch.isfinite(s).reshape(B, H, nqb * block, n * block)[:, :, :Sq].sum())
-    p = torch.softmax(s, -1).nan_to_num(0.0)  # a row with no allowed key: zeros
-    out = torch.matmul(p.to(vs.dtype), vs).reshape(B, H, nqb * block, D)[:, :, :Sq]
-    probs = None
-    if weights:
-        dense = torch.zeros(B, H, nqb * block, nkb * block, dtype=p.dtype)
-        dense.view(B, H, nqb, block, nkb * block).scatter_add_(
-            -1, kpos.expand(B, H, nqb, block, n * block), p)
-        probs = dense[:, :, :Sq, :Sk].to(query.dtype)
+        bias = _pad(bias.float(), -2, nqb * block).expand(B, H, nqb * block, Sk).reshape(B, H, nqb, block, Sk)
+    chunk = max(1, CHUNK_ELEMENTS // max(1, B * H * n * block * D))
+    kept = 0
+    for c0 in range(0, nqb, chunk):
+        c1 = min(nqb, c0 + chunk)
+        c = c1 - c0
+        idx = index[:, :, c0:c1]
+        flat = idx.reshape(B, H, c * n, 1).expand(B, H, c * n, block * D)
+        ks = k.gather(2, flat).reshape(B, H, c, n * block, D)
+        vs = v.gather(2, flat).reshape(B, H, c, n * block, D)
+        s = torch.matmul(qb[:, :, c0:c1], ks.transpose(-1, -2))  # [B, H, c, block, n·block]
+        s.mul_(scaling)
+        kpos = (idx[..., None] * block + torch.arange(block)).reshape(B, H, c, 1, n * block)
+        ok = slot_ok[:, :, c0:c1, :, None].expand(B, H, c, n, block).reshape(B, H, c, 1, n * block) & (kpos < Sk)
+        if causal:
+            qpos = (torch.arange(c0 * block, c1 * block) + (Sk - Sq)).reshape(1, 1, c, block, 1)
+            ok = ok & (kpos <= qpos)
+        masked = causal or bias is not None or not bool(ok.all())
+        if masked:
+            s.masked_fill_(~ok, NEG)
+        if bias is not None:
+            s.add_(bias[:, :, c0:c1].gather(-1, kpos.clamp_max(Sk - 1).expand(B, H, c, block, n * block)))
+        if masked:
+            kept += int(torch.isfinite(s).reshape(B, H, c * block, n * block)[:, :, : max(0, Sq - c0 * block)].sum())
+        else:
+            kept += int(ok.sum((0, 1, 3, 4)).mul(rows[c0:c1]).sum())
+        p = torch.softmax(s, -1)
+        if masked:
+            p = p.nan_to_num_(0.0)  # a row with no allowed key: zeros
+        out[:, :, c0:c1] = torch.matmul(p.to(vs.dtype), vs)
+        if weights:
+            dense[:, :, c0:c1].scatter_add_(-1, kpos.expand(B, H, c, block, n * block), p)
+    out = out.reshape(B, H, nqb * block, D)[:, :, :Sq]
+    probs = dense.reshape(B, H, nqb * block, nkb * block)[:, :, :Sq, :Sk].to(query.dtype) if weights else None
     return out.transpose(1, 2).contiguous(), probs, kept
 
 
