@@ -40,12 +40,13 @@ K_FIRST = 16  # keys the partial selection looks at first in a layer's first bat
 
 def mass_counts(p: torch.Tensor, mass: torch.Tensor, shares=(0.9, 0.99), first: int = K_FIRST):
     """(top-1, [k_share for each share]): the largest p and the fewest keys holding each share of ``mass``, per row
-    of ``p`` [..., S] (non-negative). Equal to counting over the row sorted in full; the sort is partial: the
-    ``first`` largest values (torch.topk), then a full sort of only the rows those do not bring to the largest
-    share."""
+    of ``p`` [..., S] (non-negative). Equal to counting over the row sorted in full; for rows of more than
+    4 · ``first`` keys the sort is partial: the ``first`` largest values (torch.topk), then a full sort of only
+    the rows those do not bring to the largest share (shorter rows: one sort, cheaper than selection and
+    fall-back)."""
     S = p.shape[-1]
-    k = min(S, first)
-    top = p.topk(k, -1).values  # sorted, descending: the sort's first k values
+    k = S if S <= 4 * first else first  # short rows: one sort is cheaper than a selection and its fall-back
+    top = p.topk(k, -1).values if k < S else p.sort(-1, descending=True).values  # the sort's first k values
     csum = top.cumsum(-1)
     bound = [s * mass for s in shares]
     counts = [(csum < b[..., None]).sum(-1) for b in bound]

@@ -93,15 +93,21 @@ def block_scores(query, key, valid: torch.Tensor | None, block: int, how: str, s
         p = torch.softmax(s, -1).nan_to_num(0.0)
         p = _pad(_pad(p, -1, nkb * block), -2, nqb * block)
         return p.reshape(B, H, nqb, block, nkb, block).sum((3, 5))
-    tok = torch.ones(1, 1, Sk, dtype=torch.bool) if valid is None else valid.any(-2)  # keys any query may see
-    tok = _pad(tok, -1, nkb * block, False).reshape(*tok.shape[:2], nkb, block, 1)
     kb = _pad(k, -2, nkb * block).reshape(B, H, nkb, block, D)
+    every = valid is None and Sk == nkb * block  # no padding, no mask: no key to leave out
+    if not every:
+        tok = torch.ones(1, 1, Sk, dtype=torch.bool) if valid is None else valid.any(-2)  # keys any query may see
+        tok = _pad(tok, -1, nkb * block, False).reshape(*tok.shape[:2], nkb, block, 1)
     if how == "quest":
-        kmax = torch.where(tok, kb, torch.tensor(NEG)).amax(3).nan_to_num(0.0, neginf=0.0)
-        kmin = torch.where(tok, kb, torch.tensor(-NEG)).amin(3).nan_to_num(0.0, posinf=0.0)
-        per_query = q.clamp_min(0) @ kmax.transpose(-1, -2) + q.clamp_max(0) @ kmin.transpose(-1, -2)
+        if every:
+            kmax, kmin = kb.amax(3), kb.amin(3)
+        else:
+            kmax = torch.where(tok, kb, torch.tensor(NEG)).amax(3).nan_to_num(0.0, neginf=0.0)
+            kmin = torch.where(tok, kb, torch.tensor(-NEG)).amin(3).nan_to_num(0.0, posinf=0.0)
+        # Σ_d max(q_d·max_d, q_d·min_d) = q⁺·max + q⁻·min: one matmul over [q⁺, q⁻] and [max, min]
+        per_query = torch.cat([q.clamp_min(0), q.clamp_max(0)], -1) @ torch.cat([kmax, kmin], -1).transpose(-1, -2)
     elif how == "centroid":
-        mean = (kb * tok).sum(3) / tok.sum(3).clamp_min(1)
+        mean = kb.mean(3) if every else (kb * tok).sum(3) / tok.sum(3).clamp_min(1)
         per_query = q @ mean.transpose(-1, -2)  # [B, H, Sq, nkb]
     else:
         raise UserError(f"hardware.attention.score: unknown block score {how!r}")
@@ -150,9 +156,10 @@ def block_attention(query, key, value, index: torch.Tensor, slot_ok: torch.Tenso
     Sk = key.shape[-2]
     scaling = D ** -0.5 if scaling is None else scaling
     nqb, nkb, n = -(-Sq // block), -(-Sk // block), index.shape[-1]
-    k = _pad(_repeat_kv(key, H // key.shape[1]), -2, nkb * block).reshape(B, H, nkb, block * D)
-    v = _pad(_repeat_kv(value, H // value.shape[1]), -2, nkb * block).reshape(B, H, nkb, block * D)
-    qb = _pad(query, -2, nqb * block).reshape(B, H, nqb, block, D)
+    k = _pad(_repeat_kv(key, H // key.shape[1]), -2, nkb * block).reshape(B * H * nkb, block * D)
+    v = _pad(_repeat_kv(value, H // value.shape[1]), -2, nkb * block).reshape(B * H * nkb, block * D)
+    base = (torch.arange(B * H) * nkb).reshape(B, H, 1, 1)  # first block of each (batch, head)
+    qb = _pad(query * scaling, -2, nqb * block).reshape(B, H, nqb, block, D)  # the scaling on Q: fewer numbers
     out = torch.empty(B, H, nqb, block, D, dtype=torch.promote_types(query.dtype, value.dtype))
     dense = torch.zeros(B, H, nqb, block, nkb * block) if weights else None
     rows = torch.full((nqb,), block)
@@ -165,28 +172,27 @@ def block_attention(query, key, value, index: torch.Tensor, slot_ok: torch.Tenso
         c1 = min(nqb, c0 + chunk)
         c = c1 - c0
         idx = index[:, :, c0:c1]
-        flat = idx.reshape(B, H, c * n, 1).expand(B, H, c * n, block * D)
-        ks = k.gather(2, flat).reshape(B, H, c, n * block, D)
-        vs = v.gather(2, flat).reshape(B, H, c, n * block, D)
-        s = torch.matmul(qb[:, :, c0:c1], ks.transpose(-1, -2))  # [B, H, c, block, n·block]
-        s.mul_(scaling)
+        rows_of = (idx + base).reshape(-1)  # whole blocks of K and V rows: contiguous copies
+        ks = k.index_select(0, rows_of).reshape(B, H, c, n * block, D)
+        vs = v.index_select(0, rows_of).reshape(B, H, c, n * block, D)
+        s = torch.matmul(qb[:, :, c0:c1], ks.transpose(-1, -2))  # [B, H, c, block, n·block], scaled
         kpos = (idx[..., None] * block + torch.arange(block)).reshape(B, H, c, 1, n * block)
         ok = slot_ok[:, :, c0:c1, :, None].expand(B, H, c, n, block).reshape(B, H, c, 1, n * block) & (kpos < Sk)
         if causal:
             qpos = (torch.arange(c0 * block, c1 * block) + (Sk - Sq)).reshape(1, 1, c, block, 1)
             ok = ok & (kpos <= qpos)
-        masked = causal or bias is not None or not bool(ok.all())
-        if masked:
+        if not bool(ok.all()):
             s.masked_fill_(~ok, NEG)
         if bias is not None:
             s.add_(bias[:, :, c0:c1].gather(-1, kpos.clamp_max(Sk - 1).expand(B, H, c, block, n * block)))
-        if masked:
             kept += int(torch.isfinite(s).reshape(B, H, c * block, n * block)[:, :, : max(0, Sq - c0 * block)].sum())
+        elif causal:
+            kept += int(ok.reshape(B, H, c * block, n * block)[:, :, : max(0, Sq - c0 * block)].sum())
         else:
             kept += int(ok.sum((0, 1, 3, 4)).mul(rows[c0:c1]).sum())
         p = torch.softmax(s, -1)
-        if masked:
-            p = p.nan_to_num_(0.0)  # a row with no allowed key: zeros
+        if causal or bias is not None:
+            p = p.nan_to_num_(0.0)  # a row with no allowed key: zeros (without either, slot 0 always holds a key)
         out[:, :, c0:c1] = torch.matmul(p.to(vs.dtype), vs)
         if weights:
             dense[:, :, c0:c1].scatter_add_(-1, kpos.expand(B, H, c, block, n * block), p)
