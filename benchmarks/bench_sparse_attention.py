@@ -1,6 +1,7 @@
 """CPU time of sparse attention against dense attention, one run, same inputs and threads (prints ratios).
 
     .venv/bin/python benchmarks/bench_sparse_attention.py [--lens 128,2048] [--keep 0.12] [--repeats 5]
+    .venv/bin/python benchmarks/bench_sparse_attention.py --block-curve [--lens 512,1024,2048,4096,8192]
 
 One layer of BERT-base-sized attention (12 heads of 64, batch 1), float32. Dense: Q·Kᵀ, softmax, ·V
 (``hyflexpim.sim.digital_attention.float_attention``). Sparse, per query the top ceil(keep · L) keys:
@@ -16,6 +17,14 @@ One layer of BERT-base-sized attention (12 heads of 64, batch 1), float32. Dense
               matmuls over keep · L keys).
 
 Each line prints the median of ``--repeats`` timings and the ratio to dense at the same length.
+
+``--block-curve``: the block-sparse kernel (``hyflexpim.sim.block_sparse``, blocks of ``--block`` = 64 tokens,
+Quest's min/max bound per key block, the top ceil(keep · blocks) key blocks per query block, first and diagonal
+blocks forced in) against dense attention over L: prediction + selection + the kernel that computes only the
+kept blocks, and the kernel alone, each over dense eager attention (``float_attention``: scores materialised)
+and over ``torch.nn.functional.scaled_dot_product_attention`` (PyTorch's fused CPU kernel). The variants are
+timed in turn within each repeat (a busy machine slows all alike); medians. Eager dense is skipped above
+``--eager-max`` (its L² score matrix).
 """
 
 import argparse
@@ -36,12 +45,68 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(ts)
 
 
+def block_curve(a) -> None:
+    from torch.nn.functional import scaled_dot_product_attention as sdpa
+
+    from hyflexpim.sim.block_sparse import block_attention, block_scores, block_valid, select_blocks
+    from hyflexpim.sim.digital_attention import float_attention
+
+    torch.manual_seed(0)
+    H, D = 12, 64
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; BERT-base attention (12 x 64), batch 1, "
+          f"keep {a.keep:.0%} of the key blocks of {a.block} tokens (Quest bound), medians of {a.repeats}")
+    print("| L | dense eager ms | dense SDPA ms | block sparse (predict + select + kernel) / eager | / SDPA "
+          "| kernel alone / eager | / SDPA | kept entries |")
+    print("|---|---|---|---|---|---|---|---|")
+    for L in (int(x) for x in a.lens.split(",")):
+        q, k, v = (torch.randn(1, H, L, D) for _ in range(3))
+        ok = block_valid(None, L, L, a.block)
+
+        def plan():
+            scores = block_scores(q, k, None, a.block, "quest", D ** -0.5)
+            return select_blocks(scores, ok, a.keep, L, L, a.block)
+
+        index, slot_ok = plan()
+
+        def sparse():
+            i, s = plan()
+            return block_attention(q, k, v, i, s, a.block)
+
+        variants = {"sparse": sparse, "kernel": lambda: block_attention(q, k, v, index, slot_ok, a.block),
+                    "sdpa": lambda: sdpa(q, k, v)}
+        if L <= a.eager_max:
+            variants["eager"] = lambda: float_attention(q, k, v, None, None)
+        times = {name: [] for name in variants}
+        for fn in variants.values():
+            fn()  # warm-up
+        for _ in range(a.repeats):
+            for name, fn in variants.items():
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+        m = {name: statistics.median(ts) for name, ts in times.items()}
+        kept = block_attention(q, k, v, index, slot_ok, a.block)[2] / (H * L * L)
+        eager = m.get("eager")
+
+        def r(x, base):
+            return f"{m[x] / m[base]:.2f}x" if base in m else "–"
+
+        print(f"| {L} | {eager * 1e3 if eager else float('nan'):.1f} | {m['sdpa'] * 1e3:.1f} | {r('sparse', 'eager')} "
+              f"| {r('sparse', 'sdpa')} | {r('kernel', 'eager')} | {r('kernel', 'sdpa')} | {kept:.1%} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--lens", default="128,2048")
     ap.add_argument("--keep", type=float, default=0.12)
     ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--block-curve", action="store_true", help="the block-sparse kernel against dense over L")
+    ap.add_argument("--block", type=int, default=64)
+    ap.add_argument("--eager-max", type=int, default=4096)
     a = ap.parse_args()
+    if a.block_curve:
+        block_curve(a)
+        return
 
     from hyflexpim.sim.digital_attention import float_attention
     from hyflexpim.sim.sparse_attention import gather_attention, select

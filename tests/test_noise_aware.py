@@ -86,3 +86,24 @@ def test_the_run_fine_tunes_with_noise(tmp_path):
 
     share = json.loads((out / "importance" / "redistributed-grad_abs-concentration.json").read_text())
     assert 0 < share["top5"] <= share["top10"] <= share["top20"] <= 1
+
+
+def test_the_fast_programmer_equals_program_matrix_for_every_encoding_noise_and_drift():
+    import itertools
+
+    import hyflexpim.device.levels  # noqa: F401  (registers the 'levels' noise kind)
+    from hyflexpim.device.noise import make_noise_model
+    from hyflexpim.sim.noise_aware import _Programmer
+    from hyflexpim.sim.program import program_matrix
+
+    w = torch.randn(24, 40, generator=torch.Generator().manual_seed(3))
+    for enc, kind, t, axis, mlc in itertools.product(("twos_complement", "offset", "differential"),
+                                                     ("paper", "levels", "ideal"), (None, 1e4), (0, 1), (2, 3)):
+        params = {"mlc_bits_per_cell": mlc} if kind == "levels" else {}  # the levels model serves one MLC width
+        hw = HardwareConfig(encoding=enc, t_seconds=t, mlc_bits=mlc, noise={"kind": kind, **params})
+        noise = make_noise_model(kind, **params)
+        slc = list(range(0, w.shape[axis], 5))
+        want = program_matrix(w, slc, axis, noise=noise, seed=11, name="m", per_channel=hw.per_channel, clip=hw.clip,
+                              encoding=enc, mlc_bits=mlc, t_seconds=t).weight()
+        got = _Programmer(noise, hw).weight(w, slc, axis, 11, "m")
+        assert torch.equal(got, want), (enc, kind, t, axis, mlc)

@@ -171,7 +171,8 @@ def _pq_books(k, M=2, K=4):
 def test_every_kind_keeping_everything_is_dense_and_none_sees_the_future(kind, causal):
     q, k, v = _qkv(S=12, D=8)
     books = _pq_books(k) if kind == "pq" else None
-    extra = {"pq": {"subspaces": 2, "centroids": 4}, "quest": {"page": 4, "dense_layers": 0}}.get(kind, {})
+    extra = {"pq": {"subspaces": 2, "centroids": 4}, "quest": {"page": 4, "dense_layers": 0},
+             "block": {"block": 2}}.get(kind, {})
     ref, rp = float_attention(q, k, v, None, None, causal)
     state = {}
     for layer in range(3):  # cascade kinds carry state from layer to layer

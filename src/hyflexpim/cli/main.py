@@ -43,6 +43,21 @@ SetOpt = typer.Option(None, "--set", help="override any config field: --set plan
 QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress bars")
 
 
+ThreadsOpt = typer.Option(None, "--threads", help="torch/BLAS threads (default: $HYFLEXPIM_THREADS, else the CPUs "
+                          "this process may use: affinity and cgroup quota)")
+
+
+@app.callback()
+def _start(threads: Optional[int] = ThreadsOpt) -> None:
+    """HyFlexPIM: hybrid SLC/MLC RRAM PIM for transformers — accuracy and chip cost from one plan."""
+    from hyflexpim.cli.threads import configure
+
+    try:
+        configure(threads)
+    except UserError as e:
+        fail(str(e))
+
+
 def fail(message: str, code: int = 2) -> None:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)

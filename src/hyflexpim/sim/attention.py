@@ -12,7 +12,8 @@ Built-ins: ``float`` (the model's own attention, in floating point: an idealisat
 (the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention),
 the dynamic sparse kinds ``topk`` (oracle), ``pq`` (HARDSEA's product-quantization prediction) and
 ``window`` (local window + first token), hyflexpim.sim.sparse_attention, and the published predictors
-``sanger``, ``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines.
+``sanger``, ``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines, and ``block`` (key blocks chosen
+per query block, computed by a kernel that skips the rest), hyflexpim.sim.block_sparse.
 """
 
 from __future__ import annotations
@@ -110,10 +111,12 @@ def attention_plan(cfg):
 
 
 def _register_sparse() -> None:
+    from hyflexpim.sim.block_sparse import BlockAttentionConfig
     from hyflexpim.sim.sparse_attention import PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig
     from hyflexpim.sim.sparse_baselines import BASELINE_CONFIGS
 
-    kinds = {"topk": TopKAttentionConfig, "pq": PQAttentionConfig, "window": WindowAttentionConfig, **BASELINE_CONFIGS}
+    kinds = {"topk": TopKAttentionConfig, "pq": PQAttentionConfig, "window": WindowAttentionConfig,
+             "block": BlockAttentionConfig, **BASELINE_CONFIGS}
     for kind, cls in kinds.items():
         register_attention_kind(kind, cls, _enable_sparse, _digital_from_chip, _sparse_to_chip)
 

@@ -27,9 +27,12 @@ from torch.nn import functional as F
 
 from hyflexpim.config import Strict
 from hyflexpim.device.noise import build_noise_model
+from hyflexpim.device.quant import int8_scale, quantize
+from hyflexpim.device.slicing import Cells, slice_int8
 from hyflexpim.errors import UserError
 from hyflexpim.models.layers import SVDLinear
 from hyflexpim.sim.config import HardwareConfig
+from hyflexpim.sim.program import generator_for
 
 
 class NoiseAwareConfig(Strict):
@@ -64,19 +67,85 @@ class NoiseAware:
         self.steps += 1
 
 
-def _noisy_forward(handle: NoiseAware, name: str, noise, hardware: HardwareConfig, seed: int):
-    from hyflexpim.sim.apply import _stages
+class _LookedUp(Cells):
+    """Cells whose digits (and, on first use, levels) are looked up per INT8 code in a table of all codes."""
+
+    def __init__(self, table: Cells, digits: torch.Tensor, levels: torch.Tensor, index: torch.Tensor):
+        self.bits_per_cell, self.group_sign, self.offset, self.encoding = (table.bits_per_cell, table.group_sign,
+                                                                           table.offset, table.encoding)
+        self._levels, self._index = levels, index
+        self.digits = self._look_up(digits)
+
+    def _look_up(self, table: torch.Tensor) -> torch.Tensor:
+        return table[:, :, self._index]  # [G, n, 256] -> [G, n, *shape], contiguous: sums as slice_int8's do
+
+    @property
+    def levels(self) -> torch.Tensor:
+        if not isinstance(self._levels, tuple):
+            self._levels = (self._look_up(self._levels),)
+        return self._levels[0]
+
+
+class _Programmer:
+    """Program a factor exactly as ``program_matrix`` does (same INT8 codes, same cells, the same draws from the
+    same generators, drift included) without re-slicing it: the cells of an INT8 code depend on the code alone,
+    so every code's cells are looked up in a table made once (-128..127), and a part whose cells are stored
+    exactly (``noise.is_ideal``, no drift: the paper's SLC) keeps its codes without any draw."""
+
+    def __init__(self, noise, hardware: HardwareConfig):
+        self.noise, self.hw, self.tables = noise, hardware, {}
+
+    def _table(self, bits: int):
+        if bits not in self.tables:
+            t = slice_int8(torch.arange(-128, 128), bits, self.hw.encoding)
+            self.tables[bits] = (t, t.digits, t.levels)
+        return self.tables[bits]
+
+    def cells(self, q: torch.Tensor, bits: int) -> Cells:
+        """The cells of INT8 codes ``q`` (equal to ``slice_int8(q, bits, encoding)``; levels looked up when used)."""
+        t, digits, levels = self._table(bits)
+        return _LookedUp(t, digits, levels, (q + 128).long())
+
+    def weight(self, w: torch.Tensor, slc: list[int], axis: int, seed: int, name: str) -> torch.Tensor:
+        """``program_matrix(w, slc, axis, ...).weight()``."""
+        hw, noise = self.hw, self.noise
+        w = w.detach().float()
+        scale = int8_scale(w, per_channel=hw.per_channel, clip=hw.clip)
+        q = quantize(w, scale)
+        codes = q.to(scale.dtype)
+        is_slc = torch.zeros(w.shape[axis], dtype=torch.bool)
+        if slc:
+            is_slc[torch.tensor(slc, dtype=torch.long)] = True
+        for label, mask, bits in (("slc", is_slc, 1), ("mlc", ~is_slc, hw.mlc_bits)):
+            index = mask.nonzero().flatten()
+            if index.numel() == 0 or (noise.is_ideal(bits) and hw.t_seconds is None):
+                continue  # stored exactly: the codes as they are
+            cells = self.cells(q.index_select(axis, index), bits)
+            gen = generator_for(seed, name, label)
+            values = noise.program(cells, gen)
+            if hw.t_seconds is not None:
+                values = noise.drift(values, cells, hw.t_seconds, gen)
+            codes.index_copy_(axis, index, cells.reconstruct(values).to(codes.dtype))
+        return codes * scale
+
+
+def _noisy_forward(handle: NoiseAware, name: str, programmer: _Programmer, seed: int):
+    cache: dict = {}
 
     def forward(self: SVDLinear, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
             return F.linear(F.linear(x, self.Vh) * self.S, self.U, self.bias)
         svh = self.S[:, None] * self.Vh
-        with torch.no_grad():
-            entry = SimpleNamespace(unit="component", rank=self.rank, slc=handle.slc[name], name=name)
-            first, second = _stages(self, entry, noise, hardware, seed * 1_000_003 + handle.steps)[0]
-            d_svh = first.weight().to(svh.dtype) - svh
-            d_u = second.weight().to(self.U.dtype) - self.U
-        handle.draws += 1
+        key = (handle.steps, self.S._version, self.Vh._version, self.U._version)
+        if cache.get("key") != key:  # programmed once per step (and again if the factors changed)
+            with torch.no_grad():
+                s = seed * 1_000_003 + handle.steps
+                slc = handle.slc[name]
+                cache["d"] = (programmer.weight(svh, slc, 0, s, name + ":SVh") - svh.detach(),
+                              programmer.weight(self.U, slc, 1, s, name + ":U") - self.U.detach())
+                cache["key"] = key
+            handle.draws += 1
+        d_svh, d_u = cache["d"]
         return F.linear(F.linear(x, svh + d_svh), self.U + d_u, self.bias)
 
     return forward
@@ -88,7 +157,7 @@ def noise_aware(model: nn.Module, hardware: HardwareConfig, config: NoiseAwareCo
     layers = {n: m for n, m in model.named_modules() if isinstance(m, SVDLinear)}
     if not layers:
         raise UserError("noise-aware redistribution needs a decomposed model")
-    noise = build_noise_model(hardware.noise)
+    programmer = _Programmer(build_noise_model(hardware.noise), hardware)
     handle = NoiseAware(config, layers, {n: m.S.detach().abs().double().clone() for n, m in layers.items()})
     handle.replan()  # before any gradient: σ order
     for imp in handle.importance.values():
@@ -103,7 +172,7 @@ def noise_aware(model: nn.Module, hardware: HardwareConfig, config: NoiseAwareCo
 
     for name, m in layers.items():
         hooks.append(m.S.register_hook(accumulate(name)))
-        m.forward = types.MethodType(_noisy_forward(handle, name, noise, hardware, seed), m)
+        m.forward = types.MethodType(_noisy_forward(handle, name, programmer, seed), m)
     try:
         yield handle
     finally:

@@ -112,19 +112,23 @@ class Context:
 class Predictor:
     """``score(query, key, cfg, ctx) -> [B, Hq, Sq, Sk]``: higher = more relevant (only the order is used, unless
     ``logits``: then the scores are attention logits and a probability ``threshold`` may select instead of top-k).
-    ``observe(cfg, ctx, probs, chosen)``, if given, sees the exact attention's probabilities after each layer."""
+    ``observe(cfg, ctx, probs, chosen)``, if given, sees the exact attention's probabilities after each layer.
+    ``attend(query, key, value, attention_mask, scaling, cfg, ctx, share, dropout, training) -> (out, kept entries)``,
+    if given, selects and computes the attention itself (block kinds: a kernel that skips the dropped blocks);
+    ``score`` is then unused."""
 
     score: Callable
     logits: bool = False
     observe: Callable | None = None
+    attend: Callable | None = None
 
 
 PREDICTORS: Registry[Predictor] = Registry("sparse-attention predictor")
 
 
 def register_predictor(kind: str, score: Callable, logits: bool = False, observe: Callable | None = None,
-                       replace: bool = False) -> Predictor:
-    return PREDICTORS.register(kind, Predictor(score, logits, observe), replace)
+                       replace: bool = False, attend: Callable | None = None) -> Predictor:
+    return PREDICTORS.register(kind, Predictor(score, logits, observe, attend), replace)
 
 
 def _pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
@@ -231,7 +235,13 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     if isinstance(share, torch.Tensor) and share.shape[0] != query.shape[1]:
         raise UserError(f"hardware.attention.profile: layer {layer} lists {share.shape[0]} heads, the model has "
                         f"{query.shape[1]}")
-    if layer < cfg.dense_layers or layer in state.get("pooling", ()):
+    dense = layer < cfg.dense_layers or layer in state.get("pooling", ())
+    if predictor.attend is not None and not dense:
+        out, kept = predictor.attend(query, key, value, attention_mask, scaling, cfg, ctx, share, dropout, training)
+        state["kept"] = state.get("kept", 0) + kept
+        state["valid"] = state.get("valid", 0) + int(valid.expand(query.shape[0], query.shape[1], -1, -1).sum())
+        return out
+    if dense:
         keep = valid.expand(query.shape[0], query.shape[1], -1, -1)
     else:
         with torch.no_grad():  # the selection is discrete: no gradient flows through the prediction
