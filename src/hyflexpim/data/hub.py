@@ -14,6 +14,7 @@ seconds (not the half a minute of retries ``datasets`` spends without a network)
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import socket
@@ -105,8 +106,14 @@ def offline() -> bool:
     for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
         if os.environ.get(var, "").strip().upper() in ("1", "ON", "YES", "TRUE"):
             return True
+    return _hub_unreachable(_hub_host())
+
+
+@functools.cache
+def _hub_unreachable(host: tuple[str, int]) -> bool:
+    """One probe per process and host."""
     try:
-        socket.create_connection(_hub_host(), timeout=PROBE_SECONDS).close()
+        socket.create_connection(host, timeout=PROBE_SECONDS).close()
         return False
     except OSError:
         return True
