@@ -9,6 +9,10 @@ components are SLC is re-derived every ``replan_every`` steps from the running i
 |∂L/∂σ| of the fine-tune's own batches — at the rate ``slc_rate`` per matrix (the ``uniform`` plan policy's
 rule). Read noise (per MVM) is not drawn during training; programming noise and drift are.
 
+Cost: each factor is programmed once per step (the same codes and the same draws as ``program_matrix``, tested
+equal), but without slicing it again: the cells of every INT8 code come from a table made once, and parts
+stored exactly (the paper's SLC) draw nothing.
+
     with noise_aware(model, hardware, NoiseAwareConfig(enabled=True), seed=0) as h:
         finetune(model, batches, cfg, on_step=h.step)
 """
@@ -18,7 +22,6 @@ from __future__ import annotations
 import types
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 
 import torch
 from pydantic import Field
