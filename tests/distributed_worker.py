@@ -43,6 +43,8 @@ def main(out: Path) -> None:
         from hyflexpim.pipeline.workspace import Workspace
 
         ws = Workspace(out)  # the run folder's lock: one writer
+        for step in ("models", "importance", "plans"):  # step folders are made by their first write in a real run
+            ws.path(step).mkdir(exist_ok=True)
         save_model(model, str(ws.path("models", "redistributed.safetensors")))
         torch.save({k: v for k, v in imp.scores.items()}, ws.path("importance", "grad_abs.pt"))
         plan.save(ws.path("plans", "slc10.json"))

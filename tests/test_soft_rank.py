@@ -92,7 +92,7 @@ def test_bad_settings_are_one_line():
         assert word in str(e.value) and "\n" not in str(e.value)
     model = _layer()
     with pytest.raises(UserError, match="above the rank"):
-        enable_soft_rank(model, SoftRankConfig(min_rank={"": 50}))
+        enable_soft_rank(model, SoftRankConfig(min_rank={"v": 50}), roles={"0": "v"})
     with pytest.raises(UserError, match="no decomposed matrices"):
         enable_soft_rank(torch.nn.Sequential(torch.nn.Linear(3, 3)), SoftRankConfig())
 
