@@ -13,6 +13,7 @@ from hyflexpim.errors import UserError
 from hyflexpim.hw import compare, evaluate
 from hyflexpim.hw.capacity import max_tokens
 from hyflexpim.hw.costs import prediction_costs, topk_rounds, topk_visits
+from hyflexpim.hw.sparse_sweep import spatten_topk_cycles
 from hyflexpim.hw.mapping import cells_per_weight
 from hyflexpim.hw.shapes import get_shape
 from hyflexpim.hw.sparse_sweep import sparse_gains, sparse_plan
@@ -97,18 +98,7 @@ def test_topk_selection_costs_the_sourced_library_engine():
     rng = np.random.default_rng(0)
     n, keep, cycles = 2048, 0.25, []
     for _ in range(40):
-        x, t, cyc = rng.random(n), int(keep * n), 0
-        while x.size:
-            cyc += -(-x.size // 16) + 3
-            p = x[rng.integers(x.size)]
-            lo, hi = x[x < p], x[x > p]
-            if lo.size <= t:
-                if lo.size + 1 > t:
-                    break
-                t, x = t - lo.size - 1, hi
-            else:
-                x = lo
-        cycles.append(cyc)
+        cycles.append(spatten_topk_cycles(n, keep, rng))
     model = n * topk_visits(keep) / 16 + 3 * float(topk_rounds(n))
     assert model == pytest.approx(np.mean(cycles), rel=0.08)
     # fewer engines, slower selection, same energy
