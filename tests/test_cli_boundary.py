@@ -18,6 +18,12 @@ BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
     f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]\n" for i in range(1, 9)) + "plan: {slc_rates: *a8}\n"
 
 
+def only_line(r, *words):
+    """The project's one-line refusal, and nothing else on stderr (no warning of a library before it)."""
+    one_line_error(r, *words)
+    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
+
+
 @pytest.mark.parametrize("name,content,words", [
     ("binary", bytes(range(256)), ["not UTF-8", "binary"]),
     ("latin1", "seed: 1 # caf\xe9\n".encode("latin-1"), ["not UTF-8", "Latin-1"]),
@@ -25,12 +31,22 @@ BOMB = "a0: &a0 [x, x, x, x, x, x, x, x, x]\n" + "".join(
     ("bomb", BOMB.encode(), ["YAML aliases"]),
     ("nan", b"hardware: {t_seconds: .nan}\n", ["finite"]),
     ("typed", b"data: [1, 2]\n", ["data"]),
+    # issue 28: numbers however spelled, enumerated fields, duplicate keys, bools, huge integers, encodings, typos
+    ("lr", b"redistribute: {lr: 1e999}\n", ["redistribute.lr", "finite"]),
+    ("lr-string", b"redistribute: {lr: '-Infinity'}\n", ["redistribute.lr", "finite"]),
+    ("roles", b"decompose: {roles: [qq]}\n", ["decompose.roles", "allowed: q, k, v"]),
+    ("duplicate", b"seed: 1\nseed: 2\n", ["'seed' is given twice"]),
+    ("bool seed", b"seed: true\n", ["seed", "not true/false"]),
+    ("huge", b"seed: " + b"9" * 5000 + b"\n", ["at most 30 digits"]),
+    ("utf16", "seed: 1\n".encode("utf-16"), ["UTF-16"]),
+    ("misspelled", b"data: {max_trian: 3}\n", ["did you mean 'max_train'"]),
 ])
 def test_bad_config_files(tmp_path, name, content, words):
+    """Refused at load, before anything is written, in one line and nothing else on stderr."""
     cfg = tmp_path / "c.yaml"
     cfg.write_bytes(content)
     r = hyflexpim("run", "--config", str(cfg), "--out", str(tmp_path / "out"))
-    one_line_error(r, *words)
+    only_line(r, *words)
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
@@ -142,28 +158,6 @@ def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cm
 
 # -- issue 28 ----------------------------------------------------------------------------------------------------
 
-def only_line(r, *words):
-    """The project's one-line refusal, and nothing else on stderr (no warning of a library before it)."""
-    one_line_error(r, *words)
-    assert len(r.stderr.strip().splitlines()) == 1, r.stderr
-
-
-@pytest.mark.parametrize("name,content,words", [
-    ("lr", b"redistribute: {lr: 1e999}\n", ["redistribute.lr", "finite"]),
-    ("lr-string", b"redistribute: {lr: '-Infinity'}\n", ["redistribute.lr", "finite"]),
-    ("roles", b"decompose: {roles: [qq]}\n", ["decompose.roles", "allowed: q, k, v"]),
-    ("duplicate", b"seed: 1\nseed: 2\n", ["'seed' is given twice"]),
-    ("bool seed", b"seed: true\n", ["seed", "not true/false"]),
-    ("huge", b"seed: " + b"9" * 5000 + b"\n", ["at most 30 digits"]),
-    ("utf16", "seed: 1\n".encode("utf-16"), ["UTF-16"]),
-    ("misspelled", b"data: {max_trian: 3}\n", ["did you mean 'max_train'"]),
-])
-def test_bad_config_values_are_refused_at_load(tmp_path, name, content, words):
-    cfg = tmp_path / "c.yaml"
-    cfg.write_bytes(content)
-    r = hyflexpim("run", "--config", str(cfg), "--out", str(tmp_path / "out"))
-    only_line(r, *words)
-    assert not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize("sets,words", [
