@@ -14,15 +14,13 @@ seconds (not the half a minute of retries ``datasets`` spends without a network)
 
 from __future__ import annotations
 
-import functools
 import os
 import re
-import socket
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlparse
 
+from hyflexpim.config.hub import hub_reachable
 from hyflexpim.errors import UserError
 
 from .types import ClassificationData, LMData
@@ -96,27 +94,9 @@ def entry_for(name: str, text_column: str | None, label_column: str | None, kind
     return HubEntry(repo, config or None, (text_column or "text",), label)
 
 
-def _hub_host() -> tuple[str, int]:
-    url = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co"))
-    return url.hostname or "huggingface.co", url.port or (443 if url.scheme == "https" else 80)
-
-
 def offline() -> bool:
-    """True when the user asked for offline mode, or the hub's host does not answer within PROBE_SECONDS."""
-    for var in ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"):
-        if os.environ.get(var, "").strip().upper() in ("1", "ON", "YES", "TRUE"):
-            return True
-    return _hub_unreachable(_hub_host())
-
-
-@functools.cache
-def _hub_unreachable(host: tuple[str, int]) -> bool:
-    """One probe per process and host."""
-    try:
-        socket.create_connection(host, timeout=PROBE_SECONDS).close()
-        return False
-    except OSError:
-        return True
+    """True when the user asked for offline mode, or the hub does not answer within PROBE_SECONDS."""
+    return not hub_reachable(PROBE_SECONDS, ("HF_DATASETS_OFFLINE", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
 @contextmanager

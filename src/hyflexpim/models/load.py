@@ -16,6 +16,7 @@ import os
 import shutil
 from pathlib import Path
 
+from hyflexpim.config.hub import hub_reachable
 from hyflexpim.errors import UserError
 
 PACKAGED = {
@@ -136,31 +137,6 @@ def check_safetensors(path: Path) -> None:
         detail = str(e).splitlines()[0].removeprefix("Error while deserializing header: ") if str(e) else ""
         raise UserError(f"weights file {path} is not a complete safetensors file ({detail or type(e).__name__}): "
                         "expected the file save_pretrained writes; download or save it again") from None
-
-
-_HUB: dict[str, bool] = {}
-
-
-def hub_reachable(timeout: float = 3.0) -> bool:
-    """Whether the hub answers an HTTPS request within ``timeout`` seconds (any HTTP status counts; a refused,
-    timed-out or intercepted connection does not); False in the hub's offline mode (HF_HUB_OFFLINE). Asked once per
-    process."""
-    import urllib.error
-    import urllib.request
-
-    if os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on"):
-        return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-    if endpoint not in _HUB:
-        try:
-            urllib.request.urlopen(urllib.request.Request(endpoint + "/api/models?limit=1", method="HEAD"),
-                                   timeout=timeout).close()
-            _HUB[endpoint] = True
-        except urllib.error.HTTPError:
-            _HUB[endpoint] = True  # it answered
-        except (OSError, ValueError):  # URLError, TLS failure, timeout, a malformed endpoint
-            _HUB[endpoint] = False
-    return _HUB[endpoint]
 
 
 def hub_model(name: str) -> str:
