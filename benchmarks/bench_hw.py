@@ -19,7 +19,7 @@ def main() -> None:
     for model in MODELS:
         for rate in RATES:
             for r in compare(model, DEFAULT_SEQ_LENS, slc_rate=rate, specs_cache=cache):
-                rows += len(r["seq_lens"])
+                rows += len(r.seq_lens)
     dt = time.perf_counter() - t0
     print(f"{rows} table rows ({len(MODELS)} models x {len(RATES)} SLC rates x {len(DEFAULT_SEQ_LENS)} "
           f"sequence lengths x {1 + len(BASELINES)} designs) in {dt:.2f} s")

@@ -90,38 +90,30 @@ def hw(
                             slc_rate=slc_rate, shape=shape if plan is not None else None, decoder=decoder,
                             mode=compare_mode)
     console = Console()
-    info = results[0]["info"]
+    info = results[0].info
     for note in getattr(subject, "notes", []):
         console.print(f"note: {note}")
-    sparse = (f", attention density {info['attention_density']:.0%} (prediction: {info['prediction']})"
-              if info.get("attention_density", 1.0) < 1 else "")
-    if "chips" in info:
-        console.print(f"[bold]{results[0]['spec']}[/]: {info['chips']} chip(s), {info['pus_per_layer']} PU(s) per layer, "
-                      f"{info['arrays_used']} arrays ({info['arrays_slc']} SLC), utilisation "
-                      f"{info['array_utilisation']:.1%}, SLC weight share {info['slc_weight_fraction']:.1%}, "
-                      f"batch {info['batch']}, scaling {info['scaling']}"
-                      + (f" ({info['replicas']} copies)" if info["scaling"] == "data" else "") + sparse)
-    else:  # a design of another kind (an attention-only accelerator, a roofline)
-        console.print(f"[bold]{results[0]['spec']}[/]: {info.get('scope', 'the whole model')}, batch {info['batch']}"
-                      f"{sparse}")
+    sparse = (f", attention density {info.attention_density:.0%} (prediction: {info.prediction})"
+              if info.attention_density < 1 else "")
+    console.print(f"[bold]{results[0].spec}[/]: {info.summary()}{sparse}")  # the design's own line (its kind's info)
     for t in rich_tables(results):
         console.print(t)
-    if info.get("attention_density", 1.0) < 1:
+    if info.attention_density < 1:
         from hyflexpim.hw.sparse_sweep import ACCURACY_CAVEAT
 
-        dense = [r["key"] for r in results[1:] if r["info"].get("attention_density", 1.0) >= 1]
+        dense = [r.key for r in results[1:] if r.info.attention_density >= 1]
         if dense:
             one = len(dense) == 1
             console.print(f"note: {', '.join(dense)} compute{'s' if one else ''} dense attention: ratios over "
                           f"{'it' if one else 'them'} include the sparsity's share (`python -m hyflexpim.hw.sweep "
                           "sparse` attributes it)")
         console.print(f"note: {ACCURACY_CAVEAT}")
-    if band and any(r["key"] == "all_slc" for r in results):
+    if band and any(r.key == "all_slc" for r in results):
         from hyflexpim.hw.uncertainty import gain_bands
 
         for line in gain_bands(subject, spec, "all_slc", seq, batch, gen_tokens, shape if plan is not None else None,
                                compare_mode):
-            console.print(line + (f" (generation, {gen_tokens} tokens)" if results[-1].get("mode") == "generation"
+            console.print(line + (f" (generation, {gen_tokens} tokens)" if results[-1].mode == "generation"
                                   else ""))
     if out is not None:
         from hyflexpim.report.hw_plots import write_plots

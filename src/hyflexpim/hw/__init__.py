@@ -8,7 +8,13 @@ Needs no torch: a plan file (which carries the model's architecture) or a catalo
 
 from hyflexpim.chip.spec import load_spec
 from hyflexpim.hw.designs import COST_MODELS, register_cost_model
-from hyflexpim.hw.evaluate import BASELINES, DEFAULT_SEQ_LENS, compare, compare_modes, evaluate
+from hyflexpim.hw.evaluate import (
+           BASELINES,
+           DEFAULT_SEQ_LENS,
+           compare,
+           compare_modes,
+           evaluate,
+)
 from hyflexpim.hw.shapes import CATALOGUE, get_shape, uniform_plan
 
 __all__ = ["BASELINES", "CATALOGUE", "COST_MODELS", "DEFAULT_SEQ_LENS", "compare", "compare_modes", "evaluate", "get_shape",

@@ -5,8 +5,8 @@ the context and, unfused, the scores: ``ATTENTION_ON``), vectorised over sequenc
 Per layer and head, with E entries (L² for an encoder, L(L+1)/2 for a prefill, plus one row per generated
 token) and the kept share k:
 
-* prediction  every entry: PQ (``prediction.kind: pq``) builds a lookup table per query of M·K centroid dot
-              products on the analog array (``pj_per_conversion`` each; codes of each new key the same way),
+* prediction  every entry, priced by its kind (``costs_prediction.PREDICTORS``): PQ builds a lookup table
+              per query of M·K centroid dot products on the analog array (``pj_per_conversion`` each; codes of each new key the same way),
               then M adds per entry (``pj_per_add``) and one winner-take-all decision (``pj_per_decision``),
               ``predict_lanes`` entries per cycle;
 * exact part  k·E entries: Q·Kᵀ and score×V, head_dim MACs each, on ``lanes`` INT8 MAC units at
@@ -18,12 +18,14 @@ token) and the kept share k:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
 from hyflexpim.chip.spec import AttentionSpec
 from hyflexpim.config import Registry
+from hyflexpim.hw.costs_prediction import predictor
+from hyflexpim.hw.results import AttentionInfo, HwResult
 from hyflexpim.plan import Architecture
 
 
@@ -38,7 +40,7 @@ def entries(shape: Architecture, seq_lens, gen_tokens: int) -> tuple[np.ndarray,
 
 
 def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int,
-                    attention_keep: float = 1.0) -> dict:
+                    attention_keep: float = 1.0) -> HwResult:
     E, n_tok = entries(shape, seq_lens, gen_tokens)
     hd, heads, layers = shape.q_dim / shape.heads, shape.heads, shape.layers
     keep = spec.keep * attention_keep
@@ -47,29 +49,30 @@ def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens, batch: i
     kept = keep * pairs
     clock = spec.clock_ghz * 1e9
     t_exact = kept * 2 * hd * spec.mac_cycles / spec.lanes / clock + kept / spec.sfu_per_cycle / clock
-    predicts = pr.kind != "none"
+    how = predictor(pr)
+    predicts = how.selects
     t_pred = pairs / spec.predict_lanes / clock if predicts else 0.0 * E
     t = (np.maximum(t_exact, t_pred) if spec.overlap else t_exact + t_pred) * batch
-    conv = 2 * pr.subspaces * pr.centroids * n_tok * heads * layers if pr.kind == "pq" else 0.0 * E
+    conv = how.table_dots(pr) * n_tok * heads * layers  # the table build's dot products (PQ), none otherwise
     e = {
         "exact_macs": kept * 2 * hd * spec.pj_per_mac * 1e-12,
         "kv_gather": kept * 2 * hd * 8 * spec.kv_pj_per_bit * 1e-12,
         "softmax": kept * spec.pj_per_softmax * 1e-12,
         "prediction": (conv * spec.pj_per_conversion + pairs * predicts * (
-            pr.subspaces * spec.pj_per_add * (pr.kind == "pq") + spec.pj_per_decision)) * 1e-12,
+            how.adds_per_entry(pr) * spec.pj_per_add + spec.pj_per_decision)) * 1e-12,
         "static": spec.static_w * t / batch,
     }
     E_inf = sum(e.values())
     ops = 2.0 * pairs * 2 * hd  # dense-equivalent Q·Kᵀ and score×V work
-    return {"throughput_tok_s": batch * n_tok / t, "tops": batch * ops / t / 1e12, "latency_s": t,
-            "energy_per_inference_j": E_inf, "energy_per_token_j": E_inf / n_tok, "tops_per_w": ops / E_inf / 1e12,
-            "tops_per_mm2": batch * ops / t / 1e12 / spec.area_mm2, "area_mm2": np.full_like(E, spec.area_mm2),
-            "power_w": batch * E_inf / t, "ops_per_inference": ops, "energy_by_component_j": e,
-            "energy_by_role_j": {"attention": E_inf - e["prediction"], "prediction": e["prediction"]},
-            "bottleneck_stage": ["prediction" if p > x else "exact" for p, x in zip(np.broadcast_to(t_pred, E.shape),
-                                                                                   t_exact)],
-            "info": {"batch": batch, "gen_tokens": gen_tokens if shape.decoder else 0, "attention_density": keep,
-                     "prediction": pr.kind, "scope": "self-attention only"}}
+    return HwResult(
+        throughput_tok_s=batch * n_tok / t, tops=batch * ops / t / 1e12, latency_s=t, energy_per_inference_j=E_inf,
+        energy_per_token_j=E_inf / n_tok, tops_per_w=ops / E_inf / 1e12,
+        tops_per_mm2=batch * ops / t / 1e12 / spec.area_mm2, area_mm2=np.full_like(E, spec.area_mm2),
+        power_w=batch * E_inf / t, ops_per_inference=ops, energy_by_component_j=e,
+        energy_by_role_j={"attention": E_inf - e["prediction"], "prediction": e["prediction"]},
+        bottleneck_stage=["prediction" if p > x else "exact" for p, x in zip(np.broadcast_to(t_pred, E.shape), t_exact)],
+        info=AttentionInfo(batch=batch, gen_tokens=gen_tokens if shape.decoder else 0, attention_density=keep,
+                           prediction=pr.kind, scope="self-attention only"))
 
 
 def _roofline_only(spec, shape, seq_lens, batch, gen_tokens, keep):
@@ -87,11 +90,11 @@ def _gpu_only(spec, shape, seq_lens, batch, gen_tokens, keep):
 
 
 # spec kind -> the self-attention alone on that kind of baseline
-ATTENTION_ON: Registry[Callable[..., dict]] = Registry("attention-only cost of a baseline (spec kind)")
+ATTENTION_ON: Registry[Callable[..., HwResult]] = Registry("attention-only cost of a baseline (spec kind)")
 ATTENTION_ON.register("roofline", _roofline_only)
 ATTENTION_ON.register("gpu", _gpu_only)
 
 
-def roofline_attention(spec, shape: Architecture, seq_lens, batch: int, gen_tokens: int, keep: float = 1.0) -> dict:
+def roofline_attention(spec, shape: Architecture, seq_lens, batch: int, gen_tokens: int, keep: float = 1.0) -> HwResult:
     """The same self-attention work (no linear layers) on a baseline: a roofline spec or a GPU's kernels."""
     return ATTENTION_ON.get(spec.kind, "spec kind")(spec, shape, seq_lens, batch, gen_tokens, keep)

@@ -7,7 +7,7 @@ for computing:
 * K and V of every token of every resident sequence, INT8 (2 x kv_dim x 8 bits per token);
 * the scores of one query row of every head per resident sequence, at the probability width
   (``digital.sv_bits[0]``): softmax normalises a whole row before score x V;
-* with a PQ predictor, the codes of every key (M x ceil(log2 K) bits per head).
+* what the predictor keeps per key (``costs_prediction.Predictor.code_bits``; PQ: M x ceil(log2 K) bits per head).
 
 Resident sequences: one for an encoder or a prefill (a stage works on one sequence at a time; the pipeline's
 other sequences sit in other stages), ``batch`` during decoder generation (every step touches every sequence's
@@ -17,12 +17,11 @@ modelled: HyFlexPIM has none in the reference).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
 from hyflexpim.errors import UserError
+from hyflexpim.hw.costs_prediction import predictor
 from hyflexpim.plan import Architecture
 
 
@@ -33,9 +32,9 @@ def stage_bits(spec: PimSpec, pus: int) -> int:
 
 
 def bits_per_token(spec: PimSpec, shape: Architecture) -> float:
-    """Resident bits per token of one sequence in one layer: K, V, one score per head, PQ codes."""
+    """Resident bits per token of one sequence in one layer: K, V, one score per head, the predictor's codes."""
     pr = spec.prediction
-    codes = shape.heads * pr.subspaces * math.ceil(math.log2(max(pr.centroids, 2))) if pr.kind == "pq" else 0
+    codes = shape.heads * predictor(pr).code_bits(pr)  # what the predictor keeps per key (PQ: its codes)
     return 2 * shape.kv_dim * 8 + shape.heads * spec.digital.sv_bits[0] + codes
 
 

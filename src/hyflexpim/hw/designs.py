@@ -1,31 +1,35 @@
 """Cost models by spec kind: a registry (``kind: pim`` -> the PIM pipeline model, ``kind: roofline`` ->
 the roofline baselines, ``kind: gpu`` -> a GPU's kernels (hyflexpim.hw.gpu), ``kind: attention`` -> attention-only accelerators such as HARDSEA). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
-``register_cost_model(kind, fn)`` with ``fn(plan, arch, spec, seq_lens, batch, gen_tokens) -> dict``.
+``register_cost_model(kind, fn)`` with ``fn(plan, arch, spec, seq_lens, batch, gen_tokens) -> HwResult``
+(hyflexpim.hw.results).
 """
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
+from hyflexpim.hw.costs_prediction import predictor
+from hyflexpim.hw.results import HwResult
 
-COST_MODELS: Registry[Callable[..., dict]] = Registry("cost model (spec kind)")
+FILL_BASELINE = "as many sequences as layers (the PIM pipeline fill)"
+COST_MODELS: Registry[Callable[..., HwResult]] = Registry("cost model (spec kind)")
 
 
-def register_cost_model(kind: str, fn: Callable[..., dict], replace: bool = False):
+def register_cost_model(kind: str, fn: Callable[..., HwResult], replace: bool = False) -> Callable[..., HwResult]:
     return COST_MODELS.register(kind, fn, replace)
 
 
 def _keep(plan) -> float:
-    return plan.attention.keep if plan.attention.kind != "dense" else 1.0
+    return plan.attention.keep  # 1 for dense attention (the plan's schema checks it)
 
 
 def _with_prediction(plan, spec):
     """A sparse plan runs its own predictor (``attention.params.prediction``) on a design that has none."""
     if plan.attention.kind == "dense":
         return spec
-    if spec.prediction.kind != "none":
+    if predictor(spec.prediction).selects:
         raise UserError(f"spec '{spec.name}' prices its own sparse attention (prediction: {spec.prediction.kind}) and "
                         f"the plan carries one too ({plan.attention.kind}, keep {plan.attention.keep:g}): price the "
                         "plan on a dense spec such as hyflexpim, or give a plan with dense attention")
@@ -42,7 +46,7 @@ def _with_prediction(plan, spec):
     return spec.model_copy(update={"prediction": pr})
 
 
-def _pim(plan, arch, spec, seq, batch, gen_tokens) -> dict:
+def _pim(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
     from hyflexpim.hw.costs import pim_costs
     from hyflexpim.hw.mapping import map_plan
 
@@ -51,37 +55,32 @@ def _pim(plan, arch, spec, seq, batch, gen_tokens) -> dict:
     mp = map_plan(plan, spec)
     b = len(mp.stages) if batch == "fill" else batch
     out = pim_costs(mp, spec, arch, seq, b, gen_tokens, _keep(plan))
-    out["info"]["batch_label"] = "pipeline fill (one sequence per stage)" if batch == "fill" else f"{b}"
-    return out
+    return out.with_info(batch_label="pipeline fill (one sequence per stage)" if batch == "fill" else f"{b}")
 
 
-def _roofline(plan, arch, spec, seq, batch, gen_tokens) -> dict:
+def _roofline(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
     from hyflexpim.hw.roofline import roofline_costs
 
     mats = [(m.role, m.shape[0], m.shape[1], m.layer is not None) for m in plan.matrices]  # every matrix runs
     b = arch.layers if batch == "fill" else batch
     out = roofline_costs(spec, arch, mats, seq, b, gen_tokens, attention_keep=_keep(plan))
-    out["info"]["batch_label"] = "as many sequences as layers (the PIM pipeline fill)" if batch == "fill" else f"{b}"
-    return out
+    return out.with_info(batch_label=FILL_BASELINE if batch == "fill" else f"{b}")
 
 
-def _gpu(plan, arch, spec, seq, batch, gen_tokens) -> dict:
+def _gpu(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
     from hyflexpim.hw.gpu import gpu_costs
 
     mats = [(m.role, m.shape[0], m.shape[1], m.layer) for m in plan.matrices]  # every matrix runs
     b = arch.layers if batch == "fill" else batch
     out = gpu_costs(spec, arch, mats, seq, b, gen_tokens, attention_keep=_keep(plan))
-    out["info"]["batch_label"] = "as many sequences as layers (the PIM pipeline fill)" if batch == "fill" else f"{b}"
-    return out
+    return out.with_info(batch_label=FILL_BASELINE if batch == "fill" else f"{b}")
 
 
-def _attention(plan, arch, spec, seq, batch, gen_tokens) -> dict:
+def _attention(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
     from hyflexpim.hw.attention_only import attention_costs
 
     b = 1 if batch == "fill" else batch
-    out = attention_costs(spec, arch, seq, b, gen_tokens, _keep(plan))
-    out["info"]["batch_label"] = f"{b}"
-    return out
+    return attention_costs(spec, arch, seq, b, gen_tokens, _keep(plan)).with_info(batch_label=f"{b}")
 
 
 register_cost_model("pim", _pim)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-
 from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
 from hyflexpim.hw.designs import COST_MODELS
+from hyflexpim.hw.results import METRICS, HwResult  # noqa: F401  (METRICS: re-exported)
 from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import Architecture, Plan
 
 DEFAULT_SEQ_LENS = (128, 512, 1024, 2048, 4096, 8192)
 BASELINES = ("all_slc", "all_mlc", "asadi", "sprint", "transpim", "gpu_a100", "gpu_h100")
-METRICS = ("throughput_tok_s", "tops", "latency_s", "energy_per_inference_j", "energy_per_token_j",
-           "tops_per_w", "tops_per_mm2", "area_mm2", "power_w")
 
 
 def _is_spec(x) -> bool:
@@ -70,14 +67,14 @@ def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
 def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path = "hyflexpim",
              seq_lens=(128,), *, batch: int | str = 1, gen_tokens: int = 128,
              slc_rate: float | None = None, shape: Architecture | str | None = None,
-             decoder: bool | None = None) -> dict:
+             decoder: bool | None = None) -> HwResult:
     """Throughput, latency, energy, area and power of one spec running one plan.
 
     ``plan_or_shape``: a Plan, an Architecture or a catalogue name (then ``slc_rate`` in % (0..100,
     default 10) builds a uniform plan at the hard-threshold rank). ``seq_lens``: sequence lengths (the prompt length
     for decoders, which then generate ``gen_tokens`` tokens). ``batch``: sequences in flight, default 1
     for every design; ``"fill"``: one per pipeline stage (the PIM pipeline's steady state; the
-    baselines then get as many sequences as the model has layers). Returns a dict of per-seq-len lists plus ``info``.
+    baselines then get as many sequences as the model has layers). Returns an ``HwResult`` (one value per length).
     """
     seq = _check_run_args(seq_lens, batch, gen_tokens)
     plan, shp = resolve(plan_or_shape, slc_rate, shape, decoder)
@@ -91,24 +88,14 @@ def run_mode(shp: Architecture, gen_tokens: int) -> str:
     return "encoder" if not shp.decoder else "generation" if gen_tokens > 0 else "prefill"
 
 
-def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | str, gen_tokens: int) -> dict:
+def _labels(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], gen_tokens: int) -> dict:
+    return {"mode": run_mode(shp, gen_tokens), "spec": sp.name, "model": shp.name or plan.model_name,
+            "seq_lens": seq, "slc_rate": plan.policy.get("slc_rate")}
+
+
+def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | str, gen_tokens: int) -> HwResult:
     out = COST_MODELS.get(sp.kind, "spec kind")(plan, shp, sp, seq, batch, gen_tokens)
-    out["mode"] = run_mode(shp, gen_tokens)
-    out["spec"] = sp.name
-    out["model"] = shp.name or plan.model_name
-    out["seq_lens"] = seq
-    out["slc_rate"] = plan.policy.get("slc_rate")
-    return _listify(out)
-
-
-def _listify(x):
-    if isinstance(x, np.ndarray):
-        return x.tolist()
-    if isinstance(x, dict):
-        return {k: _listify(v) for k, v in x.items()}
-    if isinstance(x, (np.floating, np.integer)):
-        return x.item()
-    return x
+    return out.replace(**_labels(plan, shp, sp, seq, gen_tokens))
 
 
 def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
@@ -146,7 +133,7 @@ def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
 def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *,
             spec: Spec | str | Path = "hyflexpim", baselines=BASELINES, batch: int | str = 1,
             gen_tokens: int = 128, slc_rate: float | None = None, shape: Architecture | str | None = None,
-            decoder: bool | None = None, specs_cache: dict | None = None, mode: str = "iso-area") -> list[dict]:
+            decoder: bool | None = None, specs_cache: dict | None = None, mode: str = "iso-area") -> list[HwResult]:
     """``evaluate`` for HyFlexPIM and each baseline (the first entry is HyFlexPIM), the PIM designs
     equalised by ``mode`` (``iso-area`` by default: the same silicon for every PIM design)."""
     seq = _check_run_args(seq_lens, batch, gen_tokens)
@@ -168,23 +155,18 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
         from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
 
         if attention_only and sp.kind in ATTENTION_ON:
-            keep = plan.attention.keep if plan.attention.kind != "dense" else 1.0
             b = shp.layers if batch == "fill" else batch
-            r = _listify(roofline_attention(sp, shp, seq, b, gen_tokens, keep)
-                         | {"spec": sp.name, "model": shp.name or plan.model_name, "seq_lens": seq,
-                            "slc_rate": plan.policy.get("slc_rate"), "mode": run_mode(shp, gen_tokens)})
-            r["info"]["scope"] = "self-attention only"
+            r = roofline_attention(sp, shp, seq, b, gen_tokens, plan.attention.keep)  # keep: 1 when dense
+            r = r.replace(**_labels(plan, shp, sp, seq, gen_tokens)).with_info(scope="self-attention only")
         else:
             r = _run(plan, shp, sp, seq, batch, gen_tokens)
-        r["key"] = "hyflexpim" if ref is spec else str(ref)
-        r["info"]["compare"] = mode
-        out.append(r)
+        out.append(r.replace(key="hyflexpim" if ref is spec else str(ref)).with_info(compare=mode))
     return out
 
 
 def compare_modes(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *, gen_tokens: int = 128,
                   slc_rate: float | None = None, shape: Architecture | str | None = None,
-                  decoder: bool | None = None, **kw) -> list[dict]:
+                  decoder: bool | None = None, **kw) -> list[HwResult]:
     """``compare`` once for an encoder; for a decoder twice, prefill (``gen_tokens = 0``) then generation (prompt +
     ``gen_tokens``), each result labelled by its ``mode``."""
     _, shp = resolve(plan_or_shape, slc_rate, shape, decoder)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hyflexpim.hw.results import GpuInfo, HwResult
 from hyflexpim.plan import Architecture
 
 FUSED_GEMMS = (("q", "k", "v"), ("ffn_in", "ffn_gate"))  # one GEMM each when the engine fuses them
@@ -142,7 +143,7 @@ def _power(spec) -> float:
 
 
 def gpu_costs(spec, shape: Architecture, matrices, seq_lens, batch: int, gen_tokens: int, head_last: bool = True,
-              attention_keep: float = 1.0, scope: str = "model") -> dict:
+              attention_keep: float = 1.0, scope: str = "model") -> HwResult:
     """Cost of ``batch`` sequences per length in ``seq_lens`` (the roofline's result keys).
     ``matrices``: (role, d_out, d_in, layer or None); ``scope`` "attention": no linear or vector kernels."""
     Ls = np.asarray(seq_lens, dtype=float)
@@ -182,21 +183,21 @@ def gpu_costs(spec, shape: Architecture, matrices, seq_lens, batch: int, gen_tok
         ops = 2.0 * dense + att_ops
     E = (np.asarray(e_busy) + np.asarray(e_over)) / B
     tops = B * ops / t / 1e12
-    return {
-        "throughput_tok_s": B * n_tok / t,
-        "tops": tops,
-        "latency_s": t,
-        "energy_per_inference_j": E,
-        "energy_per_token_j": E / n_tok,
-        "tops_per_w": ops / E / 1e12,
-        "tops_per_mm2": tops / spec.area_mm2,
-        "area_mm2": np.full_like(Ls, spec.area_mm2),
-        "power_w": np.full_like(Ls, P),
-        "ops_per_inference": ops,
-        "energy_by_component_j": {"kernels": np.asarray(e_busy) / B, "kernel_overhead": np.asarray(e_over) / B},
-        "energy_by_role_j": {k: v / B for k, v in roles.items()},
-        "bottleneck_stage": bneck,
-        "info": {"batch": B, "gen_tokens": G, "kernel_launches": n_launch, "gemm_efficiency": spec.gemm_efficiency,
-                 "kernel_us": spec.kernel_us, "energy_model": spec.energy_model, "power_w": P,
-                 "calibration": spec.calibration},
-    }
+    return HwResult(
+        throughput_tok_s=B * n_tok / t,
+        tops=tops,
+        latency_s=t,
+        energy_per_inference_j=E,
+        energy_per_token_j=E / n_tok,
+        tops_per_w=ops / E / 1e12,
+        tops_per_mm2=tops / spec.area_mm2,
+        area_mm2=np.full_like(Ls, spec.area_mm2),
+        power_w=np.full_like(Ls, P),
+        ops_per_inference=ops,
+        energy_by_component_j={"kernels": np.asarray(e_busy) / B, "kernel_overhead": np.asarray(e_over) / B},
+        energy_by_role_j={k: v / B for k, v in roles.items()},
+        bottleneck_stage=bneck,
+        info=GpuInfo(batch=B, gen_tokens=G, kernel_launches=n_launch, gemm_efficiency=spec.gemm_efficiency,
+                     kernel_us=spec.kernel_us, energy_model=spec.energy_model, power_w=P,
+                     calibration=spec.calibration),
+    )

@@ -32,9 +32,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, replace
 
-from hyflexpim.errors import UserError
 from hyflexpim.chip.encodings import get_encoding
 from hyflexpim.chip.spec import PimSpec
+from hyflexpim.errors import UserError
 from hyflexpim.hw.library import conversion_energy_pj
 from hyflexpim.plan import MatrixPlan, Plan
 

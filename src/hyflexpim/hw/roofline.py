@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from hyflexpim.chip.spec import RooflineSpec
+from hyflexpim.hw.results import HwResult, RooflineInfo
 from hyflexpim.plan import Architecture
 
 
@@ -29,7 +30,7 @@ def _weight_reads(matrices, tokens, buffer_bytes: float):
 
 
 def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices, seq_lens, batch: int, gen_tokens: int,
-                   head_last: bool = True, attention_keep: float = 1.0) -> dict:
+                   head_last: bool = True, attention_keep: float = 1.0) -> HwResult:
     """``matrices``: (role, d_out, d_in, in_layers) of every matrix of the plan."""
     L = np.asarray(seq_lens, dtype=float)
     B, G = batch, (gen_tokens if shape.decoder else 0)
@@ -99,21 +100,21 @@ def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices, seq_lens, 
     dense = n_tok * macs_layer + n_head * macs_head
     ops = 2.0 * (dense + ctx_all * nl * 2 * dq)  # dense-equivalent, per inference
     tops = B * ops / t / 1e12
-    return {
-        "throughput_tok_s": B * n_tok / t,
-        "tops": tops,
-        "latency_s": t,  # the whole batch step finishes together
-        "energy_per_inference_j": E,
-        "energy_per_token_j": E / n_tok,
-        "tops_per_w": ops / E / 1e12,
-        "tops_per_mm2": tops / spec.area_mm2,
-        "area_mm2": np.full_like(L, spec.area_mm2),
-        "power_w": B * E / t,
-        "ops_per_inference": ops,
-        "energy_by_component_j": {k: v / B for k, v in e.items()},
-        "energy_by_role_j": {k: v / B for k, v in roles.items()},
-        "bottleneck_stage": ["memory" if m else "compute" for m in
-                             ((sum(reads.values()) + kv_w) / bw > (lin + att) / rate)],
-        "info": {"batch": B, "gen_tokens": G, "buffer_kb": spec.buffer_kb,
-                 "compute_bound": bool(np.all((lin + att) / rate >= (sum(reads.values()) + kv_w) / bw))},
-    }
+    return HwResult(
+        throughput_tok_s=B * n_tok / t,
+        tops=tops,
+        latency_s=t,  # the whole batch step finishes together
+        energy_per_inference_j=E,
+        energy_per_token_j=E / n_tok,
+        tops_per_w=ops / E / 1e12,
+        tops_per_mm2=tops / spec.area_mm2,
+        area_mm2=np.full_like(L, spec.area_mm2),
+        power_w=B * E / t,
+        ops_per_inference=ops,
+        energy_by_component_j={k: v / B for k, v in e.items()},
+        energy_by_role_j={k: v / B for k, v in roles.items()},
+        bottleneck_stage=["memory" if m else "compute" for m in
+                          ((sum(reads.values()) + kv_w) / bw > (lin + att) / rate)],
+        info=RooflineInfo(batch=B, gen_tokens=G, buffer_kb=spec.buffer_kb,
+                          compute_bound=bool(np.all((lin + att) / rate >= (sum(reads.values()) + kv_w) / bw))),
+    )

@@ -43,7 +43,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hyflexpim.atomic import write_atomic
-from hyflexpim.chip.macro import MACROS, AnalogMacro, DigitalMacro, Fits, load_fits, load_macro
+from hyflexpim.chip.macro import (
+    MACROS,
+    AnalogMacro,
+    DigitalMacro,
+    Fits,
+    load_fits,
+    load_macro,
+)
 from hyflexpim.chip.spec import PimSpec, load_spec
 from hyflexpim.errors import UserError
 from hyflexpim.hw.library import adc_energy_pj, adc_time_ns

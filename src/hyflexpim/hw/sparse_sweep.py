@@ -14,6 +14,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hyflexpim.chip.spec import load_spec
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 from hyflexpim.hw.shapes import get_shape, uniform_plan
@@ -36,8 +38,23 @@ def _ratio(a, b) -> list:
     return [x / y for x, y in zip(a, b)]
 
 
+@dataclass(frozen=True)
+class SparseGains:
+    """Per sequence length, the gains of ``sparse_gains`` (throughput; ``eff_*``: TOPS/W)."""
+
+    over_same: list[float]
+    eff_over_same: list[float]
+    sparsity: list[float]
+    eff_sparsity: list[float]
+    over_dense: list[float]
+    eff_over_dense: list[float]
+    dense_hyflexpim: list[float]
+    eff_dense_hyflexpim: list[float]
+    prediction_share: list[float]
+
+
 def sparse_gains(model: str, kind: str, keep: float, seq=DEFAULT_SEQ_LENS, slc_rate: float = 10.0,
-                 **prediction) -> dict:
+                 **prediction) -> SparseGains:
     """Every gain of HyFlexPIM with sparse attention attributed (iso-area, batch 1):
 
     ``over_same`` (the headline)  HyFlexPIM + predictor over all-SLC running the SAME predictor and keep;
@@ -47,14 +64,17 @@ def sparse_gains(model: str, kind: str, keep: float, seq=DEFAULT_SEQ_LENS, slc_r
     HyFlexPIM's energy spent predicting and selecting."""
     dense_hy, dense_ref = compare(uniform_plan(get_shape(model), slc_rate), seq, baselines=("all_slc",))
     hy, ref = compare(sparse_plan(model, kind, keep, slc_rate, **prediction), seq, baselines=("all_slc",))
-    pred = hy["energy_by_role_j"].get("prediction", [0.0] * len(seq))
-    thr, eff = "throughput_tok_s", "tops_per_w"
-    return {"over_same": _ratio(hy[thr], ref[thr]), "eff_over_same": _ratio(hy[eff], ref[eff]),
-            "sparsity": _ratio(ref[thr], dense_ref[thr]), "eff_sparsity": _ratio(ref[eff], dense_ref[eff]),
-            "over_dense": _ratio(hy[thr], dense_ref[thr]), "eff_over_dense": _ratio(hy[eff], dense_ref[eff]),
-            "dense_hyflexpim": _ratio(dense_hy[thr], dense_ref[thr]),
-            "eff_dense_hyflexpim": _ratio(dense_hy[eff], dense_ref[eff]),
-            "prediction_share": _ratio(pred, hy["energy_per_inference_j"])}
+    pred = hy.energy_by_role_j.get("prediction", [0.0] * len(seq))
+    return SparseGains(
+        over_same=_ratio(hy.throughput_tok_s, ref.throughput_tok_s),
+        eff_over_same=_ratio(hy.tops_per_w, ref.tops_per_w),
+        sparsity=_ratio(ref.throughput_tok_s, dense_ref.throughput_tok_s),
+        eff_sparsity=_ratio(ref.tops_per_w, dense_ref.tops_per_w),
+        over_dense=_ratio(hy.throughput_tok_s, dense_ref.throughput_tok_s),
+        eff_over_dense=_ratio(hy.tops_per_w, dense_ref.tops_per_w),
+        dense_hyflexpim=_ratio(dense_hy.throughput_tok_s, dense_ref.throughput_tok_s),
+        eff_dense_hyflexpim=_ratio(dense_hy.tops_per_w, dense_ref.tops_per_w),
+        prediction_share=_ratio(pred, hy.energy_per_inference_j))
 
 
 ACCURACY_CAVEAT = ("the keeps were validated for accuracy only on inputs of <= 128 tokens (MiniLM-L6 on ~25-token "
@@ -73,26 +93,27 @@ def sparse(model: str = "bert-base") -> None:
           f"prediction + top-k energy at {seq[-1]} |")
     print("|---|" + "---|" * (len(seq) + 3))
     g = sparse_gains(model, "pq", 1.0, seq)
-    print("| dense (HyFlexPIM as published) | " + " | ".join(f"{x:.2f}x" for x in g["dense_hyflexpim"])
-          + f" | {g['eff_dense_hyflexpim'][-1]:.2f}x | {g['dense_hyflexpim'][-1]:.2f}x = 1.00x x "
-          f"{g['dense_hyflexpim'][-1]:.2f}x | |")
+    print("| dense (HyFlexPIM as published) | " + " | ".join(f"{x:.2f}x" for x in g.dense_hyflexpim)
+          + f" | {g.eff_dense_hyflexpim[-1]:.2f}x | {g.dense_hyflexpim[-1]:.2f}x = 1.00x x "
+          f"{g.dense_hyflexpim[-1]:.2f}x | |")
     for kind, keep in CASES:
         g = sparse_gains(model, kind, keep, seq)
-        print(f"| {kind} keep {keep:.0%} | " + " | ".join(f"{x:.2f}x" for x in g["over_same"])
-              + f" | {g['eff_over_same'][-1]:.2f}x | {g['over_dense'][-1]:.2f}x = {g['sparsity'][-1]:.2f}x x "
-              f"{g['over_same'][-1]:.2f}x | {g['prediction_share'][-1]:.1%} |")
+        print(f"| {kind} keep {keep:.0%} | " + " | ".join(f"{x:.2f}x" for x in g.over_same)
+              + f" | {g.eff_over_same[-1]:.2f}x | {g.over_dense[-1]:.2f}x = {g.sparsity[-1]:.2f}x x "
+              f"{g.over_same[-1]:.2f}x | {g.prediction_share[-1]:.1%} |")
     g = sparse_gains(model, "pq", 0.25, seq)
-    print(f"\npq keep 25 %, the decomposition at every L (throughput; TOPS/W in brackets):")
+    print("\npq keep 25 %, the decomposition at every L (throughput; TOPS/W in brackets):")
     print("| | " + cols + " |")
     print("|---|" + "---|" * len(seq))
     for label, k in (("HyFlexPIM + PQ over dense all-SLC", "over_dense"),
                      ("= sparsity: all-SLC + PQ over dense all-SLC", "sparsity"),
                      ("x HyFlexPIM's share: HyFlexPIM + PQ over all-SLC + PQ", "over_same")):
-        print(f"| {label} | " + " | ".join(f"{x:.2f}x ({e:.2f}x)" for x, e in zip(g[k], g["eff_" + k])) + " |")
+        print(f"| {label} | " + " | ".join(f"{x:.2f}x ({e:.2f}x)" for x, e in zip(getattr(g, k), getattr(g, "eff_" + k)))
+              + " |")
     for n in (1, 64):
         e = sparse_gains(model, "pq", 0.25, seq[-1:], topk_engines=n)
         print(f"top-k engines per digital module {n} (default 16): pq keep 25 % at L={seq[-1]}: HyFlexPIM's share "
-              f"{e['over_same'][0]:.2f}x, over dense all-SLC {e['over_dense'][0]:.2f}x")
+              f"{e.over_same[0]:.2f}x, over dense all-SLC {e.over_dense[0]:.2f}x")
     print(f"note: {ACCURACY_CAVEAT}")
 
 
@@ -115,20 +136,20 @@ def hardsea() -> None:
         h = evaluate(model, spec, [L], gen_tokens=0)
         shape = get_shape(model)
         g = [roofline_attention(s, shape, [L], 1, 0) for s in (gpu, unfused)]
-        speed = [x["latency_s"][0] / h["latency_s"][0] for x in g]
-        eff = [h["tops_per_w"][0] / x["tops_per_w"][0] for x in g]
-        need = HARDSEA_REPORTED["speedup"][0] * h["latency_s"][0] / shape.layers
-        print(f"| {model} | {L} | {h['tops'][0] * 1e3:.0f} | {h['tops_per_w'][0] * 1e3:.0f} | "
+        speed = [x.latency_s[0] / h.latency_s[0] for x in g]
+        eff = [h.tops_per_w[0] / x.tops_per_w[0] for x in g]
+        need = HARDSEA_REPORTED["speedup"][0] * h.latency_s[0] / shape.layers
+        print(f"| {model} | {L} | {h.tops[0] * 1e3:.0f} | {h.tops_per_w[0] * 1e3:.0f} | "
               f"{speed[0]:.2f}x / {speed[1]:.2f}x | {eff[0]:.0f}x / {eff[1]:.0f}x | {need * 1e6:.0f} µs "
-              f"({need / (gpu.kernel_us * 1e-6):.0f} kernels; modelled: {g[0]['latency_s'][0] / shape.layers * 1e6:.1f}"
-              f" / {g[1]['latency_s'][0] / shape.layers * 1e6:.1f} µs) |")
+              f"({need / (gpu.kernel_us * 1e-6):.0f} kernels; modelled: {g[0].latency_s[0] / shape.layers * 1e6:.1f}"
+              f" / {g[1].latency_s[0] / shape.layers * 1e6:.1f} µs) |")
     r = HARDSEA_REPORTED
     h = evaluate("bert-base", spec, [128], gen_tokens=0)
     g = roofline_attention(gpu, get_shape("bert-base"), [128], 1, 0)
-    t_pub = h["ops_per_inference"][0] / (r["gops"] * 1e9)
+    t_pub = h.ops_per_inference[0] / (r["gops"] * 1e9)
     print(f"HARDSEA at its published Table V rate ({r['gops']} GOPS, {r['gops_w']} GOPS/W) on bert-base L=128 against "
-          f"the calibrated GPU (fused): speed-up {g['latency_s'][0] / t_pub:.2f}x, energy efficiency "
-          f"{r['gops_w'] * 1e-3 / g['tops_per_w'][0]:.0f}x")
+          f"the calibrated GPU (fused): speed-up {g.latency_s[0] / t_pub:.2f}x, energy efficiency "
+          f"{r['gops_w'] * 1e-3 / g.tops_per_w[0]:.0f}x")
     print(f"HARDSEA reports {r['speedup'][0]}-{r['speedup'][1]}x speed-up and {r['efficiency'][0]}-"
           f"{r['efficiency'][1]}x energy efficiency over a GPU; Table V [3P]: {r['gops']} GOPS, {r['gops_w']} GOPS/W")
     print(f"GPU: {gpu.calibration}; kernel_us {gpu.kernel_us:.2f}, gemm_efficiency {gpu.gemm_efficiency:.3f}, "
@@ -139,7 +160,6 @@ def spatten_topk_cycles(n: int, keep: float, rng, parallelism: int = 16, round_c
     """Cycles of one top-k over n random scores by SpAtten's rule (re-implemented, not copied): each round streams
     the surviving scores past a random pivot at ``parallelism`` per cycle plus ``round_cycles``, then keeps the
     side that holds the k-th largest."""
-    import numpy as np
 
     x, t, cyc = rng.random(n), int(keep * n), 0
     while x.size:
@@ -185,10 +205,10 @@ def capacity() -> None:
     for model in ("bert-base", "bert-large", "gpt2", "llama-3.2-1b"):
         shape = get_shape(model)
         r = evaluate(model, spec, [128], slc_rate=10, gen_tokens=1)
-        pus = r["info"]["pus_per_layer"]
+        pus = r.info.pus_per_layer
         gen = "—"
         if shape.decoder:
-            gen = f"{evaluate(model, spec, [128], slc_rate=10, batch=8, gen_tokens=128)['info']['digital_room_tokens']:,}"
+            gen = f"{evaluate(model, spec, [128], slc_rate=10, batch=8, gen_tokens=128).info.digital_room_tokens:,}"
         cells = []
         for L in (65_536, 1_000_000):
             try:
@@ -196,7 +216,7 @@ def capacity() -> None:
                 cells.append("priced")
             except UserError:
                 cells.append("refused")
-        print(f"| {model} | {pus} | {stage_bits(spec, pus) / 8 / 2**20:,.0f} | {r['info']['digital_room_tokens']:,} "
+        print(f"| {model} | {pus} | {stage_bits(spec, pus) / 8 / 2**20:,.0f} | {r.info.digital_room_tokens:,} "
               f"| {gen} | {cells[0]} | {cells[1]} |")
 
 

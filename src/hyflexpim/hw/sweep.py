@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import sys
 
-from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 from hyflexpim.chip.spec import load_spec
+from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 
 MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
 RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
@@ -22,8 +22,8 @@ def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None 
     ref_spec = load_spec(reference, overrides if reference in ("all_slc", "all_mlc") else None)
     hy, ref = compare(model, seq, spec=load_spec("hyflexpim", overrides), baselines=(ref_spec,), slc_rate=rate,
                       batch=batch, mode=mode, gen_tokens=gen_tokens)
-    thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
-    eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
+    thr = [a / b for a, b in zip(hy.throughput_tok_s, ref.throughput_tok_s)]
+    eff = [a / b for a, b in zip(hy.tops_per_w, ref.tops_per_w)]
     return thr, eff
 
 
@@ -69,7 +69,7 @@ def adc() -> None:
                                 "adc_time_scales_with_bits": scales}}
                 r = evaluate("bert-base", load_spec("hyflexpim", o), [128], slc_rate=10.0)
                 thr, eff = gains("bert-base", 10.0, [128], o)
-                print(f"    {bits} bits: {r['throughput_tok_s'][0]:.3g} tok/s, {r['tops_per_w'][0]:.3g} TOPS/W, "
+                print(f"    {bits} bits: {r.throughput_tok_s[0]:.3g} tok/s, {r.tops_per_w[0]:.3g} TOPS/W, "
                       f"gain over all-SLC {thr[0]:.2f}x / {eff[0]:.2f}x")
 
 
@@ -106,9 +106,9 @@ def breakdown() -> None:
     for L in (128, 8192):
         for key in ("hyflexpim", "all_slc"):
             r = evaluate("bert-base", key, [L], slc_rate=10.0)
-            tot = r["energy_per_inference_j"][0]
-            parts = ", ".join(f"{k} {v[0] / tot:.1%}" for k, v in r["energy_by_component_j"].items())
-            print(f"bert-base L={L} {key}: {r['energy_per_token_j'][0] * 1e6:.1f} uJ/token: {parts}")
+            tot = r.energy_per_inference_j[0]
+            parts = ", ".join(f"{k} {v[0] / tot:.1%}" for k, v in r.energy_by_component_j.items())
+            print(f"bert-base L={L} {key}: {r.energy_per_token_j[0] * 1e6:.1f} uJ/token: {parts}")
 
 
 def totals() -> None:
@@ -140,12 +140,12 @@ def decoder() -> None:
         for g in (0, 128):
             hy, ref = compare(m, DEFAULT_SEQ_LENS, slc_rate=10.0, baselines=("all_slc",), batch=batch, mode=mode,
                               gen_tokens=g)
-            thr = [a / b for a, b in zip(hy["throughput_tok_s"], ref["throughput_tok_s"])]
-            eff = [a / b for a, b in zip(hy["tops_per_w"], ref["tops_per_w"])]
-            cells.append(f"{hy['mode']:10s} throughput {_fmt(thr)}  TOPS/W {_fmt(eff)}")
-        i, j = hy["info"], ref["info"]
-        print(f"  {m:13s} batch {str(batch):4s} {mode:9s} PUs/layer {i['pus_per_layer']} (all-SLC {j['pus_per_layer']}) "
-              f"chips {i['chips']} (all-SLC {j['chips']})")
+            thr = [a / b for a, b in zip(hy.throughput_tok_s, ref.throughput_tok_s)]
+            eff = [a / b for a, b in zip(hy.tops_per_w, ref.tops_per_w)]
+            cells.append(f"{hy.mode:10s} throughput {_fmt(thr)}  TOPS/W {_fmt(eff)}")
+        i, j = hy.info, ref.info
+        print(f"  {m:13s} batch {batch!s:4s} {mode:9s} PUs/layer {i.pus_per_layer} (all-SLC {j.pus_per_layer}) "
+              f"chips {i.chips} (all-SLC {j.chips})")
         for c in cells:
             print(f"      {c}")
     print("prefill vs SLC rate, L=128 (head on the last token | on every token, mapping.head_tokens: all, as the "
@@ -160,7 +160,7 @@ def decoder() -> None:
 
 def _linear(r: dict) -> float:
     lin = ("q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out")
-    return sum(v[0] for k, v in r["energy_by_role_j"].items() if k in lin)
+    return sum(v[0] for k, v in r.energy_by_role_j.items() if k in lin)
 
 
 def reference() -> None:
@@ -172,9 +172,9 @@ def reference() -> None:
     rows.append(("TOPS/W vs all-SLC INT8 (max)", "1.45x", f"{best_e[0]:.2f}x", f"{best_e[1]}, {best_e[2]:.0f}% SLC, L=128"))
     for model, task, ref_e, ref_s in (("bert-base", "GLUE", 4.94, 10.6), ("gpt2", "WikiText-2", 4.69, 46.0)):
         hy, sp = compare(model, [128], slc_rate=10.0, baselines=("sprint",))
-        e = sp["energy_per_inference_j"][0] / hy["energy_per_inference_j"][0]
+        e = sp.energy_per_inference_j[0] / hy.energy_per_inference_j[0]
         lin = _linear(sp) / _linear(hy)
-        t = hy["throughput_tok_s"][0] / sp["throughput_tok_s"][0]
+        t = hy.throughput_tok_s[0] / sp.throughput_tok_s[0]
         rows.append((f"end-to-end energy vs SPRINT ({task})", f"{ref_e}x", f"{e:.2f}x (linear layers {lin:.2f}x)",
                      f"{model}, 10% SLC, L=128, batch 1"))
         rows.append((f"speed-up vs SPRINT ({task})", f"{ref_s}x", f"{t:.1f}x", f"{model}, 10% SLC, L=128, batch 1"))
@@ -184,8 +184,8 @@ def reference() -> None:
     one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"tensor_parallel": 1}}), [128], slc_rate=10.0)
     for n, ref in ((2, "1.99x"), (4, "(2x / 4x chips: 1.96x / 3.65x)")):
         r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"tensor_parallel": n}}), [128], slc_rate=10.0)
-        rows.append((f"{n} PUs per layer vs 1", ref, f"{r['throughput_tok_s'][0] / one['throughput_tok_s'][0]:.2f}x",
-                     f"bert-base, 10% SLC, L=128, {r['info']['chips']} chip(s)"))
+        rows.append((f"{n} PUs per layer vs 1", ref, f"{r.throughput_tok_s[0] / one.throughput_tok_s[0]:.2f}x",
+                     f"bert-base, 10% SLC, L=128, {r.info.chips} chip(s)"))
     print("| ratio | reference | this model | setting |")
     print("|---|---|---|---|")
     for r in rows:
@@ -203,11 +203,11 @@ def scaling() -> None:
             for chips in (2, 4):
                 r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": chips, "scaling": mode}}), [128],
                              slc_rate=10.0, batch=batch)
-                i = r["info"]
-                what = (f"{i['replicas']} copies" if mode == "data" else f"{i['pus_per_layer']} PUs/layer") + \
-                    f", {i['pus_used'] * i['replicas']} PUs used"
-                e = r["energy_per_inference_j"][0] / one["energy_per_inference_j"][0]
-                cells.append(f"{chips} chips {r['throughput_tok_s'][0] / one['throughput_tok_s'][0]:.2f}x "
+                i = r.info
+                what = (f"{i.replicas} copies" if mode == "data" else f"{i.pus_per_layer} PUs/layer") + \
+                    f", {i.pus_used * i.replicas} PUs used"
+                e = r.energy_per_inference_j[0] / one.energy_per_inference_j[0]
+                cells.append(f"{chips} chips {r.throughput_tok_s[0] / one.throughput_tok_s[0]:.2f}x "
                              f"({what}, energy {e:.2f}x)")
             print(f"  batch {batch:3d} {mode:8s}: " + "   ".join(cells))
 
@@ -230,14 +230,14 @@ def baselines() -> None:
             for i, L in enumerate((128, 512)):
                 def f(a, b, metric, i=i, model=model):
                     r, ref = compare(model, [128, 512], spec=a, baselines=(b,), slc_rate=10.0)
-                    return r[metric][i] / ref[metric][i]
+                    return getattr(r, metric)[i] / getattr(ref, metric)[i]
                 cells = []
                 for metric in ("throughput_tok_s", "tops_per_w"):
                     g = band(lambda a, b, m=metric: f(a, b, m), hy_fixed, key)
                     both = band(lambda a, b, m=metric: f(a, b, m), hy, key)
                     cells.append(f"{g[0]:.2f}x ({g[1]:.2f}-{g[2]:.2f}; {both[1]:.2f}-{both[2]:.2f})")
                 g = evaluate(model, key, [L])
-                print(f"| {key} | {model} | {L} | {g['latency_s'][0] * 1e3:.3f} ms | {g['tops_per_w'][0]:.2f} | "
+                print(f"| {key} | {model} | {L} | {g.latency_s[0] * 1e3:.3f} ms | {g.tops_per_w[0]:.2f} | "
                       f"{cells[0]} | {cells[1]} |")
     for key in ("gpu_a100", "gpu_h100"):
         print(f"{key}: {load_spec(key).calibration}")
@@ -245,7 +245,7 @@ def baselines() -> None:
         for metric, what in (("energy_per_inference_j", "energy"), ("throughput_tok_s", "speed-up")):
             def f(a, b, metric=metric):
                 hy, ref = compare(model, [128], spec=a, baselines=(b,), slc_rate=10.0)
-                v = ref[metric][0] / hy[metric][0]
+                v = getattr(ref, metric)[0] / getattr(hy, metric)[0]
                 return 1 / v if metric == "throughput_tok_s" else v
             point, lo, hi, rows = band(f, "hyflexpim", key)
             mine = [r for r in rows if r[0] in load_spec(key).ranges]

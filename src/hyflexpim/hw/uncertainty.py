@@ -65,7 +65,7 @@ def gain_bands(subject, spec, reference: str, seq, batch=1, gen_tokens: int = 12
         def f(a, b):
             r = compare(subject, seq, spec=a, baselines=(b,), batch=batch, gen_tokens=gen_tokens, shape=shape,
                         mode=mode, slc_rate=slc_rate)
-            return r[0][metric][i] / r[1][metric][i]
+            return getattr(r[0], metric)[i] / getattr(r[1], metric)[i]
         return f
 
     lines = []

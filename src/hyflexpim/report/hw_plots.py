@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hyflexpim.hw.results import HwResult
 from hyflexpim.report.png import outside_legend, pyplot, save_png
 
 _save = save_png
@@ -12,28 +13,28 @@ _save = save_png
 STYLES = [("o", "-"), ("s", "--"), ("D", ":"), ("^", "-."), ("v", "-"), ("P", "--"), ("*", ":"), ("X", "-.")]
 
 
-def write_plots(results: list[dict], out: Path, title: str = "") -> list[Path]:
+def write_plots(results: list[HwResult], out: Path, title: str = "") -> list[Path]:
     """Throughput and TOPS/W against the sequence length, one line per design (each its own marker and dash, so
     designs that coincide stay visible), legends outside the axes; and the energy breakdown."""
     plt = pyplot()
     out = Path(out)
     paths = []
-    title = title or results[0]["model"]
-    modes = len({r.get("mode") for r in results}) > 1  # a decoder's prefill and generation: label each line
+    title = title or results[0].model or ""
+    modes = len({r.mode for r in results}) > 1  # a decoder's prefill and generation: label each line
 
-    def design(r: dict) -> str:
-        return r["spec"] + (f" [{r.get('mode')}]" if modes else "")
+    def design(r: HwResult) -> str:
+        return f"{r.spec}" + (f" [{r.mode}]" if modes else "")
 
     for metric, label, name in (("throughput_tok_s", "throughput (tokens/s)", "throughput_vs_seq.png"),
                                 ("tops_per_w", "energy efficiency (TOPS/W)", "efficiency_vs_seq.png")):
         fig, ax = plt.subplots(figsize=(7.5, 4))
         for i, r in enumerate(results):
             marker, dash = STYLES[i % len(STYLES)]
-            ax.plot(r["seq_lens"], r[metric], marker=marker, ls=dash, ms=7 - 0.5 * (i % 4), alpha=0.85,
-                    label=design(r) + (f" ({r['slc_rate']:g} % SLC)" if r.get("key") == "hyflexpim"
-                                     and r.get("slc_rate") is not None else ""))
+            ax.plot(r.seq_lens, getattr(r, metric), marker=marker, ls=dash, ms=7 - 0.5 * (i % 4), alpha=0.85,
+                    label=design(r) + (f" ({r.slc_rate:g} % SLC)" if r.key == "hyflexpim"
+                                       and r.slc_rate is not None else ""))
         ax.set_xscale("log", base=2)
-        ax.set_xticks(results[0]["seq_lens"], [str(L) for L in results[0]["seq_lens"]])
+        ax.set_xticks(results[0].seq_lens, [str(L) for L in results[0].seq_lens])
         ax.set_yscale("log")
         ax.set_xlabel("sequence length (tokens)")
         ax.set_ylabel(label)
@@ -42,17 +43,17 @@ def write_plots(results: list[dict], out: Path, title: str = "") -> list[Path]:
         outside_legend(ax)
         paths.append(_save(fig, out / name))
 
-    pim = [r for r in results if r["energy_by_role_j"]]
+    pim = [r for r in results if r.energy_by_role_j]
     fig, axes = plt.subplots(1, len(pim), figsize=(3.6 * len(pim), 3.8), sharey=True, squeeze=False)
     for ax, r in zip(axes[0], pim):
-        x = [str(L) for L in r["seq_lens"]]
+        x = [str(L) for L in r.seq_lens]
         bottom = [0.0] * len(x)
-        total = r["energy_per_inference_j"]
-        for cat, vals in r["energy_by_component_j"].items():
+        total = r.energy_per_inference_j
+        for cat, vals in r.energy_by_component_j.items():
             vals = [100 * v / t for v, t in zip(vals, total)]
             ax.bar(x, vals, bottom=bottom, label=cat)
             bottom = [b + v for b, v in zip(bottom, vals)]
-        e = r["energy_per_token_j"]
+        e = r.energy_per_token_j
         ax.set_title(f"{design(r)}\n{e[0] * 1e6:.3g} .. {e[-1] * 1e6:.3g} uJ/token", fontsize=7)
         ax.set_xlabel("sequence length")
         ax.tick_params(axis="x", labelsize=7)

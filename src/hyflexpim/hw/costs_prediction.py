@@ -1,0 +1,152 @@
+"""The prediction part of the PIM cost: deciding which attention entries to compute (``spec.prediction``).
+
+A registry keyed by predictor kind (``PREDICTORS``): each entry prices its predictor's scoring (lane operations
+per entry and NOR steps per operation), its table build (centroid dot products per token and head, on the analog
+array), its adds per entry on an attention-only design, and says what it keeps resident in the digital PIM (bits
+per key and head) and whether it selects (top-k). Every kind that selects then streams its scores through the
+top-k engines (SpAtten's quick-select). A new predictor is one ``register_predictor`` call; no caller branches
+on the kind.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from hyflexpim.chip.spec import PimSpec, Prediction
+from hyflexpim.config import Registry
+from hyflexpim.hw.mapping import cells_per_weight
+
+
+def _none(pr: Prediction) -> int:
+    return 0
+
+
+@dataclass(frozen=True)
+class Predictor:
+    """How one predictor kind is priced.
+
+    ``scoring(spec, head_dim)``: (lane operations per entry, NOR steps per operation) on the digital PIM;
+    ``table_dots(pr)``: centroid dot products per token and head (the query's table and the key's codes);
+    ``adds_per_entry(pr)``: table entries gathered and added per entry (an attention-only design's adds);
+    ``code_bits(pr)``: bits kept resident per key and head (capacity); ``selects``: top-k after scoring."""
+
+    scoring: Callable[[PimSpec, float], tuple[float, float]]
+    table_dots: Callable[[Prediction], int] = _none
+    adds_per_entry: Callable[[Prediction], int] = _none
+    code_bits: Callable[[Prediction], int] = _none
+    selects: bool = True
+
+
+PREDICTORS: Registry[Predictor] = Registry("prediction kind")
+
+
+def register_predictor(kind: str, predictor: Predictor, replace: bool = False) -> Predictor:
+    return PREDICTORS.register(kind, predictor, replace)
+
+
+def _write_ratio(spec: PimSpec) -> float:
+    d = spec.digital
+    nor_ns = spec.comp(d.pim).latency_ns
+    return (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
+
+
+register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False))
+register_predictor("exact", Predictor(lambda spec, hd: (hd, spec.digital.mac_steps(*spec.digital.qk_bits))))
+register_predictor("low_bit", Predictor(
+    lambda spec, hd: (hd, spec.digital.mac_steps(spec.prediction.bits, spec.prediction.bits))))
+register_predictor("page_bound", Predictor(
+    lambda spec, hd: (2 * hd / spec.prediction.page, spec.digital.mac_steps(*spec.digital.qk_bits))))
+register_predictor("pq", Predictor(  # gather M table entries, add them; table (query) + codes (key) per token, head
+    lambda spec, hd: (1.0, spec.prediction.subspaces * spec.prediction.lut_bits
+                      * (spec.digital.add_per_bit + _write_ratio(spec))),
+    table_dots=lambda pr: 2 * pr.subspaces * pr.centroids,
+    adds_per_entry=lambda pr: pr.subspaces,
+    code_bits=lambda pr: pr.subspaces * math.ceil(math.log2(max(pr.centroids, 2)))))
+register_predictor("accumulated", Predictor(
+    lambda spec, hd: (1.0, spec.digital.add_per_bit * spec.digital.sv_bits[0])))
+
+
+def predictor(pr: Prediction) -> Predictor:
+    return PREDICTORS.get(pr.kind, "prediction.kind")
+
+
+def topk_visits(keep: float) -> float:
+    """Expected scores streamed per entry when random-pivot quick-select (SpAtten's top-k engine) keeps the share
+    ``keep`` of a long row: 2 + 2k·ln(1/k) + 2(1-k)·ln(1/(1-k)) (the expected comparisons of Hoare's selection,
+    n -> infinity); 0 when every entry is kept (nothing to select). With ~2·ln(n) rounds per row this is within
+    ~7 % of the cycles of SpAtten's own latency model (TopKLatencyModel.scala) at n = 128 .. 65,536 (docs/hw.md)."""
+    if keep >= 1.0:
+        return 0.0
+    k = max(keep, 1e-12)
+    return 2.0 + 2.0 * k * math.log(1.0 / k) + 2.0 * (1.0 - k) * math.log(1.0 / (1.0 - k))
+
+
+def topk_rounds(row_len: Any) -> Any:
+    """Expected quick-select rounds over a row of ``row_len`` scores (~2·ln n; at least one)."""
+    return 2.0 * np.log(np.maximum(row_len, 2.0))
+
+
+@dataclass(frozen=True)
+class PredictionCost:
+    """The prediction part, per (query, key, head) entry: ``units`` lane operations of ``steps`` NOR steps each;
+    ``topk_visits`` scores streamed through the top-k engines, ``topk_ns_per_entry`` and ``topk_round_ns`` per
+    quick-select round of a row (per digital module); ``energy_pj`` per entry; per token and head the table build's
+    ``conversions_per_token`` SLC conversions and ``driver_row_bits_per_token`` driven row bits."""
+
+    units: float
+    steps: float
+    selects: bool
+    topk_visits: float
+    topk_ns_per_entry: float
+    topk_round_ns: float
+    energy_pj: float
+    conversions_per_token: float
+    driver_row_bits_per_token: float
+
+    def add_time(self, t_pim: Any, *, lay: Any, n: Any, ctx: Any, heads: int, lanes: Any, sfus: Any, adcs: Any,
+                 nor_ns: float, t_conv_slc: float) -> Any:
+        """``t_pim`` (ns per stage) plus deciding which entries to compute: every entry of every head scored, then
+        top-k per row, then the table build on the analog arrays (nothing when the predictor does not select)."""
+        if not self.selects:
+            return t_pim
+        t_pim = t_pim + np.ceil(ctx * heads * self.units * lay / lanes) * self.steps * nor_ns
+        rows = lay * n * heads  # (query, head) rows, each of ctx / n entries on average
+        t_pim = t_pim + (lay * ctx * heads * self.topk_ns_per_entry
+                         + rows * topk_rounds(ctx / np.maximum(n, 1)) * self.topk_round_ns) / sfus
+        return t_pim + lay * n * heads * self.conversions_per_token * t_conv_slc / adcs
+
+    def energy_pj_total(self, entries: Any, n_tok: Any, n_layers: float, heads: int, conv_pj_slc: float,
+                        driver_pj: float) -> Any:
+        """pJ per inference: scoring and selection over ``entries`` per layer and head, the table build per token."""
+        return (entries * n_layers * heads * self.energy_pj
+                + n_tok * n_layers * heads * (self.conversions_per_token * conv_pj_slc
+                                              + self.driver_row_bits_per_token * driver_pj))
+
+
+def prediction_costs(spec: PimSpec, head_dim: float, keep: float | None = None) -> PredictionCost:
+    """Work of deciding which entries to compute (``spec.prediction``), per (query, key, head) entry, priced by its
+    kind's ``Predictor``; then the top-k engines (``prediction.topk``, ``topk_engines`` per digital module) stream
+    ``topk_visits`` scores per entry. A table-building predictor (PQ) builds, per token and head, its lookup table
+    (the M·K centroid dot products of the query) and the codes of the key (its M·K dot products): each dot product
+    reads an INT8 centroid stored bit-sliced in SLC columns (``cells_per_weight`` SLC = 8 columns) with
+    ``input_bits`` bit-serial input bits, and drives head_dim/M rows per input bit.
+    ``keep``: the share of entries kept (default ``digital.attention_density``)."""
+    pr, d = spec.prediction, spec.digital
+    keep = d.attention_density if keep is None else keep
+    p = predictor(pr)
+    units, steps = p.scoring(spec, head_dim)  # lane operations per entry, NOR steps per operation
+    topk = spec.comp(pr.topk)
+    visits = topk_visits(keep) if p.selects else 0.0
+    dots = p.table_dots(pr)
+    return PredictionCost(
+        units=units, steps=steps, selects=p.selects, topk_visits=visits,
+        topk_ns_per_entry=visits * (topk.latency_ns or 1.0 / spec.clock_ghz) / pr.topk_engines,
+        topk_round_ns=pr.topk_round_cycles / spec.clock_ghz * (visits > 0) / pr.topk_engines,
+        energy_pj=units * steps * spec.comp(d.pim).energy_pj + visits * topk.energy_pj,
+        conversions_per_token=dots * spec.analog.input_bits * cells_per_weight(spec, True),
+        driver_row_bits_per_token=dots * head_dim / pr.subspaces * spec.analog.input_bits)
