@@ -92,7 +92,7 @@ def test_encoding_recipe_reaches_both_sides():
     chip = hw.chip()
     assert chip.analog.encoding == "sign_magnitude_test"
     r = hw_evaluate("bert-base", chip, [128])
-    assert r["info"]["cells_per_weight_mlc"] == 3 * 4  # three column groups of four 2-bit cells
+    assert r.info.cells_per_weight_mlc == 3 * 4  # three column groups of four 2-bit cells
 
 
 def test_design_recipe_by_name_and_unknown_names():

@@ -69,11 +69,11 @@ def test_price_plans_reads_the_architecture_from_the_plan_not_the_name():
     lines = []
     results = price_plans(plans, say=lines.append, seq_lens=(128, 512))
     assert len(lines) == 2 and "over all-SLC" in lines[0]
-    assert all(r["info"]["gen_tokens"] == 0 for res in results for r in res)  # priced as the encoder it is
+    assert all(r.info.gen_tokens == 0 for res in results for r in res)  # priced as the encoder it is
     from hyflexpim.hw import BASELINES
 
     assert len([row for res in results for row in rows(res)]) == 2 * (1 + len(BASELINES)) * 2
-    assert [r["slc_rate"] for r in (res[0] for res in results)] == [5.0, 20.0]  # percent, as everywhere
+    assert [r.slc_rate for r in (res[0] for res in results)] == [5.0, 20.0]  # percent, as everywhere
 
 
 def test_cli_prices_the_attention_only_design_and_a_sparse_plan(tmp_path):
@@ -116,7 +116,7 @@ def test_decoder_is_priced_in_both_modes_side_by_side(tmp_path):
 
     lines = []
     res = price_plans([uniform_plan(get_shape("gpt2"), 10)], say=lines.append, seq_lens=(128,), baselines=("all_slc",))
-    assert [x["mode"] for x in res[0]] == ["prefill", "prefill", "generation", "generation"]
+    assert [x.mode for x in res[0]] == ["prefill", "prefill", "generation", "generation"]
     assert [line.split(":")[0] for line in lines] == ["hw prefill", "hw generation"]
     enc = price_plans([uniform_plan(get_shape("minilm-l6"), 10)], say=lines.append, seq_lens=(128,), baselines=("all_slc",))
-    assert [x["mode"] for x in enc[0]] == ["encoder", "encoder"]
+    assert [x.mode for x in enc[0]] == ["encoder", "encoder"]

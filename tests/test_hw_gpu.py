@@ -45,8 +45,8 @@ def test_monotone_in_batch(model):
     lat, per_seq = [], []
     for b in (1, 2, 4, 8, 16, 64, 128):
         r = evaluate(model, "gpu_a100", [128, 512], batch=b, gen_tokens=16)
-        lat.append(r["latency_s"])
-        per_seq.append([t / b for t in r["latency_s"]])
+        lat.append(r.latency_s)
+        per_seq.append([t / b for t in r.latency_s])
     for i in range(2):
         assert all(a[i] < b[i] for a, b in zip(lat, lat[1:]))  # a bigger batch takes longer
         assert all(a[i] > b[i] for a, b in zip(per_seq, per_seq[1:]))  # and less time per sequence
@@ -55,18 +55,18 @@ def test_monotone_in_batch(model):
 def test_kernel_structure_and_energy():
     a100 = load_spec("gpu_a100")
     r = evaluate("bert-base", a100, [128])
-    assert r["info"]["kernel_launches"] == [12 * 7 + 1 + 2]  # 7 per layer, embedding, pooler + classifier
-    assert r["bottleneck_stage"] == ["kernel overhead"]  # batch 1 is bound by per-kernel costs
-    assert sum(v[0] for v in r["energy_by_role_j"].values()) == pytest.approx(r["energy_per_inference_j"][0])
-    assert r["energy_per_inference_j"][0] == pytest.approx(a100.operating_power_w * r["latency_s"][0])
+    assert r.info.kernel_launches == [12 * 7 + 1 + 2]  # 7 per layer, embedding, pooler + classifier
+    assert r.bottleneck_stage == ("kernel overhead",)  # batch 1 is bound by per-kernel costs
+    assert sum(v[0] for v in r.energy_by_role_j.values()) == pytest.approx(r.energy_per_inference_j[0])
+    assert r.energy_per_inference_j[0] == pytest.approx(a100.operating_power_w * r.latency_s[0])
     tdp = evaluate("bert-base", load_spec("gpu_a100", {"energy_model": "tdp"}), [128])
-    assert tdp["energy_per_inference_j"][0] == pytest.approx(a100.tdp_w * r["latency_s"][0])
+    assert tdp.energy_per_inference_j[0] == pytest.approx(a100.tdp_w * r.latency_s[0])
     unfused = evaluate("bert-base", load_spec("gpu_a100", {"fused_attention": False, "fused_epilogues": False}),
                        [128])
-    assert unfused["info"]["kernel_launches"][0] == 87 + 12 * (2 + 2 + 1)  # 3 attention, 2 adds, 2 norms, 1 act
+    assert unfused.info.kernel_launches[0] == 87 + 12 * (2 + 2 + 1)  # 3 attention, 2 adds, 2 norms, 1 act
     dec = evaluate("gpt2", a100, [128], gen_tokens=32)
     pre = evaluate("gpt2", a100, [128], gen_tokens=0)
-    assert dec["latency_s"][0] > pre["latency_s"][0] + 32 * 12 * 5 * a100.kernel_us * 1e-6  # a step per token
+    assert dec.latency_s[0] > pre.latency_s[0] + 32 * 12 * 5 * a100.kernel_us * 1e-6  # a step per token
 
 
 def test_attention_only_counts_q_k_v_and_the_scores():
@@ -74,12 +74,12 @@ def test_attention_only_counts_q_k_v_and_the_scores():
     shape = get_shape("bert-base")
     fused = roofline_attention(a100, shape, [128, 2048], 1, 0)
     unfused = roofline_attention(load_spec("gpu_a100", {"fused_attention": False}), shape, [128, 2048], 1, 0)
-    assert unfused["latency_s"][1] > 3 * fused["latency_s"][1]  # the L x L scores through DRAM
+    assert unfused.latency_s[1] > 3 * fused.latency_s[1]  # the L x L scores through DRAM
     hd = shape.hidden / shape.heads
     macs = 2 * 2048 ** 2 * hd * shape.heads * shape.layers
     qkv_ctx_bytes = 4 * 2048 * shape.hidden * shape.layers
     floor = max(macs / (a100.peak_tmacs * 1e12 * a100.gemm_efficiency), qkv_ctx_bytes / (a100.mem_gbps * 1e9))
-    assert fused["latency_s"][1] == pytest.approx(floor + shape.layers * a100.kernel_us * 1e-6, rel=1e-9)
+    assert fused.latency_s[1] == pytest.approx(floor + shape.layers * a100.kernel_us * 1e-6, rel=1e-9)
 
 
 def test_h100_is_marked_not_calibrated_and_inherits_the_a100_fit():

@@ -97,8 +97,8 @@ def test_real_plan_is_priced_with_its_own_architecture():
     plan = Plan(package_version=__version__, model_name="tiny", model_fingerprint="x", architecture=TINY,
                 matrices=_tiny_matrices())
     r = evaluate(plan, "hyflexpim", [16, 32])
-    assert r["info"]["stages"] == 2  # layer 0 + the stage outside the layers (digital head)
-    assert all(v > 0 for v in r["throughput_tok_s"])
+    assert r.info.stages == 2  # layer 0 + the stage outside the layers (digital head)
+    assert all(v > 0 for v in r.throughput_tok_s)
 
 
 def test_plan_missing_a_matrix_of_its_architecture_is_refused():
@@ -124,7 +124,7 @@ def test_format_1_plan_is_migrated_with_a_note(tmp_path):
     assert (a.layers, a.hidden, a.heads, a.kv_heads, a.ffn, a.decoder) == (b.layers, b.hidden, b.heads, b.kv_heads,
                                                                              b.ffn, False)
     r = evaluate(plan, "hyflexpim", [128], decoder=True)  # the user may say what format 1 could not
-    assert r["info"]["gen_tokens"] == 128
+    assert r.info.gen_tokens == 128
 
 
 def test_gqa_shapes_and_gated_mlp():
@@ -168,4 +168,4 @@ def test_mlc_of_1_to_4_bits_is_priced(bits):
     ref = map_plan(plan, load_spec("hyflexpim")).arrays_used
     assert (arrays < ref) == (bits > 2) and (arrays > ref) == (bits < 2)
     r = evaluate("bert-base", spec, [128], slc_rate=0)
-    assert r["info"]["cells_per_weight_mlc"] == -(-8 // bits) and r["throughput_tok_s"][0] > 0
+    assert r.info.cells_per_weight_mlc == -(-8 // bits) and r.throughput_tok_s[0] > 0

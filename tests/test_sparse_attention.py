@@ -101,8 +101,8 @@ def test_sparse_kinds_through_the_hardware_config_price_their_keep_and_predictor
     dense, pq = (price(p, "hyflexpim", [4096]) for p in (plan, sparse))
     free = price(sparse.model_copy(update={"attention": sparse.attention.model_copy(update={"params": {}})}),
                  "hyflexpim", [4096])
-    assert pq["energy_by_role_j"]["prediction"][0] > 0 and "prediction" not in free["energy_by_role_j"]
-    assert dense["throughput_tok_s"][0] < pq["throughput_tok_s"][0] < free["throughput_tok_s"][0]
+    assert pq.energy_by_role_j["prediction"][0] > 0 and "prediction" not in free.energy_by_role_j
+    assert dense.throughput_tok_s[0] < pq.throughput_tok_s[0] < free.throughput_tok_s[0]
     twin = apply_plan(model, plan, HardwareConfig(noise={"kind": "ideal"}, attention={"kind": "window", "keep": 0.5}))
     with torch.no_grad():
         out = twin(input_ids=lm_batches(1)[0]["input_ids"]).logits
