@@ -20,8 +20,14 @@ def write_results(results: list[HwResult], out: Path) -> list[Path]:
     return write_table(rows(results), results, Path(out))
 
 
-def write_table(table: list[dict], results: list[HwResult], out: Path) -> list[Path]:
-    """hw_results.csv (the flat table) and hw_results.json (the full results), atomically."""
+def _json(x: HwResult | list) -> dict | list:
+    """The JSON form of a result, or of a list of them (a run's: one list per plan)."""
+    return x.as_dict() if isinstance(x, HwResult) else [_json(v) for v in x]
+
+
+def write_table(table: list[dict], results: list[HwResult] | list[list[HwResult]], out: Path) -> list[Path]:
+    """hw_results.csv (the flat table) and hw_results.json (the full results: a list of results, or a run's list
+    per plan), atomically."""
     keys: list[str] = []
     for row in table:
         keys += [k for k in row if k not in keys]
@@ -30,7 +36,7 @@ def write_table(table: list[dict], results: list[HwResult], out: Path) -> list[P
     w.writeheader()
     w.writerows(table)
     return [write_atomic(out / "hw_results.csv", buf.getvalue()),
-            write_atomic(out / "hw_results.json", json.dumps([r.as_dict() for r in results], indent=1))]
+            write_atomic(out / "hw_results.json", json.dumps(_json(results), indent=1))]
 
 
 def by_mode(results: list[HwResult]) -> list[list[HwResult]]:
