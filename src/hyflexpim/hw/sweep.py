@@ -11,6 +11,7 @@ import sys
 
 from hyflexpim.chip.spec import load_spec
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
+from hyflexpim.hw.results import HwResult
 
 MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
 RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
@@ -158,7 +159,7 @@ def decoder() -> None:
             print(f"  {m:13s} head on {head:4s}: prefill {_fmt(thr)}   generation {_fmt(gen)}   (SLC 0 10 30 100 %)")
 
 
-def _linear(r: dict) -> float:
+def _linear(r: HwResult) -> float:
     lin = ("q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out")
     return sum(v[0] for k, v in r.energy_by_role_j.items() if k in lin)
 
