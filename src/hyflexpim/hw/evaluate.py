@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
@@ -93,9 +94,21 @@ def _labels(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], gen_tokens:
             "seq_lens": seq, "slc_rate": plan.policy.get("slc_rate")}
 
 
-def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | str, gen_tokens: int) -> HwResult:
+def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | str, gen_tokens: int,
+         **info: str) -> HwResult:
+    """``sp``'s cost model on ``plan``, labelled; ``info``: run labels to set in its info (``compare``, ``scope``)."""
     out = COST_MODELS.get(sp.kind, "spec kind")(plan, shp, sp, seq, batch, gen_tokens)
-    return out.replace(**_labels(plan, shp, sp, seq, gen_tokens))
+    return _label(out, plan, shp, sp, seq, gen_tokens, **info)
+
+
+def _label(out: HwResult, plan: Plan, shp: Architecture, sp: Spec, seq: list[int], gen_tokens: int,
+           key: str | None = None, **info: str) -> HwResult:
+    changes: dict = _labels(plan, shp, sp, seq, gen_tokens)
+    if key is not None:
+        changes["key"] = key
+    if info:
+        changes["info"] = dataclasses.replace(out.info, **info)
+    return out.replace(**changes)
 
 
 def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
@@ -154,13 +167,13 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
     for ref, sp in zip(refs, equalise(plan, loaded, mode)):
         from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
 
+        key = "hyflexpim" if ref is spec else str(ref)
         if attention_only and sp.kind in ATTENTION_ON:
             b = shp.layers if batch == "fill" else batch
             r = roofline_attention(sp, shp, seq, b, gen_tokens, plan.attention.keep)  # keep: 1 when dense
-            r = r.replace(**_labels(plan, shp, sp, seq, gen_tokens)).with_info(scope="self-attention only")
+            out.append(_label(r, plan, shp, sp, seq, gen_tokens, key=key, scope="self-attention only", compare=mode))
         else:
-            r = _run(plan, shp, sp, seq, batch, gen_tokens)
-        out.append(r.replace(key="hyflexpim" if ref is spec else str(ref)).with_info(compare=mode))
+            out.append(_run(plan, shp, sp, seq, batch, gen_tokens, key=key, compare=mode))
     return out
 
 

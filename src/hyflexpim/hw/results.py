@@ -36,11 +36,15 @@ def plain(x: Any) -> Any:
 
 def series(x: Any) -> Series:
     """A per-length vector as a tuple of Python floats."""
-    return tuple(float(v) for v in np.atleast_1d(np.asarray(x, dtype=float)))
+    if type(x) is tuple:  # already one (a result copied by ``replace``)
+        return x
+    return tuple(np.atleast_1d(np.asarray(x, dtype=float)).ravel().tolist())
 
 
 def _energy(x: Any) -> Any:
     """A per-length energy as a tuple; a category that no stage priced stays a number (as it was computed)."""
+    if type(x) is tuple or type(x) is float:
+        return x
     return series(x) if np.ndim(x) else float(x)
 
 
