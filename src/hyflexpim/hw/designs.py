@@ -17,8 +17,19 @@ FILL_BASELINE = "as many sequences as layers (the PIM pipeline fill)"
 COST_MODELS: Registry[Callable[..., HwResult]] = Registry("cost model (spec kind)")
 
 
-def register_cost_model(kind: str, fn: Callable[..., HwResult], replace: bool = False) -> Callable[..., HwResult]:
+# spec kind -> the work its cost model prices: "model" (the whole model) or "self-attention only" (an attention-only
+# design: its baselines are then priced on the self-attention alone, hyflexpim.hw.attention_only.ATTENTION_ON)
+COST_SCOPES: Registry[str] = Registry("cost model scope (spec kind)")
+
+
+def register_cost_model(kind: str, fn: Callable[..., HwResult], replace: bool = False,
+                        scope: str = "model") -> Callable[..., HwResult]:
+    COST_SCOPES.register(kind, scope, replace)
     return COST_MODELS.register(kind, fn, replace)
+
+
+def prices_whole_model(kind: str) -> bool:
+    return COST_SCOPES.get(kind, "spec kind") == "model"
 
 
 def _keep(plan) -> float:
@@ -85,5 +96,5 @@ def _attention(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
 
 register_cost_model("pim", _pim)
 register_cost_model("roofline", _roofline)
-register_cost_model("attention", _attention)
+register_cost_model("attention", _attention, scope="self-attention only")
 register_cost_model("gpu", _gpu)

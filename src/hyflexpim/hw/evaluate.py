@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
-from hyflexpim.hw.designs import COST_MODELS
+from hyflexpim.hw.designs import COST_MODELS, prices_whole_model
 from hyflexpim.hw.results import METRICS, HwResult  # noqa: F401  (METRICS: re-exported)
 from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import Architecture, Plan
@@ -159,14 +159,14 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
         if key not in cache:
             cache[key] = ref if _is_spec(ref) else load_spec(ref)
         loaded.append(cache[key])
-    attention_only = loaded[0].kind == "attention"  # an attention-only design: every baseline on that work alone
-    if attention_only and any(sp.kind == "pim" for sp in loaded[1:]):
+    from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
+
+    attention_only = not prices_whole_model(loaded[0].kind)  # an attention-only design: every baseline on that work
+    if attention_only and any(sp.kind not in ATTENTION_ON and prices_whole_model(sp.kind) for sp in loaded[1:]):
         raise UserError(f"spec '{loaded[0].name}' prices the self-attention only: compare it with rooflines (GPUs) or "
                         "other attention-only designs, not with whole-model PIM designs")
     out = []
     for ref, sp in zip(refs, equalise(plan, loaded, mode)):
-        from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
-
         key = "hyflexpim" if ref is spec else str(ref)
         if attention_only and sp.kind in ATTENTION_ON:
             b = shp.layers if batch == "fill" else batch
