@@ -68,8 +68,8 @@ def test_headline_ratios_bert_base():
 
 def test_pu_totals_pinned():
     t = pu_totals(load_spec("hyflexpim"))
-    assert t["area_mm2"] == pytest.approx(75.29, abs=0.005)
-    assert t["power_w"] == pytest.approx(74.60, abs=0.005)
+    assert t.area_mm2 == pytest.approx(75.29, abs=0.005)
+    assert t.power_w == pytest.approx(74.60, abs=0.005)
 
 
 def test_energy_components_non_zero_where_they_should_be():

@@ -16,16 +16,16 @@ def test_all_builtin_specs_load():
 
 def test_pu_totals_match_reference():
     t = pu_totals(load_spec("hyflexpim"))
-    an, dg = t["analog"], t["digital"]
-    assert an["area_mm2"] == pytest.approx(11.24, rel=REL)
-    assert an["power_w"] == pytest.approx(22.34, rel=REL)
-    assert an["area_mm2_by_block"]["adc"] / an["area_mm2"] == pytest.approx(0.642, rel=REL)
-    assert an["power_w_by_block"]["adc"] / an["power_w"] == pytest.approx(0.55, rel=REL)
-    assert an["power_w_by_block"]["adc"] / (24 * 512) == pytest.approx(1e-3, rel=0.01)  # ~1 mW per ADC
-    assert dg["area_mm2"] == pytest.approx(64.05, rel=REL)
-    assert dg["power_w"] == pytest.approx(52.26, rel=REL)
-    assert dg["area_mm2_by_block"]["sfu"] / 8 == pytest.approx(4.79, rel=REL)
-    assert dg["power_w_by_block"]["sfu"] / 8 == pytest.approx(0.13889, rel=REL)
+    an, dg = t.analog, t.digital
+    assert an.area_mm2 == pytest.approx(11.24, rel=REL)
+    assert an.power_w == pytest.approx(22.34, rel=REL)
+    assert an.area_mm2_by_block["adc"] / an.area_mm2 == pytest.approx(0.642, rel=REL)
+    assert an.power_w_by_block["adc"] / an.power_w == pytest.approx(0.55, rel=REL)
+    assert an.power_w_by_block["adc"] / (24 * 512) == pytest.approx(1e-3, rel=0.01)  # ~1 mW per ADC
+    assert dg.area_mm2 == pytest.approx(64.05, rel=REL)
+    assert dg.power_w == pytest.approx(52.26, rel=REL)
+    assert dg.area_mm2_by_block["sfu"] / 8 == pytest.approx(4.79, rel=REL)
+    assert dg.power_w_by_block["sfu"] / 8 == pytest.approx(0.13889, rel=REL)
 
 
 def test_base_inheritance_overrides_only_mapping():

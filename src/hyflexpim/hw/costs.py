@@ -235,7 +235,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
             fits_one_chip=mp.chips == 1, slc_weight_fraction=mp.slc_weight_fraction,
             excluded_matrices=mp.excluded, batch=batch, gen_tokens=G,
             scaling=mp.scaling, replicas=mp.replicas,
-            peak_power_w_per_pu=pu["power_w"], area_mm2_per_pu=pu["area_mm2"],
+            peak_power_w_per_pu=pu.power_w, area_mm2_per_pu=pu.area_mm2,
             analog_ns_per_token_bottleneck=max(x.thr_ns for x in st),
             digital_room_tokens=room_tokens,
         ),

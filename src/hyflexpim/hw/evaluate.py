@@ -122,14 +122,14 @@ def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
 
     if mode == "min-chips" or not isinstance(specs[0], PimSpec):
         return specs
-    ref_area = pu_totals(specs[0])["area_mm2"]
+    ref_area = pu_totals(specs[0]).area_mm2
     # the family of the subject's PU (HyFlexPIM, all-SLC, all-MLC on the same chip); a design with another
     # PU (ASADI-like) keeps its own minimum and is compared per mm2
-    pim = [s for s in specs if isinstance(s, PimSpec) and abs(pu_totals(s)["area_mm2"] / ref_area - 1) < 0.01]
+    pim = [s for s in specs if isinstance(s, PimSpec) and abs(pu_totals(s).area_mm2 / ref_area - 1) < 0.01]
     if len(pim) < 2:
         return specs
     p0 = {id(s): map_plan(plan, s).pus_per_layer for s in pim}
-    area = {id(s): pu_totals(s)["area_mm2"] for s in pim}
+    area = {id(s): pu_totals(s).area_mm2 for s in pim}
     if mode == "iso-pus":
         target = {k: max(p0.values()) for k in p0}
     else:

@@ -8,6 +8,8 @@ step per lane per cycle; the SFU takes 256 inputs per cycle.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from hyflexpim.chip.spec import PimSpec
 
 
@@ -68,22 +70,40 @@ def digital_module(spec: PimSpec) -> dict[str, dict[str, float]]:
     }
 
 
-def pu_totals(spec: PimSpec) -> dict:
+@dataclass(frozen=True)
+class PartTotals:
+    """Area (mm2) and full-activity power (W) of all analog or all digital modules of a PU, and by block."""
+
+    area_mm2: float
+    power_w: float
+    area_mm2_by_block: dict[str, float]
+    power_w_by_block: dict[str, float]
+
+
+@dataclass(frozen=True)
+class PuTotals:
+    """Per-PU area and full-activity power: analog and digital parts, the NoC router's area, the totals."""
+
+    analog: PartTotals
+    digital: PartTotals
+    noc_area_mm2: float
+    area_mm2: float
+    power_w: float
+
+
+def _part(mod: dict[str, dict[str, float]], n: int) -> PartTotals:
+    area = {k: v * n for k, v in mod["area_mm2"].items()}
+    power = {k: v * n for k, v in mod["power_w"].items()}
+    return PartTotals(sum(area.values()), sum(power.values()), area, power)
+
+
+def pu_totals(spec: PimSpec) -> PuTotals:
     """Per-PU area and full-activity power: analog (all modules), digital (all modules), by block."""
-    am, dm = analog_module(spec), digital_module(spec)
-    na, nd = spec.pu.analog_modules, spec.pu.digital_modules
-    out = {"analog": {}, "digital": {}}
-    for part, mod, n in (("analog", am, na), ("digital", dm, nd)):
-        for q in ("area_mm2", "power_w"):
-            blocks = {k: v * n for k, v in mod[q].items()}
-            out[part][q] = sum(blocks.values())
-            out[part][q + "_by_block"] = blocks
-    noc = spec.comp(spec.chip.noc)
-    out["noc_area_mm2"] = noc.area_um2 * 1e-6
-    out["area_mm2"] = out["analog"]["area_mm2"] + out["digital"]["area_mm2"] + out["noc_area_mm2"]
-    out["power_w"] = out["analog"]["power_w"] + out["digital"]["power_w"]
-    return out
+    an = _part(analog_module(spec), spec.pu.analog_modules)
+    dg = _part(digital_module(spec), spec.pu.digital_modules)
+    noc = spec.comp(spec.chip.noc).area_um2 * 1e-6
+    return PuTotals(an, dg, noc, an.area_mm2 + dg.area_mm2 + noc, an.power_w + dg.power_w)
 
 
 def chip_area_mm2(spec: PimSpec) -> float:
-    return spec.chip.pus * pu_totals(spec)["area_mm2"]
+    return spec.chip.pus * pu_totals(spec).area_mm2

@@ -116,18 +116,18 @@ def totals() -> None:
     from hyflexpim.hw.library import pu_totals
 
     t = pu_totals(load_spec("hyflexpim"))
-    an, dg = t["analog"], t["digital"]
-    print(f"analog per PU:  {an['area_mm2']:.3f} mm2 (ref 11.24), {an['power_w']:.3f} W (ref 22.34); "
-          f"ADC share {an['area_mm2_by_block']['adc'] / an['area_mm2']:.1%} area (ref 64.2%), "
-          f"{an['power_w_by_block']['adc'] / an['power_w']:.1%} power (ref 55%), "
-          f"{an['power_w_by_block']['adc'] / 12288 * 1e3:.3f} mW per ADC (ref ~1)")
-    print(f"digital per PU: {dg['area_mm2']:.3f} mm2 (ref 64.05), {dg['power_w']:.3f} W (ref 52.26); "
-          f"SFU {dg['area_mm2_by_block']['sfu'] / 8:.3f} mm2 (ref 4.79), {dg['power_w_by_block']['sfu'] / 8 * 1e3:.2f} mW "
+    an, dg = t.analog, t.digital
+    print(f"analog per PU:  {an.area_mm2:.3f} mm2 (ref 11.24), {an.power_w:.3f} W (ref 22.34); "
+          f"ADC share {an.area_mm2_by_block['adc'] / an.area_mm2:.1%} area (ref 64.2%), "
+          f"{an.power_w_by_block['adc'] / an.power_w:.1%} power (ref 55%), "
+          f"{an.power_w_by_block['adc'] / 12288 * 1e3:.3f} mW per ADC (ref ~1)")
+    print(f"digital per PU: {dg.area_mm2:.3f} mm2 (ref 64.05), {dg.power_w:.3f} W (ref 52.26); "
+          f"SFU {dg.area_mm2_by_block['sfu'] / 8:.3f} mm2 (ref 4.79), {dg.power_w_by_block['sfu'] / 8 * 1e3:.2f} mW "
           f"(ref 138.89) per module")
     for part in ("analog", "digital"):
-        print(f"  {part} by block, area mm2:", {k: round(v, 3) for k, v in t[part]["area_mm2_by_block"].items()})
-        print(f"  {part} by block, power W: ", {k: round(v, 3) for k, v in t[part]["power_w_by_block"].items()})
-    print(f"PU {t['area_mm2']:.2f} mm2, {t['power_w']:.2f} W at full activity; chip (24 PUs) {24 * t['area_mm2']:.0f} mm2")
+        print(f"  {part} by block, area mm2:", {k: round(v, 3) for k, v in getattr(t, part).area_mm2_by_block.items()})
+        print(f"  {part} by block, power W: ", {k: round(v, 3) for k, v in getattr(t, part).power_w_by_block.items()})
+    print(f"PU {t.area_mm2:.2f} mm2, {t.power_w:.2f} W at full activity; chip (24 PUs) {24 * t.area_mm2:.0f} mm2")
 
 
 def decoder() -> None:
