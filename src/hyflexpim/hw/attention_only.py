@@ -19,17 +19,18 @@ token) and the kept share k:
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from hyflexpim.chip.spec import AttentionSpec
+from hyflexpim.chip.spec import AttentionSpec, GpuSpec, RooflineSpec, Spec
 from hyflexpim.config import Registry
 from hyflexpim.hw.costs_prediction import predictor
 from hyflexpim.hw.results import AttentionInfo, HwResult
 from hyflexpim.plan import Architecture
 
 
-def entries(shape: Architecture, seq_lens, gen_tokens: int) -> tuple[np.ndarray, np.ndarray]:
+def entries(shape: Architecture, seq_lens: Any, gen_tokens: int) -> tuple[np.ndarray, np.ndarray]:
     """(entries per layer and head, tokens) per sequence: prefill (or the encoder's L²) plus generation."""
     L = np.asarray(seq_lens, dtype=float)
     e = L * L if not shape.decoder else L * (L + 1) / 2
@@ -39,7 +40,7 @@ def entries(shape: Architecture, seq_lens, gen_tokens: int) -> tuple[np.ndarray,
     return e, L + G
 
 
-def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int,
+def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens: Any, batch: int, gen_tokens: int,
                     attention_keep: float = 1.0) -> HwResult:
     E, n_tok = entries(shape, seq_lens, gen_tokens)
     hd, heads, layers = shape.q_dim / shape.heads, shape.heads, shape.layers
@@ -64,7 +65,7 @@ def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens, batch: i
     }
     E_inf = sum(e.values())
     ops = 2.0 * pairs * 2 * hd  # dense-equivalent Q·Kᵀ and score×V work
-    return HwResult(
+    return HwResult.of(
         throughput_tok_s=batch * n_tok / t, tops=batch * ops / t / 1e12, latency_s=t, energy_per_inference_j=E_inf,
         energy_per_token_j=E_inf / n_tok, tops_per_w=ops / E_inf / 1e12,
         tops_per_mm2=batch * ops / t / 1e12 / spec.area_mm2, area_mm2=np.full_like(E, spec.area_mm2),
@@ -75,13 +76,14 @@ def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens, batch: i
                            prediction=pr.kind, scope="self-attention only"))
 
 
-def _roofline_only(spec, shape, seq_lens, batch, gen_tokens, keep):
+def _roofline_only(spec: RooflineSpec, shape: Architecture, seq_lens: Any, batch: int, gen_tokens: int,
+                   keep: float) -> HwResult:
     from hyflexpim.hw.roofline import roofline_costs
 
     return roofline_costs(spec, shape, [], seq_lens, batch, gen_tokens, attention_keep=keep)
 
 
-def _gpu_only(spec, shape, seq_lens, batch, gen_tokens, keep):
+def _gpu_only(spec: GpuSpec, shape: Architecture, seq_lens: Any, batch: int, gen_tokens: int, keep: float) -> HwResult:
     """The GPU's attention kernels alone: Q, K, V read, the context written and (unfused) the scores written
     and read back, each launch with its per-kernel cost (``hyflexpim.hw.gpu``)."""
     from hyflexpim.hw.gpu import gpu_costs
@@ -95,6 +97,7 @@ ATTENTION_ON.register("roofline", _roofline_only)
 ATTENTION_ON.register("gpu", _gpu_only)
 
 
-def roofline_attention(spec, shape: Architecture, seq_lens, batch: int, gen_tokens: int, keep: float = 1.0) -> HwResult:
+def roofline_attention(spec: Spec, shape: Architecture, seq_lens: Any, batch: int, gen_tokens: int,
+                       keep: float = 1.0) -> HwResult:
     """The same self-attention work (no linear layers) on a baseline: a roofline spec or a GPU's kernels."""
     return ATTENTION_ON.get(spec.kind, "spec kind")(spec, shape, seq_lens, batch, gen_tokens, keep)

@@ -17,6 +17,8 @@ modelled: HyFlexPIM has none in the reference).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
@@ -48,7 +50,7 @@ def max_tokens(spec: PimSpec, shape: Architecture, pus: int, batch: int, gen_tok
     return int(stage_bits(spec, pus) // per)
 
 
-def check_digital_capacity(spec: PimSpec, shape: Architecture, layer_pus: int, seq_lens, batch: int,
+def check_digital_capacity(spec: PimSpec, shape: Architecture, layer_pus: int, seq_lens: Any, batch: int,
                            gen_tokens: int) -> int:
     """Raise ``UserError`` when a sequence length does not fit the digital PIM of the smallest layer stage
     (``layer_pus`` PUs); return the longest context that fits."""

@@ -47,6 +47,8 @@ B x bottleneck stage time for B tokens).
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
@@ -78,7 +80,7 @@ __all__ = ["CATEGORIES", "NOC_VECTORS", "PREDICTORS", "AnalogCost", "DigitalCost
            "register_predictor", "stage_analog", "topk_rounds", "topk_visits"]
 
 
-def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: int, gen_tokens: int,
+def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens: Any, batch: int, gen_tokens: int,
               attention_keep: float = 1.0) -> HwResult:
     """All outputs for one spec and plan, per length in ``seq_lens``: the analog, digital, network and prediction
     parts composed into the pipeline's time and the inference's energy."""
@@ -96,7 +98,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     head_last = spec.mapping.head_tokens == "last"
 
     e_conv = {True: conversion_energy_pj(spec, True), False: conversion_energy_pj(spec, False)}
-    memo: dict = {}  # identical layers map identically: compute each distinct stage once
+    memo: dict[Any, AnalogCost] = {}  # identical layers map identically: compute each distinct stage once
     st: list[AnalogCost] = []
     for s in mp.stages:
         key = (s.pus, tuple((b.role, b.step, b.slc, b.rows, b.cols, b.merge_adds) for b in s.blocks))
@@ -127,7 +129,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     link_time = net.link_time
     overlap = spec.mapping.overlap_analog_digital
 
-    def stage_time(n, n_head, ctx):
+    def stage_time(n: Any, n_head: Any, ctx: Any) -> tuple[Any, Any]:
         """Time (ns) of each stage (axis 0) for n tokens (n_head for the head stage) whose attention
         contexts sum to ctx. ``n``, ``n_head`` and ``ctx`` carry the other axes behind a leading 1."""
         v = {k: x.reshape((-1,) + (1,) * (np.ndim(ctx) - 1)) for k, x in V.items()}
@@ -168,8 +170,8 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
 
     # energy: per token of each stage (linear, digital matrices, SFU per-token work, NoC, links, K/V writes,
     # embedding read) and per attention entry
-    e_cat = dict.fromkeys(CATEGORIES, 0.0)
-    e_role: dict[str, np.ndarray] = {}
+    e_cat: dict[str, Any] = dict.fromkeys(CATEGORIES, 0.0)
+    e_role: dict[str, Any] = {}
     for x, tk in zip(st, tokens):
         for k, v in x.e_cat.items():
             e_cat[k] = e_cat[k] + tk * v
@@ -180,11 +182,11 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     tok_net = net.energy_pj_per_token()
     e_pred = pred.energy_pj_total(ctx_pre + ctx_gen, n_tok, n_layers, shape.heads, sum(e_conv[True].values()),
                                   spec.comp(a.driver).energy_pj)
-    E_cat = {k: v * 1e-12 for k, v in e_cat.items()}
+    E_cat: dict[str, Any] = {k: v * 1e-12 for k, v in e_cat.items()}
     E_cat["digital_pim"] = (de.matrices + de.kv_write + de.embedding + de.attention + e_pred) * 1e-12
     E_cat["sfu"] = (de.sfu_tokens + de.softmax) * 1e-12
     E_cat["interconnect"] = n_tok * tok_net * 1e-12
-    E_role = {k: v * 1e-12 for k, v in e_role.items()}
+    E_role: dict[str, Any] = {k: v * 1e-12 for k, v in e_role.items()}
     E_role["attention"] = (de.attention + de.kv_write) * 1e-12
     if np.any(e_pred):
         E_role["prediction"] = e_pred * 1e-12
@@ -203,7 +205,7 @@ def pim_costs(mp: Mapping, spec: PimSpec, shape: Architecture, seq_lens, batch: 
     pu = pu_totals(spec)
     names = [s.key for s in mp.stages]
     bott_i = t_pre.argmax(0)
-    return HwResult(
+    return HwResult.of(
         throughput_tok_s=batch * n_tok / T_s,
         tops=tops,
         latency_s=latency * 1e-9,

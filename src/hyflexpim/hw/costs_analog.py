@@ -24,7 +24,7 @@ class AnalogCost:
 
 
 
-def stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict) -> AnalogCost:
+def stage_analog(st: Stage, spec: PimSpec, per_pu: int, e_conv: dict[bool, dict[str, float]]) -> AnalogCost:
     """Per-token analog time (throughput and chain latency) and energies of one stage."""
     a = spec.analog
     t = {True: adc_time_ns(spec, a.adc_bits_slc), False: adc_time_ns(spec, a.adc_bits_mlc)}

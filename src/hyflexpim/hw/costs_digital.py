@@ -11,6 +11,7 @@ import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import PredictionCost
+from hyflexpim.hw.library import latency_ns
 from hyflexpim.plan import Architecture
 
 
@@ -76,9 +77,9 @@ class DigitalCost:
 
 def digital_costs(spec: PimSpec, shape: Architecture, attention_keep: float = 1.0) -> DigitalCost:
     d = spec.digital
-    nor_ns, e_nor = spec.comp(d.pim).latency_ns, spec.comp(d.pim).energy_pj
+    nor_ns, e_nor = latency_ns(spec, d.pim), spec.comp(d.pim).energy_pj
     wr_ns, e_wr = spec.comp(d.write).latency_ns or nor_ns, spec.comp(d.write).energy_pj
-    sfu_ns, e_sfu = spec.comp(d.sfu).latency_ns, spec.comp(d.sfu).energy_pj
+    sfu_ns, e_sfu = latency_ns(spec, d.sfu), spec.comp(d.sfu).energy_pj
     copy_bits = d.qk_bits[0] + d.sv_bits[0]
     return DigitalCost(
         nor_ns=nor_ns, e_nor=e_nor, wr_ns=wr_ns, e_wr=e_wr, sfu_ns=sfu_ns, e_sfu=e_sfu, copy_bits=copy_bits,

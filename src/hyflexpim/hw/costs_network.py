@@ -4,10 +4,12 @@ chip-to-chip links on one sequence's path, per ``mapping.scaling`` (hyflexpim.hw
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from hyflexpim.chip.spec import PimSpec
+from hyflexpim.hw.library import latency_ns
 from hyflexpim.hw.mapping import Mapping
 from hyflexpim.plan import Architecture
 
@@ -27,7 +29,7 @@ class NetworkCost:
     link_pj_per_bit: float
     noc_pj_per_bit: float
 
-    def link_time(self, n):
+    def link_time(self, n: Any) -> Any:
         """Time (ns) of n tokens' activations over one chip boundary."""
         return n * self.link_bits * self.link_ns_per_bit
 
@@ -42,12 +44,13 @@ NOC_VECTORS = {"tensor": lambda p: 1 + 4 * (p - 1), "pipeline": lambda p: p, "da
 
 def network_costs(mp: Mapping, spec: PimSpec, shape: Architecture) -> NetworkCost:
     noc, link = spec.comp(spec.chip.noc), spec.comp(spec.chip.chip_link)
+    noc_ns, link_ns = latency_ns(spec, spec.chip.noc), latency_ns(spec, spec.chip.chip_link)
     vec = spec.mapping.act_bits * shape.hidden  # bits of one hidden vector
     tp = 0.0 if mp.scaling == "pipeline" else 1.0  # sub-stages pass activations on, they do not all-reduce
     ar_bits = [tp * vec * 2 * 2 * (s.pus - 1) / s.pus for s in mp.stages]  # 2 ring all-reduces
     return NetworkCost(
-        ar_ns=np.array([b * noc.latency_ns for b in ar_bits]),
-        act_ns=np.full(len(mp.stages), vec * noc.latency_ns),
+        ar_ns=np.array([b * noc_ns for b in ar_bits]),
+        act_ns=np.full(len(mp.stages), vec * noc_ns),
         noc_bits=sum(vec * NOC_VECTORS[mp.scaling](s.pus) for s in mp.stages if s.is_layer),
         link_bits=vec, n_links=mp.chips_per_replica - 1,  # chip boundaries on one sequence's path (one replica)
-        link_ns_per_bit=link.latency_ns, link_pj_per_bit=link.energy_pj, noc_pj_per_bit=noc.energy_pj)
+        link_ns_per_bit=link_ns, link_pj_per_bit=link.energy_pj, noc_pj_per_bit=noc.energy_pj)

@@ -19,6 +19,7 @@ import numpy as np
 
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.config import Registry
+from hyflexpim.hw.library import latency_ns
 from hyflexpim.hw.mapping import cells_per_weight
 
 
@@ -51,7 +52,7 @@ def register_predictor(kind: str, predictor: Predictor, replace: bool = False) -
 
 def _write_ratio(spec: PimSpec) -> float:
     d = spec.digital
-    nor_ns = spec.comp(d.pim).latency_ns
+    nor_ns = latency_ns(spec, d.pim)
     return (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
 
 

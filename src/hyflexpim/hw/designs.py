@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec, RooflineSpec
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
 from hyflexpim.hw.costs_prediction import predictor
 from hyflexpim.hw.results import HwResult
+from hyflexpim.plan import Architecture, Plan
 
 FILL_BASELINE = "as many sequences as layers (the PIM pipeline fill)"
 COST_MODELS: Registry[Callable[..., HwResult]] = Registry("cost model (spec kind)")
@@ -32,11 +34,16 @@ def prices_whole_model(kind: str) -> bool:
     return COST_SCOPES.get(kind, "spec kind") == "model"
 
 
-def _keep(plan) -> float:
-    return plan.attention.keep  # 1 for dense attention (the plan's schema checks it)
+def batch_size(batch: int | str, fill: int) -> int:
+    """Sequences in flight: ``batch``, or ``fill`` for ``"fill"`` (what filling the design means is its own)."""
+    return fill if batch == "fill" else int(batch)
 
 
-def _with_prediction(plan, spec):
+def _keep(plan: Plan) -> float:
+    return float(plan.attention.keep)  # 1 for dense attention (the plan's schema checks it)
+
+
+def _with_prediction(plan: Plan, spec: PimSpec) -> PimSpec:
     """A sparse plan runs its own predictor (``attention.params.prediction``) on a design that has none."""
     if plan.attention.kind == "dense":
         return spec
@@ -51,46 +58,50 @@ def _with_prediction(plan, spec):
     from hyflexpim.config import validate
 
     pr = validate(Prediction, pred, "plan attention.params.prediction")
-    if pr.topk not in spec.lib.components:
+    if spec.lib is None or pr.topk not in spec.lib.components:
         raise UserError(f"plan attention.params.prediction.topk: component '{pr.topk}' is not in the library of "
                         f"spec '{spec.name}'")
     return spec.model_copy(update={"prediction": pr})
 
 
-def _pim(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
+def _pim(plan: Plan, arch: Architecture, spec: PimSpec, seq: list[int], batch: int | str,
+        gen_tokens: int) -> HwResult:
     from hyflexpim.hw.costs import pim_costs
     from hyflexpim.hw.mapping import map_plan
 
     spec = _with_prediction(plan, spec)
 
     mp = map_plan(plan, spec)
-    b = len(mp.stages) if batch == "fill" else batch
+    b = batch_size(batch, len(mp.stages))
     out = pim_costs(mp, spec, arch, seq, b, gen_tokens, _keep(plan))
     return out.with_info(batch_label="pipeline fill (one sequence per stage)" if batch == "fill" else f"{b}")
 
 
-def _roofline(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
+def _roofline(plan: Plan, arch: Architecture, spec: RooflineSpec, seq: list[int], batch: int | str,
+        gen_tokens: int) -> HwResult:
     from hyflexpim.hw.roofline import roofline_costs
 
     mats = [(m.role, m.shape[0], m.shape[1], m.layer is not None) for m in plan.matrices]  # every matrix runs
-    b = arch.layers if batch == "fill" else batch
+    b = batch_size(batch, arch.layers)
     out = roofline_costs(spec, arch, mats, seq, b, gen_tokens, attention_keep=_keep(plan))
     return out.with_info(batch_label=FILL_BASELINE if batch == "fill" else f"{b}")
 
 
-def _gpu(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
+def _gpu(plan: Plan, arch: Architecture, spec: GpuSpec, seq: list[int], batch: int | str,
+        gen_tokens: int) -> HwResult:
     from hyflexpim.hw.gpu import gpu_costs
 
     mats = [(m.role, m.shape[0], m.shape[1], m.layer) for m in plan.matrices]  # every matrix runs
-    b = arch.layers if batch == "fill" else batch
+    b = batch_size(batch, arch.layers)
     out = gpu_costs(spec, arch, mats, seq, b, gen_tokens, attention_keep=_keep(plan))
     return out.with_info(batch_label=FILL_BASELINE if batch == "fill" else f"{b}")
 
 
-def _attention(plan, arch, spec, seq, batch, gen_tokens) -> HwResult:
+def _attention(plan: Plan, arch: Architecture, spec: AttentionSpec, seq: list[int], batch: int | str,
+        gen_tokens: int) -> HwResult:
     from hyflexpim.hw.attention_only import attention_costs
 
-    b = 1 if batch == "fill" else batch
+    b = batch_size(batch, 1)
     return attention_costs(spec, arch, seq, b, gen_tokens, _keep(plan)).with_info(batch_label=f"{b}")
 
 

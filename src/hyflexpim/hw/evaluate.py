@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
-from hyflexpim.hw.designs import COST_MODELS, prices_whole_model
+from hyflexpim.hw.designs import COST_MODELS, batch_size, prices_whole_model
 from hyflexpim.hw.results import METRICS, HwResult  # noqa: F401  (METRICS: re-exported)
 from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import Architecture, Plan
@@ -169,7 +169,7 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
     for ref, sp in zip(refs, equalise(plan, loaded, mode)):
         key = "hyflexpim" if ref is spec else str(ref)
         if attention_only and sp.kind in ATTENTION_ON:
-            b = shp.layers if batch == "fill" else batch
+            b = batch_size(batch, shp.layers)
             r = roofline_attention(sp, shp, seq, b, gen_tokens, plan.attention.keep)  # keep: 1 when dense
             out.append(_label(r, plan, shp, sp, seq, gen_tokens, key=key, scope="self-attention only", compare=mode))
         else:

@@ -21,9 +21,12 @@ prompt (causal attention: L(L+1)/2 entries), then each generated token is one st
 from __future__ import annotations
 
 from dataclasses import dataclass
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
+from hyflexpim.chip.spec import GpuSpec
 from hyflexpim.hw.results import GpuInfo, HwResult
 from hyflexpim.plan import Architecture
 
@@ -43,13 +46,17 @@ class Kernel:
     phase: str = "prefill"
 
 
-def _gemm_groups(matrices, fused: bool):
+Matrices = Sequence[tuple[str, int, int, Any]]  # (role, d_out, d_in, layer or None)
+Groups = dict[tuple[tuple[tuple[str, int, int], ...], bool], float]
+
+
+def _gemm_groups(matrices: Matrices, fused: bool) -> Groups:
     """{((the member matrices (role, d_out, d_in), ...), in a layer?): launches}: one GEMM per fused group of
     one layer's matrices (``FUSED_GEMMS`` with a common d_in), one per other matrix; identical layers merge."""
-    per_layer: dict[tuple, list] = {}
+    per_layer: dict[Any, list[tuple[str, int, int]]] = {}
     for role, d_out, d_in, layer in matrices:
         per_layer.setdefault(layer, []).append((role, d_out, d_in))
-    groups: dict[tuple, float] = {}
+    groups: Groups = {}
     for layer, mats in per_layer.items():
         left = list(mats)
         for group in (FUSED_GEMMS if fused and layer is not None else ()):
@@ -65,8 +72,8 @@ def _gemm_groups(matrices, fused: bool):
     return groups
 
 
-def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_tokens: int, head_last: bool = True,
-            keep: float = 1.0, groups: dict | None = None) -> list[Kernel]:
+def kernels(spec: GpuSpec, shape: Architecture, matrices: Matrices, L: float, batch: int, gen_tokens: int,
+            head_last: bool = True, keep: float = 1.0, groups: Groups | None = None) -> list[Kernel]:
     """The launches of one inference of ``batch`` sequences of ``L`` tokens (plus ``gen_tokens`` steps);
     ``groups``: ``_gemm_groups(matrices, spec.fused_gemms)`` when already computed."""
     B, G = batch, (gen_tokens if shape.decoder else 0)
@@ -76,7 +83,7 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
     groups = _gemm_groups(matrices, spec.fused_gemms) if groups is None else groups
     out: list[Kernel] = []
 
-    def step(T: float, rows_head: float, entries, kv_cache, phase: str):
+    def step(T: float, rows_head: float, entries: Any, kv_cache: Any, phase: str) -> None:
         """Kernels of one pass over ``T`` tokens; ``entries`` per head and sequence and ``kv_cache`` cached
         tokens of K/V read per sequence (arrays over generation steps, or scalars). Every kernel's MACs and
         bytes are arrays of that shape: one launch per step."""
@@ -88,7 +95,7 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
             macs = rows * d_out * d_in
             byt = d_out * d_in * wb + rows * (d_in + d_out) * ab
             tot = float(sum(m[1] for m in members))
-            roles = {}
+            roles: dict[str, float] = {}
             for m in members:
                 roles[m[0]] = roles.get(m[0], 0.0) + m[1] / tot
             out.append(Kernel("gemm:" + "+".join(m[0] for m in members), roles, np.asarray(macs, float),
@@ -124,7 +131,8 @@ def kernels(spec, shape: Architecture, matrices, L: float, batch: int, gen_token
     return out
 
 
-def kernel_times(ks: list[Kernel], spec, efficiency: float | None = None, kernel_us: float | None = None):
+def kernel_times(ks: list[Kernel], spec: GpuSpec, efficiency: float | None = None,
+                 kernel_us: float | None = None) -> tuple[Any, Any, list[bool]]:
     """(busy seconds, overhead seconds, MAC-bound?) of each kernel kind, summed over its launches and steps."""
     eff = spec.gemm_efficiency if efficiency is None else efficiency
     c = (spec.kernel_us if kernel_us is None else kernel_us) * 1e-6
@@ -138,18 +146,24 @@ def kernel_times(ks: list[Kernel], spec, efficiency: float | None = None, kernel
     return np.array(busy), np.array(over), bound
 
 
-def _power(spec) -> float:
+def _power(spec: GpuSpec) -> float:
     return spec.operating_power_w if spec.energy_model == "operating" else spec.tdp_w
 
 
-def gpu_costs(spec, shape: Architecture, matrices, seq_lens, batch: int, gen_tokens: int, head_last: bool = True,
+def gpu_costs(spec: GpuSpec, shape: Architecture, matrices: Matrices, seq_lens: Any, batch: int, gen_tokens: int,
+              head_last: bool = True,
               attention_keep: float = 1.0, scope: str = "model") -> HwResult:
     """Cost of ``batch`` sequences per length in ``seq_lens`` (the roofline's result keys).
     ``matrices``: (role, d_out, d_in, layer or None); ``scope`` "attention": no linear or vector kernels."""
     Ls = np.asarray(seq_lens, dtype=float)
     B, G = batch, (gen_tokens if shape.decoder else 0)
     P = _power(spec)
-    t, e_busy, e_over, roles, bneck, n_launch = [], [], [], {}, [], []
+    t: Any = []
+    e_busy: list[float] = []
+    e_over: list[float] = []
+    roles: dict[str, Any] = {}
+    bneck: list[str] = []
+    n_launch: list[float] = []
     groups = _gemm_groups(matrices, spec.fused_gemms)
     for i, L in enumerate(Ls):
         ks = kernels(spec, shape, matrices, L, B, G, head_last, attention_keep, groups)
@@ -183,7 +197,7 @@ def gpu_costs(spec, shape: Architecture, matrices, seq_lens, batch: int, gen_tok
         ops = 2.0 * dense + att_ops
     E = (np.asarray(e_busy) + np.asarray(e_over)) / B
     tops = B * ops / t / 1e12
-    return HwResult(
+    return HwResult.of(
         throughput_tok_s=B * n_tok / t,
         tops=tops,
         latency_s=t,

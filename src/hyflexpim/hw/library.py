@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from hyflexpim.chip.spec import PimSpec
+from hyflexpim.errors import UserError
 
 
 def adc_energy_pj(spec: PimSpec, bits: int) -> float:
@@ -21,10 +22,18 @@ def adc_energy_pj(spec: PimSpec, bits: int) -> float:
     return c.energy_pj * bits / ref
 
 
+def latency_ns(spec: PimSpec, name: str) -> float:
+    """The time of one action of library component ``name`` (ns); one line naming it when the library has none."""
+    t = spec.comp(name).latency_ns
+    if t is None:
+        raise UserError(f"library component '{name}' has no latency_ns: the chip model needs the time of its action")
+    return t
+
+
 def adc_time_ns(spec: PimSpec, bits: int) -> float:
     c = spec.comp(spec.analog.adc)
     ref = c.ref_bits or bits
-    return c.latency_ns * (bits / ref if spec.analog.adc_time_scales_with_bits else 1.0)
+    return latency_ns(spec, spec.analog.adc) * (bits / ref if spec.analog.adc_time_scales_with_bits else 1.0)
 
 
 def conversion_energy_pj(spec: PimSpec, slc: bool) -> dict[str, float]:
@@ -62,11 +71,11 @@ def analog_module(spec: PimSpec) -> dict[str, dict[str, float]]:
 def digital_module(spec: PimSpec) -> dict[str, dict[str, float]]:
     d = spec.digital
     pim, sfu = spec.comp(d.pim), spec.comp(d.sfu)
-    nor_rate = d.rows / (pim.latency_ns * 1e-9)  # NOR steps per second per array
+    nor_rate = d.rows / (latency_ns(spec, d.pim) * 1e-9)  # NOR steps per second per array
     return {
         "area_mm2": {"digital_pim": d.arrays * pim.area_um2 * 1e-6, "sfu": sfu.area_um2 * 1e-6},
         "power_w": {"digital_pim": d.arrays * nor_rate * pim.energy_pj * 1e-12,
-                    "sfu": sfu.energy_pj / (sfu.latency_ns * 1e-9) * 1e-12},
+                    "sfu": sfu.energy_pj / (latency_ns(spec, d.sfu) * 1e-9) * 1e-12},
     }
 
 

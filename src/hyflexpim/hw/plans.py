@@ -6,7 +6,8 @@ whose accuracy the run measured), against the baselines as their own specs descr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 from hyflexpim.chip.spec import Spec
 from hyflexpim.hw.evaluate import BASELINES, DEFAULT_SEQ_LENS, compare, compare_modes
@@ -15,10 +16,10 @@ from hyflexpim.plan import AttentionPlan, Plan
 
 
 def price_plans(plans: list[Plan], spec: Spec | str = "hyflexpim", say: Callable[[str], None] = print,
-                seq_lens=DEFAULT_SEQ_LENS, baselines=BASELINES) -> list[list[HwResult]]:
+                seq_lens: Sequence[int] = DEFAULT_SEQ_LENS, baselines: Sequence[str | Spec] = BASELINES) -> list[list[HwResult]]:
     """``compare`` for every plan (HyFlexPIM on ``spec`` first, then the baselines; a decoder's in both modes,
     prefill then generation, each result labelled by ``mode``); one line per plan and mode on ``say``."""
-    cache: dict = {}
+    cache: dict[Any, Spec] = {}
     out = []
     for plan in plans:
         res = compare_modes(plan, seq_lens, spec=spec, baselines=baselines, specs_cache=cache)
@@ -31,8 +32,8 @@ def price_plans(plans: list[Plan], spec: Spec | str = "hyflexpim", say: Callable
                 f"({getattr(info, 'chips', '')} chip(s), {getattr(info, 'cells_per_weight_mlc', '')} cells per MLC "
                 "weight)")
         hy = res[0]
-        ref = next((r for r in res if r.key == "all_slc"), None)
-        if ref is not None and plan.attention.kind != "dense":  # and over the dense design HyFlexPIM set out from
+        ref_slc = next((r for r in res if r.key == "all_slc"), None)
+        if ref_slc is not None and plan.attention.kind != "dense":  # and over the dense design HyFlexPIM set out from
             dense = plan.model_copy(update={"attention": AttentionPlan()})
             g = 0 if hy.mode == "prefill" else 128  # the same mode as hy (compare's default gen_tokens)
             base = compare(dense, seq_lens, spec=spec, baselines=("all_slc",), specs_cache=cache, gen_tokens=g)[1]

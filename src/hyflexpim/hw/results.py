@@ -61,7 +61,7 @@ class RunInfo:
     batch_label: str | None = None
     compare: str | None = None
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         own = {f.name: plain(getattr(self, f.name)) for f in fields(self) if f.name not in LABELS}
         return own | {k: getattr(self, k) for k in LABELS if getattr(self, k) is not None}
 
@@ -93,7 +93,7 @@ class PimInfo(RunInfo):
     array_fill: float
     fits_one_chip: bool
     slc_weight_fraction: float
-    excluded_matrices: list
+    excluded_matrices: list[str]
     batch: int
     gen_tokens: int
     scaling: str
@@ -139,7 +139,7 @@ class GpuInfo(_Dense, RunInfo):
 
     batch: int
     gen_tokens: int
-    kernel_launches: list
+    kernel_launches: list[float]
     gemm_efficiency: float
     kernel_us: float
     energy_model: str
@@ -189,9 +189,9 @@ class CostPoint:
     bottleneck: str
     info: Info
 
-    def as_row(self) -> dict:
+    def as_row(self) -> dict[str, Any]:
         """The table row of this point (no gains: ``to_rows`` adds them against the all-SLC result)."""
-        row: dict = {"design": self.design, "spec": self.spec, "model": self.model, "mode": self.mode,
+        row: dict[str, Any] = {"design": self.design, "spec": self.spec, "model": self.model, "mode": self.mode,
                      "slc_rate": self.slc_rate, "slc_weight_fraction": self.info.slc_weight_fraction,
                      "seq_len": self.seq_len}
         row.update({m: getattr(self, m) for m in METRICS})
@@ -240,6 +240,11 @@ class HwResult:
             if getattr(self, f) is not None:
                 object.__setattr__(self, f, series(getattr(self, f)))
 
+    @classmethod
+    def of(cls, **fields: Any) -> HwResult:
+        """A result from a cost model's arrays (numpy vectors over the lengths; converted to ``Series``)."""
+        return cls(**fields)
+
     def replace(self, **changes: Any) -> HwResult:
         return dataclasses.replace(self, **changes)
 
@@ -249,22 +254,25 @@ class HwResult:
     def point(self, i: int) -> CostPoint:
         """The result at ``seq_lens[i]``."""
         def at(v: Any) -> float:
-            return v[i] if isinstance(v, tuple) else v
+            return float(v[i] if isinstance(v, tuple) else v)
 
         return CostPoint(
-            self.key, self.spec, self.model, self.mode, self.slc_rate, self.seq_lens[i],
-            *(getattr(self, m)[i] for m in METRICS),
-            {k: at(v) for k, v in self.energy_by_component_j.items()},
-            {k: at(v) for k, v in self.energy_by_role_j.items()},
-            self.bottleneck_stage[i] if i < len(self.bottleneck_stage) else "", self.info)
+            design=self.key, spec=self.spec, model=self.model, mode=self.mode, slc_rate=self.slc_rate,
+            seq_len=self.seq_lens[i], throughput_tok_s=self.throughput_tok_s[i], tops=self.tops[i],
+            latency_s=self.latency_s[i], energy_per_inference_j=self.energy_per_inference_j[i],
+            energy_per_token_j=self.energy_per_token_j[i], tops_per_w=self.tops_per_w[i],
+            tops_per_mm2=self.tops_per_mm2[i], area_mm2=self.area_mm2[i], power_w=self.power_w[i],
+            energy_by_component_j={k: at(v) for k, v in self.energy_by_component_j.items()},
+            energy_by_role_j={k: at(v) for k, v in self.energy_by_role_j.items()},
+            bottleneck=self.bottleneck_stage[i] if i < len(self.bottleneck_stage) else "", info=self.info)
 
     @property
     def points(self) -> tuple[CostPoint, ...]:
         return tuple(self.point(i) for i in range(len(self.seq_lens)))
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         """The JSON form (``hw_results.json``): metrics, energies, bottleneck, info, then the labels."""
-        out: dict = {m: list(getattr(self, m)) for m in (*METRICS, "ops_per_inference")}
+        out: dict[str, Any] = {m: list(getattr(self, m)) for m in (*METRICS, "ops_per_inference")}
         out["energy_by_component_j"] = plain(self.energy_by_component_j)
         out["energy_by_role_j"] = plain(self.energy_by_role_j)
         out["bottleneck_stage"] = list(self.bottleneck_stage)
@@ -280,11 +288,11 @@ class HwResult:
         return out
 
 
-def to_rows(results: Sequence[HwResult]) -> list[dict]:
+def to_rows(results: Sequence[HwResult]) -> list[dict[str, Any]]:
     """One row per design, mode (encoder; a decoder's prefill or generation) and sequence length; gains are
     relative to the all-SLC baseline of the same mode; then the energy by category. The one conversion of results
     to table rows (``hw_results.csv``, the HTML and the plots read it)."""
-    refs: dict = {}
+    refs: dict[str | None, HwResult] = {}
     for r in results:
         if r.key == "all_slc":
             refs.setdefault(r.mode, r)
@@ -302,5 +310,5 @@ def to_rows(results: Sequence[HwResult]) -> list[dict]:
     return out
 
 
-def as_dicts(results: Iterable[HwResult]) -> list[dict]:
+def as_dicts(results: Iterable[HwResult]) -> list[dict[str, Any]]:
     return [r.as_dict() for r in results]

@@ -13,6 +13,9 @@ bytes x pj_per_byte + static power x time, split by role (each matrix role, atte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from hyflexpim.chip.spec import RooflineSpec
@@ -20,16 +23,17 @@ from hyflexpim.hw.results import HwResult, RooflineInfo
 from hyflexpim.plan import Architecture
 
 
-def _weight_reads(matrices, tokens, buffer_bytes: float):
+def _weight_reads(matrices: Sequence[tuple[str, int, int]], tokens: Any, buffer_bytes: float) -> dict[str, Any]:
     """Bytes of weights read for a step of ``tokens`` tokens (array), per role."""
-    out: dict[str, np.ndarray] = {}
+    out: dict[str, Any] = {}
     for role, d_out, d_in in matrices:
         reuse = max(1.0, np.floor(buffer_bytes / (d_in + d_out)))
         out[role] = out.get(role, 0.0) + d_out * d_in * np.ceil(tokens / reuse)
     return out
 
 
-def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices, seq_lens, batch: int, gen_tokens: int,
+def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices: Sequence[tuple[str, int, int, bool]], seq_lens: Any,
+                   batch: int, gen_tokens: int,
                    head_last: bool = True, attention_keep: float = 1.0) -> HwResult:
     """``matrices``: (role, d_out, d_in, in_layers) of every matrix of the plan."""
     L = np.asarray(seq_lens, dtype=float)
@@ -44,7 +48,7 @@ def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices, seq_lens, 
     macs_layer = sum(o * i for _, o, i in layer_m)
     macs_head = sum(o * i for _, o, i in head_m)
 
-    def step(tokens, head_tokens, ctx):
+    def step(tokens: Any, head_tokens: Any, ctx: Any) -> tuple[Any, Any, dict[str, Any]]:
         """MACs, weight bytes by role, KV bytes read/written of one batch step."""
         reads = {} if spec.weights_on_chip else _weight_reads(layer_m, tokens, buf)
         if not spec.weights_on_chip:
@@ -77,7 +81,7 @@ def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices, seq_lens, 
     n_head = np.full_like(L, 1.0 + G) if head_last else n_tok
     ctx_all = ctx_pre + ctx_gen
     scores = B * nl * shape.heads * ctx_all if keep < 1 else 0.0 * L
-    mac_role = {}
+    mac_role: dict[str, Any] = {}
     for r, o, i in layer_m:
         mac_role[r] = mac_role.get(r, 0.0) + B * n_tok * o * i
     for r, o, i in head_m:
@@ -100,7 +104,7 @@ def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices, seq_lens, 
     dense = n_tok * macs_layer + n_head * macs_head
     ops = 2.0 * (dense + ctx_all * nl * 2 * dq)  # dense-equivalent, per inference
     tops = B * ops / t / 1e12
-    return HwResult(
+    return HwResult.of(
         throughput_tok_s=B * n_tok / t,
         tops=tops,
         latency_s=t,  # the whole batch step finishes together

@@ -13,7 +13,8 @@ from hyflexpim.errors import UserError
 from hyflexpim.plan import Architecture, MatrixPlan, Plan, hard_threshold_rank
 
 
-def _arch(name, layers, hidden, ffn, heads, kv_heads, decoder, vocab, gated=False, fused_qkv=False, act="gelu"):
+def _arch(name: str, layers: int, hidden: int, ffn: int, heads: int, kv_heads: int, decoder: bool, vocab: int,
+          gated: bool = False, fused_qkv: bool = False, act: str = "gelu") -> Architecture:
     return Architecture(name=name, layers=layers, hidden=hidden, ffn=ffn, heads=heads, kv_heads=kv_heads,
                         head_dim=hidden // heads, decoder=decoder, vocab=vocab, gated=gated, fused_qkv=fused_qkv,
                         act=act, source="catalogue (the model's published config)")
