@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
+
+from typing_extensions import TypeIs
 
 from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
@@ -16,7 +20,7 @@ DEFAULT_SEQ_LENS = (128, 512, 1024, 2048, 4096, 8192)
 BASELINES = ("all_slc", "all_mlc", "asadi", "sprint", "transpim", "gpu_a100", "gpu_h100")
 
 
-def _is_spec(x) -> bool:
+def _is_spec(x: object) -> TypeIs[Spec]:
     """A spec given as an object (of any registered spec kind) rather than a name or a file."""
     return isinstance(x, tuple(SPEC_KINDS.get(k) for k in SPEC_KINDS.names()))
 
@@ -54,7 +58,7 @@ def resolve(plan_or_shape: Plan | Architecture | str, slc_rate: float | None = N
 COMPARE_MODES = ("iso-area", "iso-pus", "min-chips")
 
 
-def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
+def _check_run_args(seq_lens: Iterable[int], batch: int | str, gen_tokens: int) -> list[int]:
     seq = [int(s) for s in seq_lens]
     if not seq or min(seq) <= 0:
         raise UserError(f"--seq-lens must be positive integers, got {list(seq_lens)}")
@@ -66,7 +70,7 @@ def _check_run_args(seq_lens, batch, gen_tokens) -> list[int]:
 
 
 def evaluate(plan_or_shape: Plan | Architecture | str, spec: Spec | str | Path = "hyflexpim",
-             seq_lens=(128,), *, batch: int | str = 1, gen_tokens: int = 128,
+             seq_lens: Sequence[int] = (128,), *, batch: int | str = 1, gen_tokens: int = 128,
              slc_rate: float | None = None, shape: Architecture | str | None = None,
              decoder: bool | None = None) -> HwResult:
     """Throughput, latency, energy, area and power of one spec running one plan.
@@ -89,7 +93,7 @@ def run_mode(shp: Architecture, gen_tokens: int) -> str:
     return "encoder" if not shp.decoder else "generation" if gen_tokens > 0 else "prefill"
 
 
-def _labels(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], gen_tokens: int) -> dict:
+def _labels(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], gen_tokens: int) -> dict[str, Any]:
     return {"mode": run_mode(shp, gen_tokens), "spec": sp.name, "model": shp.name or plan.model_name,
             "seq_lens": seq, "slc_rate": plan.policy.get("slc_rate")}
 
@@ -103,11 +107,11 @@ def _run(plan: Plan, shp: Architecture, sp: Spec, seq: list[int], batch: int | s
 
 def _label(out: HwResult, plan: Plan, shp: Architecture, sp: Spec, seq: list[int], gen_tokens: int,
            key: str | None = None, **info: str) -> HwResult:
-    changes: dict = _labels(plan, shp, sp, seq, gen_tokens)
+    changes: dict[str, Any] = _labels(plan, shp, sp, seq, gen_tokens)
     if key is not None:
         changes["key"] = key
     if info:
-        changes["info"] = dataclasses.replace(out.info, **info)
+        changes["info"] = dataclasses.replace(out.info, **info)  # type: ignore[arg-type]  # a run label
     return out.replace(**changes)
 
 
@@ -137,16 +141,17 @@ def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
         target = {k: max(p0[k], int(budget / area[k] + 1e-9)) for k in p0}
     out = []
     for s in specs:
-        if id(s) in target and target[id(s)] > max(p0[id(s)], s.mapping.tensor_parallel):
+        if isinstance(s, PimSpec) and id(s) in target and target[id(s)] > max(p0[id(s)], s.mapping.tensor_parallel):
             s = s.model_copy(update={"mapping": s.mapping.model_copy(update={"tensor_parallel": target[id(s)]})})
         out.append(s)
     return out
 
 
-def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *,
-            spec: Spec | str | Path = "hyflexpim", baselines=BASELINES, batch: int | str = 1,
+def compare(plan_or_shape: Plan | Architecture | str, seq_lens: Sequence[int] = DEFAULT_SEQ_LENS, *,
+            spec: Spec | str | Path = "hyflexpim", baselines: Sequence[Spec | str | Path] = BASELINES,
+            batch: int | str = 1,
             gen_tokens: int = 128, slc_rate: float | None = None, shape: Architecture | str | None = None,
-            decoder: bool | None = None, specs_cache: dict | None = None, mode: str = "iso-area") -> list[HwResult]:
+            decoder: bool | None = None, specs_cache: dict[Any, Spec] | None = None, mode: str = "iso-area") -> list[HwResult]:
     """``evaluate`` for HyFlexPIM and each baseline (the first entry is HyFlexPIM), the PIM designs
     equalised by ``mode`` (``iso-area`` by default: the same silicon for every PIM design)."""
     seq = _check_run_args(seq_lens, batch, gen_tokens)
@@ -177,9 +182,10 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS,
     return out
 
 
-def compare_modes(plan_or_shape: Plan | Architecture | str, seq_lens=DEFAULT_SEQ_LENS, *, gen_tokens: int = 128,
+def compare_modes(plan_or_shape: Plan | Architecture | str, seq_lens: Sequence[int] = DEFAULT_SEQ_LENS, *,
+                  gen_tokens: int = 128,
                   slc_rate: float | None = None, shape: Architecture | str | None = None,
-                  decoder: bool | None = None, **kw) -> list[HwResult]:
+                  decoder: bool | None = None, **kw: Any) -> list[HwResult]:
     """``compare`` once for an encoder; for a decoder twice, prefill (``gen_tokens = 0``) then generation (prompt +
     ``gen_tokens``), each result labelled by its ``mode``."""
     _, shp = resolve(plan_or_shape, slc_rate, shape, decoder)

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 from hyflexpim.chip.encodings import get_encoding
 from hyflexpim.chip.spec import PimSpec
@@ -72,7 +73,7 @@ class Stage:
     digital_macs: int = 0  # per token, plan matrices kept digital and run on digital PIM
     dense_macs: int = 0  # per token, of the original (undecomposed) matrices
     pus: int = 1
-    macs_by_role: dict = field(default_factory=dict)  # per token, dense MACs of each role (for the baselines)
+    macs_by_role: dict[str, int] = field(default_factory=dict)  # per token, dense MACs of each role (for the baselines)
 
     @property
     def is_layer(self) -> bool:
@@ -133,7 +134,8 @@ def _tile(role: str, step: int, slc: bool, rows: int, outputs: int, cpw: int, sp
     return Block(role, step, slc, rows, cols, math.ceil(rows / a.rows), math.ceil(cols / a.cols), outputs)
 
 
-def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None, memo: dict | None = None) -> list[Block]:
+def matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None = None,
+                  memo: dict[Any, list[Block]] | None = None) -> list[Block]:
     """Blocks of one analog matrix. ``force`` = 'all_slc'/'all_mlc' maps W directly (no SVD). ``memo`` (one spec):
     the matrices of identical layers map identically, so each distinct one is tiled once (fresh copies returned)."""
     group = f"in{2 * CHAIN[m.role]}" if m.role in SHARED_INPUT else f"m:{m.name}"
@@ -151,17 +153,19 @@ def _matrix_blocks(m: MatrixPlan, spec: PimSpec, force: str | None, group: str) 
     step = 2 * CHAIN[m.role]
     # ``group``: the GEMV that reads the layer's input is shared by q/k/v (and by ffn_in/ffn_gate), else by this
     # matrix's halves
+    k = 0
     if force or m.unit == "row":
         n_slc = d_out if force == "all_slc" else 0 if force == "all_mlc" else len(m.slc)
-        blocks = [_tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
+        tiles = [_tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
                   _tile(m.role, step, False, d_in, d_out - n_slc, cpw[False], spec)]
     else:
+        assert m.rank is not None  # a decomposed matrix has a rank (the plan's schema)
         k, n_slc = m.rank, len(m.slc)
-        blocks = [  # GEMV 1: ΣVᵀ, SLC components are output columns
+        tiles = [  # GEMV 1: ΣVᵀ, SLC components are output columns
             _tile(m.role, step, True, d_in, n_slc, cpw[True], spec),
             _tile(m.role, step, False, d_in, k - n_slc, cpw[False], spec),
         ]
-    blocks = [b for b in blocks if b]
+    blocks = [b for b in tiles if b]
     for b in blocks:
         b.group = group
     if force or m.unit == "row":
@@ -177,7 +181,7 @@ def _u_blocks(role: str, step: int, k: int, n_slc: int, d_out: int, spec: PimSpe
     cpw = {slc: a.cells_per_weight(slc) for slc in (True, False)}
     e_conv = {slc: sum(conversion_energy_pj(spec, slc).values()) for slc in (True, False)}
     drv, add = spec.comp(a.driver).energy_pj, spec.comp(a.psum_adder).energy_pj
-    best = None
+    best: tuple[float, int, list[Block]] | None = None
     for n2 in sorted({n_slc} | {k - a.rows * j for j in range(k // a.rows + 1) if k - a.rows * j > n_slc}):
         blocks = [b for b in (_tile(role, step, True, n2, d_out, cpw[True], spec),
                               _tile(role, step, False, k - n2, d_out, cpw[False], spec)) if b]
@@ -187,6 +191,7 @@ def _u_blocks(role: str, step: int, k: int, n_slc: int, d_out: int, spec: PimSpe
                    + ((b.row_tiles - 1) * b.outputs + b.merge_adds) * add for b in blocks)
         if best is None or cost < best[0] * (1 - 1e-12):
             best = (cost, n2, blocks)
+    assert best is not None  # n_slc is always a candidate
     _, n2, blocks = best
     for b in blocks:
         if b.slc:
@@ -198,7 +203,7 @@ def pack(blocks: list[Block], spec: PimSpec) -> None:
     """Blocks that read the same input vector (``Block.group``: the halves of one GEMV 1 or direct W, and those of
     q/k/v or ffn_in/ffn_gate; a U block reads its own components) share arrays column-wise; each is charged its
     share of the group's ceil(sum of columns / 128) column tiles."""
-    groups: dict[tuple, list[Block]] = {}
+    groups: dict[tuple[Any, ...], list[Block]] = {}
     for b in blocks:
         groups.setdefault((b.group, b.rows) if b.group else (id(b),), []).append(b)
     for g in groups.values():
@@ -226,7 +231,7 @@ def map_plan(plan: Plan, spec: PimSpec) -> Mapping:
     force = None if spec.mapping.weights == "plan" else spec.mapping.weights
     stages: dict[str, Stage] = {}
     excluded = []
-    memo: dict = {}
+    memo: dict[Any, list[Block]] = {}
     for m in plan.matrices:
         key = f"layer{m.layer}" if m.layer is not None else "head"
         st = stages.setdefault(key, Stage(key))

@@ -8,18 +8,23 @@ library), and returns the smallest and largest ratio seen: a tornado band, not a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from typing import Any
+
 from hyflexpim.chip.spec import PimSpec, Spec, load_spec, spec_from_dict
+from hyflexpim.plan import Architecture, Plan
 
 
 def with_value(spec: Spec, path: str, value: float) -> Spec:
     """``spec`` with one assumption set to ``value``."""
     if path.startswith("library."):
         _, comp, field = path.split(".")
-        if not isinstance(spec, PimSpec) or comp not in spec.lib.components:
+        if not isinstance(spec, PimSpec) or spec.lib is None or comp not in spec.lib.components:
             return spec
         new = spec.model_copy(deep=True)
-        new.lib = spec.lib.model_copy(deep=True)
-        new.lib.components[comp] = new.lib.components[comp].model_copy(update={field: value})
+        lib = spec.lib.model_copy(deep=True)
+        lib.components[comp] = lib.components[comp].model_copy(update={field: value})
+        new.lib = lib
         return new
     data = spec.model_dump()
     node = data
@@ -27,17 +32,16 @@ def with_value(spec: Spec, path: str, value: float) -> Spec:
     for p in parts[:-1]:
         node = node[p]
     node[parts[-1]] = type(node[parts[-1]])(value) if not isinstance(node[parts[-1]], list) else value
-    new = spec_from_dict(data, f"spec {spec.name}") if not isinstance(spec, PimSpec) else _pim_from(spec, data)
-    return new
+    return spec_from_dict(data, f"spec {spec.name}") if not isinstance(spec, PimSpec) else _pim_from(spec, data)
 
 
-def _pim_from(spec: PimSpec, data: dict) -> PimSpec:
-    new = PimSpec.model_validate(data)
+def _pim_from(spec: PimSpec, data: dict[str, Any]) -> PimSpec:
+    new: PimSpec = PimSpec.model_validate(data)
     new.lib = spec.lib
     return new
 
 
-def band(metric, subject: Spec | str, reference: Spec | str) -> tuple[float, float, float, list[tuple[str, float, float]]]:
+def band(metric: Callable[[Spec, Spec], float], subject: Spec | str, reference: Spec | str) -> tuple[float, float, float, list[tuple[str, float, float]]]:
     """(point, low, high, [(assumption, ratio at low, ratio at high)]) of ``metric(subject, reference)``,
     a function of two specs returning a number, over the subject's and the reference's ``ranges``."""
     a = subject if not isinstance(subject, str) else load_spec(subject)
@@ -56,16 +60,17 @@ def band(metric, subject: Spec | str, reference: Spec | str) -> tuple[float, flo
     return point, min(lows), max(highs), rows
 
 
-def gain_bands(subject, spec, reference: str, seq, batch=1, gen_tokens: int = 128, shape=None,
+def gain_bands(subject: Plan | Architecture | str, spec: Spec | str, reference: str, seq: Sequence[int],
+               batch: int | str = 1, gen_tokens: int = 128, shape: Architecture | str | None = None,
                mode: str = "iso-area", slc_rate: float = 10.0) -> list[str]:
     """One line per metric and sequence length: HyFlexPIM's gain over ``reference`` with its band."""
     from hyflexpim.hw.evaluate import compare
 
-    def ratio(metric, i):
-        def f(a, b):
+    def ratio(metric: str, i: int) -> Callable[[Spec, Spec], float]:
+        def f(a: Spec, b: Spec) -> float:
             r = compare(subject, seq, spec=a, baselines=(b,), batch=batch, gen_tokens=gen_tokens, shape=shape,
                         mode=mode, slc_rate=slc_rate)
-            return getattr(r[0], metric)[i] / getattr(r[1], metric)[i]
+            return float(getattr(r[0], metric)[i] / getattr(r[1], metric)[i])
         return f
 
     lines = []
