@@ -13,8 +13,8 @@ from hyflexpim.hw.shapes import get_shape
 
 def test_predicted_rows_stay_within_the_stated_tolerance():
     rows = table()
-    assert sum(r["point"].fit for r in rows) == 4  # exactly the four fit points
-    assert {(r["point"].model, r["point"].batch) for r in rows if r["point"].fit} == {
+    assert sum(r.point.fit for r in rows) == 4  # exactly the four fit points
+    assert {(r.point.model, r.point.batch) for r in rows if r.point.fit} == {
         ("bert-base", 1), ("bert-base", 128), ("bert-large", 1), ("bert-large", 128)}
     for L, tol in TOLERANCE.items():
         assert median_error(rows, L) <= tol, f"L={L}: median |error| {median_error(rows, L):.1%} > {tol:.0%}"

@@ -15,7 +15,8 @@ where ``slicer(q, bits_per_cell, dtype) -> Cells`` (see docs/extending.md).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+from typing import Any
 
 from hyflexpim.config.registry import Registry
 
@@ -25,16 +26,17 @@ class Encoding:
     name: str
     groups: int  # column groups per weight (2 for differential pairs)
     reference_weights: int  # extra weights' columns per block (1 for an offset reference column set)
-    slicer: str | Callable  # "module:function" (imported on first use) or the function itself
+    slicer: str | Callable[..., Any]  # "module:function" (imported on first use) or the function itself
     description: str = ""
 
-    def slice_fn(self) -> Callable:
+    def slice_fn(self) -> Callable[..., Any]:
         if callable(self.slicer):
             return self.slicer
         import importlib
 
         module, _, fn = self.slicer.partition(":")
-        return getattr(importlib.import_module(module), fn)
+        out: Callable[..., Any] = getattr(importlib.import_module(module), fn)
+        return out
 
 
 ENCODINGS: Registry[Encoding] = Registry("encoding")

@@ -174,7 +174,7 @@ def load_macro(ref: str | Path) -> Macro:
     where = f"macro {path.name}"
     data = load_yaml(path, "macro")
     kind = data.get("kind")
-    if kind not in MACRO_KINDS:
+    if not isinstance(kind, str) or kind not in MACRO_KINDS:
         raise UserError(f"{where}: kind: must be one of {', '.join(MACRO_KINDS.names())}; got {kind!r}")
     return validate(MACRO_KINDS.get(kind), data, where)
 

@@ -16,13 +16,15 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
+
+T = TypeVar("T", bound=BaseModel)
 
 PosI = Annotated[int, Field(gt=0)]
 PosF = Annotated[float, Field(gt=0)]
@@ -203,6 +205,7 @@ class PimSpec(_M):
     lib: Library | None = Field(default=None, exclude=True)
 
     def comp(self, name: str) -> Component:
+        assert self.lib is not None, "a PimSpec is priced after load_spec attached its library"
         return self.lib.components[name]
 
 
@@ -299,8 +302,9 @@ def register_design(name: str, path: str | Path, replace: bool = False) -> Path:
     return DESIGNS.register(name, Path(path), replace)
 
 
-def _read_yaml(path) -> dict:
-    return load_yaml(path, "spec")
+def _read_yaml(path: Path) -> dict[str, Any]:
+    out: dict[str, Any] = load_yaml(path, "spec")
+    return out
 
 
 def _resolve(ref: str) -> Path:
@@ -312,7 +316,7 @@ def _resolve(ref: str) -> Path:
     raise UserError(f"spec '{ref}' not found: give a YAML file or one of {', '.join(DESIGNS.names())}")
 
 
-def _raw(ref: str, depth: int = 0) -> tuple[dict, Path]:
+def _raw(ref: str, depth: int = 0) -> tuple[dict[str, Any], Path]:
     path = _resolve(ref)
     data = _read_yaml(path)
     base = data.pop("base", None)
@@ -324,27 +328,29 @@ def _raw(ref: str, depth: int = 0) -> tuple[dict, Path]:
     return data, path
 
 
-def _validate(cls, data: dict, where: str):
-    return validate(cls, data, where)
+def _validate(cls: type[T], data: dict[str, Any], where: str) -> T:
+    out: T = validate(cls, data, where)
+    return out
 
 
 def load_library(path: Path) -> Library:
     return _validate(Library, _read_yaml(path), f"component library {path}")
 
 
-def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) -> Spec:
+def spec_from_dict(data: dict[str, Any], where: str = "spec", folder: Path | None = None) -> Spec:
     """Validate a spec given as a dict (after any ``base`` merge)."""
     kind = data.get("kind")
-    if kind not in SPEC_KINDS:
+    if not isinstance(kind, str) or kind not in SPEC_KINDS:
         raise UserError(f"{where}: kind: must be one of {', '.join(SPEC_KINDS.names())}; got {kind!r}")
     cls = SPEC_KINDS.get(kind)
     if cls is not PimSpec:
-        return _validate(cls, data, where)
+        other: Spec = _validate(cls, data, where)
+        return other
     spec = _validate(PimSpec, data, where)
     lib_path = (folder or Path(str(SPEC_DIR))) / spec.library
     if not lib_path.exists():
         lib_path = Path(str(SPEC_DIR / spec.library))
-    spec.lib = load_library(lib_path)
+    spec.lib = lib = load_library(lib_path)
     names = {
         "analog.adc": spec.analog.adc, "analog.array": spec.analog.array, "analog.driver": spec.analog.driver,
         "analog.shift_add": spec.analog.shift_add, "analog.buffer": spec.analog.buffer,
@@ -353,9 +359,9 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
         "chip.chip_link": spec.chip.chip_link, "prediction.topk": spec.prediction.topk,
     }
     for field, comp in names.items():
-        if comp not in spec.lib.components:
+        if comp not in lib.components:
             raise UserError(f"{where}: {field}: component '{comp}' is not in the library "
-                            f"({', '.join(sorted(spec.lib.components))})")
+                            f"({', '.join(sorted(lib.components))})")
     for field in ("digital.qk_bits", "digital.sv_bits"):
         if min(getattr(spec.digital, field.split(".")[1])) <= 0:
             raise UserError(f"{where}: {field}: bit widths must be positive")
@@ -367,7 +373,7 @@ def spec_from_dict(data: dict, where: str = "spec", folder: Path | None = None) 
     return spec
 
 
-def load_spec(ref: str | Path = "hyflexpim", overrides: dict | None = None) -> Spec:
+def load_spec(ref: str | Path = "hyflexpim", overrides: dict[str, Any] | None = None) -> Spec:
     """Load a built-in spec by name or a YAML file; ``overrides`` is merged on top (nested dict)."""
     data, path = _raw(str(ref))
     if overrides:

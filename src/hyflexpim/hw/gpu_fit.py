@@ -21,11 +21,14 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+from typing import Any
+
 import numpy as np
 
-from hyflexpim.chip.spec import SPEC_DIR, load_spec
+from hyflexpim.chip.spec import SPEC_DIR, GpuSpec, load_spec
 from hyflexpim.hw.gpu import kernel_times, kernels
 from hyflexpim.hw.shapes import get_shape, head_matrices
+from hyflexpim.plan import Architecture
 
 DATA = "tensorrt_bert_a100.csv"
 SPEC = "gpu_a100"
@@ -44,6 +47,12 @@ class Point:
     fit: bool
 
 
+def _gpu_spec() -> GpuSpec:
+    spec = load_spec(SPEC)
+    assert isinstance(spec, GpuSpec), f"{SPEC} is a GPU spec"
+    return spec
+
+
 def load_points(path: str | Path | None = None) -> list[Point]:
     text = (Path(path).read_text() if path is not None
             else (resources.files("hyflexpim.hw") / "data" / DATA).read_text())
@@ -52,13 +61,16 @@ def load_points(path: str | Path | None = None) -> list[Point]:
             for r in rows]
 
 
-def _matrices(model: str):
+def _matrices(model: str) -> tuple[Architecture, list[tuple[str, int, int, Any]]]:
     arch = get_shape(model)
-    mats = [(role, d_out, d_in, layer) for _, role, layer, (d_out, d_in) in arch.matrices()]
+    mats: list[tuple[str, int, int, Any]] = [(role, d_out, d_in, layer) for _, role, layer, (d_out, d_in) in arch.matrices()]
     return arch, mats + [("head", o, i, None) for _, (o, i) in head_matrices(arch)]
 
 
-def _work(spec, points):
+Work = list[tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
+def _work(spec: GpuSpec, points: list[Point]) -> Work:
     """(MACs, bytes, launches) arrays per point, for fast evaluation over many parameter values."""
     out = []
     for p in points:
@@ -69,7 +81,7 @@ def _work(spec, points):
     return out
 
 
-def _latency_grid(spec, work, eff: np.ndarray, us: np.ndarray) -> np.ndarray:
+def _latency_grid(spec: GpuSpec, work: Work, eff: np.ndarray, us: np.ndarray) -> np.ndarray:
     """Latency (s) of each point for every (eff, us) pair: shape (points, len(eff), len(us))."""
     rate, bw = spec.peak_tmacs * 1e12, spec.mem_gbps * 1e9
     out = []
@@ -79,14 +91,14 @@ def _latency_grid(spec, work, eff: np.ndarray, us: np.ndarray) -> np.ndarray:
     return np.array(out)
 
 
-def fit(spec=None, points: list[Point] | None = None) -> dict[str, float]:
+def fit(spec: GpuSpec | None = None, points: list[Point] | None = None) -> dict[str, float]:
     """Least squares on log latency over the ``fit`` rows: {gemm_efficiency, kernel_us, rms_log_error}."""
-    spec = spec or load_spec(SPEC)
+    spec = spec or _gpu_spec()
     pts = [p for p in (points if points is not None else load_points()) if p.fit]
     work = _work(spec, pts)
     meas = np.log(np.array([p.ms * 1e-3 for p in pts]))[:, None, None]
     lo, hi = np.array([0.01, 0.0]), np.array([1.0, 50.0])
-    best = None
+    best = (0.0, 0.0, 0.0)
     for _ in range(8):  # grid, then zoom in around the best point
         eff, us = np.linspace(lo[0], hi[0], 121), np.linspace(lo[1], hi[1], 121)
         err = ((np.log(_latency_grid(spec, work, eff, us)) - meas) ** 2).sum(0)
@@ -98,29 +110,39 @@ def fit(spec=None, points: list[Point] | None = None) -> dict[str, float]:
     return {"gemm_efficiency": best[0], "kernel_us": best[1], "rms_log_error": best[2]}
 
 
-def fit_ranges(spec=None, points: list[Point] | None = None) -> dict[str, tuple[float, float]]:
+def fit_ranges(spec: GpuSpec | None = None, points: list[Point] | None = None) -> dict[str, tuple[float, float]]:
     """Each parameter fitted to one model's two fit points alone: the spread gives its range."""
     pts = points if points is not None else load_points()
     fits = [fit(spec, [p for p in pts if p.model == m]) for m in sorted({p.model for p in pts if p.fit})]
     return {k: (min(f[k] for f in fits), max(f[k] for f in fits)) for k in PARAMS}
 
 
-def table(spec=None, points: list[Point] | None = None) -> list[dict]:
+@dataclass(frozen=True)
+class FitRow:
+    """One row of the calibration table: the published point, the model's latency (ms), its relative error
+    (model / measured - 1) and the share of the latency that is per-kernel cost."""
+
+    point: Point
+    model_ms: float
+    error: float
+    overhead_share: float
+
+
+def table(spec: GpuSpec | None = None, points: list[Point] | None = None) -> list[FitRow]:
     """Every row with the model's latency and its relative error (model / measured - 1)."""
-    spec = spec or load_spec(SPEC)
-    rows = []
+    spec = spec or _gpu_spec()
+    rows: list[FitRow] = []
     for p in (points if points is not None else load_points()):
         arch, mats = _matrices(p.model)
         busy, over, _ = kernel_times(kernels(spec, arch, mats, float(p.seq_len), p.batch, 0), spec)
         ms = float(busy.sum() + over.sum()) * 1e3
-        rows.append({"point": p, "model_ms": ms, "error": ms / p.ms - 1, "overhead_share": over.sum() / (busy.sum()
-                                                                                                        + over.sum())})
+        rows.append(FitRow(p, ms, ms / p.ms - 1, float(over.sum() / (busy.sum() + over.sum()))))
     return rows
 
 
-def median_error(rows: list[dict], seq_len: int | None = None) -> float:
+def median_error(rows: list[FitRow], seq_len: int | None = None) -> float:
     """Median absolute relative error of the predicted (not fitted) rows, optionally of one length."""
-    errs = [abs(r["error"]) for r in rows if not r["point"].fit and (seq_len is None or r["point"].seq_len == seq_len)]
+    errs = [abs(r.error) for r in rows if not r.point.fit and (seq_len is None or r.point.seq_len == seq_len)]
     return float(np.median(errs))
 
 
@@ -128,7 +150,7 @@ def _fmt(x: float, digits: int) -> str:
     return f"{x:.{digits}f}"
 
 
-def write_yaml(path: Path | None = None) -> dict:
+def write_yaml(path: Path | None = None) -> dict[str, float]:
     """Re-fit and write the fitted values and ranges into the spec YAML, keeping its comments."""
     path = path or SPEC_DIR / f"{SPEC}.yaml"
     f, rng = fit(), fit_ranges()
@@ -142,16 +164,16 @@ def write_yaml(path: Path | None = None) -> dict:
     return f
 
 
-def report(spec=None) -> None:
-    spec = spec or load_spec(SPEC)
+def report(spec: GpuSpec | None = None) -> None:
+    spec = spec or _gpu_spec()
     rows = table(spec)
     print(f"{spec.name}: gemm_efficiency {spec.gemm_efficiency:.4f}, kernel_us {spec.kernel_us:.3f} ({spec.calibration})")
     print("| model | L | batch | measured ms | model ms | error | kernel-overhead share | row |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        p = r["point"]
-        print(f"| {p.model} | {p.seq_len} | {p.batch} | {p.ms:.2f} | {r['model_ms']:.2f} | {r['error']:+.1%} | "
-              f"{r['overhead_share']:.0%} | {'fitted' if p.fit else 'predicted'} |")
+        p = r.point
+        print(f"| {p.model} | {p.seq_len} | {p.batch} | {p.ms:.2f} | {r.model_ms:.2f} | {r.error:+.1%} | "
+              f"{r.overhead_share:.0%} | {'fitted' if p.fit else 'predicted'} |")
     print(f"median |error| of predicted rows: L=128 {median_error(rows, 128):.1%} (goal <= 25 %), "
           f"L=384 {median_error(rows, 384):.1%} (tolerance {TOLERANCE[384]:.0%}), all {median_error(rows):.1%}")
 
@@ -161,4 +183,4 @@ if __name__ == "__main__":
         f = write_yaml()
         print(f"wrote {SPEC}.yaml: gemm_efficiency {f['gemm_efficiency']:.4f}, kernel_us {f['kernel_us']:.3f} "
               f"(rms log error {f['rms_log_error']:.3f})")
-    report(load_spec(SPEC))
+    report(_gpu_spec())

@@ -39,6 +39,7 @@ import csv
 import io
 import json
 import math
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -53,7 +54,7 @@ from hyflexpim.chip.macro import (
 )
 from hyflexpim.chip.spec import PimSpec, load_spec
 from hyflexpim.errors import UserError
-from hyflexpim.hw.library import adc_energy_pj, adc_time_ns
+from hyflexpim.hw.library import adc_energy_pj, adc_time_ns, latency_ns
 
 REF_NODE_NM = 65.0  # library.yaml: "65 nm"
 REF_VDD_V = 1.0     # assumption: the reference gives no supply for its 65 nm library
@@ -98,7 +99,7 @@ class MacroCost:
     def tops_per_mm2(self) -> float:
         return self.ops / self.latency_ns * 1e-3 / sum(self.area_mm2.values())
 
-    def share(self, categories) -> float:
+    def share(self, categories: Iterable[str]) -> float:
         return sum(self.energy_pj[c] for c in categories) / self.total_pj
 
 
@@ -143,7 +144,7 @@ def fitted_parameters(spec: PimSpec, fits: Fits | None = None) -> dict[str, floa
     for name, f in fits.fits.items():
         m = load_macro(f.macro)
         published = getattr(m.published, f.figure) if isinstance(m, AnalogMacro) else None
-        if published is None or f.figure != "tops_per_w":
+        if not isinstance(m, AnalogMacro) or published is None or f.figure != "tops_per_w":
             raise UserError(f"fits: fits.{name}: {f.macro} has no published {f.figure} an ADC scale can be fitted to")
         base = price(m, spec, 0.0)
         one = price(m, spec, 1.0)
@@ -250,7 +251,7 @@ def _digital_rows(key: str, m: DigitalMacro, spec: PimSpec) -> list[Row]:
     why = "HyFlexPIM's NOR step (library.yaml nor_pim_array, derived from 52.26 W per PU), not fitted to this design"
     rows = [Row(key, "energy per NOR gate", "fJ", pim.energy_pj * 1e3, m.gate_energy_fj.value, "model",
                 f"{m.gate_energy_fj.source} | {why}"),
-            Row(key, "latency per NOR gate", "ns", pim.latency_ns, m.gate_latency_ns.value, "model",
+            Row(key, "latency per NOR gate", "ns", latency_ns(spec, d.pim), m.gate_latency_ns.value, "model",
                 f"{m.gate_latency_ns.source} | library.yaml nor_pim_array latency (1 GHz)")]
     for algo, gates in m.multiply_gates_int8.items():
         rows.append(Row(key, f"gates per INT8 multiply ({algo})", "gates", steps_mult, gates.value, "model",
@@ -291,8 +292,11 @@ def header_lines(fit: bool = True, spec: str = "hyflexpim") -> list[str]:
              "cell read energy x (V_read/1.0V)^2"]
     if fit:
         fits = load_fits()
-        for name, value in fitted_parameters(s, fits).items():
-            f = fits.fits[name]
+        if not isinstance(s, PimSpec):
+            raise UserError(f"spec '{spec}' is not a PIM chip spec: the silicon validation prices its component library")
+        values = fitted_parameters(s, fits)
+        for name, f in fits.fits.items():
+            value = values[name]
             lines.append(f"fitted: {name} = {value:.4g} to {f.macro} {f.figure} ({f.why}); every other figure "
                          "predicted")
     else:
@@ -336,7 +340,8 @@ def write(rows: list[Row], folder: Path, header: list[str]) -> list[Path]:
     return [csv_path, json_path]
 
 
-def run(macros: list[str] | None = None, fit: bool = True, out: Path | None = None, say=print) -> list[Row]:
+def run(macros: list[str] | None = None, fit: bool = True, out: Path | None = None,
+        say: Callable[[str], None] = print) -> list[Row]:
     """Print the silicon table (and write it under ``out``); returns its rows."""
     rows = validate(macros, fit)
     header = header_lines(fit)
