@@ -10,8 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hyflexpim.chip.spec import PimSpec
+from pathlib import Path
+from typing import Any, TypeVar
+
+from hyflexpim.chip.spec import PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
+
+S = TypeVar("S", bound=Spec)
 
 
 def adc_energy_pj(spec: PimSpec, bits: int) -> float:
@@ -20,6 +25,14 @@ def adc_energy_pj(spec: PimSpec, bits: int) -> float:
     if spec.analog.adc_energy_scaling == "walden":
         return c.energy_pj * 2.0 ** (bits - ref)
     return c.energy_pj * bits / ref
+
+
+def load_as(cls: type[S], ref: str | Path = "hyflexpim", overrides: dict[str, Any] | None = None) -> S:
+    """``load_spec`` of a spec that must be of class ``cls`` (one line naming it otherwise)."""
+    spec = load_spec(ref, overrides)
+    if not isinstance(spec, cls):
+        raise UserError(f"spec '{ref}' is a {spec.kind} spec, not {cls.__name__}")
+    return spec
 
 
 def latency_ns(spec: PimSpec, name: str) -> float:

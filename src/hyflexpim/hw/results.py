@@ -251,6 +251,13 @@ class HwResult:
     def with_info(self, **changes: Any) -> HwResult:
         return dataclasses.replace(self, info=dataclasses.replace(self.info, **changes))
 
+    @property
+    def pim(self) -> PimInfo:
+        """``info`` of a PIM design (its chips, PUs, arrays ...); TypeError for a design of another kind."""
+        if not isinstance(self.info, PimInfo):
+            raise TypeError(f"{self.spec} is not a PIM design: its info is {type(self.info).__name__}")
+        return self.info
+
     def point(self, i: int) -> CostPoint:
         """The result at ``seq_lens[i]``."""
         def at(v: Any) -> float:

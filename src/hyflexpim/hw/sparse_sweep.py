@@ -14,19 +14,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, TypedDict
 
-from hyflexpim.chip.spec import load_spec
+import numpy as np
+
+from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec, load_spec
+from hyflexpim.hw.library import load_as
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 from hyflexpim.hw.shapes import get_shape, uniform_plan
-from hyflexpim.plan import AttentionPlan
+from hyflexpim.plan import AttentionPlan, Plan
 
-PREDICTIONS = {"pq": {"kind": "pq", "subspaces": 8, "centroids": 16}, "topk": {"kind": "exact"},
+PREDICTIONS: dict[str, dict[str, Any]] = {
+               "pq": {"kind": "pq", "subspaces": 8, "centroids": 16}, "topk": {"kind": "exact"},
                "sanger": {"kind": "low_bit", "bits": 4}, "quest": {"kind": "page_bound", "page": 16},
                "spatten": {"kind": "accumulated"}, "window": {"kind": "none"}}
 
 
-def sparse_plan(model: str, kind: str, keep: float, slc_rate: float = 10.0, **prediction):
+def sparse_plan(model: str, kind: str, keep: float, slc_rate: float = 10.0, **prediction: Any) -> Plan:
     """The uniform plan of ``model`` at ``slc_rate`` % SLC with a sparse attention block (``prediction``: settings
     of the chip's ``prediction`` section on top of the kind's own, e.g. ``topk_engines``)."""
     plan = uniform_plan(get_shape(model), slc_rate)
@@ -34,7 +40,7 @@ def sparse_plan(model: str, kind: str, keep: float, slc_rate: float = 10.0, **pr
         "prediction": {**PREDICTIONS[kind], **prediction}})})
 
 
-def _ratio(a, b) -> list:
+def _ratio(a: Sequence[float], b: Sequence[float]) -> list[float]:
     return [x / y for x, y in zip(a, b)]
 
 
@@ -53,8 +59,8 @@ class SparseGains:
     prediction_share: list[float]
 
 
-def sparse_gains(model: str, kind: str, keep: float, seq=DEFAULT_SEQ_LENS, slc_rate: float = 10.0,
-                 **prediction) -> SparseGains:
+def sparse_gains(model: str, kind: str, keep: float, seq: Sequence[int] = DEFAULT_SEQ_LENS,
+                 slc_rate: float = 10.0, **prediction: Any) -> SparseGains:
     """Every gain of HyFlexPIM with sparse attention attributed (iso-area, batch 1):
 
     ``over_same`` (the headline)  HyFlexPIM + predictor over all-SLC running the SAME predictor and keep;
@@ -117,14 +123,21 @@ def sparse(model: str = "bert-base") -> None:
     print(f"note: {ACCURACY_CAVEAT}")
 
 
-HARDSEA_REPORTED = {"speedup": (13.5, 28.5), "efficiency": (291.6, 1894.3), "gops": 802.1, "gops_w": 821.3}
+class _Reported(TypedDict):
+    speedup: tuple[float, float]
+    efficiency: tuple[float, float]
+    gops: float
+    gops_w: float
+
+
+HARDSEA_REPORTED: _Reported = {"speedup": (13.5, 28.5), "efficiency": (291.6, 1894.3), "gops": 802.1, "gops_w": 821.3}
 
 
 def hardsea() -> None:
     from hyflexpim.hw.attention_only import roofline_attention
 
-    spec, gpu = load_spec("hardsea"), load_spec("gpu_a100")
-    unfused = load_spec("gpu_a100", {"fused_attention": False})
+    spec, gpu = load_as(AttentionSpec, "hardsea"), load_as(GpuSpec, "gpu_a100")
+    unfused = load_as(GpuSpec, "gpu_a100", {"fused_attention": False})
     print(f"{spec.name}: keep {spec.keep:.0%}, {spec.prediction.kind} prediction; against {gpu.name} on the same "
           "self-attention (no linear layers), batch 1; GPU attention fused (TensorRT's one MHA kernel per layer) / "
           "unfused (Q·Kᵀ, softmax, score×V: three kernels, the scores through DRAM)")
@@ -145,18 +158,19 @@ def hardsea() -> None:
               f" / {g[1].latency_s[0] / shape.layers * 1e6:.1f} µs) |")
     r = HARDSEA_REPORTED
     h = evaluate("bert-base", spec, [128], gen_tokens=0)
-    g = roofline_attention(gpu, get_shape("bert-base"), [128], 1, 0)
+    fused = roofline_attention(gpu, get_shape("bert-base"), [128], 1, 0)
     t_pub = h.ops_per_inference[0] / (r["gops"] * 1e9)
     print(f"HARDSEA at its published Table V rate ({r['gops']} GOPS, {r['gops_w']} GOPS/W) on bert-base L=128 against "
-          f"the calibrated GPU (fused): speed-up {g.latency_s[0] / t_pub:.2f}x, energy efficiency "
-          f"{r['gops_w'] * 1e-3 / g.tops_per_w[0]:.0f}x")
+          f"the calibrated GPU (fused): speed-up {fused.latency_s[0] / t_pub:.2f}x, energy efficiency "
+          f"{r['gops_w'] * 1e-3 / fused.tops_per_w[0]:.0f}x")
     print(f"HARDSEA reports {r['speedup'][0]}-{r['speedup'][1]}x speed-up and {r['efficiency'][0]}-"
           f"{r['efficiency'][1]}x energy efficiency over a GPU; Table V [3P]: {r['gops']} GOPS, {r['gops_w']} GOPS/W")
     print(f"GPU: {gpu.calibration}; kernel_us {gpu.kernel_us:.2f}, gemm_efficiency {gpu.gemm_efficiency:.3f}, "
           f"energy at {gpu.operating_power_w:.0f} W ({gpu.energy_model})")
 
 
-def spatten_topk_cycles(n: int, keep: float, rng, parallelism: int = 16, round_cycles: int = 3) -> int:
+def spatten_topk_cycles(n: int, keep: float, rng: np.random.Generator, parallelism: int = 16,
+                        round_cycles: int = 3) -> int:
     """Cycles of one top-k over n random scores by SpAtten's rule (re-implemented, not copied): each round streams
     the surviving scores past a random pivot at ``parallelism`` per cycle plus ``round_cycles``, then keeps the
     side that holds the k-th largest."""
@@ -201,14 +215,14 @@ def capacity() -> None:
     print("| model | PUs per layer | room (MiB) | longest context, batch 1 | decoder, batch 8 + 128 generated | "
           "L = 65,536 | L = 1,000,000 |")
     print("|---|---|---|---|---|---|---|")
-    spec = load_spec("hyflexpim")
+    spec = load_as(PimSpec, "hyflexpim")
     for model in ("bert-base", "bert-large", "gpt2", "llama-3.2-1b"):
         shape = get_shape(model)
         r = evaluate(model, spec, [128], slc_rate=10, gen_tokens=1)
-        pus = r.info.pus_per_layer
+        pus = r.pim.pus_per_layer
         gen = "—"
         if shape.decoder:
-            gen = f"{evaluate(model, spec, [128], slc_rate=10, batch=8, gen_tokens=128).info.digital_room_tokens:,}"
+            gen = f"{evaluate(model, spec, [128], slc_rate=10, batch=8, gen_tokens=128).pim.digital_room_tokens:,}"
         cells = []
         for L in (65_536, 1_000_000):
             try:
@@ -216,7 +230,7 @@ def capacity() -> None:
                 cells.append("priced")
             except UserError:
                 cells.append("refused")
-        print(f"| {model} | {pus} | {stage_bits(spec, pus) / 8 / 2**20:,.0f} | {r.info.digital_room_tokens:,} "
+        print(f"| {model} | {pus} | {stage_bits(spec, pus) / 8 / 2**20:,.0f} | {r.pim.digital_room_tokens:,} "
               f"| {gen} | {cells[0]} | {cells[1]} |")
 
 

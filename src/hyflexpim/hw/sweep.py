@@ -8,18 +8,21 @@ on the same chip and library, under the same spec options, iso-area and batch 1 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from hyflexpim.chip.spec import load_spec
+from hyflexpim.chip.spec import GpuSpec, PimSpec, Spec, load_spec
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
+from hyflexpim.hw.library import load_as
 from hyflexpim.hw.results import HwResult
 
 MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
 RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
 
 
-def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None = None,
+def gains(model: str, rate: float, seq: Sequence[int] = DEFAULT_SEQ_LENS, overrides: dict[str, Any] | None = None,
           batch: int | str = 1, mode: str = "iso-area", reference: str = "all_slc",
-          gen_tokens: int = 128) -> tuple[list, list]:
+          gen_tokens: int = 128) -> tuple[list[float], list[float]]:
     ref_spec = load_spec(reference, overrides if reference in ("all_slc", "all_mlc") else None)
     hy, ref = compare(model, seq, spec=load_spec("hyflexpim", overrides), baselines=(ref_spec,), slc_rate=rate,
                       batch=batch, mode=mode, gen_tokens=gen_tokens)
@@ -28,13 +31,13 @@ def gains(model: str, rate: float, seq=DEFAULT_SEQ_LENS, overrides: dict | None 
     return thr, eff
 
 
-def _fmt(xs) -> str:
+def _fmt(xs: Iterable[float]) -> str:
     return " ".join(f"{x:5.2f}" for x in xs)
 
 
 def headline() -> None:
     print(f"gain over all-SLC; columns = seq lens {list(DEFAULT_SEQ_LENS)}")
-    best = {"thr": (0, None), "eff": (0, None)}
+    best: dict[str, tuple[float, tuple[str, float, int]]] = {"thr": (0, ("", 0.0, 0)), "eff": (0, ("", 0.0, 0))}
     for m in MODELS:
         for r in (5.0, 10.0, 20.0, 30.0):
             thr, eff = gains(m, r)
@@ -91,11 +94,11 @@ def replicate_note() -> None:
     from hyflexpim.hw.shapes import get_shape, uniform_plan
 
     plan = uniform_plan(get_shape("bert-base"), 10.0)
-    per_pu = map_plan(plan, load_spec("hyflexpim")).arrays_per_pu
+    per_pu = map_plan(plan, load_as(PimSpec, "hyflexpim")).arrays_per_pu
     cells = []
     for pus in (1, 2, 3, 4):
         o = {"mapping": {"mlc_throughput": "replicate", "tensor_parallel": pus}}
-        hy, ref = (map_plan(plan, load_spec(k, o)).stages[0] for k in ("hyflexpim", "all_slc"))
+        hy, ref = (map_plan(plan, load_as(PimSpec, k, o)).stages[0] for k in ("hyflexpim", "all_slc"))
         copies = [s.pus * per_pu // s.arrays() for s in (hy, ref)]
         cells.append(f"{pus} PU(s): {copies[0]} vs {copies[1]} copies")
     print(f"  replicate: left out (no source says the chip replicates; a layer is copied whole, so its gain over "
@@ -115,7 +118,7 @@ def breakdown() -> None:
 def totals() -> None:
     from hyflexpim.hw.library import pu_totals
 
-    t = pu_totals(load_spec("hyflexpim"))
+    t = pu_totals(load_as(PimSpec, "hyflexpim"))
     an, dg = t.analog, t.digital
     print(f"analog per PU:  {an.area_mm2:.3f} mm2 (ref 11.24), {an.power_w:.3f} W (ref 22.34); "
           f"ADC share {an.area_mm2_by_block['adc'] / an.area_mm2:.1%} area (ref 64.2%), "
@@ -144,7 +147,7 @@ def decoder() -> None:
             thr = [a / b for a, b in zip(hy.throughput_tok_s, ref.throughput_tok_s)]
             eff = [a / b for a, b in zip(hy.tops_per_w, ref.tops_per_w)]
             cells.append(f"{hy.mode:10s} throughput {_fmt(thr)}  TOPS/W {_fmt(eff)}")
-        i, j = hy.info, ref.info
+        i, j = hy.pim, ref.pim
         print(f"  {m:13s} batch {batch!s:4s} {mode:9s} PUs/layer {i.pus_per_layer} (all-SLC {j.pus_per_layer}) "
               f"chips {i.chips} (all-SLC {j.chips})")
         for c in cells:
@@ -186,11 +189,11 @@ def reference() -> None:
     for n, ref in ((2, "1.99x"), (4, "(2x / 4x chips: 1.96x / 3.65x)")):
         r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"tensor_parallel": n}}), [128], slc_rate=10.0)
         rows.append((f"{n} PUs per layer vs 1", ref, f"{r.throughput_tok_s[0] / one.throughput_tok_s[0]:.2f}x",
-                     f"bert-base, 10% SLC, L=128, {r.info.chips} chip(s)"))
+                     f"bert-base, 10% SLC, L=128, {r.pim.chips} chip(s)"))
     print("| ratio | reference | this model | setting |")
     print("|---|---|---|---|")
-    for r in rows:
-        print("| " + " | ".join(r) + " |")
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
 
 
 def scaling() -> None:
@@ -204,13 +207,30 @@ def scaling() -> None:
             for chips in (2, 4):
                 r = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": chips, "scaling": mode}}), [128],
                              slc_rate=10.0, batch=batch)
-                i = r.info
+                i = r.pim
                 what = (f"{i.replicas} copies" if mode == "data" else f"{i.pus_per_layer} PUs/layer") + \
                     f", {i.pus_used * i.replicas} PUs used"
                 e = r.energy_per_inference_j[0] / one.energy_per_inference_j[0]
                 cells.append(f"{chips} chips {r.throughput_tok_s[0] / one.throughput_tok_s[0]:.2f}x "
                              f"({what}, energy {e:.2f}x)")
             print(f"  batch {batch:3d} {mode:8s}: " + "   ".join(cells))
+
+
+def _gpu_ratio(model: str, metric: str, i: int) -> Callable[[Spec, Spec], float]:
+    """HyFlexPIM's ``metric`` over a GPU's at the i-th of L = 128, 512 (10 % SLC), as a function of the two specs."""
+    def f(a: Spec, b: Spec) -> float:
+        r, ref = compare(model, [128, 512], spec=a, baselines=(b,), slc_rate=10.0)
+        return float(getattr(r, metric)[i] / getattr(ref, metric)[i])
+    return f
+
+
+def _baseline_ratio(model: str, metric: str) -> Callable[[Spec, Spec], float]:
+    """The baseline's energy over HyFlexPIM's, or HyFlexPIM's speed-up over it, at L = 128."""
+    def f(a: Spec, b: Spec) -> float:
+        hy, ref = compare(model, [128], spec=a, baselines=(b,), slc_rate=10.0)
+        v = getattr(ref, metric)[0] / getattr(hy, metric)[0]
+        return float(1 / v if metric == "throughput_tok_s" else v)
+    return f
 
 
 def baselines() -> None:
@@ -229,29 +249,23 @@ def baselines() -> None:
     for key in ("gpu_a100", "gpu_h100"):
         for model in ("bert-base", "bert-large"):
             for i, L in enumerate((128, 512)):
-                def f(a, b, metric, i=i, model=model):
-                    r, ref = compare(model, [128, 512], spec=a, baselines=(b,), slc_rate=10.0)
-                    return getattr(r, metric)[i] / getattr(ref, metric)[i]
                 cells = []
                 for metric in ("throughput_tok_s", "tops_per_w"):
-                    g = band(lambda a, b, m=metric: f(a, b, m), hy_fixed, key)
-                    both = band(lambda a, b, m=metric: f(a, b, m), hy, key)
+                    ratio = _gpu_ratio(model, metric, i)
+                    g = band(ratio, hy_fixed, key)
+                    both = band(ratio, hy, key)
                     cells.append(f"{g[0]:.2f}x ({g[1]:.2f}-{g[2]:.2f}; {both[1]:.2f}-{both[2]:.2f})")
-                g = evaluate(model, key, [L])
-                print(f"| {key} | {model} | {L} | {g.latency_s[0] * 1e3:.3f} ms | {g.tops_per_w[0]:.2f} | "
+                res = evaluate(model, key, [L])
+                print(f"| {key} | {model} | {L} | {res.latency_s[0] * 1e3:.3f} ms | {res.tops_per_w[0]:.2f} | "
                       f"{cells[0]} | {cells[1]} |")
     for key in ("gpu_a100", "gpu_h100"):
-        print(f"{key}: {load_spec(key).calibration}")
+        print(f"{key}: {load_as(GpuSpec, key).calibration}")
     for key, model in (("sprint", "bert-base"), ("transpim", "bert-base")):
         for metric, what in (("energy_per_inference_j", "energy"), ("throughput_tok_s", "speed-up")):
-            def f(a, b, metric=metric):
-                hy, ref = compare(model, [128], spec=a, baselines=(b,), slc_rate=10.0)
-                v = getattr(ref, metric)[0] / getattr(hy, metric)[0]
-                return 1 / v if metric == "throughput_tok_s" else v
-            point, lo, hi, rows = band(f, "hyflexpim", key)
+            point, _, _, rows = band(_baseline_ratio(model, metric), "hyflexpim", key)
             mine = [r for r in rows if r[0] in load_spec(key).ranges]
-            cells = ", ".join(f"{r[0]} {r[1]:.2f}..{r[2]:.2f}" for r in mine)
-            print(f"{key} {what} ({model}, L=128): {point:.2f}x; its assumptions low..high: {cells}")
+            text = ", ".join(f"{r[0]} {r[1]:.2f}..{r[2]:.2f}" for r in mine)
+            print(f"{key} {what} ({model}, L=128): {point:.2f}x; its assumptions low..high: {text}")
 
 
 def gpu() -> None:
