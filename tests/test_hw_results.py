@@ -8,7 +8,15 @@ import typing
 import pytest
 
 from hyflexpim.chip.spec import Prediction, load_spec
-from hyflexpim.hw import CostPoint, HwResult, compare, compare_modes, evaluate, get_shape, to_rows
+from hyflexpim.hw import (
+    CostPoint,
+    HwResult,
+    compare,
+    compare_modes,
+    evaluate,
+    get_shape,
+    to_rows,
+)
 from hyflexpim.hw.capacity import bits_per_token
 from hyflexpim.hw.costs_prediction import PREDICTORS, prediction_costs
 from hyflexpim.hw.results import METRICS, AttentionInfo, GpuInfo, PimInfo, RooflineInfo

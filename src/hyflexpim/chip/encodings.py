@@ -14,8 +14,8 @@ where ``slicer(q, bits_per_cell, dtype) -> Cells`` (see docs/extending.md).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from hyflexpim.config.registry import Registry

@@ -20,8 +20,8 @@ prompt (causal attention: L(L+1)/2 entries), then each generated token is one st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

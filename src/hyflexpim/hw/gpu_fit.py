@@ -20,7 +20,6 @@ import sys
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-
 from typing import Any
 
 import numpy as np

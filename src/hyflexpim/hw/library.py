@@ -9,7 +9,6 @@ step per lane per cycle; the SFU takes 256 inputs per cycle.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
 from pathlib import Path
 from typing import Any, TypeVar
 

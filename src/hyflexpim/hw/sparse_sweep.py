@@ -20,9 +20,9 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec, load_spec
-from hyflexpim.hw.library import load_as
+from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
+from hyflexpim.hw.library import load_as
 from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import AttentionPlan, Plan
 
