@@ -148,7 +148,7 @@ class Prediction(_M):
     module:
     SpAtten's quick-select (HPCA 2021), whose expected work per entry at a kept share k is
     2 + 2k·ln(1/k) + 2(1-k)·ln(1/(1-k)) scores streamed, plus ``topk_round_cycles`` per round, ~2·ln(n) rounds
-    per row of n (the expectation of random-pivot selection; hyflexpim.hw.costs.topk_costs)."""
+    per row of n (the expectation of random-pivot selection; hyflexpim.hw.costs_prediction.topk_visits)."""
 
     kind: Literal["none", "exact", "low_bit", "pq", "page_bound", "accumulated"] = "none"
     bits: PosI = 4
