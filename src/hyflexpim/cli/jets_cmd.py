@@ -51,6 +51,8 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
 
 
 def train(data: str = DataOpt, config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
+          features: str = typer.Option("full", "--features", help="ParT's input set: kin | kinpid | full "
+                                       "(JetClass_{kin,kinpid,full}.yaml)"),
           epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the training split"),
           out: Optional[Path] = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
                                              "model's cache, for the shipped sample and the default settings)"),
@@ -58,14 +60,16 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
     """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC."""
     from hyflexpim.atomic import write_atomic
     from hyflexpim.data.jets import load_jets
-    from hyflexpim.models.part import CONFIGS, save_part
+    from hyflexpim.models.part import CONFIGS, FEATURE_SETS, save_part
     from hyflexpim.pipeline.jets_train import JetTrainConfig, packaged_part, train_part
 
     if config not in CONFIGS:
         raise UserError(f"--config must be one of {', '.join(CONFIGS)}, got {config!r}")
+    if features not in FEATURE_SETS:
+        raise UserError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
     if epochs is not None and not 0 < epochs <= 1000:
         raise UserError(f"--epochs must be in (0, 1000], got {epochs:g}")
-    default = data == "jets" and config == "small" and epochs is None
+    default = data == "jets" and config == "small" and epochs is None and features == "full"
     if out is None and default:
         path = packaged_part(not quiet, typer.echo)
         report = json.loads(path.with_suffix(".json").read_text())
@@ -75,7 +79,7 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
                             "sample with the default settings)")
         if out.suffix not in (".pt", ".pth"):
             raise UserError(f"--out must be a .pt file, got {out}")
-        cfg = JetTrainConfig(config=config, **({"epochs": epochs} if epochs is not None else {}))
+        cfg = JetTrainConfig(config=config, features=features, **({"epochs": epochs} if epochs is not None else {}))
         model, report = train_part(load_jets(data), cfg, not quiet, typer.echo)
         path = save_part(model, out)
         write_atomic(out.with_suffix(".json"), json.dumps(report, indent=1))
@@ -91,8 +95,10 @@ def analyze(model: str = typer.Option("part", "--model", help="part (the package
             threshold: float = typer.Option(0.1, "--threshold", help="attention above which the graph draws a pair"),
             quiet: bool = QuietOpt) -> None:
     """ParT's attention on test jets: binary pattern per layer, with and without the pair bias, subjet shares,
-    η–φ graphs; accuracy with top-1/2/4 attention."""
+    η–φ graphs; accuracy with top-1/2/4 attention. Jets of the other kind (JetClass's ten labels, the five generated
+    classes) go through the class map."""
     from hyflexpim.data.jets import load_jets
+    from hyflexpim.data.jets_classes import to_model_classes
     from hyflexpim.models.load import load_model
     from hyflexpim.pipeline.jets_step import analyze_jets
 
@@ -105,7 +111,8 @@ def analyze(model: str = typer.Option("part", "--model", help="part (the package
         from hyflexpim.pipeline.jets_train import packaged_part
 
         packaged_part(not quiet, typer.echo)
-    m, _ = load_model(model, "classification", d.num_labels)
+    m, _ = load_model(model, "classification", None)
+    d = to_model_classes(d, m.config.class_names, say=typer.echo)
     if layer is not None and not 0 <= layer < m.config.num_layers:
         raise UserError(f"--layer must be in 0..{m.config.num_layers - 1}, got {layer}")
     files = analyze_jets(m, d, out, jets, layer, threshold, progress=not quiet, say=typer.echo)
