@@ -27,9 +27,11 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
              classes: Optional[str] = typer.Option(None, "--classes", help="comma-separated subset of "
                                                    "QCD,Hbb,Tbqq,Wqq,Zqq (default: all)"),
              workers: int = typer.Option(1, "--workers", help="processes generating chunks side by side"),
+             level: str = typer.Option("detector", "--level", help="detector (the parametric CMS-like detector stage, "
+                                       "as JetClass's Delphes) | particle (generator level)"),
              quiet: bool = QuietOpt) -> None:
     """Pythia 8 pp collisions at 13.6 TeV → anti-kT R = 0.8 jets, 500 < pT < 1000 GeV, |η| < 2 → JetClass-style
-    features; resumable (chunks), seeded. Needs the jets extra (pythia8mc, fastjet)."""
+    features; resumable (chunks), seeded; detector level by default. Needs the jets extra (pythia8mc, fastjet)."""
     from hyflexpim.data.jets import load_jets
     from hyflexpim.data.jets_generate import generate as run
 
@@ -43,7 +45,7 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
     if not 1 <= workers <= 256:
         raise UserError(f"--workers must be in 1..256, got {workers}")
     t = time.perf_counter()
-    path = run(out, per_class, seed, chunk, names, show_progress=not quiet, workers=workers)
+    path = run(out, per_class, seed, chunk, names, show_progress=not quiet, workers=workers, level=level)
     data = load_jets(str(path))
     m = data.meta
     typer.echo(f"wrote {path}: {len(data)} jets {data.class_counts()} from {m['events']} events in "

@@ -122,9 +122,9 @@ ARRAYS = ("features", "vectors", "mask", "labels", "subjet", "jet")
 
 
 def features_from_particles(vectors: np.ndarray, mask: np.ndarray, jet: np.ndarray, charge: np.ndarray,
-                            ptype: np.ndarray) -> np.ndarray:
+                            ptype: np.ndarray, ip: np.ndarray | None = None) -> np.ndarray:
     """The 17 inputs from four-momenta [N, P, 4], charges, particle types (``PARTICLE_TYPES`` index) and the jet
-    (pT, η, φ, E); impact parameters zero (no tracking)."""
+    (pT, η, φ, E); ``ip`` [N, P, 4]: d0, d0err, dz, dzerr in mm (the detector stage), None: zeros (particle level)."""
     px, py, pz, e = (vectors[..., i].astype(np.float64) for i in range(4))
     pt = np.hypot(px, py)
     ok = mask & (pt > 0)
@@ -142,6 +142,8 @@ def features_from_particles(vectors: np.ndarray, mask: np.ndarray, jet: np.ndarr
               "part_charge": charge, "part_deta": deta, "part_dphi": dphi}
     for t, name in enumerate(FEATURES[6:11]):
         values[name] = (ptype == t).astype(np.float64)
+    if ip is not None:
+        values.update({n: ip[..., k] for k, n in enumerate(IMPACT_PARAMETERS)})
     f = np.stack([np.asarray(values.get(n, np.zeros_like(pt)), np.float64) for n in FEATURES], -1)
     f[~mask] = 0.0
     return f.astype(np.float32)
