@@ -169,33 +169,10 @@ def test_a_weaver_layout_state_dict_of_the_published_network_loads_and_gives_its
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
-def write_jetclass_root(data: JetData, path, labels: list[str]):
-    """Generated jets in JetClass's ROOT layout (tree `tree`, jagged part_* branches, one-hot label_* branches)."""
-    uproot = pytest.importorskip("uproot")
-    import awkward as ak
-
-    counts = data.mask.sum(1)
-    flat = lambda a: ak.unflatten(a[data.mask].astype(np.float32), counts)  # noqa: E731
-    col = lambda n: data.features[..., FEATURES.index(n)]  # noqa: E731
-    branches = {"part_px": flat(data.vectors[..., 0]), "part_py": flat(data.vectors[..., 1]),
-                "part_pz": flat(data.vectors[..., 2]), "part_energy": flat(data.vectors[..., 3])}
-    for b, n in [("part_deta", "part_deta"), ("part_dphi", "part_dphi"), ("part_d0val", "part_d0"),
-                 ("part_d0err", "part_d0err"), ("part_dzval", "part_dz"), ("part_dzerr", "part_dzerr"),
-                 ("part_charge", "part_charge"), ("part_isChargedHadron", "part_isChargedHadron"),
-                 ("part_isNeutralHadron", "part_isNeutralHadron"), ("part_isPhoton", "part_isPhoton"),
-                 ("part_isElectron", "part_isElectron"), ("part_isMuon", "part_isMuon")]:
-        branches[b] = flat(col(n))
-    for k, name in enumerate(("jet_pt", "jet_eta", "jet_phi", "jet_energy")):
-        branches[name] = data.jet[:, k].astype(np.float64)
-    for lab in JETCLASS_LABELS:
-        branches[lab] = np.array([labels[i] == lab for i in range(len(data))], np.float32)
-    with uproot.recreate(path) as f:
-        f["tree"] = branches
-
-
 @pytest.mark.slow
 def test_a_kin_model_trained_on_generated_jets_runs_on_a_jetclass_root_file(tmp_path):
     pytest.importorskip("uproot")
+    from hyflexpim.data.jetclass_root import write_jetclass
     from hyflexpim.pipeline.jets_train import JetTrainConfig, predict, train_part
 
     sample = load_jets()
@@ -205,7 +182,14 @@ def test_a_kin_model_trained_on_generated_jets_runs_on_a_jetclass_root_file(tmp_
     jets = subset(sample, sample.split_indices("test")[:60])
     names = [f"label_{jets.class_names[c]}" for c in jets.labels]
     names[:10] = ["label_Hcc"] * 10
-    write_jetclass_root(jets, tmp_path / "JetClass_like.root", names)
+    write_jetclass(jets, tmp_path / "JetClass_like.root", names)
+    import uproot
+
+    with uproot.open(tmp_path / "JetClass_like.root") as f:  # JetClass's branches, its signed Δη among them
+        tree = f["tree"]
+        assert {"part_deta", "part_d0val", "label_Hcc", "jet_energy"} <= set(tree.keys())
+        deta = tree["part_deta"].array(library="np")
+    np.testing.assert_allclose(deta[12], jets.features[12, :jets.mask[12].sum(), FEATURES.index("part_deta")])
     said = []
     back = to_model_classes(load_jets(str(tmp_path / "JetClass_like.root")), model.config.class_names, said.append)
     assert len(back) == 50 and "10 jets" in said[0] and "Hcc (10)" in said[0]

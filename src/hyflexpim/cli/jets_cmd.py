@@ -121,7 +121,41 @@ def analyze(model: str = typer.Option("part", "--model", help="part (the package
     typer.echo(f"wrote {len(files)} files to {out}")
 
 
+def stats(data: str = DataOpt) -> None:
+    """Per class: jet mass peak and core width, constituents, share below 1 GeV, leading-constituent share of the
+    jet pT, jet width (pT-weighted mean ΔR), photon share — to set generated jets beside JetClass."""
+    from hyflexpim.data.jets import load_jets
+    from hyflexpim.data.jets_stats import jet_observables
+
+    d = load_jets(data)
+    typer.echo(f"{data}: {len(d)} jets, {d.meta.get('source', '')}")
+    typer.echo("class  jets  mass peak  core σ  constituents  <1 GeV  leading  width  photons")
+    for r in jet_observables(d):
+        typer.echo(f"{r['class']:<6} {r['jets']:>4}  {r['mass_peak']:7.1f}  {r['mass_core_sigma']:6.1f}  "
+                   f"{r['constituents']:10.1f}  {100 * r['below_1gev']:5.1f} %  {r['leading_fraction']:6.3f}  "
+                   f"{r['width']:.3f}  {100 * r['photons']:5.1f} %")
+
+
+def export(data: str = DataOpt, out: Path = typer.Option(..., "--out", help="ROOT file to write"),
+           jets: Optional[int] = typer.Option(None, "--jets", help="only the first N jets of the test split")) -> None:
+    """Write jets as a JetClass-layout ROOT file (tree `tree`, part_*, jet_*, label_* through the class map), for
+    weaver, the ParT repository or `jets analyze --data file.root`."""
+    from hyflexpim.data.jetclass_root import write_jetclass
+    from hyflexpim.data.jets import load_jets, subset
+
+    if out.suffix != ".root":
+        raise UserError(f"--out must be a .root file, got {out}")
+    d = load_jets(data)
+    if jets is not None:
+        if jets < 1:
+            raise UserError(f"--jets must be at least 1, got {jets}")
+        d = subset(d, d.split_indices("test")[:jets])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_jetclass(d, out)
+    typer.echo(f"wrote {out}: {len(d)} jets {d.class_counts()}")
+
+
 def register(app: typer.Typer, guarded) -> None:
-    for fn in (generate, train, analyze):
+    for fn in (generate, train, analyze, stats, export):
         jets_app.command(fn.__name__)(guarded(fn))
     app.add_typer(jets_app, name="jets")

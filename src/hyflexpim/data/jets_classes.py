@@ -33,6 +33,12 @@ def _target(name: str, model_classes: list[str]) -> int | None:
     return None
 
 
+def jetclass_label(name: str) -> str:
+    """The JetClass label branch of a class name (generated or JetClass), e.g. "Hbb" → "label_Hbb"."""
+    target = name if name in JETCLASS_CLASSES else GENERATED_TO_JETCLASS.get(name)
+    return f"label_{target}" if target else name
+
+
 def to_model_classes(data: JetData, model_classes: list[str], say=print) -> JetData:
     """``data`` relabelled to the model's classes (its outputs' order). Jets of a class the model lacks are left out,
     with one line naming those classes and counts; the model's classes with no jets here are named in one line."""
@@ -61,4 +67,4 @@ def to_model_classes(data: JetData, model_classes: list[str], say=print) -> JetD
     return out
 
 
-__all__ = ["GENERATED_TO_JETCLASS", "JETCLASS_CLASSES", "to_model_classes"]
+__all__ = ["GENERATED_TO_JETCLASS", "JETCLASS_CLASSES", "jetclass_label", "to_model_classes"]
