@@ -1,18 +1,19 @@
 """Jets as a classification task: JetClass-style particle features, the shipped sample, JetClass ROOT files.
 
 A jet is up to ``MAX_PARTICLES`` constituents, leading pT first, each with the 17 per-particle inputs of the
-Particle Transformer's JetClass configuration (``FEATURES``, physical values; ``normalized`` applies the same
-shifts and scales as weaver's JetClass configuration) and its four-momentum (px, py, pz, E in GeV, from which
-ParT computes its pair features ln Δ, ln kT, ln z, ln m²). A generated jet (``jets_generate``) also carries the
-exclusive-kT subjet each constituent belongs to and its particle type; a JetClass ROOT file has no subjets
-(``subjet`` = -1).
+Particle Transformer's JetClass configuration ``full`` (``FEATURES``, physical values, Δη signed by the jet's η as in
+JetClass; ``normalized`` applies weaver's standardization and clipping, ``STANDARDIZE``; ``FEATURE_SETS``: ParT's
+``kin``, ``kinpid`` and ``full`` inputs) and its four-momentum (px, py, pz, E in GeV, from which ParT computes its
+pair features ln Δ, ln kT, ln z, ln m²). A generated jet (``jets_generate``) also carries the exclusive-kT subjet
+each constituent belongs to and its particle type; a JetClass ROOT file has no subjets (``subjet`` = -1).
 
-    data = load_jets()                      # the shipped sample (5 classes)
+    data = load_jets()                      # the shipped sample (5 classes, particle level)
+    data = load_jets("runs/jets-gen")       # a `hyflexpim jets generate` folder (detector level by default)
     data = load_jets("JetClass_*.root")     # a user's JetClass files, through uproot
     idx = data.split_indices("test")
 
-No detector simulation: generated jets are built from Pythia's final-state particles (JetClass runs Delphes), so
-the impact-parameter inputs (d0, dz and their errors) are zero.
+Impact parameters (d0, dz and their errors, mm) come from JetClass files or from the detector stage
+(``jets_detector``); particle-level jets have zeros there (``has_impact_parameters``).
 """
 
 from __future__ import annotations

@@ -5,11 +5,12 @@ particle and the exclusive-kT subjet of every constituent.
 Classes (``PROCESSES``): QCD light-quark/gluon jets (``HardQCD:all``), H → bb̄ (``ffbar2HZ`` with Z → νν̄),
 hadronic top t → bqq′ (tt̄, both W → qq′), W → qq′ (W + jet), Z → qq̄ (Z + jet). A jet is kept when
 500 < pT < 1000 GeV and |η| < 2 (JetClass's selection); a signal jet also needs the decaying particle and each of
-its quarks within ΔR < 0.8 of the jet axis. No detector simulation (JetClass uses Delphes): jets are built from
-all visible final-state particles, and the impact-parameter inputs are zero.
+its quarks within ΔR < 0.8 of the jet axis. ``level="detector"`` (the default) clusters the particle-flow objects
+of the parametric detector stage (``jets_detector``: Delphes' CMS card, with impact parameters from Pythia's
+production vertices); ``level="particle"`` all visible final-state particles (impact parameters zero).
 
-Work is cut into chunks of ``chunk`` jets per class, each with its own Pythia seed, written as
-``<out>/parts/<class>-<k>.npz``; an interrupted run resumes at the first missing chunk and gives the same jets.
+Work is cut into chunks of ``chunk`` jets per class, each with its own Pythia seed (the detector stage's random
+stream too), written as ``<out>/parts-detector/<class>-<k>.npz`` (``parts/`` at particle level); an interrupted run resumes at the first missing chunk and gives the same jets.
 ``<out>/jets.npz`` holds them all, with the versions, seeds and throughput in its ``meta``. Needs the ``[jets]``
 extra (``pythia8mc``, an sdist that compiles, and ``fastjet``).
 """

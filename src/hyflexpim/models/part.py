@@ -9,7 +9,11 @@ and the pair-interaction bias U can be captured (``capture_attention``) for the 
 
 Configurations by name (``CONFIGS``): ``small`` trains on 2 CPU cores in minutes; ``paper`` is ParT's own
 (8 particle-attention blocks, 8 heads, embed dims [128, 512, 128], pair embed [64, 64, 64], 2 class-attention
-blocks). A user's checkpoint (a weaver state dict, ``weights_only=True``) loads with ``load_part``.
+blocks, the GELU after the pair embedding). Each reads one of ParT's three published input sets (``FEATURE_SETS``:
+``kin``, ``kinpid``, ``full``) out of the 17 inputs the batches carry, and names its classes (``class_names``). A
+user's checkpoint loads with ``load_part`` (``weights_only=True``): a hyflexpim one, or a weaver state dict in the
+ParT repository's layout (``mod.``-prefixed, as ``networks/example_ParticleTransformer.py`` saves it), its
+configuration and feature set read from the tensors' shapes (``weaver_config``).
 """
 
 from __future__ import annotations

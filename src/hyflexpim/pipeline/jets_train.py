@@ -96,7 +96,7 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
     impact = data.has_impact_parameters()
     if cfg.features == "full" and not impact:
         say("note: feature set 'full' on jets without impact parameters (particle level): d0, dz and their errors "
-            "are zeros — use --detector when generating, or --features kinpid")
+            "are zeros — generate with --level detector, or train --features kinpid")
     train = jet_batches(data, data.split_indices("train"), cfg.batch_size, shuffle=True, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     t = time.perf_counter()
