@@ -7,8 +7,16 @@ import math
 import numpy as np
 import pytest
 
-from hyflexpim.data.jets_detector import (ECAL_BINS, HCAL_BINS, detector_response, impact_parameters, ip_resolution,
-                                          log_normal, momentum_resolution, tracking_efficiency)
+from hyflexpim.data.jets_detector import (
+    ECAL_BINS,
+    HCAL_BINS,
+    detector_response,
+    impact_parameters,
+    ip_resolution,
+    log_normal,
+    momentum_resolution,
+    tracking_efficiency,
+)
 
 
 def p4(pt, eta, phi, m=0.0):

@@ -14,8 +14,15 @@ import torch
 
 pytest.importorskip("weaver")
 
-from hyflexpim.data.jets import (FEATURE_SETS, FEATURES, JETCLASS_LABELS, JetData, features_from_particles,  # noqa: E402
-                                 load_jets, subset)
+from hyflexpim.data.jets import (  # noqa: E402
+    FEATURE_SETS,
+    FEATURES,
+    JETCLASS_LABELS,
+    JetData,
+    features_from_particles,
+    load_jets,
+    subset,
+)
 from hyflexpim.data.jets_classes import to_model_classes  # noqa: E402
 from hyflexpim.models.part import FEATURE_SETS as MODEL_FEATURE_SETS  # noqa: E402
 from hyflexpim.models.part import build_part, load_part, save_part  # noqa: E402
