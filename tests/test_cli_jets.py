@@ -98,3 +98,25 @@ def test_jets_bad_input_is_one_line(tmp_path):
     one_line_error(hyflexpim("run", "--model", str(tmp_path / "missing.pt"), "--task", "jets", "-q"), "checkpoint")
     one_line_error(hyflexpim("run", "--model", "minilm", "--task", "jets", "--out", str(tmp_path / "r"), "-q"),
                    "do not fit")
+
+
+def test_issue_32_options_refuse_bad_values_in_one_line(tmp_path):
+    one_line_error(hyflexpim("jets", "train", "--features", "pid", "--out", str(tmp_path / "m.pt")), "--features")
+    one_line_error(hyflexpim("jets", "generate", "--out", str(tmp_path / "g"), "--level", "hadron"), "--level")
+    one_line_error(hyflexpim("jets", "export", "--out", str(tmp_path / "jets.txt")), "--out must be a .root file")
+
+
+def test_stats_prints_each_class_and_export_writes_a_jetclass_file(tmp_path):
+    r = hyflexpim("jets", "stats")
+    assert r.returncode == 0, r.stderr
+    rows = {line.split()[0]: line.split() for line in r.stdout.splitlines()[2:]}
+    assert list(rows) == ["QCD", "Hbb", "Tbqq", "Wqq", "Zqq"]
+    assert 110 < float(rows["Hbb"][2]) < 140 and 150 < float(rows["Tbqq"][2]) < 200  # mass peaks near mH, mt
+    pytest.importorskip("uproot")
+    r = hyflexpim("jets", "export", "--jets", "50", "--out", str(tmp_path / "j.root"))
+    assert r.returncode == 0, r.stderr
+    from hyflexpim.data.jets import load_jets
+
+    back = load_jets(str(tmp_path / "j.root"))
+    assert len(back) == 50 and len(back.class_names) == 10  # JetClass's ten labels, through the class map
+    assert set(back.class_names[c] for c in back.labels) <= {"QCD", "Hbb", "Tbqq", "Wqq", "Zqq"}

@@ -35,9 +35,14 @@ def test_generation_is_seeded_and_resumes_to_the_same_jets(tmp_path):
 
     a = load_jets(str(generate(tmp_path / "a", 4, seed=3, chunk=2, classes=["Wqq", "QCD"], show_progress=False)))
     assert a.class_counts() == {"QCD": 4, "Hbb": 0, "Tbqq": 0, "Wqq": 4, "Zqq": 0}
-    (tmp_path / "a" / "parts" / "Wqq-0001.npz").unlink()  # an interrupted run: one chunk missing
+    assert a.meta["level"] == "detector" and a.has_impact_parameters()  # the detector stage is the default
+    (tmp_path / "a" / "parts-detector" / "Wqq-0001.npz").unlink()  # an interrupted run: one chunk missing
     b = load_jets(str(generate(tmp_path / "a", 4, seed=3, chunk=2, classes=["Wqq", "QCD"], show_progress=False)))
     np.testing.assert_array_equal(a.vectors, b.vectors)
+    np.testing.assert_array_equal(a.features, b.features)  # the detector's random stream is seeded per chunk too
+    p = load_jets(str(generate(tmp_path / "a", 2, seed=3, chunk=2, classes=["Wqq"], show_progress=False,
+                               level="particle")))
+    assert p.meta["level"] == "particle" and not p.has_impact_parameters() and (tmp_path / "a" / "parts").is_dir()
     c = load_jets(str(generate(tmp_path / "c", 4, seed=4, chunk=2, classes=["Wqq", "QCD"], show_progress=False)))
     assert not np.array_equal(a.jet, c.jet)
     assert (a.jet[:, 0] > 500).all() and (a.jet[:, 0] < 1000).all()
@@ -52,3 +57,5 @@ def test_bad_generator_settings_are_one_line(tmp_path):
         generate(tmp_path, 2, classes=["Higgs"], show_progress=False)
     with pytest.raises(UserError, match="at least 1"):
         generate(tmp_path, 0, show_progress=False)
+    with pytest.raises(UserError, match="--level must be one of particle, detector"):
+        generate(tmp_path, 2, show_progress=False, level="calorimeter")

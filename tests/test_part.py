@@ -105,18 +105,26 @@ def test_checkpoint_round_trip_and_weaver_state_dicts(tmp_path):
     batch = jets_batch()
     back = load_part(save_part(model, tmp_path / "m.pt")).eval()
     torch.testing.assert_close(back(**batch).logits, model(**batch).logits, atol=0, rtol=0)
-    # a weaver training's state dict: the bare ParticleTransformer wrapped as `mod`
+    # a weaver training's state dict: the bare ParticleTransformer wrapped as `mod`; its shapes say `small`, and it is
+    # built as the ParT repository's get_model builds (GELU after the pair embedding: another function, same tensors)
     torch.save({"mod." + k: v for k, v in model.part.state_dict().items()}, tmp_path / "weaver.pt")
-    again = load_part(tmp_path / "weaver.pt", name="small").eval()
-    torch.testing.assert_close(again(**batch).logits, model(**batch).logits, atol=0, rtol=0)
+    again = load_part(tmp_path / "weaver.pt").eval()
+    assert again.config.name == "small" and again.config.pre_activation_pair is False
+    for a, b in zip(again.part.state_dict().values(), model.part.state_dict().values()):
+        torch.testing.assert_close(a, b, atol=0, rtol=0)
 
 
 def test_a_checkpoint_of_another_shape_is_one_clear_error(tmp_path):
     from hyflexpim.errors import UserError
 
-    torch.save(build_part("small", 5).part.state_dict(), tmp_path / "small.pt")
-    with pytest.raises(UserError, match="does not fit ParT 'paper'"):
-        load_part(tmp_path / "small.pt", name="paper")
+    state = build_part("small", 5).part.state_dict()
+    torch.save(state, tmp_path / "small.pt")
+    with pytest.raises(UserError, match="has 5 classes, not 10"):
+        load_part(tmp_path / "small.pt", num_labels=10)
+    state["embed.input_bn.weight"] = torch.zeros(9)
+    torch.save(state, tmp_path / "nine.pt")
+    with pytest.raises(UserError, match="9 inputs per particle"):
+        load_part(tmp_path / "nine.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(UserError, match="cannot read ParT checkpoint"):
         load_part(tmp_path / "junk.pt")
@@ -220,7 +228,7 @@ def test_features_and_pair_features_of_a_hand_made_two_particle_jet():
     col = {n: f[0, :, i] for i, n in enumerate(FEATURES)}
     np.testing.assert_allclose(col["part_pt_log"], np.log([pt1, pt2]), rtol=1e-5)
     np.testing.assert_allclose(col["part_logptrel"], np.log(np.array([pt1, pt2]) / jet_pt), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(col["part_deta"], [eta1 - jet_eta, eta2 - jet_eta], atol=1e-5)
+    np.testing.assert_allclose(col["part_deta"], [eta1 - jet_eta, eta2 - jet_eta], atol=1e-5)  # η_jet > 0: unsigned
     np.testing.assert_allclose(col["part_dphi"], [phi1 - jet_phi, phi2 - jet_phi], atol=1e-5)
     assert col["part_charge"].tolist() == [1, 0] and col["part_isPhoton"].tolist() == [0, 1]
     assert col["part_isChargedHadron"].tolist() == [1, 0] and not col["part_d0"].any()

@@ -27,9 +27,11 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
              classes: Optional[str] = typer.Option(None, "--classes", help="comma-separated subset of "
                                                    "QCD,Hbb,Tbqq,Wqq,Zqq (default: all)"),
              workers: int = typer.Option(1, "--workers", help="processes generating chunks side by side"),
+             level: str = typer.Option("detector", "--level", help="detector (the parametric CMS-like detector stage, "
+                                       "as JetClass's Delphes) | particle (generator level)"),
              quiet: bool = QuietOpt) -> None:
     """Pythia 8 pp collisions at 13.6 TeV → anti-kT R = 0.8 jets, 500 < pT < 1000 GeV, |η| < 2 → JetClass-style
-    features; resumable (chunks), seeded. Needs the jets extra (pythia8mc, fastjet)."""
+    features; resumable (chunks), seeded; detector level by default. Needs the jets extra (pythia8mc, fastjet)."""
     from hyflexpim.data.jets import load_jets
     from hyflexpim.data.jets_generate import generate as run
 
@@ -43,7 +45,7 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
     if not 1 <= workers <= 256:
         raise UserError(f"--workers must be in 1..256, got {workers}")
     t = time.perf_counter()
-    path = run(out, per_class, seed, chunk, names, show_progress=not quiet, workers=workers)
+    path = run(out, per_class, seed, chunk, names, show_progress=not quiet, workers=workers, level=level)
     data = load_jets(str(path))
     m = data.meta
     typer.echo(f"wrote {path}: {len(data)} jets {data.class_counts()} from {m['events']} events in "
@@ -51,6 +53,8 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
 
 
 def train(data: str = DataOpt, config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
+          features: str = typer.Option("full", "--features", help="ParT's input set: kin | kinpid | full "
+                                       "(JetClass_{kin,kinpid,full}.yaml)"),
           epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the training split"),
           out: Optional[Path] = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
                                              "model's cache, for the shipped sample and the default settings)"),
@@ -58,14 +62,16 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
     """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC."""
     from hyflexpim.atomic import write_atomic
     from hyflexpim.data.jets import load_jets
-    from hyflexpim.models.part import CONFIGS, save_part
+    from hyflexpim.models.part import CONFIGS, FEATURE_SETS, save_part
     from hyflexpim.pipeline.jets_train import JetTrainConfig, packaged_part, train_part
 
     if config not in CONFIGS:
         raise UserError(f"--config must be one of {', '.join(CONFIGS)}, got {config!r}")
+    if features not in FEATURE_SETS:
+        raise UserError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
     if epochs is not None and not 0 < epochs <= 1000:
         raise UserError(f"--epochs must be in (0, 1000], got {epochs:g}")
-    default = data == "jets" and config == "small" and epochs is None
+    default = data == "jets" and config == "small" and epochs is None and features == "full"
     if out is None and default:
         path = packaged_part(not quiet, typer.echo)
         report = json.loads(path.with_suffix(".json").read_text())
@@ -75,7 +81,7 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
                             "sample with the default settings)")
         if out.suffix not in (".pt", ".pth"):
             raise UserError(f"--out must be a .pt file, got {out}")
-        cfg = JetTrainConfig(config=config, **({"epochs": epochs} if epochs is not None else {}))
+        cfg = JetTrainConfig(config=config, features=features, **({"epochs": epochs} if epochs is not None else {}))
         model, report = train_part(load_jets(data), cfg, not quiet, typer.echo)
         path = save_part(model, out)
         write_atomic(out.with_suffix(".json"), json.dumps(report, indent=1))
@@ -91,8 +97,10 @@ def analyze(model: str = typer.Option("part", "--model", help="part (the package
             threshold: float = typer.Option(0.1, "--threshold", help="attention above which the graph draws a pair"),
             quiet: bool = QuietOpt) -> None:
     """ParT's attention on test jets: binary pattern per layer, with and without the pair bias, subjet shares,
-    η–φ graphs; accuracy with top-1/2/4 attention."""
+    η–φ graphs; accuracy with top-1/2/4 attention. Jets of the other kind (JetClass's ten labels, the five generated
+    classes) go through the class map."""
     from hyflexpim.data.jets import load_jets
+    from hyflexpim.data.jets_classes import to_model_classes
     from hyflexpim.models.load import load_model
     from hyflexpim.pipeline.jets_step import analyze_jets
 
@@ -105,14 +113,49 @@ def analyze(model: str = typer.Option("part", "--model", help="part (the package
         from hyflexpim.pipeline.jets_train import packaged_part
 
         packaged_part(not quiet, typer.echo)
-    m, _ = load_model(model, "classification", d.num_labels)
+    m, _ = load_model(model, "classification", None)
+    d = to_model_classes(d, m.config.class_names, say=typer.echo)
     if layer is not None and not 0 <= layer < m.config.num_layers:
         raise UserError(f"--layer must be in 0..{m.config.num_layers - 1}, got {layer}")
     files = analyze_jets(m, d, out, jets, layer, threshold, progress=not quiet, say=typer.echo)
     typer.echo(f"wrote {len(files)} files to {out}")
 
 
+def stats(data: str = DataOpt) -> None:
+    """Per class: jet mass peak and core width, constituents, share below 1 GeV, leading-constituent share of the
+    jet pT, jet width (pT-weighted mean ΔR), photon share — to set generated jets beside JetClass."""
+    from hyflexpim.data.jets import load_jets
+    from hyflexpim.data.jets_stats import jet_observables
+
+    d = load_jets(data)
+    typer.echo(f"{data}: {len(d)} jets, {d.meta.get('source', '')}")
+    typer.echo("class  jets  mass peak  core σ  constituents  <1 GeV  leading  width  photons")
+    for r in jet_observables(d):
+        typer.echo(f"{r['class']:<6} {r['jets']:>4}  {r['mass_peak']:7.1f}  {r['mass_core_sigma']:6.1f}  "
+                   f"{r['constituents']:10.1f}  {100 * r['below_1gev']:5.1f} %  {r['leading_fraction']:6.3f}  "
+                   f"{r['width']:.3f}  {100 * r['photons']:5.1f} %")
+
+
+def export(data: str = DataOpt, out: Path = typer.Option(..., "--out", help="ROOT file to write"),
+           jets: Optional[int] = typer.Option(None, "--jets", help="only the first N jets of the test split")) -> None:
+    """Write jets as a JetClass-layout ROOT file (tree `tree`, part_*, jet_*, label_* through the class map), for
+    weaver, the ParT repository or `jets analyze --data file.root`."""
+    from hyflexpim.data.jetclass_root import write_jetclass
+    from hyflexpim.data.jets import load_jets, subset
+
+    if out.suffix != ".root":
+        raise UserError(f"--out must be a .root file, got {out}")
+    d = load_jets(data)
+    if jets is not None:
+        if jets < 1:
+            raise UserError(f"--jets must be at least 1, got {jets}")
+        d = subset(d, d.split_indices("test")[:jets])
+    out.parent.mkdir(parents=True, exist_ok=True)
+    write_jetclass(d, out)
+    typer.echo(f"wrote {out}: {len(d)} jets {d.class_counts()}")
+
+
 def register(app: typer.Typer, guarded) -> None:
-    for fn in (generate, train, analyze):
+    for fn in (generate, train, analyze, stats, export):
         jets_app.command(fn.__name__)(guarded(fn))
     app.add_typer(jets_app, name="jets")

@@ -96,3 +96,39 @@ def _assemble(parts: list[dict], names: list[list[str]]) -> JetData:
                    meta={"source": "JetClass ROOT"})
     _check(data, "JetClass files")
     return data
+
+
+def write_jetclass(data: JetData, path, labels: list[str] | None = None) -> None:
+    """``data`` as a JetClass-layout ROOT file (tree ``tree``: the jagged ``part_*`` branches JetClass has, with its
+    signed Δη, ``jet_*`` and one-hot ``label_*`` branches), so weaver and the ParT repository read generated jets as
+    they read JetClass. ``labels``: each jet's JetClass label branch; by default its class through the class map
+    (``jets_classes``). Impact parameters as stored (zeros at particle level)."""
+    try:
+        import awkward as ak
+        import uproot
+    except ImportError:
+        raise UserError("writing JetClass ROOT files needs uproot: pip install 'hyflexpim[jets]'") from None
+    if labels is None:
+        from hyflexpim.data.jets_classes import jetclass_label
+
+        labels = [jetclass_label(data.class_names[c]) for c in data.labels]
+    bad = sorted({b for b in labels if b not in JETCLASS_LABELS})
+    if bad:
+        raise UserError(f"no JetClass label for {', '.join(bad)}; JetClass's labels: {', '.join(JETCLASS_LABELS)}")
+    counts = data.mask.sum(1)
+    flat = lambda a: ak.unflatten(np.asarray(a)[data.mask].astype(np.float32), counts)  # noqa: E731
+    col = lambda n: data.features[..., FEATURES.index(n)]  # noqa: E731
+    out = {b: flat(data.vectors[..., k]) for k, b in enumerate(("part_px", "part_py", "part_pz", "part_energy"))}
+    stored = {"part_d0val": "part_d0", "part_dzval": "part_dz"}
+    for b in PARTICLE_BRANCHES[4:]:
+        out[b] = flat(col(stored.get(b, b)))
+    for k, b in enumerate(JET_BRANCHES):
+        out[b] = data.jet[:, k].astype(np.float32)
+    out["jet_nparticles"] = counts.astype(np.float32)
+    for lab in JETCLASS_LABELS:
+        out[lab] = np.array([b == lab for b in labels], np.float32)
+    try:
+        with uproot.recreate(str(path)) as f:
+            f["tree"] = out
+    except OSError as e:
+        raise UserError(f"cannot write {path}: {e.strerror or e}") from None

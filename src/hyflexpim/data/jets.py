@@ -1,18 +1,19 @@
 """Jets as a classification task: JetClass-style particle features, the shipped sample, JetClass ROOT files.
 
 A jet is up to ``MAX_PARTICLES`` constituents, leading pT first, each with the 17 per-particle inputs of the
-Particle Transformer's JetClass configuration (``FEATURES``, physical values; ``normalized`` applies the same
-shifts and scales as weaver's JetClass configuration) and its four-momentum (px, py, pz, E in GeV, from which
-ParT computes its pair features ln Δ, ln kT, ln z, ln m²). A generated jet (``jets_generate``) also carries the
-exclusive-kT subjet each constituent belongs to and its particle type; a JetClass ROOT file has no subjets
-(``subjet`` = -1).
+Particle Transformer's JetClass configuration ``full`` (``FEATURES``, physical values, Δη signed by the jet's η as in
+JetClass; ``normalized`` applies weaver's standardization and clipping, ``STANDARDIZE``; ``FEATURE_SETS``: ParT's
+``kin``, ``kinpid`` and ``full`` inputs) and its four-momentum (px, py, pz, E in GeV, from which ParT computes its
+pair features ln Δ, ln kT, ln z, ln m²). A generated jet (``jets_generate``) also carries the exclusive-kT subjet
+each constituent belongs to and its particle type; a JetClass ROOT file has no subjets (``subjet`` = -1).
 
-    data = load_jets()                      # the shipped sample (5 classes)
+    data = load_jets()                      # the shipped sample (5 classes, particle level)
+    data = load_jets("runs/jets-gen")       # a `hyflexpim jets generate` folder (detector level by default)
     data = load_jets("JetClass_*.root")     # a user's JetClass files, through uproot
     idx = data.split_indices("test")
 
-No detector simulation: generated jets are built from Pythia's final-state particles (JetClass runs Delphes), so
-the impact-parameter inputs (d0, dz and their errors) are zero.
+Impact parameters (d0, dz and their errors, mm) come from JetClass files or from the detector stage
+(``jets_detector``); particle-level jets have zeros there (``has_impact_parameters``).
 """
 
 from __future__ import annotations
@@ -31,9 +32,25 @@ MAX_PARTICLES = 128
 FEATURES = ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_charge",
             "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon",
             "part_d0", "part_d0err", "part_dz", "part_dzerr", "part_deta", "part_dphi"]
-# (shift, scale) of weaver's JetClass configuration: input = (x - shift) * scale; tanh on d0/dz; None = as is
-NORMALIZATION = {"part_pt_log": (1.7, 0.7), "part_e_log": (2.0, 0.7), "part_logptrel": (-4.7, 0.7),
-                 "part_logerel": (-4.7, 0.7), "part_deltaR": (0.2, 4.0)}
+# weaver's preprocessing of ParT's JetClass configurations (particle_transformer data/JetClass/JetClass_full.yaml,
+# `[name, subtract_by, multiply_by, clip_min, clip_max]`, defaults clip -5, 5): input = clip((x - center) * scale,
+# min, max) for the variables with a center; the others enter as they are (d0 and dz through tanh, the yaml's
+# new_variables `np.tanh(part_d0val)`); NaN becomes 0 (weaver's nan_to_num)
+STANDARDIZE = {"part_pt_log": (1.7, 0.7, -5.0, 5.0), "part_e_log": (2.0, 0.7, -5.0, 5.0),
+               "part_logptrel": (-4.7, 0.7, -5.0, 5.0), "part_logerel": (-4.7, 0.7, -5.0, 5.0),
+               "part_deltaR": (0.2, 4.0, -5.0, 5.0), "part_d0err": (0.0, 1.0, 0.0, 1.0),
+               "part_dzerr": (0.0, 1.0, 0.0, 1.0)}
+TANH = ("part_d0", "part_dz")
+# ParT's three published input sets (JetClass_{kin,kinpid,full}.yaml, `pf_features`), in their order; the batches
+# carry `full` (= FEATURES) and a model picks its set's columns
+FEATURE_SETS = {
+    "kin": ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_deta", "part_dphi"],
+    "kinpid": ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_charge",
+               "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon",
+               "part_deta", "part_dphi"],
+    "full": FEATURES,
+}
+IMPACT_PARAMETERS = ("part_d0", "part_d0err", "part_dz", "part_dzerr")
 GENERATED_CLASSES = ["QCD", "Hbb", "Tbqq", "Wqq", "Zqq"]
 JETCLASS_LABELS = ["label_QCD", "label_Hbb", "label_Hcc", "label_Hgg", "label_H4q", "label_Hqql", "label_Zqq",
                    "label_Wqq", "label_Tbqq", "label_Tbl"]
@@ -73,16 +90,24 @@ class JetData:
         return order[int(lo * len(self)):int(hi * len(self))]
 
     def normalized(self, index=slice(None)) -> np.ndarray:
-        """The model's inputs: features shifted and scaled as weaver's JetClass configuration, 0 on padding."""
+        """The model's inputs (all of ``FEATURES``), preprocessed as weaver does for ParT's JetClass configurations:
+        standardized and clipped (``STANDARDIZE``), tanh on d0 and dz, NaN to 0, and 0 on padding."""
         x = self.features[index].astype(np.float32, copy=True)
         for i, name in enumerate(FEATURES):
-            if name in NORMALIZATION:
-                shift, scale = NORMALIZATION[name]
-                x[..., i] = (x[..., i] - shift) * scale
-            elif name in ("part_d0", "part_dz"):
+            if name in STANDARDIZE:
+                center, scale, lo, hi = STANDARDIZE[name]
+                x[..., i] = np.clip((x[..., i] - center) * scale, lo, hi)
+            elif name in TANH:
                 x[..., i] = np.tanh(x[..., i])
+        x = np.nan_to_num(x, nan=0.0, posinf=0.0, neginf=0.0)
         x[~self.mask[index]] = 0.0
         return x
+
+    def has_impact_parameters(self) -> bool:
+        """Whether any jet carries impact parameters (JetClass files, the detector stage); particle-level jets have
+        zeros there."""
+        cols = [FEATURES.index(n) for n in IMPACT_PARAMETERS]
+        return bool(np.any(self.features[..., cols]))
 
     def class_counts(self) -> dict[str, int]:
         return {c: int((self.labels == i).sum()) for i, c in enumerate(self.class_names)}
@@ -98,16 +123,19 @@ ARRAYS = ("features", "vectors", "mask", "labels", "subjet", "jet")
 
 
 def features_from_particles(vectors: np.ndarray, mask: np.ndarray, jet: np.ndarray, charge: np.ndarray,
-                            ptype: np.ndarray) -> np.ndarray:
+                            ptype: np.ndarray, ip: np.ndarray | None = None) -> np.ndarray:
     """The 17 inputs from four-momenta [N, P, 4], charges, particle types (``PARTICLE_TYPES`` index) and the jet
-    (pT, η, φ, E); impact parameters zero (no tracking)."""
+    (pT, η, φ, E); ``ip`` [N, P, 4]: d0, d0err, dz, dzerr in mm (the detector stage), None: zeros (particle level)."""
     px, py, pz, e = (vectors[..., i].astype(np.float64) for i in range(4))
     pt = np.hypot(px, py)
     ok = mask & (pt > 0)
     safe_pt = np.where(ok, pt, 1.0)
     eta = np.arcsinh(np.where(ok, pz / safe_pt, 0.0))
     phi = np.arctan2(py, px)
-    deta = np.where(ok, eta - jet[:, None, 1], 0.0)
+    # JetClass's convention (particle_transformer dataloader.py, utils/convert_top_datasets.py): Δη is signed by the
+    # jet's η, sign(η_jet)·(η_i − η_jet) with sign(0) = +1, so jets in the two halves of the detector look alike
+    side = np.where(jet[:, None, 1] < 0, -1.0, 1.0)
+    deta = np.where(ok, side * (eta - jet[:, None, 1]), 0.0)
     dphi = np.where(ok, (phi - jet[:, None, 2] + np.pi) % (2 * np.pi) - np.pi, 0.0)
     log = lambda x: np.log(np.where(ok, np.maximum(x, 1e-30), 1.0))  # noqa: E731
     values = {"part_pt_log": log(pt), "part_e_log": log(e), "part_logptrel": log(pt / jet[:, None, 0]),
@@ -115,6 +143,8 @@ def features_from_particles(vectors: np.ndarray, mask: np.ndarray, jet: np.ndarr
               "part_charge": charge, "part_deta": deta, "part_dphi": dphi}
     for t, name in enumerate(FEATURES[6:11]):
         values[name] = (ptype == t).astype(np.float64)
+    if ip is not None:
+        values.update({n: ip[..., k] for k, n in enumerate(IMPACT_PARAMETERS)})
     f = np.stack([np.asarray(values.get(n, np.zeros_like(pt)), np.float64) for n in FEATURES], -1)
     f[~mask] = 0.0
     return f.astype(np.float32)
@@ -132,8 +162,7 @@ def save_jets(data: JetData, path: Path) -> Path:
     from hyflexpim.atomic import write_atomic
 
     arrays = {k: getattr(data, k) for k in STORED}
-    ip = [FEATURES.index(n) for n in ("part_d0", "part_d0err", "part_dz", "part_dzerr")]
-    if np.any(data.features[..., ip]):
+    if data.has_impact_parameters():
         arrays["features"] = data.features
     else:
         arrays["charge"] = data.features[..., FEATURES.index("part_charge")].astype(np.int8)
@@ -236,5 +265,5 @@ def particle_type(features: np.ndarray) -> np.ndarray:
     return np.where(flags.max(-1) > 0.5, flags.argmax(-1), -1)
 
 
-__all__ = ["FEATURES", "GENERATED_CLASSES", "JETCLASS_LABELS", "JetData", "MAX_PARTICLES", "PARTICLE_TYPES",
+__all__ = ["FEATURES", "FEATURE_SETS", "STANDARDIZE", "GENERATED_CLASSES", "JETCLASS_LABELS", "JetData", "MAX_PARTICLES", "PARTICLE_TYPES",
            "load_jets", "particle_type", "save_jets", "subset"]

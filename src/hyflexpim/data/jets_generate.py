@@ -5,11 +5,12 @@ particle and the exclusive-kT subjet of every constituent.
 Classes (``PROCESSES``): QCD light-quark/gluon jets (``HardQCD:all``), H → bb̄ (``ffbar2HZ`` with Z → νν̄),
 hadronic top t → bqq′ (tt̄, both W → qq′), W → qq′ (W + jet), Z → qq̄ (Z + jet). A jet is kept when
 500 < pT < 1000 GeV and |η| < 2 (JetClass's selection); a signal jet also needs the decaying particle and each of
-its quarks within ΔR < 0.8 of the jet axis. No detector simulation (JetClass uses Delphes): jets are built from
-all visible final-state particles, and the impact-parameter inputs are zero.
+its quarks within ΔR < 0.8 of the jet axis. ``level="detector"`` (the default) clusters the particle-flow objects
+of the parametric detector stage (``jets_detector``: Delphes' CMS card, with impact parameters from Pythia's
+production vertices); ``level="particle"`` all visible final-state particles (impact parameters zero).
 
-Work is cut into chunks of ``chunk`` jets per class, each with its own Pythia seed, written as
-``<out>/parts/<class>-<k>.npz``; an interrupted run resumes at the first missing chunk and gives the same jets.
+Work is cut into chunks of ``chunk`` jets per class, each with its own Pythia seed (the detector stage's random
+stream too), written as ``<out>/parts-detector/<class>-<k>.npz`` (``parts/`` at particle level); an interrupted run resumes at the first missing chunk and gives the same jets.
 ``<out>/jets.npz`` holds them all, with the versions, seeds and throughput in its ``meta``. Needs the ``[jets]``
 extra (``pythia8mc``, an sdist that compiles, and ``fastjet``).
 """
@@ -91,16 +92,28 @@ def _particle_type(pdg: int, charge: float) -> int:
     return 4 if a == 13 else 3 if a == 11 else 2 if a == 22 else 0 if charge != 0 else 1
 
 
-def _jets_of_event(pythia, fj, label: int, pdg, n_subjets: int) -> list[dict]:
+def _objects(event, rng) -> dict:
+    """The event's visible final-state particles, or (``rng`` given) the detector stage's particle-flow objects."""
+    from hyflexpim.data.jets_detector import detector_response
+
+    rows = [(p.px(), p.py(), p.pz(), p.e(), p.id(), p.charge(), p.xProd(), p.yProd(), p.zProd())
+            for p in (event[i] for i in range(event.size())) if p.isFinal() and p.isVisible() and p.pT() > 0]
+    a = np.array(rows, np.float64).reshape(-1, 9)
+    pdg, charge = a[:, 4].astype(np.int64), a[:, 5]
+    if rng is None:
+        ptype = np.array([_particle_type(int(i), c) for i, c in zip(pdg, charge)], np.int8)
+        return {"p4": a[:, :4], "charge": charge.astype(np.int8), "ptype": ptype, "ip": None}
+    return detector_response(a[:, :4], pdg, charge, a[:, 6:9], rng)
+
+
+def _jets_of_event(pythia, fj, label: int, pdg, n_subjets: int, rng=None) -> list[dict]:
     event = pythia.event
-    visible, inputs = [], []
-    for i in range(event.size()):
-        p = event[i]
-        if p.isFinal() and p.isVisible() and p.pT() > 0:
-            pj = fj.PseudoJet(p.px(), p.py(), p.pz(), p.e())
-            pj.set_user_index(len(visible))
-            visible.append(p)
-            inputs.append(pj)
+    obj = _objects(event, rng)
+    inputs = []
+    for k, (px, py, pz, e) in enumerate(obj["p4"]):
+        pj = fj.PseudoJet(float(px), float(py), float(pz), float(e))
+        pj.set_user_index(k)
+        inputs.append(pj)
     cs = fj.ClusterSequence(inputs, fj.JetDefinition(fj.antikt_algorithm, R))
     decays = _decays(event, pdg) if pdg else []
     found = []
@@ -120,10 +133,10 @@ def _jets_of_event(pythia, fj, label: int, pdg, n_subjets: int) -> list[dict]:
         owner = {c.user_index(): k for k, s in enumerate(pieces) for c in s.constituents()}
         for j, c in enumerate(parts):
             subjet[j] = owner.get(c.user_index(), -1)
-        found.append({"charge": [visible[c.user_index()].charge() for c in parts],
-                      "ptype": [_particle_type(visible[c.user_index()].id(), visible[c.user_index()].charge())
-                                for c in parts],
+        idx = [c.user_index() for c in parts]
+        found.append({"charge": obj["charge"][idx].tolist(), "ptype": obj["ptype"][idx].tolist(),
                       "vectors": [[c.px(), c.py(), c.pz(), c.e()] for c in parts], "subjet": subjet,
+                      "ip": None if obj["ip"] is None else obj["ip"][idx],
                       "jet": [jet.pt(), jet.eta(), jet.phi_std(), jet.e()], "label": label})
     return found
 
@@ -135,18 +148,23 @@ def _stack(rows: list[dict], seed: int) -> JetData:
     subjet = np.full((n, MAX_PARTICLES), -1, np.int8)
     charge = np.zeros((n, MAX_PARTICLES), np.int8)
     ptype = np.full((n, MAX_PARTICLES), -1, np.int8)
+    detector = any(r["ip"] is not None for r in rows)
+    ip = np.zeros((n, MAX_PARTICLES, 4), np.float32) if detector else None
     for i, r in enumerate(rows):
         k = len(r["vectors"])
         vecs[i, :k], mask[i, :k], subjet[i, :k] = r["vectors"], True, r["subjet"]
         charge[i, :k], ptype[i, :k] = r["charge"], r["ptype"]
+        if detector:
+            ip[i, :k] = r["ip"]
     jet = np.array([r["jet"] for r in rows], np.float32).reshape(n, 4)
-    return JetData(features=features_from_particles(vecs, mask, jet, charge, ptype), vectors=vecs, mask=mask,
+    return JetData(features=features_from_particles(vecs, mask, jet, charge, ptype, ip), vectors=vecs, mask=mask,
                    labels=np.array([r["label"] for r in rows], np.int64), class_names=list(GENERATED_CLASSES),
                    subjet=subjet, jet=jet, seed=seed)
 
 
-def generate_chunk(name: str, n_jets: int, seed: int, progress=None) -> tuple[JetData, dict]:
-    """``n_jets`` jets of class ``name`` from one Pythia instance seeded with ``seed``."""
+def generate_chunk(name: str, n_jets: int, seed: int, progress=None, level: str = "detector") -> tuple[JetData, dict]:
+    """``n_jets`` jets of class ``name`` from one Pythia instance seeded with ``seed``; ``level`` "detector": through
+    the detector stage (``jets_detector``, its random stream seeded with ``seed`` too), "particle": generator level."""
     pythia8mc, fj = _imports()
     settings, pdg, n_sub = PROCESSES[name]
     pythia = pythia8mc.Pythia("", False)
@@ -157,17 +175,19 @@ def generate_chunk(name: str, n_jets: int, seed: int, progress=None) -> tuple[Je
         raise RuntimeError(f"Pythia did not initialise for {name}")
     rows, events, t = [], 0, time.perf_counter()
     label = GENERATED_CLASSES.index(name)
+    rng = np.random.default_rng(seed) if level == "detector" else None
     while len(rows) < n_jets:
         if not pythia.next():
             continue
         events += 1
-        got = _jets_of_event(pythia, fj, label, pdg, n_sub)[: n_jets - len(rows)]
+        got = _jets_of_event(pythia, fj, label, pdg, n_sub, rng)[: n_jets - len(rows)]
         rows.extend(got)
         if progress and got:
             progress(len(got))
         if events > 200 * n_jets + 1000:
             raise RuntimeError(f"{name}: only {len(rows)} jets passed the selection in {events} events")
-    stats = {"class": name, "jets": len(rows), "events": events, "seconds": time.perf_counter() - t, "seed": seed}
+    stats = {"class": name, "jets": len(rows), "events": events, "seconds": time.perf_counter() - t, "seed": seed,
+             "level": level}
     return _stack(rows, seed), stats
 
 
@@ -180,18 +200,24 @@ def _concat(parts: list[JetData], seed: int, meta: dict) -> JetData:
     return JetData(**arrays, class_names=list(GENERATED_CLASSES), seed=seed, meta=meta)
 
 
-def _chunk_job(name: str, n: int, seed: int, path: str) -> dict:
+def _chunk_job(name: str, n: int, seed: int, path: str, level: str = "detector") -> dict:
     """One chunk, in its own process: generate, save, return its statistics."""
-    data, stats = generate_chunk(name, n, seed)
+    data, stats = generate_chunk(name, n, seed, level=level)
     data.meta = stats
     save_jets(data, Path(path))
     return stats
 
 
 def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, classes=None,
-             show_progress: bool = True, workers: int = 1) -> Path:
+             show_progress: bool = True, workers: int = 1, level: str = "detector") -> Path:
     """Generate (or resume) ``jets_per_class`` jets of each class into ``out``; returns ``out/jets.npz``.
-    ``workers`` processes generate chunks side by side (each chunk has its own seed: the same jets either way)."""
+    ``workers`` processes generate chunks side by side (each chunk has its own seed: the same jets either way).
+    ``level``: "detector" (the parametric detector stage, chunks in ``parts-detector/``) or "particle"
+    (generator level, chunks in ``parts/``)."""
+    from hyflexpim.data.jets_detector import CARD, LEVELS
+
+    if level not in LEVELS:
+        raise UserError(f"--level must be one of {', '.join(LEVELS)}, got {level!r}")
     classes = list(classes or GENERATED_CLASSES)
     bad = [c for c in classes if c not in PROCESSES]
     if bad:
@@ -205,7 +231,7 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
     from tqdm import tqdm
 
     out = Path(out)
-    parts_dir = out / "parts"
+    parts_dir = out / ("parts" if level == "particle" else f"parts-{level}")
     parts_dir.mkdir(parents=True, exist_ok=True)
     plan = [(c, k, min(chunk, jets_per_class - k * chunk)) for c in classes
             for k in range(-(-jets_per_class // chunk))]
@@ -216,7 +242,7 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
         if path.is_file() and len(_load_npz(path)) == n:
             bar.update(n)
         else:
-            todo.append((c, n, 1 + seed * 100_000 + GENERATED_CLASSES.index(c) * 10_000 + k, str(path)))
+            todo.append((c, n, 1 + seed * 100_000 + GENERATED_CLASSES.index(c) * 10_000 + k, str(path), level))
     if workers == 1:
         for job in todo:
             _chunk_job(*job)
@@ -238,6 +264,9 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
             "events": sum(s["events"] for s in stats), "generation_cpu_seconds": round(seconds, 1),
             "jets_per_second_per_process": round(jets / seconds, 2) if seconds else None, "workers": workers,
             "selection": f"anti-kT R={R}, {PT_RANGE[0]:g} < pT < {PT_RANGE[1]:g} GeV, |eta| < {MAX_ETA:g}",
-            "energy_gev": ENERGY_GEV, "detector": "none (generator level)", "source": "generated jets",
-            "command": f"hyflexpim jets generate --jets-per-class {jets_per_class} --seed {seed} --chunk {chunk}"}
+            "energy_gev": ENERGY_GEV, "level": level,
+            "detector": "none (generator level)" if level == "particle" else f"parametric CMS-like ({CARD})",
+            "source": f"generated jets ({level} level)",
+            "command": f"hyflexpim jets generate --jets-per-class {jets_per_class} --seed {seed} --chunk {chunk} "
+                       f"--level {level}"}
     return save_jets(_concat(parts, seed, meta), out / "jets.npz")

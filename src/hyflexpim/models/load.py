@@ -274,8 +274,9 @@ def _load_part(name: str, canonical: str, path: str, task: str, num_labels: int)
         raise UserError(f"no ParT checkpoint at {path} (a .pt file from `hyflexpim jets train --out`, or a weaver "
                         "state dict)")
     model = _read_part(path)
-    if model.config.num_labels != num_labels:
-        raise UserError(f"ParT {name} has {model.config.num_labels} classes but the task has {num_labels}")
+    if num_labels is not None and model.config.num_labels != num_labels:
+        raise UserError(f"ParT {name} has {model.config.num_labels} classes but the task has {num_labels} "
+                        "(`hyflexpim jets analyze` maps generated classes and JetClass's labels onto each other)")
     model.hyflexpim_name = canonical
     return model
 

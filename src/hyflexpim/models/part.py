@@ -9,7 +9,11 @@ and the pair-interaction bias U can be captured (``capture_attention``) for the 
 
 Configurations by name (``CONFIGS``): ``small`` trains on 2 CPU cores in minutes; ``paper`` is ParT's own
 (8 particle-attention blocks, 8 heads, embed dims [128, 512, 128], pair embed [64, 64, 64], 2 class-attention
-blocks). A user's checkpoint (a weaver state dict, ``weights_only=True``) loads with ``load_part``.
+blocks, the GELU after the pair embedding). Each reads one of ParT's three published input sets (``FEATURE_SETS``:
+``kin``, ``kinpid``, ``full``) out of the 17 inputs the batches carry, and names its classes (``class_names``). A
+user's checkpoint loads with ``load_part`` (``weights_only=True``): a hyflexpim one, or a weaver state dict in the
+ParT repository's layout (``mod.``-prefixed, as ``networks/example_ParticleTransformer.py`` saves it), its
+configuration and feature set read from the tensors' shapes (``weaver_config``).
 """
 
 from __future__ import annotations
@@ -29,13 +33,31 @@ from hyflexpim.errors import UserError
 CONFIGS = {
     "small": {"embed_dims": [64, 128, 64], "pair_embed_dims": [16, 16, 16], "num_heads": 8, "num_layers": 3,
               "num_cls_layers": 1},
+    # ParT's published network (particle_transformer networks/example_ParticleTransformer.py, get_model)
     "paper": {"embed_dims": [128, 512, 128], "pair_embed_dims": [64, 64, 64], "num_heads": 8, "num_layers": 8,
-              "num_cls_layers": 2},
+              "num_cls_layers": 2, "pre_activation_pair": False},
 }
-INPUT_DIM = 17
+# ParT's three published input sets (particle_transformer data/JetClass/JetClass_{kin,kinpid,full}.yaml,
+# `pf_features`, in order). The jet batches carry `full` (hyflexpim.data.jets.FEATURES, the same list: test_part);
+# a model reads its set's columns of it
+FEATURE_SETS = {
+    "kin": ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_deta", "part_dphi"],
+    "kinpid": ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_charge",
+               "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon",
+               "part_deta", "part_dphi"],
+    "full": ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_charge",
+             "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton", "part_isElectron", "part_isMuon",
+             "part_d0", "part_d0err", "part_dz", "part_dzerr", "part_deta", "part_dphi"],
+}
+INPUT_DIM = len(FEATURE_SETS["full"])
+# the class names a checkpoint without them is taken to have, by its number of outputs: the generated classes
+# (hyflexpim.data.jets.GENERATED_CLASSES) or JetClass's ten labels, in the yaml's `labels` order
+DEFAULT_CLASSES = {5: ["QCD", "Hbb", "Tbqq", "Wqq", "Zqq"],
+                   10: ["QCD", "Hbb", "Hcc", "Hgg", "H4q", "Hqql", "Zqq", "Wqq", "Tbqq", "Tbl"]}
 # the packaged `part` model: ParT small trained on the shipped sample with JetTrainConfig's defaults
-# (hyflexpim.pipeline.jets_train); a new sample or new defaults get a new version
-PACKAGED_VERSION = "small-v1"
+# (hyflexpim.pipeline.jets_train); a new sample or new defaults get a new version. v2: signed Δη and weaver's
+# clipping of the inputs (issue 32)
+PACKAGED_VERSION = "small-v2"
 
 
 def packaged_path(cache: Path) -> Path:
@@ -118,7 +140,21 @@ class PartConfig:
     num_heads: int
     num_layers: int
     num_cls_layers: int
+    # weaver's use_pre_activation_pair: True (weaver-core's default) leaves out the GELU after the pair embedding's
+    # last layer; the published network sets False. Same state-dict layout either way, different function.
+    pre_activation_pair: bool = True
+    features: str = "full"  # a FEATURE_SETS key: the inputs the model reads
+    class_names: list | None = None  # its outputs' classes; None: DEFAULT_CLASSES by num_labels, else class_0, ...
     model_type: str = "part"
+
+    def __post_init__(self):
+        if self.features not in FEATURE_SETS:
+            raise UserError(f"unknown ParT feature set {self.features!r}; allowed: {', '.join(FEATURE_SETS)}")
+        if self.class_names is None:
+            self.class_names = list(DEFAULT_CLASSES.get(self.num_labels,
+                                                        [f"class_{i}" for i in range(self.num_labels)]))
+        if len(self.class_names) != self.num_labels:
+            raise UserError(f"ParT config names {len(self.class_names)} classes for {self.num_labels} outputs")
 
     @property
     def hidden_size(self) -> int:
@@ -144,7 +180,9 @@ class PartConfig:
     def to_dict(self) -> dict:
         return {"name": self.name, "num_labels": self.num_labels, "embed_dims": list(self.embed_dims),
                 "pair_embed_dims": list(self.pair_embed_dims), "num_heads": self.num_heads,
-                "num_layers": self.num_layers, "num_cls_layers": self.num_cls_layers}
+                "num_layers": self.num_layers, "num_cls_layers": self.num_cls_layers,
+                "pre_activation_pair": self.pre_activation_pair, "features": self.features,
+                "class_names": list(self.class_names)}
 
 
 class PartClassifier(nn.Module):
@@ -154,17 +192,24 @@ class PartClassifier(nn.Module):
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.part = module.ParticleTransformer(
-                input_dim=INPUT_DIM, num_classes=config.num_labels, embed_dims=config.embed_dims,
+                input_dim=len(FEATURE_SETS[config.features]), num_classes=config.num_labels, embed_dims=config.embed_dims,
                 pair_embed_dims=config.pair_embed_dims, num_heads=config.num_heads, num_layers=config.num_layers,
-                num_cls_layers=config.num_cls_layers, fc_params=[], trim=False)
+                num_cls_layers=config.num_cls_layers, fc_params=[], trim=False, pair_input_dim=4,
+                use_pre_activation_pair=config.pre_activation_pair,
+                cls_block_params={"dropout": 0, "attn_dropout": 0, "activation_dropout": 0})
         cls = _attention_class()
         for m in self.part.modules():
             if isinstance(m, module.Attention):
                 m.__class__ = cls
         self.config = config
         self.hyflexpim_name = "part"
+        full = FEATURE_SETS["full"]
+        self._columns = [full.index(n) for n in FEATURE_SETS[config.features]]
 
     def forward(self, features, vectors, mask, labels=None):
+        """``features`` [B, P, 17]: the `full` inputs, normalized (the model reads its feature set's columns)."""
+        if features.shape[-1] != len(self._columns):
+            features = features[..., self._columns]
         logits = self.part(features.transpose(1, 2), v=vectors.transpose(1, 2), mask=mask.unsqueeze(1).float())
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return SimpleNamespace(logits=logits, loss=loss)
@@ -239,9 +284,42 @@ def build_part(name: str = "small", num_labels: int = 5, seed: int = 0, **overri
     return PartClassifier(cfg, seed)
 
 
-def load_part(path: str | Path, name: str = "paper", num_labels: int | None = None) -> PartClassifier:
-    """A ParT checkpoint: a hyflexpim one (``{"config", "state_dict"}``) or a weaver state dict of the named
-    configuration (the classes read from the head). Loaded with ``weights_only=True``."""
+def weaver_config(state: dict, num_labels: int | None = None) -> PartConfig:
+    """The configuration of a weaver ParT state dict (keys as ``ParticleTransformer``'s, the ``mod.`` prefix of the
+    ParT repository's ``ParticleTransformerWrapper`` already removed), read from its tensors' shapes: feature set by
+    the input width (7 kin, 13 kinpid, 17 full), embedding and pair-embedding widths, heads, blocks, classes. Built as
+    the repository's ``get_model`` builds it (``use_pre_activation_pair=False``)."""
+    def shape(key):
+        if key not in state:
+            raise UserError(f"not a weaver ParT state dict: no {key}")
+        return tuple(state[key].shape)
+
+    width = shape("embed.input_bn.weight")[0]
+    by_width = {len(v): k for k, v in FEATURE_SETS.items()}
+    if width not in by_width:
+        raise UserError(f"weaver ParT state dict has {width} inputs per particle; the published feature sets have "
+                        f"{', '.join(f'{len(v)} ({k})' for k, v in FEATURE_SETS.items())}")
+    index = lambda prefix: sorted({int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)})  # noqa: E731
+    embed = [shape(f"embed.embed.{i}.weight")[0] for i in index("embed.embed.") if len(shape(f"embed.embed.{i}.weight")) == 2]
+    convs = [shape(f"pair_embed.embed.{i}.weight")[0] for i in index("pair_embed.embed.")
+             if len(shape(f"pair_embed.embed.{i}.weight")) == 3]
+    heads = shape("blocks.0.c_attn")[0] if "blocks.0.c_attn" in state else (convs[-1] if convs else 8)
+    classes = shape("fc.0.weight")[0] if "fc.0.weight" in state else None
+    if classes is None:
+        raise UserError("weaver ParT state dict has no classification head (fc.0.weight)")
+    if num_labels is not None and num_labels != classes:
+        raise UserError(f"weaver ParT state dict has {classes} classes, not {num_labels}")
+    dims = {"embed_dims": embed, "pair_embed_dims": convs[:-1], "num_heads": heads,
+            "num_layers": len(index("blocks.")), "num_cls_layers": len(index("cls_blocks."))}
+    name = next((n for n, c in CONFIGS.items() if all(c[k] == v for k, v in dims.items())), "weaver")
+    return PartConfig(name=name, num_labels=classes, **dims, pre_activation_pair=False,
+                      features=by_width[width])
+
+
+def load_part(path: str | Path, num_labels: int | None = None) -> PartClassifier:
+    """A ParT checkpoint: a hyflexpim one (``{"config", "state_dict"}``) or a weaver state dict in the layout of the
+    ParT repository (``{"mod.embed...": ...}``, optionally under ``"state_dict"``), its configuration read from the
+    tensors' shapes (``weaver_config``). Loaded with ``weights_only=True``."""
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no ParT checkpoint at {path}")
@@ -250,18 +328,16 @@ def load_part(path: str | Path, name: str = "paper", num_labels: int | None = No
     except Exception as e:  # a file that is not a torch checkpoint
         raise UserError(f"cannot read ParT checkpoint {path}: {str(e).splitlines()[0]}") from None
     if isinstance(obj, dict) and "state_dict" in obj and isinstance(obj.get("config"), dict):
-        cfg = obj["config"]
-        model = PartClassifier(PartConfig(**cfg))
+        model = PartClassifier(PartConfig(**obj["config"]))
         state = obj["state_dict"]
     else:
         state = obj.get("state_dict", obj) if isinstance(obj, dict) else None
-        if not isinstance(state, dict):
+        if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
             raise UserError(f"{path} holds no state dict")
-        state = {k.removeprefix("mod."): v for k, v in state.items()}  # weaver wraps the model as `mod`
-        head = state.get("fc.0.weight")
-        n = num_labels or (int(head.shape[0]) if head is not None else 10)
-        model = build_part(name, n)
-        state = {"part." + k if not k.startswith("part.") else k: v for k, v in state.items()}
+        state = {k.removeprefix("mod."): v for k, v in state.items()}  # the ParT repository's wrapper: `mod`
+        state = {k.removeprefix("part."): v for k, v in state.items()}
+        model = PartClassifier(weaver_config(state, num_labels))
+        state = {"part." + k: v for k, v in state.items()}
     own = model.state_dict()
     wrong = [k for k, v in state.items() if k in own and tuple(v.shape) != tuple(own[k].shape)]
     missing, unexpected = sorted(set(own) - set(state)), sorted(set(state) - set(own))

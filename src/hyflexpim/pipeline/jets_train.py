@@ -12,6 +12,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+from typing import Literal
+
 from pydantic import Field
 
 from hyflexpim.config import Strict
@@ -19,6 +21,9 @@ from hyflexpim.config import Strict
 
 class JetTrainConfig(Strict):
     config: str = Field("small", description="ParT configuration: small | paper")
+    features: Literal["kin", "kinpid", "full"] = Field(
+        "full", description="ParT's input set (JetClass_{kin,kinpid,full}.yaml): kinematics; + charge and particle "
+                            "ID; + impact parameters")
     epochs: float = Field(12.0, gt=0)
     lr: float = Field(1e-3, gt=0)
     batch_size: int = Field(64, ge=1)
@@ -86,7 +91,12 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
     cfg = cfg or JetTrainConfig()
     data.seed = cfg.split_seed
     require_classes(data, "jets training data")
-    model = build_part(cfg.config, data.num_labels, seed=cfg.seed)
+    model = build_part(cfg.config, data.num_labels, seed=cfg.seed, features=cfg.features,
+                       class_names=list(data.class_names))
+    impact = data.has_impact_parameters()
+    if cfg.features == "full" and not impact:
+        say("note: feature set 'full' on jets without impact parameters (particle level): d0, dz and their errors "
+            "are zeros — generate with --level detector, or train --features kinpid")
     train = jet_batches(data, data.split_indices("train"), cfg.batch_size, shuffle=True, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     t = time.perf_counter()
@@ -96,7 +106,8 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
     report = {"config": model.config.to_dict(), "train": cfg.model_dump(), "steps": res.steps,
               "final_loss": res.final_loss, "train_seconds": round(seconds, 1),
               "seconds_per_step": round(seconds / max(res.steps, 1), 3), "data": data.digest(),
-              "classes": data.class_counts(), "validation": measure(model, data, "validation"),
+              "classes": data.class_counts(), "features": cfg.features,
+              "impact_parameters": "from the data" if impact else "zeros (the data has none)", "validation": measure(model, data, "validation"),
               "test": measure(model, data, "test")}
     say(f"trained ParT '{cfg.config}' in {seconds:.0f} s ({res.steps} steps): test accuracy "
         f"{100 * report['test']['accuracy']:.1f} % on {report['test']['jets']} jets")
