@@ -33,6 +33,7 @@ ALLOWED = {  # package -> the packages it may import (besides itself and SHARED)
     "errors": set(),
     "atomic": set(),
     "boundary": set(),
+    "artefacts": set(),
     "__init__": {"api"},  # the package's lazy facade
 }
 

@@ -26,6 +26,8 @@ VARIANT_FOLDERS = ("importance", "plans", "attention")
 # what a sweep makes once and links into the run folders that share it
 SHARED_FOLDERS = ("models", "importance")
 CODEBOOKS_PREFIX = "codebooks-"
+SWEEP_CELL = "sweep_cell.json"
+SWEEP_RECORDS = "sweep_records.jsonl"
 
 
 def _suffix(label: str) -> str:
@@ -145,3 +147,22 @@ class RunFolder:
     @property
     def report(self) -> Path:
         return self.root / "report.html"
+
+    # -- a sweep cell's own files (the cell is an ordinary run folder), and a shared steps folder's log ----------
+    @property
+    def sweep_cell(self) -> Path:
+        """The record of a finished cell (its configuration digest, status, time)."""
+        return self.root / SWEEP_CELL
+
+    @property
+    def sweep_records(self) -> Path:
+        """The cell's evaluation records (the paired differences between cells read them)."""
+        return self.root / SWEEP_RECORDS
+
+    @property
+    def sweep_log(self) -> Path:
+        return self.root / "sweep_cell.log"
+
+    @property
+    def shared_log(self) -> Path:
+        return self.root / "shared.log"

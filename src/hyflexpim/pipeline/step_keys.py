@@ -80,7 +80,7 @@ def check_keys(ws: Workspace, config: RunConfig, may_train: set | None, say, rec
         if have == want:
             continue
         changed = f"models/{stage}: {first_difference(have, want)} changed since it was made"
-        retrain = {"redistribute"} | ({"pre-finetune"} if stage == "finetuned" else set())  # (decompose: no training)
+        retrain = {s.name for s in MODEL_STEPS[i:] if s.trains}  # the training steps that remaking it reruns
         if not recompute:
             raise UserError(f"{changed}; --no-recompute keeps it: give the settings it was made with, or drop "
                             "--no-recompute to recompute it")

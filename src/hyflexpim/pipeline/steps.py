@@ -45,7 +45,8 @@ class Read:
 class Step:
     """``name`` is the step's command name; ``model``: the cached model it makes (``models/<model>.safetensors``);
     ``writes``: the artefacts it writes (``hyflexpim.artefacts.RunFolder`` names, for the reader);
-    ``feeds``: the model variants whose importance, plans, codebooks and evaluations depend on it (dropped with it)."""
+    ``feeds``: the model variants whose importance, plans, codebooks and evaluations depend on it (dropped with it);
+    ``trains``: it trains its model (a step command not named for it may not remake it; a sweep shares it)."""
 
     name: str
     reads: tuple[Read, ...]
@@ -53,6 +54,7 @@ class Step:
     writes: tuple[str, ...] = ()
     model: str | None = None
     feeds: tuple[str, ...] = ()
+    trains: bool = False
 
 
 def _r(*sections: str) -> tuple[Read, ...]:
@@ -64,7 +66,7 @@ STEPS: tuple[Step, ...] = (
          _r("model", "task", "task_kind", "data", "seed", "pre_finetune")
          + (Read("precision", lambda c: c.precision != "fp32"),),
          writes=("model:finetuned", "fingerprint"), model="finetuned",
-         feeds=("fp32", "original", "svd", "redistributed")),
+         feeds=("fp32", "original", "svd", "redistributed"), trains=True),
     Step("decompose", _r("decompose"), after=("pre-finetune",), writes=("model:decomposed",), model="decomposed",
          feeds=("svd", "redistributed")),
     Step("redistribute",
@@ -72,7 +74,7 @@ STEPS: tuple[Step, ...] = (
          + (Read("concentration", lambda c: c.concentration.strength),
             Read("hardware", lambda c: c.noise_aware.enabled)),
          after=("decompose",), writes=("model:redistributed", "learned_ranks"), model="redistributed",
-         feeds=("redistributed",)),
+         feeds=("redistributed",), trains=True),
     Step("importance", _r("importance"), after=("redistribute",), writes=("importance", "concentration")),
     Step("plan", _r("plan", "hardware"), after=("importance",), writes=("plan", "sensitivity", "codebooks")),
     Step("evaluate", _r("noise_seeds", "hardware", "compare"), after=("plan",),

@@ -19,14 +19,14 @@ import time
 import traceback
 from pathlib import Path
 
-from hyflexpim.artefacts import SHARED_FOLDERS
+from hyflexpim.artefacts import SHARED_FOLDERS, SWEEP_CELL, SWEEP_RECORDS, RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.config import validate
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
 
-DONE = "sweep_cell.json"
-RECORDS = "sweep_records.jsonl"  # the evaluation records of the cell's run (for the paired differences between cells)
+DONE = SWEEP_CELL
+RECORDS = SWEEP_RECORDS  # the evaluation records of the cell's run (for the paired differences between cells)
 PREFIX = "prefix"  # <sweep>/shared/prefix/<step>-<key>/: the steps before a group's, made once for every group
 
 
@@ -106,7 +106,7 @@ def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict 
         _threads(before)
         release(Path(folder))
         if Path(folder).is_dir():
-            write_atomic(Path(folder) / "shared.log", "\n".join(lines) + "\n")
+            write_atomic(RunFolder(folder).shared_log, "\n".join(lines) + "\n")
     return {"folder": folder, "error": error}
 
 
@@ -131,7 +131,7 @@ def seed_cell(shared: Path, cell: Path) -> int:
 
 def finished(cell_dir: Path, digest: str) -> dict | None:
     """The record of a finished cell with this configuration, or None."""
-    path = cell_dir / DONE
+    path = RunFolder(cell_dir).sweep_cell
     if not path.exists():
         return None
     try:
@@ -172,9 +172,9 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
         run = Run.open(cfg, say=log, progress=progress)
         outcome = run_steps(run)
         records = outcome.evaluated.records if outcome is not None else []
-        write_atomic(cell_dir / RECORDS, "".join(json.dumps(r) + "\n" for r in records))
+        write_atomic(RunFolder(cell_dir).sweep_records, "".join(json.dumps(r) + "\n" for r in records))
         rec.update(status="done", seconds=round(time.perf_counter() - started, 1))
-        write_atomic(cell_dir / DONE, json.dumps(rec, indent=1))
+        write_atomic(RunFolder(cell_dir).sweep_cell, json.dumps(rec, indent=1))
     except UserError as e:
         rec.update(status="failed", error=str(e))
     except Exception as e:  # noqa: BLE001 - one failing cell must not stop the sweep
@@ -186,5 +186,5 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
 
         release(cell_dir)
         if cell_dir.is_dir():
-            write_atomic(cell_dir / "sweep_cell.log", "\n".join(lines) + "\n")
+            write_atomic(RunFolder(cell_dir).sweep_log, "\n".join(lines) + "\n")
     return rec
