@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from hyflexpim.pipeline.runner import Outcome
 
 
-def finish(run: Run, outcome: "Outcome") -> None:
+def finish(run: Run, outcome: Outcome) -> None:
     out = run.ws.root
     label = run.config.label
     suffix = f"-{label}" if label else ""
@@ -40,7 +40,7 @@ def finish(run: Run, outcome: "Outcome") -> None:
     run.say(headline(run, rows, outcome))
 
 
-def headline(run: Run, rows: list[dict], outcome: "Outcome | None" = None) -> str:
+def headline(run: Run, rows: list[dict], outcome: Outcome | None = None) -> str:
     """The run's answer in one line: total time, INT8 against the cheapest SLC rate within 1 point of it, the
     chip's throughput gain at that rate (from the price step's result), and the path of the run's report.html."""
     import time

@@ -91,7 +91,7 @@ class Run:
     # -- set-up ----------------------------------------------------------------------------------
     @classmethod
     def open(cls, config: RunConfig, say: Say = print, progress: bool = True, write_config: bool = True,
-             may_train: set | None = None, recompute: bool = True) -> "Run":
+             may_train: set | None = None, recompute: bool = True) -> Run:
         """The run folder with its task loaded; ``write_config``: record the resolved configuration as config.yaml
         (a command that only reads the folder's models, e.g. ``sweep-device``, leaves it as the run wrote it);
         ``may_train``/``recompute``: see the fields."""
@@ -516,7 +516,7 @@ class Run:
     def curves(self) -> list[tuple[str, str, list[float], str | None]]:
         return curves_of(self.config)
 
-    def evaluate_all(self) -> "Evaluated":
+    def evaluate_all(self) -> Evaluated:
         """The evaluate step: every curve's evaluations (cached in evaluations.jsonl), summarised."""
         from hyflexpim.report.results import summarize, terminal_line
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
+from hyflexpim.artefacts import RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
-from hyflexpim.artefacts import RunFolder
 from hyflexpim.pipeline import steps
 from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.pipeline.steps import MODEL_STEPS

@@ -23,7 +23,6 @@ from hyflexpim.artefacts import STEP_FOLDERS, RunFolder
 from hyflexpim.atomic import atomic_path, write_atomic
 from hyflexpim.errors import UserError
 
-
 _HELD: dict[str, int] = {}  # run folder -> the descriptor of its lock, held by this process until it exits
 _NEW: list[Path] = []  # run folders this process created (tidied away if a refusal leaves them empty)
 _NOTED: set = set()
