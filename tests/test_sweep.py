@@ -79,9 +79,11 @@ def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
     assert {r["cell"] for r in rows} == {r["name"] for r in res.records}
     assert {(r["hardware.encoding"], r["seed"]) for r in rows} == {(e, str(s)) for e in GRID["hardware.encoding"]
                                                                    for s in (0, 1, 2)}
-    # one shared folder per training seed: the models are made three times, not twelve
-    shared = sorted(p for p in (res.folder / "shared").iterdir())
+    # one shared folder per training seed: the models are made three times, not twelve (and the FP32 model once per
+    # seed, in the shared prefix each group starts from)
+    shared = sorted(p for p in (res.folder / "shared").iterdir() if p.name != "prefix")
     assert len(shared) == 3
+    assert len(list((res.folder / "shared" / "prefix").iterdir())) == 3
     for rec in res.records:
         model = Path(rec["folder"]) / "models" / "redistributed.safetensors"
         assert model.stat().st_nlink >= 4  # the shared file, linked into each of its four cells
@@ -215,3 +217,28 @@ def test_an_address_nothing_answers_is_one_line(tmp_path, tiny_model):
     spec = sweep_file(tmp_path, tiny_model, "nowhere", grid={})
     r = hyflexpim("sweep", str(spec), "--address", f"127.0.0.1:{free_port()}", "--out", str(tmp_path / "out"))
     one_line_error(r, "--address", "nothing answers")
+
+
+def test_cells_differing_after_the_decomposition_train_the_fp32_model_once(tmp_path, tiny_model):
+    """A sweep shares every common prefix of steps, not only whole groups: three cells that differ only in the
+    decomposition are three groups (their redistributed models differ), yet the FP32 model is trained once and
+    hard-linked into all of them."""
+    from hyflexpim import run_sweep
+
+    spec = sweep_file(tmp_path, tiny_model, "ranks", grid={"decompose.budget": [0.3, 0.5, 0.7]})
+    data = yaml.safe_load(spec.read_text())
+    data["base"]["decompose"] = {"rank_policy": "uniform"}
+    data["base"]["hw_report"] = False
+    data["base"]["noise_seeds"] = [0]
+    spec.write_text(yaml.safe_dump(data))
+    res = run_sweep(spec, ray=False, out=tmp_path / "ranks-out", progress=False, say=lambda m: None)
+    assert len(res.records) == 3 and not res.failed
+    shared = res.folder / "shared"
+    groups = [p for p in shared.iterdir() if p.name != "prefix"]
+    assert len(groups) == 3  # the redistribution is not shared: the decompositions differ
+    logs = "".join(p.read_text() for p in shared.rglob("shared.log"))
+    assert logs.count("fine-tuned FP32 model") == 1, logs  # trained once ...
+    assert logs.count("reused models/finetuned.safetensors") == 3  # ... and reused by each group
+    inodes = {(Path(r["folder"]) / "models" / "finetuned.safetensors").stat().st_ino for r in res.records}
+    (prefix,) = (shared / "prefix").iterdir()
+    assert inodes == {(prefix / "models" / "finetuned.safetensors").stat().st_ino}  # one file, linked everywhere

@@ -161,7 +161,7 @@ def _overrides(model, task, out, slc_rates, noise_seeds, sets) -> dict:
 
 
 def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, quiet, may_train=None,
-              write_config=True):
+              write_config=True, recompute=True):
     """Resolve and validate the whole configuration (before any model is loaded), then open the run folder."""
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
@@ -171,9 +171,8 @@ def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, q
         from transformers.utils import logging as hf_logging
 
         hf_logging.disable_progress_bar()
-    r = Run.open(cfg, say=typer.echo, progress=not quiet, write_config=write_config)
-    r.may_train = may_train
-    return r
+    return Run.open(cfg, say=typer.echo, progress=not quiet, write_config=write_config, may_train=may_train,
+                    recompute=recompute)
 
 
 @command
@@ -186,7 +185,7 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
         dry_run: bool = typer.Option(False, "--dry-run", help="print the steps with parameter, memory and time "
                                      "estimates for the visible devices, loading no weights and no data")):
     """Everything: fine-tune, decompose, redistribute, plan, evaluate under noise, report."""
-    from hyflexpim.pipeline.report_run import finish
+    from hyflexpim.pipeline.runner import run_steps
 
     if dry_run:
         from hyflexpim.pipeline.dry_run import dry_run as print_dry_run
@@ -196,11 +195,8 @@ def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Op
                       say=typer.echo)
         return
 
-    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet)
-    r.recompute = not no_recompute
-    rows = r.all()
-    if r.is_main:  # (under accelerate launch the other processes share the training steps and stop)
-        finish(r, rows)
+    r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, recompute=not no_recompute)
+    run_steps(r)  # (under accelerate launch the other processes share the training steps and stop)
 
 
 def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str):
@@ -215,7 +211,7 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
         if method == "finetuned" and r.config.pre_finetune is None:
             typer.echo("pre_finetune is null in this configuration: the pretrained model is used as it is")
         else:
-            typer.echo(f"wrote {r.ws.path('models', artefact)}")
+            typer.echo(f"wrote {r.files.model(artefact)}")
 
     step.__doc__ = doc
     step.__name__ = name.replace("-", "_")
@@ -223,13 +219,13 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
 
 
 pre_finetune = command(_model_step(
-    "pre-finetune", "finetuned", "finetuned.safetensors", {"pre-finetune"},
+    "pre-finetune", "finetuned", "finetuned", {"pre-finetune"},
     "Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes models/finetuned.safetensors."))
 decompose = command(_model_step(
-    "decompose", "decomposed", "decomposed.safetensors", set(),
+    "decompose", "decomposed", "decomposed", set(),
     "Replace the chosen matrices of the fine-tuned model by their SVD; writes models/decomposed.safetensors."))
 redistribute = command(_model_step(
-    "redistribute", "redistributed", "redistributed.safetensors", {"redistribute"},
+    "redistribute", "redistributed", "redistributed", {"redistribute"},
     "Gradient redistribution: fine-tune the decomposed model; writes models/redistributed.safetensors."))
 
 
@@ -254,7 +250,7 @@ def plan(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: O
         p = r.plan("redistributed", r.config.importance.scorer, rate)
         typer.echo(f"plan SLC {rate:g}%: {p.slc_weight_fraction:.1%} of analog weights in SLC "
                    f"({len(p.analog)} analog, {len(p.digital)} digital matrices)")
-    typer.echo(f"plans in {r.ws.path('plans')}")
+    typer.echo(f"plans in {r.files.plans_folder}")
 
 
 @command

@@ -67,7 +67,7 @@ def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_fil
     model, plans, source = _model_and_plans(run, rates, plan_file)
     for label, p in plans.items():
         p.check_model(fingerprint(model))
-    out = run.ws.path("attention")
+    out = run.files.attention
     name = f"{run.config.model} on {run.config.task}"
     tok = run.task.tokenizer
     report = analyze_attention(model, batches, tokenizer=tok, progress=run.progress, label=name)

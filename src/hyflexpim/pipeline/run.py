@@ -13,14 +13,17 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Callable
 
-from hyflexpim.algo.decompose import calibration, decompose
+from hyflexpim.algo.decompose import calibration
+from hyflexpim.algo.decompose_checkpoint import decompose_checkpoint
 from hyflexpim.algo.factorize import FACTORIZATIONS
 from hyflexpim.algo.finetune import check_finite_weights, finetune
 from hyflexpim.algo.importance import SCORERS, Importance, score_importance
 from hyflexpim.algo.plan_policy import PLAN_POLICIES, make_plan
+from hyflexpim.artefacts import RunFolder
 from hyflexpim.errors import UserError
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
@@ -67,14 +70,18 @@ class Run:
     say: Say = print
     progress: bool = True
     task: Task | None = None
-    _models: dict = field(default_factory=dict)
     # which training steps this invocation may run; None: all (``hyflexpim run``). A step command
     # trains only what it is named for and asks for the missing earlier step by its command name.
     may_train: set | None = None
-    _keys_checked: bool = False
     recompute: bool = True  # False (--no-recompute): a model made with other settings is refused, not recomputed
+    _models: dict = field(default_factory=dict)
+    _keys_checked: bool = False
     started: float = field(default_factory=time.perf_counter)
-    records: list = field(default_factory=list)
+
+    @property
+    def files(self) -> RunFolder:
+        """The names of the run folder's files (``hyflexpim.artefacts``)."""
+        return RunFolder(self.ws.root)
 
     def _allowed(self, step: str, artefact: str) -> None:
         if self.may_train is not None and step not in self.may_train:
@@ -83,9 +90,11 @@ class Run:
 
     # -- set-up ----------------------------------------------------------------------------------
     @classmethod
-    def open(cls, config: RunConfig, say: Say = print, progress: bool = True, write_config: bool = True) -> "Run":
+    def open(cls, config: RunConfig, say: Say = print, progress: bool = True, write_config: bool = True,
+             may_train: set | None = None, recompute: bool = True) -> Run:
         """The run folder with its task loaded; ``write_config``: record the resolved configuration as config.yaml
-        (a command that only reads the folder's models, e.g. ``sweep-device``, leaves it as the run wrote it)."""
+        (a command that only reads the folder's models, e.g. ``sweep-device``, leaves it as the run wrote it);
+        ``may_train``/``recompute``: see the fields."""
         from hyflexpim.pipeline.workspace import FollowerWorkspace, launched_rank
 
         rank, world = launched_rank()
@@ -96,7 +105,7 @@ class Run:
         ws = Workspace(config.out) if rank == 0 else FollowerWorkspace(config.out)  # one process writes
         if rank != 0:
             say, progress = (lambda *_: None), False
-        run = cls(config, ws, say, progress)
+        run = cls(config, ws, say, progress, may_train=may_train, recompute=recompute)
         run.task = load_run_task(config, tokenizer=None)
         for note in getattr(run.task.data, "notes", []):
             say(f"note: {note}")
@@ -192,27 +201,31 @@ class Run:
         from hyflexpim.models.discover import fingerprint
 
         if self.is_main:  # lets a foreign plan be refused early
-            write_atomic(self.ws.path("models", "fingerprint.txt"), fingerprint(model))
+            write_atomic(self.files.fingerprint, fingerprint(model))
         self._models["fp32"] = model
         return model
 
     def check_plan_early(self, plan: Plan) -> None:
         """Refuse a plan made for another model before any model is loaded (from the fingerprint the run wrote)."""
-        path = self.ws.path("models", "fingerprint.txt")
+        path = self.files.fingerprint
         if path.exists():
             plan.check_model(path.read_text().strip())
 
     def decomposed(self):
-        """SVD of the FP32 model, before any fine-tuning (the 'no redistribution' variant)."""
+        """SVD of the FP32 model, before any fine-tuning (the 'no redistribution' variant): matrix by matrix from the
+        FP32 model's checkpoint (``algo.decompose_checkpoint``), so the step's peak is the decomposed model plus
+        one matrix's SVD, not a second copy of the model."""
         if "svd" not in self._models:
-            model = copy.deepcopy(self.finetuned())
+            fp32 = self.finetuned()
             d = self.config.decompose
             stats = None
             if FACTORIZATIONS.get(d.method).needs:
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 4)
                 stats = self.timed(f"calibration for decomposition method '{d.method}' ({d.calibration_batches} batches)",
-                                   lambda: calibration(model, d, batches, self.progress))
-            places = decompose(model, d, stats=stats)
+                                   lambda: calibration(fp32, d, batches, self.progress))
+            with self._fp32_checkpoint(fp32) as checkpoint:
+                model, places = decompose_checkpoint(lambda: type(fp32)(fp32.config), checkpoint, d, stats=stats)
+            _same_extras(fp32, model)
             digital = [p for p in places if not p.analog]
             n = sum(p.analog for p in places)
             self.say(f"decomposed {n} matrices; {len(digital)} stay digital: "
@@ -223,6 +236,23 @@ class Run:
             self._models["svd"] = model
         return self._models["svd"]
 
+    @contextmanager
+    def _fp32_checkpoint(self, fp32):
+        """The FP32 model's weights as a safetensors file: the pre-fine-tune's own file where this process wrote
+        it, else a temporary copy (a pretrained model with a fresh head, or a follower process)."""
+        own = self.files.model("finetuned")
+        if self.config.pre_finetune is not None and self.is_main and own.exists():
+            yield own
+            return
+        import tempfile
+
+        from safetensors.torch import save_model
+
+        with tempfile.TemporaryDirectory(prefix="hyflexpim-fp32-") as tmp:
+            path = f"{tmp}/fp32.safetensors"
+            save_model(fp32, path)
+            yield path
+
     def redistributed(self):
         """The SVD model fine-tuned: the paper's gradient redistribution."""
         import torch
@@ -230,7 +260,7 @@ class Run:
         if "redistributed" not in self._models:
             model = copy.deepcopy(self.decomposed())
             learned = self.config.decompose.rank_policy == "learned"
-            ranks_file = self.ws.path("models", "learned_ranks.json")
+            ranks_file = self.files.learned_ranks
             if learned and ranks_file.exists() and self.ws.has_model("redistributed"):
                 from hyflexpim.algo.soft_rank import truncate_to
                 from hyflexpim.boundary import load_json
@@ -319,7 +349,7 @@ class Run:
     def importance(self, variant: str, scorer: str) -> Importance:
         self._check_keys()
 
-        path = self.ws.path("importance", f"{variant}-{scorer}.pt")
+        path = self.files.importance(variant, scorer)
         if path.exists():
             from hyflexpim.boundary import load_tensors
 
@@ -345,7 +375,7 @@ class Run:
 
         share = concentration(imp)
         if self.is_main:
-            write_atomic(self.ws.path("importance", f"{variant}-{imp.scorer}-concentration.json"),
+            write_atomic(self.files.concentration(variant, imp.scorer),
                          json.dumps(share, indent=1))
         self.say(f"importance ({variant}, {imp.scorer}): the top 5/10/20 % of each matrix's {imp.unit}s hold "
                  + " / ".join(f"{100 * v:.0f}" for v in share.values()) + " % of it")
@@ -357,7 +387,7 @@ class Run:
         from hyflexpim.atomic import write_atomic
         from hyflexpim.sim.sensitivity import noise_sensitivity
 
-        path = self.ws.path("importance", f"{variant}-{imp.unit}-sensitivity-hw{plan_digest_of(self.config.hardware)}.json")
+        path = self.files.sensitivity(variant, imp.unit, plan_digest_of(self.config.hardware))
         if path.exists():
             from hyflexpim.boundary import load_json
 
@@ -389,7 +419,7 @@ class Run:
         a = hw.attention
         if a.kind != "pq" or a.codebooks is not None:
             return hw
-        path = self.ws.path("attention", f"codebooks-{variant}-M{a.subspaces}K{a.centroids}.safetensors")
+        path = self.files.codebooks(variant, a.subspaces, a.centroids)
         if not path.exists():
             from hyflexpim.sim.pq_codebooks import fit_pq_codebooks, save_codebooks
 
@@ -410,15 +440,14 @@ class Run:
         needs = getattr(PLAN_POLICIES.get(policy, "plan.policy"), "needs_sensitivity", False)
         # a policy that reads the measured sensitivity depends on the hardware: its plans are named by it
         tag = f"-hw{plan_digest_of(self.config.hardware)}" if needs else ""
-        stem = f"{variant}-{scorer}-{policy}{tag}-slc{rate:g}"
         attention = attention_plan(self.hardware(variant).attention)
         sparse = f"-{attention.kind}{attention.keep:g}" if attention.kind != "dense" else ""
-        path = self.ws.path("plans", f"{stem}{sparse}.json")  # one file per attention: each self-consistent
+        path = self.files.plan(variant, scorer, policy, rate, tag, sparse)  # one file per attention: self-consistent
         if path.exists():
             plan = load_plan(path)
             if plan.attention == attention:
                 return plan
-        dense = self.ws.path("plans", f"{stem}.json")
+        dense = self.files.plan(variant, scorer, policy, rate, tag)
         if dense.exists():  # the same placement, another attention
             plan = load_plan(dense)
         else:
@@ -487,12 +516,13 @@ class Run:
     def curves(self) -> list[tuple[str, str, list[float], str | None]]:
         return curves_of(self.config)
 
-    def all(self) -> list[dict]:
+    def evaluate_all(self) -> Evaluated:
+        """The evaluate step: every curve's evaluations (cached in evaluations.jsonl), summarised."""
         from hyflexpim.report.results import summarize, terminal_line
 
         if not self.is_main:  # a follower of a multi-process run: the shared steps, then the main process goes on
             self.collective_steps()
-            return []
+            return Evaluated([], [])
         records = [self.evaluate_clean("fp32"), self.evaluate_clean("redistributed")]
         fp32 = "FP32 pretrained" if self.config.pre_finetune is None else "FP32 fine-tuned"
         self.say(f"{fp32} {records[0]['metric']}: {records[0]['value']:.4f}; "
@@ -502,8 +532,30 @@ class Run:
                 recs = self.evaluate_plan(variant, scorer, rate, policy=policy)
                 records.extend(recs)
                 self.say(terminal_line(variant, scorer, rate, recs))
-        self.records = records  # this run's evaluations (report_run's paired differences read them)
-        return summarize(records, self.config.importance.scorer)
+        return Evaluated(summarize(records, self.config.importance.scorer), records)
+
+
+@dataclass
+class Evaluated:
+    """What the evaluate step hands on: the summarised rows (results.csv) and this run's evaluation records (the
+    paired differences between curves read them)."""
+
+    rows: list[dict]
+    records: list[dict]
+
+
+def _same_extras(fp32, model) -> None:
+    """What a model built from its checkpoint lacks against the loaded one: the buffers no checkpoint holds
+    (non-persistent ones, e.g. position ids) and the name hyflexpim gave it."""
+    import torch
+
+    own = dict(model.named_buffers())
+    with torch.no_grad():
+        for name, buf in fp32.named_buffers():
+            if name in own and own[name].shape == buf.shape:
+                own[name].copy_(buf)
+    if hasattr(fp32, "hyflexpim_name"):
+        model.hyflexpim_name = fp32.hyflexpim_name
 
 
 def curves_of(c: RunConfig) -> list[tuple[str, str, list[float], str | None]]:

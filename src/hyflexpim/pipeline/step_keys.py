@@ -10,37 +10,24 @@ from __future__ import annotations
 
 import json
 
+from hyflexpim.artefacts import RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
+from hyflexpim.pipeline import steps
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.steps import MODEL_STEPS
 from hyflexpim.pipeline.workspace import Workspace
 
-# The cached models in the order they are made, and the variants (evaluations, importance, plans) each feeds.
-STAGES = (("finetuned", ("fp32", "original", "svd", "redistributed")), ("decomposed", ("svd", "redistributed")),
-          ("redistributed", ("redistributed",)))
+# The cached models in the order they are made, and the variants (evaluations, importance, plans) each feeds:
+# from the declared steps (``pipeline.steps``).
+STAGES = tuple((s.model, s.feeds) for s in MODEL_STEPS)
+_STEP_OF = {s.model: s.name for s in MODEL_STEPS}
 
 
 def step_key(c: RunConfig, stage: str) -> dict:
-    """Everything the cached model ``stage`` depends on."""
-    from hyflexpim import __version__
-
-    key = {"version": __version__, "model": c.model, "task": c.task, "task_kind": c.task_kind,
-           "data": c.data.model_dump(mode="json"), "seed": c.seed,
-           "pre_finetune": c.pre_finetune.model_dump(mode="json") if c.pre_finetune else None}
-    if c.precision != "fp32":  # (fp32: the key of a model made before the field existed)
-        key["precision"] = c.precision
-    if stage == "finetuned":
-        return key
-    key["decompose"] = c.decompose.model_dump(mode="json")
-    if stage == "decomposed":
-        return key
-    key["redistribute"] = c.redistribute.model_dump(mode="json")
-    key["noise_aware"] = c.noise_aware.model_dump(mode="json")
-    if c.concentration.strength:  # (off: the key of a model made before the field existed)
-        key["concentration"] = c.concentration.model_dump(mode="json")
-    if c.noise_aware.enabled:
-        key["hardware"] = c.hardware.model_dump(mode="json")
-    return key
+    """Everything the cached model ``stage`` depends on: derived from the declared reads of its step and the steps
+    before it (``pipeline.steps.key``)."""
+    return steps.key(c, _STEP_OF[stage])
 
 
 def first_difference(have, want, path: str = "") -> str:
@@ -53,7 +40,7 @@ def first_difference(have, want, path: str = "") -> str:
 
 
 def _key_path(ws: Workspace, stage: str):
-    return ws.path("models", f"{stage}.key.json")
+    return RunFolder(ws.root).model_key(stage)
 
 
 def remember(ws: Workspace, config: RunConfig, stage: str) -> None:
@@ -66,16 +53,14 @@ def _drop(ws: Workspace, stages) -> None:
     if not ws.writes:  # a follower process: the main one drops the files
         return
     variants = set()
+    folder = RunFolder(ws.root)
     for stage, feeds in stages:
         variants.update(feeds)
-        for f in (ws.path("models", f"{stage}.safetensors"), _key_path(ws, stage)):
+        for f in (folder.model(stage), folder.model_key(stage)):
             f.unlink(missing_ok=True)
-    ws.path("models", "learned_ranks.json").unlink(missing_ok=True)
-    for folder in ("importance", "plans", "attention"):
-        for f in ws.path(folder).glob("*") if ws.path(folder).is_dir() else []:
-            stem = f.name.removeprefix("codebooks-")
-            if f.is_file() and any(stem.startswith(v + "-") for v in variants):
-                f.unlink()
+    folder.learned_ranks.unlink(missing_ok=True)
+    for f in folder.variant_files(variants):
+        f.unlink()
     ws.forget(variants)
 
 
@@ -95,7 +80,7 @@ def check_keys(ws: Workspace, config: RunConfig, may_train: set | None, say, rec
         if have == want:
             continue
         changed = f"models/{stage}: {first_difference(have, want)} changed since it was made"
-        retrain = {"redistribute"} | ({"pre-finetune"} if stage == "finetuned" else set())
+        retrain = {s.name for s in MODEL_STEPS[i:] if s.trains}  # the training steps that remaking it reruns
         if not recompute:
             raise UserError(f"{changed}; --no-recompute keeps it: give the settings it was made with, or drop "
                             "--no-recompute to recompute it")

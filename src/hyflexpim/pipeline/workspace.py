@@ -19,13 +19,12 @@ from pathlib import Path
 
 import yaml
 
+from hyflexpim.artefacts import STEP_FOLDERS, RunFolder
 from hyflexpim.atomic import atomic_path, write_atomic
 from hyflexpim.errors import UserError
 
-
 _HELD: dict[str, int] = {}  # run folder -> the descriptor of its lock, held by this process until it exits
 _NEW: list[Path] = []  # run folders this process created (tidied away if a refusal leaves them empty)
-STEP_FOLDERS = ("models", "importance", "plans")
 _NOTED: set = set()
 _OPENED: list[Path] = []  # every run folder this process opened  # (log, line) already reported as not used
 
@@ -105,14 +104,14 @@ class Workspace:
             _NEW.append(self.root)
         # the step folders (models/, importance/, plans/) are made by their first file's atomic write, so a run that
         # stops early leaves no empty ones
-        self.log = self.root / "evaluations.jsonl"
+        self.log = RunFolder(self.root).evaluations
 
     def path(self, *parts: str) -> Path:
         return self.root.joinpath(*parts)
 
     # -- configuration ---------------------------------------------------------------------
     def write_config(self, config) -> None:
-        write_atomic(self.path("config.yaml"), yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
+        write_atomic(RunFolder(self.root).config, yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False))
 
     # -- evaluation log ----------------------------------------------------------------------
     def done(self) -> dict[str, dict]:
@@ -169,13 +168,13 @@ class Workspace:
     def save_model(self, model, name: str) -> Path:
         from safetensors.torch import save_model
 
-        target = self.path("models", f"{name}.safetensors")
+        target = RunFolder(self.root).model(name)
         with atomic_path(target) as tmp:
             save_model(model, str(tmp))
         return target
 
     def has_model(self, name: str) -> bool:
-        return self.path("models", f"{name}.safetensors").exists()
+        return RunFolder(self.root).model(name).exists()
 
     def save_tensors(self, obj: dict, path: Path) -> Path:
         """A dict of tensors and plain values through torch.save, atomically (read back with weights_only)."""
@@ -188,7 +187,7 @@ class Workspace:
     def load_into(self, model, name: str) -> bool:
         from hyflexpim.boundary import load_safetensors_into
 
-        target = self.path("models", f"{name}.safetensors")
+        target = RunFolder(self.root).model(name)
         if not target.exists():
             return False
         load_safetensors_into(model, target, "cached model")
@@ -203,7 +202,7 @@ class FollowerWorkspace(Workspace):
 
     def __init__(self, out: str | os.PathLike):
         self.root = Path(out)
-        self.log = self.root / "evaluations.jsonl"
+        self.log = RunFolder(self.root).evaluations
 
     def write_config(self, config) -> None:
         pass
@@ -212,7 +211,7 @@ class FollowerWorkspace(Workspace):
         pass
 
     def save_model(self, model, name: str) -> Path:
-        return self.path("models", f"{name}.safetensors")
+        return RunFolder(self.root).model(name)
 
     def save_tensors(self, obj: dict, path: Path) -> Path:
         return path

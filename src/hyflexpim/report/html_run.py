@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from hyflexpim.artefacts import RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.boundary import load_json, read_text
 from hyflexpim.report.html_overlay import main_curve, variants_overlay
@@ -20,19 +21,26 @@ from hyflexpim.report.html_page import cell, esc, figure, page, para, pre, table
 from hyflexpim.report.html_tables import (csv_table, differences_table, hw_table, matrices_table, metric_text, number,
                                           read_csv, results_table)
 
+
 def figures(paths, captions: dict | None = None) -> str:
     return "".join(figure(p, (captions or {}).get(p.name, p.name)) for p in paths)
 
 
-def _labels(folder: Path) -> list[str]:
-    """The labelled variants of a run folder (results-<label>.csv), the unlabelled run first ('')."""
-    out = [""] if (folder / "results.csv").exists() else []
-    out += sorted(p.stem.removeprefix("results-") for p in folder.glob("results-*.csv"))
-    return out
+def within_one_point(main: dict[float, float]) -> list[float]:
+    """The SLC rates below 100 % whose accuracy is within 1 point of INT8 (100 % SLC), cheapest first: the rule of
+    the run's headline and of its report."""
+    return sorted(r for r, v in main.items() if r < 100 and v >= main[100.0] - 0.01)
+
+
+def gain_text(row: dict) -> str:
+    """The chip's throughput gain of one HyFlexPIM row of the price step's table (read back or in memory)."""
+    mode = row.get("mode") or ""  # a decoder's first row: prefill (generation follows in the table)
+    return (f"{float(row['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={row['seq_len']}"
+            + (f" ({mode})" if mode not in ("", "encoder") else ""))
 
 
 def _describe(folder: Path) -> tuple[str, dict]:
-    cfg_path = folder / "config.yaml"
+    cfg_path = RunFolder(folder).config
     if not cfg_path.exists():
         return folder.name, {}
     from hyflexpim.boundary import parse_yaml
@@ -43,9 +51,10 @@ def _describe(folder: Path) -> tuple[str, dict]:
 
 def headline(folder: Path) -> str:
     """INT8 against the cheapest SLC rate within 1 point, and the chip's throughput gain there (from the files)."""
-    if not (folder / "results.csv").exists():
+    files = RunFolder(folder)
+    if not files.results().exists():
         return ""
-    rows = read_csv(folder / "results.csv")
+    rows = read_csv(files.results())
     main = {number(r["slc_rate"]): number(r["mean"]) for r in main_curve(rows)}
     clean = {r["variant"]: number(r["mean"]) for r in rows if r["slc_rate"] in ("", None)}
     metric = rows[0]["metric"] if rows else "accuracy"
@@ -57,7 +66,7 @@ def headline(folder: Path) -> str:
     if 100.0 in main:
         parts.append(f"INT8 (100 % SLC) {metric_text(main[100.0], metric)}")
         if metric == "accuracy":
-            near = sorted(x for x, v in main.items() if x < 100 and v >= main[100.0] - 0.01)
+            near = within_one_point(main)
             if near:
                 gain = _hw_gain(folder, near[0])
                 parts.append(f"cheapest SLC rate within 1 point of INT8: {near[0]:g} % "
@@ -69,64 +78,56 @@ def headline(folder: Path) -> str:
 
 
 def _hw_gain(folder: Path, rate: float) -> str:
-    path = folder / "hw" / "hw_results.csv"
+    path = RunFolder(folder).hw_results()
     if not path.exists():
         return ""
     hits = [r for r in read_csv(path) if r["design"] == "hyflexpim" and number(r["slc_rate"]) == rate]
-    if not hits:
-        return ""
-    mode = hits[0].get("mode") or ""  # a decoder's first row: prefill (generation follows in the table)
-    return (f"{float(hits[0]['throughput_vs_all_slc']):.2f}× the all-SLC chip's throughput at L={hits[0]['seq_len']}"
-            + (f" ({mode})" if mode not in ("", "encoder") else ""))
+    return gain_text(hits[0]) if hits else ""
 
 
 def run_sections(folder: Path, prefix: str = "") -> list[tuple[str, str, str]]:
     """The sections of one run folder's page (anchors prefixed, so several folders share one page)."""
     out: list[tuple[str, str, str]] = []
     what, _ = _describe(folder)
+    files = RunFolder(folder)
     tag = f" — {prefix.rstrip('-')}" if prefix else ""
 
     def add(anchor: str, heading: str, body: str) -> None:
         if body:
             out.append((prefix + anchor, heading + tag, body))
 
-    for lab in _labels(folder):
+    labels = files.labels()
+    for lab in labels:
         suffix = f"-{lab}" if lab else ""
-        rows = read_csv(folder / f"results{suffix}.csv")
-        body = results_table(rows)
-        figs = [p for p in (folder / f"accuracy_vs_slc{suffix}.png", folder / f"perplexity_vs_slc{suffix}.png")
-                if p.exists()]
-        body = figures(figs) + body
-        diff = folder / f"differences{suffix}.csv"
+        rows = read_csv(files.results(lab))
+        body = figures(files.metric_plots(lab)) + results_table(rows)
+        diff = files.differences(lab)
         if diff.exists():
             body += "<h3>Selection rules and ablations against the main curve</h3>" + differences_table(read_csv(diff))
         add(f"results{suffix}", "Accuracy against the SLC rate" + (f" ({lab})" if lab else ""), body)
-    labels = _labels(folder)
     if len(labels) > 1:
-        series = [(lab or "run's own hardware", read_csv(folder / (f"results-{lab}.csv" if lab else "results.csv")))
-                  for lab in labels]
+        series = [(lab or "run's own hardware", read_csv(files.results(lab))) for lab in labels]
         add("variants", "Hardware variants compared (noise models, encodings)",
             variants_overlay(series, f"{what}: main curve of each labelled variant"))
-    for hw in sorted([folder / "hw"] + [p for p in (folder / "hw").glob("*") if p.is_dir()]):
-        if (hw / "hw_results.csv").exists():
-            name = hw.relative_to(folder)
-            body = figures(sorted(hw.glob("*.png"))) + hw_table(read_csv(hw / "hw_results.csv"))
-            add(str(name).replace("/", "-"), f"Chip model ({name}/)", body)
+    for hw in files.hw_folders():
+        name = hw.relative_to(folder)
+        body = figures(sorted(hw.glob("*.png"))) + hw_table(read_csv(hw / "hw_results.csv"))
+        add(str(name).replace("/", "-"), f"Chip model ({name}/)", body)
     add("matrices", "Matrices", matrices_table(folder))
-    attention = folder / "attention"
+    attention = files.attention
     if attention.is_dir():
         body = "".join(csv_table(p) for p in sorted(attention.rglob("attention_layers.csv")))
         body += "".join(csv_table(p) for p in sorted(attention.glob("attention_noise.csv")))
         add("attention", "Attention analysis", figures(sorted(attention.rglob("*.png"))) + body)
-    ranks = folder / "models" / "learned_ranks.json"
+    ranks = files.learned_ranks
     if ranks.exists():
         data = load_json(ranks, "learned ranks")
         body = para(f"Learned ranks: {data.get('achieved', 0):.1%} of the decomposed matrices' parameters kept "
                     f"(budget {data.get('budget', 0):.0%}).")
-        body += figures([p for p in [folder / "learned_ranks.png"] if p.exists()])
+        body += figures([p for p in [files.learned_ranks_figure] if p.exists()])
         body += table(["matrix", "rank"], [[cell(n, text=True), cell(k)] for n, k in data.get("ranks", {}).items()])
         add("ranks", "Learned ranks", body)
-    conc = sorted((folder / "importance").glob("*-concentration.json"))
+    conc = files.concentrations()
     if conc:
         body = []
         for p in conc:
@@ -141,9 +142,9 @@ def run_sections(folder: Path, prefix: str = "") -> list[tuple[str, str, str]]:
         d = folder / sub
         if d.is_dir() and any(d.glob("*.png")):
             add(sub, heading, figures(sorted(d.glob("*.png"))) + "".join(csv_table(p) for p in sorted(d.glob("*.csv"))))
-    if (folder / "config.yaml").exists():
-        add("config", "Configuration", para(f"The resolved configuration of the run ({folder / 'config.yaml'}), every "
-                                            "default filled in.") + pre(read_text(folder / "config.yaml", "config")))
+    if files.config.exists():
+        add("config", "Configuration", para(f"The resolved configuration of the run ({files.config}), every "
+                                            "default filled in.") + pre(read_text(files.config, "config")))
     return out
 
 
@@ -160,13 +161,13 @@ def write_report(folders: list[Path], out: Path | None = None, names: list[str] 
         title = f"hyflexpim sweep: {sweep_name(folders[0])}"
     elif len(folders) == 1:
         what, _ = _describe(folders[0])
-        out = Path(out) if out else folders[0] / "report.html"
+        out = Path(out) if out else RunFolder(folders[0]).report
         sections = run_sections(folders[0])
         lead = headline(folders[0])
         title = f"hyflexpim run: {what}"
     else:
         out = Path(out) if out else Path("report.html")
-        series = [(n, read_csv(f / "results.csv")) for n, f in zip(names, folders) if (f / "results.csv").exists()]
+        series = [(n, read_csv(RunFolder(f).results())) for n, f in zip(names, folders) if RunFolder(f).results().exists()]
         sections = [("overlay", "All runs: main curves", variants_overlay(series, "main curve of each run"))]
         for n, f in zip(names, folders):
             sections += run_sections(f, prefix=f"{n}-")

@@ -80,9 +80,10 @@ def differences_table(rows: list[dict]) -> str:
 
 def matrices_table(folder: Path) -> str:
     """The model's matrices from one of the run's plans: where each lives, its rank, and why it stays digital."""
+    from hyflexpim.artefacts import RunFolder
     from hyflexpim.plan import load_plan
 
-    plans = sorted((folder / "plans").glob("redistributed-*-slc*.json"))
+    plans = sorted(RunFolder(folder).plans_folder.glob("redistributed-*-slc*.json"))
     if not plans:
         return ""
     def rate(p: Path) -> float:

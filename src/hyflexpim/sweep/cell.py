@@ -1,10 +1,12 @@
 """One cell of a sweep, and the steps cells share. Both are plain functions of plain arguments, so the same code runs
 in-process (one cell after another) and as Ray tasks (embedded or on a cluster).
 
-Sharing: cells whose fine-tuned, decomposed and redistributed models would be the same (``step_keys``: model, task,
-data, seed, the training steps; the hardware only for noise-aware training) form a group. The group's models and
-importance scores are made once in ``<sweep>/shared/<key>/`` and hard-linked (copied across file systems) into each
-cell's run folder, where the ordinary run finds them, checks their keys and reuses them.
+Sharing: every common prefix of the declared steps (``pipeline.steps``) is made once. Cells whose FP32 model would
+be the same (the pre-finetune step's derived key) share one ``<sweep>/shared/prefix/pre-finetune-<key>/``, whatever
+they do after it; cells whose redistributed models and importance scores would be the same (the keys of the
+redistribute and importance steps) form a group, made once in ``<sweep>/shared/<key>/``, seeded from its prefix.
+Each folder is hard-linked (copied across file systems) into the next, and the group's into each cell's run folder,
+where the ordinary run finds the files, checks their keys and reuses them.
 """
 
 from __future__ import annotations
@@ -17,22 +19,30 @@ import time
 import traceback
 from pathlib import Path
 
+from hyflexpim.artefacts import SHARED_FOLDERS, SWEEP_CELL, SWEEP_RECORDS, RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.config import validate
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
 
-DONE = "sweep_cell.json"
-RECORDS = "sweep_records.jsonl"  # the evaluation records of the cell's run (for the paired differences between cells)
-SHARED_FOLDERS = ("models", "importance")
+DONE = SWEEP_CELL
+RECORDS = SWEEP_RECORDS  # the evaluation records of the cell's run (for the paired differences between cells)
+PREFIX = "prefix"  # <sweep>/shared/prefix/<step>-<key>/: the steps before a group's, made once for every group
 
 
 def group_key(config: RunConfig) -> str:
-    """Cells with equal keys share their models and importance scores."""
-    from hyflexpim.pipeline.step_keys import step_key
+    """Cells with equal keys share their models and importance scores (the importance step's derived key)."""
+    from hyflexpim.pipeline.steps import key
 
-    key = {"models": step_key(config, "redistributed"), "importance": config.importance.model_dump(mode="json")}
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:12]
+    return hashlib.sha256(json.dumps(key(config, "importance"), sort_keys=True).encode()).hexdigest()[:12]
+
+
+def prefix_key(config: RunConfig) -> str | None:
+    """Cells with equal keys share their FP32 model (the pre-finetune step's derived key); None: the run trains no
+    FP32 model (``pre_finetune: null``), so there is nothing to share before the group."""
+    from hyflexpim.pipeline.steps import digest
+
+    return None if config.pre_finetune is None else f"pre-finetune-{digest(config, 'pre-finetune')}"
 
 
 def needs(config: RunConfig) -> list[tuple[str, str]]:
@@ -52,21 +62,41 @@ def _threads(n: int) -> int:
     return before
 
 
-def prepare_shared(config: dict, folder: str, pairs: list, threads: int) -> dict:
-    """Make a group's models and importance scores in ``folder`` (resumable: a finished step is reused). Never
-    raises: ``{"folder": ..., "error": None or one line}`` (the group's cells then fail with that line)."""
+def prepare_prefix(config: dict, folder: str, threads: int) -> dict:
+    """Make the FP32 model shared by every group with this pre-finetune key in ``folder``; never raises (as
+    ``prepare_shared``)."""
+    return _prepare(config, folder, [], threads, None, prefix_only=True)
+
+
+def prepare_shared(config: dict, folder: str, pairs: list, threads: int, prefix: dict | None = None) -> dict:
+    """Make a group's models and importance scores in ``folder`` (resumable: a finished step is reused), starting
+    from the shared prefix's folder (``prepare_prefix``'s record) when given. Never raises: ``{"folder": ...,
+    "error": None or one line}`` (the group's cells then fail with that line)."""
+    return _prepare(config, folder, pairs, threads, prefix)
+
+
+def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict | None,
+             prefix_only: bool = False) -> dict:
     from hyflexpim.pipeline.run import Run
     from hyflexpim.pipeline.workspace import release
 
+    if prefix and prefix.get("error"):
+        return {"folder": folder, "error": prefix["error"]}
     lines: list[str] = []
     before = _threads(threads)
     error = None
     try:
         cfg = validate(RunConfig, config | {"out": folder}, "shared steps")
+        if prefix:
+            Path(folder).mkdir(parents=True, exist_ok=True)
+            seed_cell(Path(prefix["folder"]), Path(folder))
         run = Run.open(cfg, say=lines.append, progress=False)
-        run.redistributed()
-        for variant, scorer in pairs:
-            run.importance(variant, scorer)
+        if prefix_only:
+            run.finetuned()
+        else:
+            run.redistributed()
+            for variant, scorer in pairs:
+                run.importance(variant, scorer)
     except UserError as e:
         error = str(e)
     except Exception as e:  # noqa: BLE001 - reported on every cell of the group
@@ -76,7 +106,7 @@ def prepare_shared(config: dict, folder: str, pairs: list, threads: int) -> dict
         _threads(before)
         release(Path(folder))
         if Path(folder).is_dir():
-            write_atomic(Path(folder) / "shared.log", "\n".join(lines) + "\n")
+            write_atomic(RunFolder(folder).shared_log, "\n".join(lines) + "\n")
     return {"folder": folder, "error": error}
 
 
@@ -101,7 +131,7 @@ def seed_cell(shared: Path, cell: Path) -> int:
 
 def finished(cell_dir: Path, digest: str) -> dict | None:
     """The record of a finished cell with this configuration, or None."""
-    path = cell_dir / DONE
+    path = RunFolder(cell_dir).sweep_cell
     if not path.exists():
         return None
     try:
@@ -115,8 +145,8 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
              say=None) -> dict:
     """Run one cell as an ordinary run in its own folder; never raises: a failure is returned (and logged in the
     cell's folder) so that the other cells go on. Returns the cell's record (its results are in its folder)."""
-    from hyflexpim.pipeline.report_run import finish
     from hyflexpim.pipeline.run import Run
+    from hyflexpim.pipeline.runner import run_steps
 
     cell_dir = Path(config["out"])
     started = time.perf_counter()
@@ -140,11 +170,11 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
         if shared:
             seed_cell(Path(shared["folder"]), cell_dir)
         run = Run.open(cfg, say=log, progress=progress)
-        rows = run.all()
-        finish(run, rows)
-        write_atomic(cell_dir / RECORDS, "".join(json.dumps(r) + "\n" for r in run.records))
+        outcome = run_steps(run)
+        records = outcome.evaluated.records if outcome is not None else []
+        write_atomic(RunFolder(cell_dir).sweep_records, "".join(json.dumps(r) + "\n" for r in records))
         rec.update(status="done", seconds=round(time.perf_counter() - started, 1))
-        write_atomic(cell_dir / DONE, json.dumps(rec, indent=1))
+        write_atomic(RunFolder(cell_dir).sweep_cell, json.dumps(rec, indent=1))
     except UserError as e:
         rec.update(status="failed", error=str(e))
     except Exception as e:  # noqa: BLE001 - one failing cell must not stop the sweep
@@ -156,5 +186,5 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
 
         release(cell_dir)
         if cell_dir.is_dir():
-            write_atomic(cell_dir / "sweep_cell.log", "\n".join(lines) + "\n")
+            write_atomic(RunFolder(cell_dir).sweep_log, "\n".join(lines) + "\n")
     return rec

@@ -2,7 +2,9 @@
 one after another in this process. The same functions (``sweep.cell``) run either way, each cell pinned to the same
 number of torch threads, so the results are bit-identical.
 
-Each group of cells that shares its models gets one task for the shared steps; its cells depend on it. A finished
+Each common prefix of steps gets one task (the FP32 model, shared by every group with the same pre-finetune key);
+each group of cells that shares its models gets one task for its shared steps, depending on its prefix's; its cells
+depend on it. A finished
 cell (``sweep_cell.json`` with the same configuration digest) is skipped, so a re-run after an interruption finishes
 only the missing cells; a failing cell is reported and the others go on.
 """
@@ -15,7 +17,8 @@ from pathlib import Path
 from typing import Callable
 
 from hyflexpim.errors import UserError
-from hyflexpim.sweep.cell import finished, group_key, needs, prepare_shared, run_cell
+from hyflexpim.sweep.cell import (PREFIX, finished, group_key, needs, prefix_key, prepare_prefix, prepare_shared,
+                                  run_cell)
 from hyflexpim.sweep.spec import Cell, SweepConfig
 
 Say = Callable[[str], None]
@@ -28,6 +31,16 @@ class Group:
     config: dict  # the first cell's configuration (the models it makes are every member's)
     pairs: list[tuple[str, str]]
     cells: list[Cell]
+    prefix: Path | None = None  # the shared prefix's folder (the FP32 model), None: none to share
+
+
+def prefixes(todo: list[Group]) -> dict[Path, dict]:
+    """The shared prefixes the groups start from: folder -> the configuration that makes it (the first group's)."""
+    out: dict[Path, dict] = {}
+    for g in todo:
+        if g.prefix is not None:
+            out.setdefault(g.prefix, g.config)
+    return out
 
 
 def groups(cells: list[Cell], root: Path) -> list[Group]:
@@ -37,7 +50,9 @@ def groups(cells: list[Cell], root: Path) -> list[Group]:
         if finished(Path(c.config.out), c.digest):
             continue
         key = group_key(c.config)
-        g = out.setdefault(key, Group(key, (root / "shared" / key).resolve(), c.config.model_dump(mode="json"), [], []))
+        pre = prefix_key(c.config)
+        g = out.setdefault(key, Group(key, (root / "shared" / key).resolve(), c.config.model_dump(mode="json"), [], [],
+                                      (root / "shared" / PREFIX / pre).resolve() if pre else None))
         g.pairs = sorted(set(g.pairs) | set(needs(c.config)))
         g.cells.append(c)
     return list(out.values())
@@ -83,9 +98,13 @@ def use_cluster_token() -> None:
 
 def run_local(todo: list[Group], sweep: SweepConfig, say: Say, progress: bool, bar) -> list[dict]:
     records = []
+    made = {}
+    for folder, config in prefixes(todo).items():
+        say(f"shared FP32 model for {sum(g.prefix == folder for g in todo)} group(s): {folder}")
+        made[folder] = prepare_prefix(config, str(folder), sweep.cpus_per_cell)
     for g in todo:
         say(f"shared steps for {len(g.cells)} cell(s) (models and importance): {g.folder}")
-        shared = prepare_shared(g.config, str(g.folder), g.pairs, sweep.cpus_per_cell)
+        shared = prepare_shared(g.config, str(g.folder), g.pairs, sweep.cpus_per_cell, made.get(g.prefix))
         for c in g.cells:
             rec = run_cell(c.name, c.config.model_dump(mode="json"), c.digest, shared, sweep.cpus_per_cell,
                            progress=progress, say=say if progress else None)
@@ -111,12 +130,15 @@ def run_ray(todo: list[Group], sweep: SweepConfig, address: str | None, say: Say
         where = f"Ray cluster at {address}, {int(ray.cluster_resources().get('CPU', 0))} CPUs"
     say(f"running {sum(len(g.cells) for g in todo)} cell(s) on {where}")
     opts = {"num_cpus": sweep.cpus_per_cell, "num_gpus": sweep.gpus_per_cell, "max_retries": 0}
+    prefix_task = ray.remote(**opts)(prepare_prefix)
     shared_task = ray.remote(**opts)(prepare_shared)
     cell_task = ray.remote(**opts)(run_cell)
     names = {}
     try:
+        made = {folder: prefix_task.remote(config, str(folder), sweep.cpus_per_cell)
+                for folder, config in prefixes(todo).items()}
         for g in todo:
-            shared = shared_task.remote(g.config, str(g.folder), g.pairs, sweep.cpus_per_cell)
+            shared = shared_task.remote(g.config, str(g.folder), g.pairs, sweep.cpus_per_cell, made.get(g.prefix))
             for c in g.cells:
                 ref = cell_task.remote(c.name, c.config.model_dump(mode="json"), c.digest, shared, sweep.cpus_per_cell)
                 names[ref] = c
