@@ -30,10 +30,10 @@ from pydantic import Field
 
 from hyflexpim.device.quant import fake_quant
 from hyflexpim.sim.digital_attention import _repeat_kv, apply_mask
-from hyflexpim.sim.sparse_attention import _SparseBase, _Threshold, distance, register_predictor, select
+from hyflexpim.sim.sparse_attention import SparseAttentionBase, ThresholdAttentionBase, distance, register_predictor, select
 
 
-class SangerAttentionConfig(_Threshold):
+class SangerAttentionConfig(ThresholdAttentionBase):
     """Low-bit Q·Kᵀ estimate (Sanger)."""
 
     config_name = "hardware.attention (sanger)"
@@ -44,7 +44,7 @@ class SangerAttentionConfig(_Threshold):
         return {"kind": "low_bit", "bits": self.bits}
 
 
-class SpAttenAttentionConfig(_SparseBase):
+class SpAttenAttentionConfig(SparseAttentionBase):
     """Cascade token pruning by accumulated attention (SpAtten)."""
 
     config_name = "hardware.attention (spatten)"
@@ -55,7 +55,7 @@ class SpAttenAttentionConfig(_SparseBase):
         return {"kind": "accumulated"}
 
 
-class QuestAttentionConfig(_SparseBase):
+class QuestAttentionConfig(SparseAttentionBase):
     """Page selection by min/max key bounds (Quest)."""
 
     config_name = "hardware.attention (quest)"
@@ -67,7 +67,7 @@ class QuestAttentionConfig(_SparseBase):
         return {"kind": "page_bound", "page": self.page}
 
 
-class H2OAttentionConfig(_SparseBase):
+class H2OAttentionConfig(SparseAttentionBase):
     """Heavy hitters + recent keys (H2O)."""
 
     config_name = "hardware.attention (h2o)"
