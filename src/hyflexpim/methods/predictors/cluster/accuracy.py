@@ -1,6 +1,6 @@
 """The accuracy half of the cluster predictor: k-means over each head's keys, queries score clusters by centroid.
 
-Per sequence and key head, ``clusters`` centroids start at evenly spaced keys and take ``iterations`` Lloyd passes
+Per sequence and key head, ``clusters`` centroids start at evenly spaced valid keys and take ``iterations`` Lloyd passes
 (Euclidean, over the valid keys only); each key then scores a query as q·c(k), the centroid of its cluster, so
 every key of a cluster ties and the shared selection (``hyflexpim.sim.sparse_attention.select``: ties broken by
 position) keeps whole clusters in order of score, the last one cut at the keep budget. With as many clusters as
@@ -36,8 +36,12 @@ def kmeans(key: torch.Tensor, valid: torch.Tensor, clusters: int, iterations: in
     B, H, S, D = key.shape
     C = min(clusters, S)
     x = key.float()
-    start = torch.linspace(0, S - 1, C).round().long()
-    cent = x[:, :, start].clone()
+    v = valid.expand(B, 1, S)[:, 0]
+    start = []
+    for b in range(B):  # the first centroids: evenly spaced valid keys of each sequence
+        pos = v[b].nonzero().flatten() if bool(v[b].any()) else torch.arange(S)
+        start.append(pos[torch.linspace(0, len(pos) - 1, C).round().long()])
+    cent = torch.gather(x, 2, torch.stack(start)[:, None, :, None].expand(B, H, C, D)).clone()
     w = valid.expand(B, H, S).float()
     for _ in range(iterations + 1):
         assign = torch.cdist(x, cent).argmin(-1)  # [B, H, S]
