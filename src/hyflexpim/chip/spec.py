@@ -144,7 +144,9 @@ class Prediction(_M):
     ``low_bit`` (Sanger: Q·Kᵀ at ``bits``), ``pq`` (HARDSEA: per query and head the M·K centroid dot products on
     an analog array read by the SLC ADC, then M adds of ``lut_bits`` per entry; per new key M nearest-centroid
     searches), ``page_bound`` (Quest: 2 head-size MACs per query and page of ``page`` keys), ``accumulated``
-    (SpAtten / H2O: one ``digital.sv_bits[0]``-bit add per entry into the token importance). Every kind but
+    (SpAtten / H2O: one ``digital.sv_bits[0]``-bit add per entry into the token importance), and the kinds of the
+    method folders (hyflexpim.config.methods; ``cluster``: per token and head ``clusters`` centroid dot products and
+    ``kmeans_iterations`` + 1 k-means distances, top-k over the clusters). Every entry-wise kind but
     ``none`` then picks the winners of each (query, head) row with ``topk_engines`` ``topk`` engines per digital
     module:
     SpAtten's quick-select (HPCA 2021), whose expected work per entry at a kept share k is
