@@ -64,8 +64,6 @@ def _write_ratio(spec: PimSpec) -> float:
 
 register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False))
 register_predictor("exact", Predictor(lambda spec, hd: (hd, spec.digital.mac_steps(*spec.digital.qk_bits))))
-register_predictor("low_bit", Predictor(
-    lambda spec, hd: (hd, spec.digital.mac_steps(spec.prediction.bits, spec.prediction.bits))))
 register_predictor("page_bound", Predictor(
     lambda spec, hd: (2 * hd / spec.prediction.page, spec.digital.mac_steps(*spec.digital.qk_bits))))
 register_predictor("pq", Predictor(  # gather M table entries, add them; table (query) + codes (key) per token, head
