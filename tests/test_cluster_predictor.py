@@ -9,7 +9,13 @@ from hyflexpim.chip.spec import Prediction
 from hyflexpim.errors import UserError
 from hyflexpim.methods.predictors.cluster.accuracy import ClusterAttentionConfig, kmeans
 from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config
-from hyflexpim.sim.sparse_attention import Context, exact_scores, predicted_scores, select, sparse_attention
+from hyflexpim.sim.sparse_attention import (
+    Context,
+    exact_scores,
+    predicted_scores,
+    select,
+    sparse_attention,
+)
 
 
 def _qk(B=1, Hq=4, Hk=2, S=24, D=8, seed=0):
@@ -75,7 +81,7 @@ def test_runs_as_a_sparse_kind_and_keeps_its_share():
     state = {}
     cfg = attention_config({"kind": "cluster", "clusters": 8, "keep": 0.25, "exact": "float",
                             "keep_first": False, "keep_diagonal": False})
-    out, p = sparse_attention(q, k, v, None, None, cfg, False, state=state)
+    out, _ = sparse_attention(q, k, v, None, None, cfg, False, state=state)
     assert torch.isfinite(out).all() and 0.25 <= state["kept"] / state["valid"] < 0.25 + 0.03
 
 
@@ -100,12 +106,12 @@ def test_recall_on_real_attention_is_well_above_chance_and_below_the_oracle(mini
 
 
 def test_cost_scales_with_tokens_and_clusters_and_needs_no_entry_work():
+    from hyflexpim.chip.spec import PimSpec
     from hyflexpim.hw.costs_prediction import prediction_costs
     from hyflexpim.hw.evaluate import compare
     from hyflexpim.hw.library import load_as
     from hyflexpim.hw.shapes import get_shape, uniform_plan
     from hyflexpim.plan import AttentionPlan
-    from hyflexpim.chip.spec import PimSpec
 
     spec = load_as(PimSpec, "hyflexpim")
     c16, c32 = (prediction_costs(spec.model_copy(update={"prediction": Prediction(kind="cluster", clusters=c)}), 64.0,

@@ -12,8 +12,10 @@ Built-ins: ``float`` (the model's own attention, in floating point: an idealisat
 (the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention),
 the dynamic sparse kinds ``topk`` (oracle), ``pq`` (HARDSEA's product-quantization prediction) and
 ``window`` (local window + first token), hyflexpim.sim.sparse_attention, and the published predictors
-``sanger``, ``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines, and ``block`` (key blocks chosen
-per query block, computed by a kernel that skips the rest), hyflexpim.sim.block_sparse.
+``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines, and ``block`` (key blocks chosen
+per query block, computed by a kernel that skips the rest), hyflexpim.sim.block_sparse. The method folders
+(hyflexpim/methods/predictors/<name>: ``sanger``, ``cluster``) are registered by ``register_methods`` from their
+registration in hyflexpim.config.methods, by dotted path.
 """
 
 from __future__ import annotations
