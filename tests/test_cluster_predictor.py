@@ -87,9 +87,9 @@ def test_runs_as_a_sparse_kind_and_keeps_its_share():
 
 @pytest.mark.slow
 def test_recall_on_real_attention_is_well_above_chance_and_below_the_oracle(minilm_path):
-    """Captured Q/K of the packaged MiniLM-L6 on 2 x 128 tokens of Rotten Tomatoes test text. Measured on this
-    input (benchmarks/bench_cluster_recall.py --sequences 2 gives the same setting): C = 16 recalls ~0.6 of the
-    exact top 25 % (chance: 0.25); the tolerance asks for 0.45, and for C = 4 -> 16 -> 32 to rise."""
+    """Captured Q/K of the packaged MiniLM-L6 on 2 x 128 tokens of Rotten Tomatoes test text, exact top 25 %.
+    Measured (deterministic, CPU, 2026-12-06): C = 4: 0.539, C = 16: 0.691, C = 32: 0.750; window 0.435; chance
+    0.25. Tolerance: 0.09 below the C = 16 measurement (numerics across torch versions), the order of C kept."""
     from hyflexpim import load_model, load_task
     from hyflexpim.sim.sparse_quality import predictor_recall
 
@@ -101,7 +101,7 @@ def test_recall_on_real_attention_is_well_above_chance_and_below_the_oracle(mini
     r = {c: predictor_recall(model, batches, attention_config({"kind": "cluster", "clusters": c}), keeps=(0.25,))[0.25]
          for c in (4, 16, 32)}
     window = predictor_recall(model, batches, attention_config({"kind": "window"}), keeps=(0.25,))[0.25]
-    assert r[16] >= 0.45 and r[4] < r[16] < r[32] < 1.0
+    assert r[16] >= 0.60 and r[4] < r[16] < r[32] < 1.0
     assert window < r[16]
 
 
