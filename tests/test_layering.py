@@ -13,12 +13,13 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 SHARED = {"errors", "atomic", "boundary", "artefacts", "__init__"}  # small top-level modules every layer may use
 ALLOWED = {  # package -> the packages it may import (besides itself and SHARED); the README's table
-    "cli": {"sweep", "pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
+    "cli": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
             "config", "api"},
-    "api": {"sweep", "pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
+    "api": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
             "config"},
     "sweep": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
     "pipeline": {"report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
+    "methods": {"hw", "sim", "device", "models", "plan", "chip", "config"},  # each half narrower: HALVES below
     "report": {"hw", "plan", "chip", "config"},
     "hw": {"plan", "chip", "config"},
     "analysis": {"sim", "models", "plan", "chip", "config"},
@@ -36,6 +37,12 @@ ALLOWED = {  # package -> the packages it may import (besides itself and SHARED)
     "artefacts": set(),
     "__init__": {"api"},  # the package's lazy facade
 }
+
+
+# a method folder (hyflexpim/methods/<family>/<name>/): its registration imports only config; its cost half
+# only the cost side's layers (hw and below, no torch); its accuracy half only the sim side's
+HALVES = {"__init__.py": {"config"}, "cost.py": {"hw", "plan", "chip", "config"},
+          "accuracy.py": {"sim", "device", "models", "plan", "chip", "config"}}
 
 
 def package_of(path: Path, src: Path = SRC) -> str:
@@ -56,12 +63,30 @@ def imports(path: Path):
                     yield node.lineno, a.name
 
 
+def _all_imports(path: Path):
+    """Every module named by an import, ``from a import b`` as ``a`` and ``a.b``."""
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module:
+            yield node.module
+            yield from (f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            yield from (a.name for a in node.names)
+
+
 def violations(src: Path = SRC):
     out = []
     for path in sorted(src.rglob("*.py")):
         pkg = package_of(path, src)
         allowed = ALLOWED.get(pkg)
         assert allowed is not None, f"{path}: package '{pkg}' is not in the layer table"
+        half = HALVES.get(path.name) if pkg == "methods" and len(path.relative_to(src).parts) == 4 else None
+        if half is not None:
+            allowed = half
+            names = list(_all_imports(path))
+            if path.name != "accuracy.py" and any(n == "torch" or n.startswith("torch.") for n in names):
+                out.append(f"{path.relative_to(src)} imports torch (a method's {path.name} must not)")
+            if path.name != "accuracy.py" and any(n.split(".")[-1] == "accuracy" for n in names):
+                out.append(f"{path.relative_to(src)} imports an accuracy half (torch)")
         for line, name in imports(path):
             target = name.split(".")[1]
             if target == "__version__" or target in SHARED or target == pkg:
@@ -100,3 +125,25 @@ def test_readme_layout_table_is_the_checked_one():
     for pkg, allowed in table.items():
         if pkg != "cli":  # "everything below"
             assert allowed == ALLOWED[pkg], pkg
+
+
+def test_a_method_half_that_crosses_its_side_is_caught(tmp_path):
+    src = tmp_path / "hyflexpim"
+    shutil.copytree(SRC, src, ignore=shutil.ignore_patterns("__pycache__", "*.npz", "*.gguf", "*.safetensors"))
+    cost = src / "methods" / "predictors" / "cluster" / "cost.py"
+    cost.write_text(cost.read_text() + "\nimport torch\nfrom hyflexpim.sim import attention\n"
+                    "from hyflexpim.methods.predictors.cluster import accuracy\n")
+    found = violations(src)
+    assert any("cost.py imports torch" in v for v in found)
+    assert any("cost.py" in v and "imports hyflexpim.sim" in v for v in found)
+    assert any("cost.py imports an accuracy half" in v for v in found)
+
+
+def test_the_cost_side_of_a_method_folder_loads_no_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys; from hyflexpim.hw.costs_prediction import predictor; from hyflexpim.chip.spec import "
+            "Prediction; predictor(Prediction(kind='cluster')); print('torch' in sys.modules)")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == "False"

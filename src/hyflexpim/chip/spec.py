@@ -21,6 +21,7 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
+from hyflexpim.config.methods import prediction_kinds
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
 
@@ -143,14 +144,16 @@ class Prediction(_M):
     ``low_bit`` (Sanger: Q·Kᵀ at ``bits``), ``pq`` (HARDSEA: per query and head the M·K centroid dot products on
     an analog array read by the SLC ADC, then M adds of ``lut_bits`` per entry; per new key M nearest-centroid
     searches), ``page_bound`` (Quest: 2 head-size MACs per query and page of ``page`` keys), ``accumulated``
-    (SpAtten / H2O: one ``digital.sv_bits[0]``-bit add per entry into the token importance). Every kind but
+    (SpAtten / H2O: one ``digital.sv_bits[0]``-bit add per entry into the token importance), and the kinds of the
+    method folders (hyflexpim.config.methods; ``cluster``: per token and head ``clusters`` centroid dot products and
+    ``kmeans_iterations`` + 1 k-means distances, top-k over the clusters). Every entry-wise kind but
     ``none`` then picks the winners of each (query, head) row with ``topk_engines`` ``topk`` engines per digital
     module:
     SpAtten's quick-select (HPCA 2021), whose expected work per entry at a kept share k is
     2 + 2k·ln(1/k) + 2(1-k)·ln(1/(1-k)) scores streamed, plus ``topk_round_cycles`` per round, ~2·ln(n) rounds
     per row of n (the expectation of random-pivot selection; hyflexpim.hw.costs_prediction.topk_visits)."""
 
-    kind: Literal["none", "exact", "low_bit", "pq", "page_bound", "accumulated"] = "none"
+    kind: str = Field("none", description="a built-in kind above or a method folder's (hyflexpim.config.methods)")
     bits: PosI = 4
     subspaces: PosI = 8
     centroids: PosI = 16
@@ -162,6 +165,16 @@ class Prediction(_M):
                                "comparators = 256 scores per cycle, the SFU's element rate [S]; SpAtten has one)")
     topk_round_cycles: NonNegF = Field(3.0, description="fixed cycles per quick-select round (SpAtten's latency "
                                        "model: ceil(n/16) + 3 per round)")
+    clusters: PosI = Field(16, description="key clusters per head (cluster: ClusterKV-style k-means)")
+    kmeans_iterations: PosI = Field(10, description="k-means passes over the keys (cluster)")
+
+    @field_validator("kind")
+    @classmethod
+    def _known_kind(cls, v: str) -> str:
+        kinds = prediction_kinds()
+        if v not in kinds:
+            raise ValueError(f"unknown prediction kind '{v}' (known: {', '.join(kinds)})")
+        return v
 
 
 class Mapping(_M):

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.config import Registry
 from hyflexpim.hw.library import latency_ns
@@ -34,13 +35,18 @@ class Predictor:
     ``scoring(spec, head_dim)``: (lane operations per entry, NOR steps per operation) on the digital PIM;
     ``table_dots(pr)``: centroid dot products per token and head (the query's table and the key's codes);
     ``adds_per_entry(pr)``: table entries gathered and added per entry (an attention-only design's adds);
-    ``code_bits(pr)``: bits kept resident per key and head (capacity); ``selects``: top-k after scoring."""
+    ``code_bits(pr)``: bits kept resident per key and head (capacity); ``selects``: it decides what to keep;
+    ``entrywise``: its top-k streams every entry's score (else only ``per_token``'s candidates); ``per_token(spec, head_dim)``: (lane operations per token and head, NOR steps per operation, candidates
+    the top-k engines select among per token and head) for a predictor whose work scales with the tokens, not
+    the entries (a clustering one: centroid scores per query, key assignment per key, top-k over clusters)."""
 
     scoring: Callable[[PimSpec, float], tuple[float, float]]
     table_dots: Callable[[Prediction], int] = _none
     adds_per_entry: Callable[[Prediction], int] = _none
     code_bits: Callable[[Prediction], int] = _none
     selects: bool = True
+    entrywise: bool = True
+    per_token: Callable[[PimSpec, float], tuple[float, float, float]] | None = None
 
 
 PREDICTORS: Registry[Predictor] = Registry("prediction kind")
@@ -58,8 +64,6 @@ def _write_ratio(spec: PimSpec) -> float:
 
 register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False))
 register_predictor("exact", Predictor(lambda spec, hd: (hd, spec.digital.mac_steps(*spec.digital.qk_bits))))
-register_predictor("low_bit", Predictor(
-    lambda spec, hd: (hd, spec.digital.mac_steps(spec.prediction.bits, spec.prediction.bits))))
 register_predictor("page_bound", Predictor(
     lambda spec, hd: (2 * hd / spec.prediction.page, spec.digital.mac_steps(*spec.digital.qk_bits))))
 register_predictor("pq", Predictor(  # gather M table entries, add them; table (query) + codes (key) per token, head
@@ -72,7 +76,16 @@ register_predictor("accumulated", Predictor(
     lambda spec, hd: (1.0, spec.digital.add_per_bit * spec.digital.sv_bits[0])))
 
 
+def register_methods() -> None:
+    """The cost halves of the method folders (hyflexpim.config.methods), registered by dotted path; called by
+    ``predictor`` before its first look-up (not at import: a cost half imports this module's ``Predictor``)."""
+    for method in predictor_methods().values():
+        if method.prediction_kind not in PREDICTORS:
+            register_predictor(method.prediction_kind, method.load("cost"))
+
+
 def predictor(pr: Prediction) -> Predictor:
+    register_methods()
     return PREDICTORS.get(pr.kind, "prediction.kind")
 
 
@@ -108,11 +121,20 @@ class PredictionCost:
     energy_pj: float
     conversions_per_token: float
     driver_row_bits_per_token: float
+    token_units: float = 0.0
+    token_steps: float = 0.0
+    token_topk_ns: float = 0.0
+    token_energy_pj: float = 0.0
 
     def add_time(self, t_pim: Any, *, lay: Any, n: Any, ctx: Any, heads: int, lanes: Any, sfus: Any, adcs: Any,
                  nor_ns: float, t_conv_slc: float) -> Any:
         """``t_pim`` (ns per stage) plus deciding which entries to compute: every entry of every head scored, then
-        top-k per row, then the table build on the analog arrays (nothing when the predictor does not select)."""
+        top-k per row, then the table build on the analog arrays (nothing when the predictor does not select);
+        a per-token predictor's work per (token, head) row on the digital PIM and its top-k over candidates."""
+        if self.token_units or self.token_topk_ns:
+            rows = lay * n * heads
+            t_pim = (t_pim + np.ceil(rows * self.token_units / lanes) * self.token_steps * nor_ns
+                     + rows * self.token_topk_ns / sfus)
         if not self.selects:
             return t_pim
         t_pim = t_pim + np.ceil(ctx * heads * self.units * lay / lanes) * self.steps * nor_ns
@@ -124,6 +146,11 @@ class PredictionCost:
     def energy_pj_total(self, entries: Any, n_tok: Any, n_layers: float, heads: int, conv_pj_slc: float,
                         driver_pj: float) -> Any:
         """pJ per inference: scoring and selection over ``entries`` per layer and head, the table build per token."""
+        if self.token_energy_pj:
+            return (entries * n_layers * heads * self.energy_pj
+                    + n_tok * n_layers * heads * (self.conversions_per_token * conv_pj_slc
+                                                  + self.driver_row_bits_per_token * driver_pj
+                                                  + self.token_energy_pj))
         return (entries * n_layers * heads * self.energy_pj
                 + n_tok * n_layers * heads * (self.conversions_per_token * conv_pj_slc
                                               + self.driver_row_bits_per_token * driver_pj))
@@ -142,12 +169,20 @@ def prediction_costs(spec: PimSpec, head_dim: float, keep: float | None = None) 
     p = predictor(pr)
     units, steps = p.scoring(spec, head_dim)  # lane operations per entry, NOR steps per operation
     topk = spec.comp(pr.topk)
-    visits = topk_visits(keep) if p.selects else 0.0
+    visits = topk_visits(keep) if p.selects and p.entrywise else 0.0
     dots = p.table_dots(pr)
+    token: dict[str, float] = {}
+    if p.per_token is not None:
+        t_units, t_steps, candidates = p.per_token(spec, head_dim)
+        t_visits = candidates * topk_visits(keep)
+        t_topk_ns = (t_visits * (topk.latency_ns or 1.0 / spec.clock_ghz)
+                     + pr.topk_round_cycles / spec.clock_ghz * float(topk_rounds(candidates)) * (t_visits > 0))
+        token = {"token_units": t_units, "token_steps": t_steps, "token_topk_ns": t_topk_ns / pr.topk_engines,
+                 "token_energy_pj": t_units * t_steps * spec.comp(d.pim).energy_pj + t_visits * topk.energy_pj}
     return PredictionCost(
         units=units, steps=steps, selects=p.selects, topk_visits=visits,
         topk_ns_per_entry=visits * (topk.latency_ns or 1.0 / spec.clock_ghz) / pr.topk_engines,
         topk_round_ns=pr.topk_round_cycles / spec.clock_ghz * (visits > 0) / pr.topk_engines,
         energy_pj=units * steps * spec.comp(d.pim).energy_pj + visits * topk.energy_pj,
         conversions_per_token=dots * spec.analog.input_bits * cells_per_weight(spec, True),
-        driver_row_bits_per_token=dots * head_dim / pr.subspaces * spec.analog.input_bits)
+        driver_row_bits_per_token=dots * head_dim / pr.subspaces * spec.analog.input_bits, **token)

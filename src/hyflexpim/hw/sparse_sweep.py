@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 import numpy as np
 
 from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 from hyflexpim.hw.library import load_as
 from hyflexpim.hw.shapes import get_shape, uniform_plan
@@ -37,7 +38,14 @@ def sparse_plan(model: str, kind: str, keep: float, slc_rate: float = 10.0, **pr
     of the chip's ``prediction`` section on top of the kind's own, e.g. ``topk_engines``)."""
     plan = uniform_plan(get_shape(model), slc_rate)
     return plan.model_copy(update={"attention": AttentionPlan(kind=kind, keep=keep, params={
-        "prediction": {**PREDICTIONS[kind], **prediction}})})
+        "prediction": {**_prediction(kind), **prediction}})})
+
+
+def _prediction(kind: str) -> dict[str, Any]:
+    """The chip's ``prediction`` section of an attention kind: a built-in's above, or a method folder's kind."""
+    if kind in PREDICTIONS or kind not in predictor_methods():
+        return PREDICTIONS[kind]
+    return {"kind": predictor_methods()[kind].prediction_kind}
 
 
 def _ratio(a: Sequence[float], b: Sequence[float]) -> list[float]:

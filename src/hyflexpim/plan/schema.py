@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.config import Registry, config_error, nearest
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.plan.architecture import Architecture, infer_from_matrices
 
@@ -113,9 +114,9 @@ class AttentionPlan(BaseModel):
     @field_validator("kind")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in PLAN_ATTENTION_KINDS:
-            raise ValueError(f"unknown attention kind {v!r}{nearest(v, PLAN_ATTENTION_KINDS.names())}; a plan carries "
-                             f"one of {', '.join(PLAN_ATTENTION_KINDS.names())}")
+        if v not in PLAN_ATTENTION_KINDS and v not in predictor_methods():  # a method folder's kind counts too
+            kinds = PLAN_ATTENTION_KINDS.names() + [k for k in predictor_methods() if k not in PLAN_ATTENTION_KINDS]
+            raise ValueError(f"unknown attention kind {v!r}{nearest(v, kinds)}; a plan carries one of {', '.join(kinds)}")
         return v
 
     @model_validator(mode="after")

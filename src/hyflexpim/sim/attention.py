@@ -12,8 +12,10 @@ Built-ins: ``float`` (the model's own attention, in floating point: an idealisat
 (the paper's digital-PIM datapath: INT8 Q·Kᵀ, 12-bit probabilities × 8-bit V, hyflexpim.sim.digital_attention),
 the dynamic sparse kinds ``topk`` (oracle), ``pq`` (HARDSEA's product-quantization prediction) and
 ``window`` (local window + first token), hyflexpim.sim.sparse_attention, and the published predictors
-``sanger``, ``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines, and ``block`` (key blocks chosen
-per query block, computed by a kernel that skips the rest), hyflexpim.sim.block_sparse.
+``spatten``, ``quest`` and ``h2o``, hyflexpim.sim.sparse_baselines, and ``block`` (key blocks chosen
+per query block, computed by a kernel that skips the rest), hyflexpim.sim.block_sparse. The method folders
+(hyflexpim/methods/predictors/<name>: ``sanger``, ``cluster``) are registered by ``register_methods`` from their
+registration in hyflexpim.config.methods, by dotted path.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ register_attention_kind("float", FloatAttentionConfig)
 register_attention_kind("digital", _digital_config_cls(), _enable_digital, _digital_from_chip, _digital_to_chip)
 
 
-def _enable_sparse(model, cfg):
+def enable_sparse(model, cfg):
+    """Switch ``model``'s attention to the sparse kind ``cfg`` (every predictor, built-in or a method folder's)."""
     from hyflexpim.sim.sparse_attention import enable_sparse_attention
 
     return enable_sparse_attention(model, cfg)
@@ -118,7 +121,21 @@ def _register_sparse() -> None:
     kinds = {"topk": TopKAttentionConfig, "pq": PQAttentionConfig, "window": WindowAttentionConfig,
              "block": BlockAttentionConfig, **BASELINE_CONFIGS}
     for kind, cls in kinds.items():
-        register_attention_kind(kind, cls, _enable_sparse, _digital_from_chip, _sparse_to_chip)
+        register_attention_kind(kind, cls, enable_sparse, _digital_from_chip, _sparse_to_chip)
+    register_methods()
+
+
+def register_methods() -> None:
+    """The method folders' predictors (hyflexpim.config.methods): each one's config class as an attention kind and
+    its accuracy half as the sparse-attention scorer, resolved by dotted path."""
+    from hyflexpim.config.methods import predictor_methods
+    from hyflexpim.sim.sparse_attention import PREDICTORS
+
+    for kind, method in predictor_methods().items():
+        if kind not in ATTENTION_KINDS:
+            register_attention_kind(kind, method.load("config"), enable_sparse, _digital_from_chip, _sparse_to_chip)
+        if kind not in PREDICTORS:
+            PREDICTORS.register(kind, method.load("accuracy"))
 
 
 _register_sparse()

@@ -32,12 +32,12 @@ from torch.nn import functional as F
 
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import _repeat_kv, digital_attention
-from hyflexpim.sim.sparse_attention import _SparseBase, register_predictor
+from hyflexpim.sim.sparse_attention import SparseAttentionBase, register_predictor
 
 NEG = -math.inf
 
 
-class BlockAttentionConfig(_SparseBase):
+class BlockAttentionConfig(SparseAttentionBase):
     """Block-sparse attention: key blocks chosen per query block, computed by a kernel that skips the rest."""
 
     config_name = "hardware.attention (block)"

@@ -38,7 +38,9 @@ from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, DigitalAtte
 SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
 
 
-class _SparseBase(DigitalAttentionConfig):
+class SparseAttentionBase(DigitalAttentionConfig):
+    """The settings every sparse kind shares (subclass it with ``kind: Literal["<kind>"]`` and ``prediction()``)."""
+
     keep: float = Field(0.25, gt=0, le=1, description="share of each query's valid keys kept")
     keep_first: bool = Field(True, description="always keep the first key (the attention sink)")
     keep_diagonal: bool = Field(True, description="always keep the query's own position")
@@ -54,13 +56,15 @@ class _SparseBase(DigitalAttentionConfig):
         return {"kind": "none"}
 
 
-class _Threshold(_SparseBase):
+class ThresholdAttentionBase(SparseAttentionBase):
+    """A sparse kind whose scores are attention logits: a probability threshold may select instead of top-k."""
+
     threshold: float | None = Field(None, gt=0, lt=1, description="keep the keys whose predicted attention "
                                     "probability reaches this instead of the top keep share (the density is then "
                                     "measured, and keep is what the cost side assumes)")
 
 
-class TopKAttentionConfig(_Threshold):
+class TopKAttentionConfig(ThresholdAttentionBase):
     """Oracle top-k: the exact scores choose the keys."""
 
     config_name = "hardware.attention (topk)"
@@ -70,14 +74,14 @@ class TopKAttentionConfig(_Threshold):
         return {"kind": "exact"}
 
 
-class WindowAttentionConfig(_SparseBase):
+class WindowAttentionConfig(SparseAttentionBase):
     """Local window (encoders) / most recent keys (decoders), plus the first token."""
 
     config_name = "hardware.attention (window)"
     kind: Literal["window"] = "window"
 
 
-class PQAttentionConfig(_Threshold):
+class PQAttentionConfig(ThresholdAttentionBase):
     """Product-quantization relevance prediction (HARDSEA)."""
 
     config_name = "hardware.attention (pq)"
@@ -379,6 +383,7 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     return SparseAttentionHandle(model, previous, mods, state)
 
 
-__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "SparseAttentionHandle", "TopKAttentionConfig",
+__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "Predictor", "SparseAttentionBase", "SparseAttentionHandle",
+           "ThresholdAttentionBase", "TopKAttentionConfig",
            "WindowAttentionConfig", "attention_hook", "enable_sparse_attention", "exact_scores", "gather_attention",
            "predicted_scores", "profile_keeps", "register_predictor", "select", "sparse_attention"]

@@ -28,23 +28,11 @@ from typing import Literal
 import torch
 from pydantic import Field
 
-from hyflexpim.device.quant import fake_quant
 from hyflexpim.sim.digital_attention import _repeat_kv, apply_mask
-from hyflexpim.sim.sparse_attention import _SparseBase, _Threshold, distance, register_predictor, select
+from hyflexpim.sim.sparse_attention import SparseAttentionBase, distance, register_predictor, select
 
 
-class SangerAttentionConfig(_Threshold):
-    """Low-bit Q·Kᵀ estimate (Sanger)."""
-
-    config_name = "hardware.attention (sanger)"
-    kind: Literal["sanger"] = "sanger"
-    bits: int = Field(4, ge=1, le=16, description="bits of Q and K in the estimate (Sanger: 4)")
-
-    def prediction(self) -> dict:
-        return {"kind": "low_bit", "bits": self.bits}
-
-
-class SpAttenAttentionConfig(_SparseBase):
+class SpAttenAttentionConfig(SparseAttentionBase):
     """Cascade token pruning by accumulated attention (SpAtten)."""
 
     config_name = "hardware.attention (spatten)"
@@ -55,7 +43,7 @@ class SpAttenAttentionConfig(_SparseBase):
         return {"kind": "accumulated"}
 
 
-class QuestAttentionConfig(_SparseBase):
+class QuestAttentionConfig(SparseAttentionBase):
     """Page selection by min/max key bounds (Quest)."""
 
     config_name = "hardware.attention (quest)"
@@ -67,7 +55,7 @@ class QuestAttentionConfig(_SparseBase):
         return {"kind": "page_bound", "page": self.page}
 
 
-class H2OAttentionConfig(_SparseBase):
+class H2OAttentionConfig(SparseAttentionBase):
     """Heavy hitters + recent keys (H2O)."""
 
     config_name = "hardware.attention (h2o)"
@@ -76,13 +64,6 @@ class H2OAttentionConfig(_SparseBase):
 
     def prediction(self) -> dict:
         return {"kind": "accumulated"}
-
-
-def _sanger_score(query, key, cfg, ctx):
-    k = _repeat_kv(key, query.shape[1] // key.shape[1]).float()
-    qi, sq = fake_quant(query.float(), cfg.bits, (-2, -1))
-    ki, sk = fake_quant(k, cfg.bits, (-2, -1))
-    return torch.matmul(qi, ki.transpose(-1, -2)) * (sq * sk)
 
 
 def _token_valid(ctx, shape) -> torch.Tensor:
@@ -147,10 +128,9 @@ def _h2o_score(query, key, cfg, ctx):
     return torch.where(recent, torch.tensor(float(Sq + 1)), heavy)  # recent first (heavy <= Sq), then heavy hitters
 
 
-register_predictor("sanger", _sanger_score, logits=True)
 register_predictor("spatten", _spatten_score, observe=_spatten_observe)
 register_predictor("quest", _quest_score)
 register_predictor("h2o", _h2o_score)
 
-BASELINE_CONFIGS = {"sanger": SangerAttentionConfig, "spatten": SpAttenAttentionConfig,
+BASELINE_CONFIGS = {"spatten": SpAttenAttentionConfig,
                     "quest": QuestAttentionConfig, "h2o": H2OAttentionConfig}

@@ -1,0 +1,1 @@
+"""Relevance predictors of dynamic sparse attention, one folder each (registered in hyflexpim.config.methods)."""
