@@ -134,7 +134,7 @@ def bench_model(n_sentences: int, max_len: int, repeats: int) -> None:
             _float_noisy(m, PaperNoise(sigma_mlc=0.025), torch.Generator().manual_seed(1))
         else:
             m = apply_plan(clean, plan, HardwareConfig(noise=noise, mode="circuit", circuit={"adc_mode": mode}), seed=1)
-        t, h = _timed(lambda: run(m))  # one timed forward (the simulated ones take seconds)
+        t, h = _timed(lambda m=m: run(m))  # one timed forward (the simulated ones take seconds)
         cos = torch.nn.functional.cosine_similarity(pooled(h), pooled(ref), dim=-1).mean()
         rel = ((h - ref) * mask).norm() / (ref * mask).norm()
         print(f"{label:<34}{t * 1e3:>9.0f}{t / tc:>8.2f}{float(cos):>13.5f}{float(rel):>11.4f}")

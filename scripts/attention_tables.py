@@ -4,7 +4,6 @@ transformers' own attentions (``output_attentions=True``).
     .venv/bin/python scripts/attention_tables.py [runs/minilm-rotten_tomatoes/attention runs/smollm2-attention/attention]
 """
 
-import itertools
 import json
 import sys
 from pathlib import Path

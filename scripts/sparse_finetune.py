@@ -23,6 +23,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     a = ap.parse_args()
 
+    from pathlib import Path
+
     from hyflexpim.algo.finetune import FinetuneConfig, finetune
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
@@ -31,8 +33,6 @@ def main() -> None:
     from hyflexpim.sim.evaluate import evaluate
     from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
     from hyflexpim.sim.sparse_attention import enable_sparse_attention
-
-    from pathlib import Path
 
     saved = Path(a.out) / "config.yaml"  # the run folder's own configuration (model, task, data)
     run = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False)

@@ -4,8 +4,10 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+
 from conftest import one_line_error
 
 
@@ -102,7 +104,7 @@ def test_a_full_disk_or_a_refused_permission_is_one_line(capsys):
 
     for code, words in ((errno.ENOSPC, "no space left on the device writing /x/models/a.safetensors"),
                         (errno.EACCES, "permission denied writing /x/models/a.safetensors")):
-        def step():
+        def step(code=code):
             raise OSError(code, "msg", "/x/models/a.safetensors")
 
         with pytest.raises(typer.Exit) as e:
@@ -121,7 +123,7 @@ def test_a_bug_is_one_line_with_the_path_of_its_traceback(capsys, tmp_path, monk
     err = capsys.readouterr().err.strip()
     assert e.value.exit_code == 1 and err.startswith("error: unexpected KeyError") and "\n" not in err
     log = err.split("traceback in ")[1].split(";")[0]
-    assert "Traceback" in open(log).read() and log.startswith(str(tmp_path))
+    assert "Traceback" in Path(log).read_text() and log.startswith(str(tmp_path))
 
 
 def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, minilm_path):
@@ -245,7 +247,6 @@ def test_a_hub_id_without_network_is_one_line_within_seconds(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_plan():
     from conftest import tiny_bert
-
     from hyflexpim.algo.decompose import decompose
     from hyflexpim.algo.importance import score_importance
     from hyflexpim.algo.plan_policy import make_plan
@@ -278,7 +279,7 @@ def _results_folder(tmp_path, mean, low, high, metric="accuracy"):
 
     run = tmp_path / "run"
     run.mkdir()
-    row = {c: "" for c in COLUMNS} | {"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform",
+    row = dict.fromkeys(COLUMNS, "") | {"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform",
                                       "slc_rate": "10", "metric": metric, "mean": mean, "std": "0", "n": "3",
                                       "ci_low": low, "ci_high": high, "values": mean}
     (run / "results.csv").write_text(",".join(COLUMNS) + "\n" + ",".join(str(row[c]) for c in COLUMNS) + "\n")

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from conftest import one_line_error
 
 pytest.importorskip("weaver")
@@ -43,12 +44,12 @@ def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, 
     assert summary["jets_analyzed"] == 60 and len(summary["binary"]) == 3
     for row in summary["binary"]:
         assert 0 <= row["binary"] <= 1 and row["k90"] >= 1 and -1 <= row["correlation"] <= 1
-    sparse = {row["attention"]: row for row in csv.DictReader(open(out / "jets_sparse_attention.csv"))}
+    sparse = {row["attention"]: row for row in csv.DictReader((out / "jets_sparse_attention.csv").read_text().splitlines())}
     assert set(sparse) == {"dense", "top-1", "top-2", "top-4"} and float(sparse["dense"]["vs_dense"]) == 0
     # --jets limits the accuracy as well as the attention statistics: the same 60 test jets everywhere
     assert summary["test"]["jets"] == 60 and {int(r["jets"]) for r in sparse.values()} == {60}
     assert float(sparse["dense"]["accuracy"]) == pytest.approx(summary["test"]["accuracy"])
-    subjets = list(csv.DictReader(open(out / "jets_subjets.csv")))
+    subjets = list(csv.DictReader((out / "jets_subjets.csv").read_text().splitlines()))
     assert {r["class"] for r in subjets} == {"QCD", "Hbb", "Tbqq", "Wqq", "Zqq"}
     for f in ("jets_eta_phi.png", "jets_subjet_share.png", "attention_histogram.png",
               "attention_only/attention_histogram.png"):
@@ -68,7 +69,7 @@ def test_hyflexpim_runs_unchanged_on_part(checkpoint, tmp_path):
     digital = {m["name"]: m["digital_reason"] for m in plan["matrices"] if not m["analog"]}
     assert any("1×1 convolution" in why for why in digital.values())  # the pair embedding, found and reported
     assert plan["architecture"]["heads"] == 8 and plan["architecture"]["hidden"] == 64
-    rows = list(csv.DictReader(open(out / "results.csv")))
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     assert {float(r["slc_rate"]) for r in rows if r["slc_rate"]} >= {0.0, 10.0, 100.0}
     assert (out / "attention" / "attention_metrics.csv").exists()
 

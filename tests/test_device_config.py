@@ -50,7 +50,7 @@ def test_bad_config_one_line_naming_field(params, field):
 
 
 def test_model_validate_also_user_error():
-    with pytest.raises(UserError, match="slc.error_rate"):
+    with pytest.raises(UserError, match=r"slc.error_rate"):
         LevelsNoiseConfig.model_validate({"slc": {"error_rate": 0.7}})
 
 

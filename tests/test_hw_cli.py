@@ -101,7 +101,7 @@ def test_decoder_is_priced_in_both_modes_side_by_side(tmp_path):
     assert r.exit_code == 0, r.output
     text = "".join(r.output.split())  # the table titles wrap in a narrow terminal
     assert "(prefill:promptteacher-forced,0generated)" in text and "(generation:prompt+16tokens)" in text
-    table = list(csv.DictReader(open(tmp_path / "hw_results.csv")))
+    table = list(csv.DictReader((tmp_path / "hw_results.csv").read_text().splitlines()))
     assert [(x["design"], x["mode"]) for x in table] == [("hyflexpim", "prefill"), ("all_slc", "prefill"),
                                                          ("hyflexpim", "generation"), ("all_slc", "generation")]
     data = json.loads((tmp_path / "hw_results.json").read_text())

@@ -77,9 +77,9 @@ def test_tensor_parallel_too_small_is_a_user_error():
 
 def test_plan_shape_mismatch_names_the_matrix():
     plan = uniform_plan(get_shape("bert-base"), 10)
-    with pytest.raises(UserError, match="layers.0.attn.q"):
+    with pytest.raises(UserError, match=r"layers.0.attn.q"):
         plan.check_covers(get_shape("bert-large"))
-    with pytest.raises(UserError, match="layers.0.attn.q"):
+    with pytest.raises(UserError, match=r"layers.0.attn.q"):
         evaluate(plan, "hyflexpim", [128], shape="bert-large")
 
 

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 
+from conftest import tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 from hyflexpim.algo.decompose import DecomposeConfig, decompose
 from hyflexpim.errors import UserError
 from hyflexpim.models import find_matrices, fingerprint

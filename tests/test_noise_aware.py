@@ -3,8 +3,8 @@ factors apply_plan would build, the backward is straight-through, draws are fres
 follow the running importance."""
 
 import torch
-from conftest import cls_batches, tiny_bert
 
+from conftest import cls_batches, tiny_bert
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.finetune import FinetuneConfig, finetune
 from hyflexpim.models.layers import SVDLinear
@@ -24,8 +24,8 @@ def _model():
 def test_the_training_forward_is_the_programmed_factors_and_the_backward_straight_through():
     from types import SimpleNamespace
 
-    from hyflexpim.sim.apply import _stages
     from hyflexpim.device.noise import build_noise_model
+    from hyflexpim.sim.apply import _stages
 
     model = _model()
     layer = model.get_submodule(NAME)

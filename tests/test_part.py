@@ -9,8 +9,8 @@ import torch
 
 pytest.importorskip("weaver")
 
-from hyflexpim.data.jets import FEATURES, JetData, load_jets, save_jets  # noqa: E402
-from hyflexpim.models.part import _weaver, build_part, capture_attention, load_part, save_part, topk_attention  # noqa: E402
+from hyflexpim.data.jets import FEATURES, JetData, load_jets, save_jets
+from hyflexpim.models.part import _weaver, build_part, capture_attention, load_part, save_part, topk_attention
 
 
 def jets_batch(b=3, p=20, seed=0):

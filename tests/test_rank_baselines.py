@@ -3,8 +3,8 @@
 
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert, tiny_llama, lm_batches
 
+from conftest import cls_batches, lm_batches, tiny_bert, tiny_llama
 from hyflexpim.algo.calibration import fisher_rows, input_statistics
 from hyflexpim.algo.decompose import DecomposeConfig, calibration, decompose
 from hyflexpim.algo.factorize import factorize

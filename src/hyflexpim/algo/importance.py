@@ -15,8 +15,8 @@ A registry (``SCORERS``): ``register_scorer(name, fn, needs_batches=...)`` where
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn

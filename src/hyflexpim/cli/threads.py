@@ -16,6 +16,7 @@ unless set already) instead of spinning.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -142,8 +143,6 @@ def configure(option: int | None = None, environ=None) -> int:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(n)
-        try:  # only possible before any inter-op work ran
+        with contextlib.suppress(RuntimeError):  # only possible before any inter-op work ran
             torch.set_num_interop_threads(n)
-        except RuntimeError:
-            pass
     return n

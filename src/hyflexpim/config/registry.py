@@ -6,7 +6,8 @@ Looking up an unknown name is one line naming what is allowed.
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+from collections.abc import Iterator
+from typing import Generic, TypeVar
 
 from hyflexpim.errors import UserError
 

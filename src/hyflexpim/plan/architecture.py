@@ -42,7 +42,7 @@ class Architecture(Strict):
     source: str = Field("model config", description="where these numbers come from")
 
     @model_validator(mode="after")
-    def _check(self) -> "Architecture":
+    def _check(self) -> Architecture:
         if self.heads % self.kv_heads:
             raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
         return self

@@ -58,7 +58,7 @@ class MatrixPlan(BaseModel):
     scorer: str | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "MatrixPlan":
+    def _check(self) -> MatrixPlan:
         d_out, d_in = self.shape
         if d_out <= 0 or d_in <= 0:
             raise ValueError(f"{self.name}: shape must be positive, got {list(self.shape)}")
@@ -66,13 +66,12 @@ class MatrixPlan(BaseModel):
             if self.slc:
                 raise ValueError(f"{self.name}: a digital matrix cannot list SLC units")
             return self
-        if self.unit == "component":
-            if self.rank is None or not 1 <= self.rank <= min(d_out, d_in):
-                raise ValueError(f"{self.name}: rank must be in 1..{min(d_out, d_in)}, got {self.rank}")
+        if self.unit == "component" and (self.rank is None or not 1 <= self.rank <= min(d_out, d_in)):
+            raise ValueError(f"{self.name}: rank must be in 1..{min(d_out, d_in)}, got {self.rank}")
         n = self.n_units
         if self.slc != sorted(set(self.slc)):
             raise ValueError(f"{self.name}: slc must be sorted unique indices")
-        if self.slc and not (0 <= self.slc[0] and self.slc[-1] < n):
+        if self.slc and not (self.slc[0] >= 0 and self.slc[-1] < n):
             raise ValueError(f"{self.name}: slc indices must be in 0..{n - 1}")
         if self.importance is not None and len(self.importance) != n:
             raise ValueError(f"{self.name}: importance has {len(self.importance)} values, expected {n}")
@@ -119,7 +118,7 @@ class AttentionPlan(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _kind(self) -> "AttentionPlan":
+    def _kind(self) -> AttentionPlan:
         if self.kind == "dense" and self.keep != 1:
             raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
         return self
@@ -141,7 +140,7 @@ class Plan(BaseModel):
     matrices: list[MatrixPlan]
 
     @model_validator(mode="after")
-    def _check(self) -> "Plan":
+    def _check(self) -> Plan:
         if self.format != PLAN_FORMAT:
             raise ValueError(f"plan format {self.format} is not supported (this version reads {PLAN_FORMAT})")
         names = [m.name for m in self.matrices]

@@ -18,8 +18,9 @@ per query block, computed by a kernel that skips the rest), hyflexpim.sim.block_
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from hyflexpim.config import Registry, Strict, config_by_kind, require
 

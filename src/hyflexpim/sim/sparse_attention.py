@@ -23,17 +23,26 @@ queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
 
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, DigitalAttentionHandle, _repeat_kv,
-                                             attention_hook, digital_attention, find_attention_modules,
-                                             float_attention, valid_keys)
+from hyflexpim.sim.digital_attention import (
+    DigitalAttentionConfig,
+    DigitalAttentionHandle,
+    _repeat_kv,
+    attention_hook,
+    digital_attention,
+    find_attention_modules,
+    float_attention,
+    valid_keys,
+)
 
 SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
 
@@ -276,7 +285,7 @@ def profile_keeps(path, keep: float, mass: str = "keep_for_90") -> dict[int, tor
     import json
 
     try:
-        data = json.loads(open(path, encoding="utf-8").read())[mass]
+        data = json.loads(Path(path).read_text(encoding="utf-8"))[mass]
         prof = {int(l): torch.tensor([float(x) for x in v]) for l, v in data.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"hardware.attention.profile: cannot read a sparsity profile from {path} ({e})") from None
@@ -379,6 +388,20 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     return SparseAttentionHandle(model, previous, mods, state)
 
 
-__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "SparseAttentionHandle", "TopKAttentionConfig",
-           "WindowAttentionConfig", "attention_hook", "enable_sparse_attention", "exact_scores", "gather_attention",
-           "predicted_scores", "profile_keeps", "register_predictor", "select", "sparse_attention"]
+__all__ = [
+    "PREDICTORS",
+    "Context",
+    "PQAttentionConfig",
+    "SparseAttentionHandle",
+    "TopKAttentionConfig",
+    "WindowAttentionConfig",
+    "attention_hook",
+    "enable_sparse_attention",
+    "exact_scores",
+    "gather_attention",
+    "predicted_scores",
+    "profile_keeps",
+    "register_predictor",
+    "select",
+    "sparse_attention",
+]
