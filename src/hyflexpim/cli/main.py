@@ -10,25 +10,9 @@ from pathlib import Path
 
 import typer
 
+from hyflexpim.cli.switches import show_switches_as_switches
 from hyflexpim.errors import UserError
 
-
-def _switch_help() -> None:
-    """Help shows a switch as a switch: typer 0.29 prints every option's type, ``--decoder <bool>`` included."""
-    import typer.core
-
-    shown = typer.core.TyperOption.display_type_rich
-    if getattr(shown, "hyflexpim", False):
-        return
-
-    def display_type_rich(self, ctx):
-        return None if self.is_flag else shown(self, ctx)
-
-    display_type_rich.hyflexpim = True
-    typer.core.TyperOption.display_type_rich = display_type_rich
-
-
-_switch_help()
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="HyFlexPIM: hybrid SLC/MLC RRAM PIM for transformers — accuracy and chip cost from one plan.")
 
@@ -439,6 +423,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
+show_switches_as_switches(app)  # our own commands' class, set once every command is registered
 
 
 def main() -> None:

@@ -1,7 +1,8 @@
 """Device-level RRAM noise: discrete conductance levels, programming noise, relaxation, read noise, faults.
 
 One ``LevelsNoise`` instance serves SLC cells (``bits_per_cell == 1``) and MLC cells
-(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; registered as kind ``"levels"``.
+(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; kind ``"levels"``, registered by
+``hyflexpim.device.register_noise_models()``.
 
 Cell model (all conductances in µS; a level is a conductance target G_k, k = 0..L-1):
 
@@ -41,7 +42,7 @@ from pydantic import Field, field_validator
 from hyflexpim.config import Strict
 from hyflexpim.config import require as _require
 from hyflexpim.device import error_rate as cal
-from hyflexpim.device.noise import NoiseModel, gaussian_like, register_noise_model
+from hyflexpim.device.noise import NoiseModel, gaussian_like
 from hyflexpim.device.slicing import Cells
 from hyflexpim.errors import UserError
 
@@ -268,5 +269,3 @@ def simulate_error_rate(model: LevelsNoise, bits_per_cell: int, t_seconds: float
     v = model.read(model.drift(model.program(cells, g), cells, t_seconds, g), cells, g)
     return model.level_error_rate(v, cells)
 
-
-register_noise_model("levels", LevelsNoiseConfig, LevelsNoise)
