@@ -59,7 +59,8 @@ def main() -> None:
     with enable_sparse_attention(model, cfg, books):
         res = finetune(model, train, FinetuneConfig(lr=a.lr, max_steps=a.steps), "sparse-finetune", progress=False)
     model.eval()
-    print(f"sparse-aware fine-tune: {res.steps} steps at PQ keep {a.keep:.0%}, lr {a.lr:g}, final loss {res.final_loss:.4f}")
+    print(f"sparse-aware fine-tune: {res.steps} steps at PQ keep {a.keep:.0%}, lr {a.lr:g}, "
+          f"final loss {res.final_loss:.4f}")
     measure(model, "after")
 
 

@@ -140,8 +140,8 @@ def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, m
     (folder / "config.json").write_text(json.dumps(cfg))
     said = []
     check_lengths(RunConfig(model=str(folder)), "classification", said.append)
-    assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a model "
-                    "folder: it loads transformers' own 'bert' classes instead"]
+    assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a "
+                    "model folder: it loads transformers' own 'bert' classes instead"]
 
 
 def test_help_shows_switches_as_switches():
@@ -399,8 +399,8 @@ def test_result_sets_are_written_all_or_nothing(tmp_path, tiny_plan, monkeypatch
 
 
 def test_report_refuses_an_edited_results_json(tmp_path):
-    rows = [{"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform", "slc_rate": 10, "metric": "accuracy",
-             "mean": 0.99, "std": 0.0, "n": 3, "ci_low": 0.375, "ci_high": 0.688}]
+    rows = [{"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform", "slc_rate": 10,
+             "metric": "accuracy", "mean": 0.99, "std": 0.0, "n": 3, "ci_low": 0.375, "ci_high": 0.688}]
     path = tmp_path / "results.json"
     path.write_text(json.dumps(rows))
     only_line(hyflexpim("report", str(path), "--out", str(tmp_path / "x.png")), "row 0",

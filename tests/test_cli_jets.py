@@ -44,7 +44,8 @@ def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, 
     assert summary["jets_analyzed"] == 60 and len(summary["binary"]) == 3
     for row in summary["binary"]:
         assert 0 <= row["binary"] <= 1 and row["k90"] >= 1 and -1 <= row["correlation"] <= 1
-    sparse = {row["attention"]: row for row in csv.DictReader((out / "jets_sparse_attention.csv").read_text().splitlines())}
+    sparse = {row["attention"]: row
+              for row in csv.DictReader((out / "jets_sparse_attention.csv").read_text().splitlines())}
     assert set(sparse) == {"dense", "top-1", "top-2", "top-4"} and float(sparse["dense"]["vs_dense"]) == 0
     # --jets limits the accuracy as well as the attention statistics: the same 60 test jets everywhere
     assert summary["test"]["jets"] == 60 and {int(r["jets"]) for r in sparse.values()} == {60}

@@ -171,8 +171,8 @@ def test_other_plan_policies_are_compared_at_the_same_budget(run_dir):
     assert {"SVD + redistribution, gradient selection, global policy",
             "SVD + redistribution, gradient selection, sensitivity policy"} <= names
     rows = json.loads((out / "results-pol.json").read_text())
-    fractions = {x["policy"]: x["slc_weight_fraction"] for x in rows if x["slc_rate"] == 10 and x["variant"] == "redistributed"
-                 and x["scorer"] == "grad_abs"}
+    fractions = {x["policy"]: x["slc_weight_fraction"] for x in rows
+                 if x["slc_rate"] == 10 and x["variant"] == "redistributed" and x["scorer"] == "grad_abs"}
     # one budget: the same share of the analog weights in SLC (to a component's worth of weights)
     assert abs(fractions["sensitivity"] - fractions["uniform"]) < 0.01 and abs(fractions["global"] - 0.1) < 0.01
 

@@ -75,7 +75,8 @@ def test_clean_wikitext_rules():
     raw = (
         "{{Infobox|name={{nested}}}}'''Bold''' and ''it'' go to [[Paris|the city]] and [[Rome]].<ref>cite</ref>"
         "<!-- hidden -->\n== History ==\n[[File:x.jpg|thumb|a [[caption]]]]\n{|\n| cell\n|}\n"
-        "[http://example.org Example site] [[Category:Cities]]\n#REDIRECT-free Achilles ({{IPA|x}}; {{lang|grc|y}}, Akhilleus, )"
+        "[http://example.org Example site] [[Category:Cities]]\n"
+        "#REDIRECT-free Achilles ({{IPA|x}}; {{lang|grc|y}}, Akhilleus, )"
     )
     assert clean_wikitext(raw) == (
         "Bold and it go to the city and Rome.\nHistory\n\nExample site\nREDIRECT-free Achilles (Akhilleus)"
@@ -129,7 +130,8 @@ def test_int_labels_keep_natural_order_and_become_contiguous(tmp_path):
 
 
 def test_own_split_files(tmp_path):
-    paths = [_write(tmp_path / f"{w}.csv", ROWS[10 * i:10 * i + 10]) for i, w in enumerate(("train", "validation", "test"))]
+    paths = [_write(tmp_path / f"{w}.csv", ROWS[10 * i:10 * i + 10])
+             for i, w in enumerate(("train", "validation", "test"))]
     data = load_classification(paths[0], validation_path=paths[1], test_path=paths[2], max_examples=4)
     # labels sorted as strings: bad 0, good 1, neutral 2; test rows 20..23 are good, bad, neutral, good
     assert data.train == [r["text"] for r in ROWS[:4]] and data.test_labels == [1, 0, 2, 1]

@@ -466,7 +466,8 @@ def test_edited_shapes_miss_a_warm_resume_log(plan_dict, tmp_path_factory, data)
             m["slc"] = [s for s in m["slc"] if s < m["rank"]]
             m["importance"] = None
     elif field == "role":
-        m["role"] = data.draw(st.sampled_from(["q", "k", "v", "o", "ffn_in", "ffn_out"]).filter(lambda r: r != m["role"]))
+        roles = ["q", "k", "v", "o", "ffn_in", "ffn_out"]
+        m["role"] = data.draw(st.sampled_from(roles).filter(lambda r: r != m["role"]))
     else:
         m["layer"] = data.draw(st.integers(0, 99).filter(lambda v: v != m["layer"]))
     new = Plan.model_validate(edited)

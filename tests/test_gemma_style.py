@@ -55,8 +55,9 @@ def test_a_gemma_style_decoder_runs_through_accuracy_and_the_chip_model(gemma_fo
     out = root / "run"
     r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "run", "--decoder", "--model", str(root / "model"),
                         "--task", str(root / "text.txt"), "--out", str(out), "-q", "--slc-rates", "0,100",
-                        "--noise-seeds", "1", "--set", "data.max_train_tokens=4000", "--set", "data.max_eval_tokens=2000",
-                        "--set", "redistribute.max_steps=2", "--set", "importance.batches=1", "--set", "data.block_size=64",
+                        "--noise-seeds", "1", "--set", "data.max_train_tokens=4000",
+                        "--set", "data.max_eval_tokens=2000", "--set", "redistribute.max_steps=2",
+                        "--set", "importance.batches=1", "--set", "data.block_size=64",
                         "--set", "attention.enabled=false"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "FP32 pretrained perplexity" in r.stdout  # no fine-tuning before SVD: the line says so

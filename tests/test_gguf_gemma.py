@@ -12,7 +12,9 @@ import torch
 
 gguf = pytest.importorskip("gguf")
 
-WORDS = ["the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not", "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her", "she", "there", "one", "all", "we", "their"]
+WORDS = ["the", "of", "and", "to", "in", "a", "is", "that", "for", "it", "as", "was", "with", "be", "by", "on", "not",
+         "he", "this", "are", "or", "his", "from", "at", "which", "but", "have", "an", "they", "you", "were", "her",
+         "she", "there", "one", "all", "we", "their"]
 LETTERS = list("abcdefghijklmnopqrstuvwxyz.,'")
 
 

@@ -60,7 +60,8 @@ def test_chips_grow_when_model_does_not_fit():
     assert big.pus_per_layer > 1 and big.chips > 1
     # fewer PUs per chip -> more chips
     tiny = load_spec("all_slc", {"chip": {"pus": 4}})
-    assert map_plan(uniform_plan(get_shape("bert-base"), 100), tiny).chips == 4  # 12 layers on 3, the head's PU on a 4th
+    # 12 layers on 3, the head's PU on a 4th
+    assert map_plan(uniform_plan(get_shape("bert-base"), 100), tiny).chips == 4
 
 
 def test_too_many_chips_is_a_user_error():

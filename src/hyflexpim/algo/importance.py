@@ -159,9 +159,11 @@ def layer_matrix_names(model: nn.Module) -> list[str]:
     return [i.name for i in find_matrices(model) if i.layer is not None and i.role != "head"]
 
 
-register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "abs", progress),
+register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "abs",
+                                                                                          progress),
                 needs_batches=True)
-register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq", progress),
+register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq",
+                                                                                         progress),
                 needs_batches=True)
 register_scorer("grad_last", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "last",
                                                                                              progress),

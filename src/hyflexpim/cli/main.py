@@ -208,7 +208,8 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
 
 pre_finetune = command(_model_step(
     "pre-finetune", "finetuned", "finetuned.safetensors", {"pre-finetune"},
-    "Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes models/finetuned.safetensors."))
+    "Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes "
+    "models/finetuned.safetensors."))
 decompose = command(_model_step(
     "decompose", "decomposed", "decomposed.safetensors", set(),
     "Replace the chosen matrices of the fine-tuned model by their SVD; writes models/decomposed.safetensors."))
@@ -285,13 +286,14 @@ def attention(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model:
     r = _open_run(config, decoder, model, task, out, None, None, set_, quiet, set())
     rates = r.config.attention.slc_rates if asked is None else asked
     files = run_attention_analysis(r, examples, rates, plan_file)
-    typer.echo("wrote " + ", ".join(str(f) for f in files[:6]) + (f" and {len(files) - 6} more" if len(files) > 6 else ""))
+    more = f" and {len(files) - 6} more" if len(files) > 6 else ""
+    typer.echo("wrote " + ", ".join(str(f) for f in files[:6]) + more)
 
 
 @command
 def sweep_device(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, out: str | None = OutOpt,
-                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | levels-sigma (MLC programming σ, µS) "
-                                                           "| paper (relative σ of a slice)"),
+                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | levels-sigma "
+                                                           "(MLC programming σ, µS) | paper (relative σ of a slice)"),
                  grid: str | None = typer.Option(None, help="comma-separated MLC qualities (default: a log grid)"),
                  slc_rates: str | None = typer.Option("0,5,10,100", "--slc-rates", help="SLC rates in %"),
                  tolerance: float = typer.Option(1.0, help="allowed loss against INT8, in accuracy points"),
@@ -324,7 +326,8 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
            html: bool = typer.Option(False, "--html", help="write report.html: one self-contained page (a run "
                                                             "folder's own, or an overlay page of several)"),
            check: bool = typer.Option(False, "--check", help="with --html: render the page in headless Chromium, "
-                                                              "check every figure and table, save report.png beside it"),
+                                                              "check every figure and table, save report.png "
+                                                              "beside it"),
            out: str | None = typer.Option(None, help="file to write (default: curves.png; with --html: "
                                                          "RUN/report.html for one folder, report.html for several)"),
            variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),

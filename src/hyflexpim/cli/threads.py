@@ -10,8 +10,8 @@ the smallest of
   ``cpu.cfs_period_us``, along the process's cgroup path up to the mount root: ``docker --cpus``, Kubernetes
   limits);
 
-unless ``--threads N``, ``HYFLEXPIM_THREADS=N`` or ``OMP_NUM_THREADS=N`` (in this order) names it. Waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``,
-unless set already) instead of spinning.
+unless ``--threads N``, ``HYFLEXPIM_THREADS=N`` or ``OMP_NUM_THREADS=N`` (in this order) names it. Waiting threads
+sleep (``OMP_WAIT_POLICY=PASSIVE``, unless set already) instead of spinning.
 """
 
 from __future__ import annotations

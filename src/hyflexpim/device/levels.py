@@ -97,7 +97,8 @@ class LevelsNoiseConfig(Strict):
     mlc: CellTypeConfig = Field(default_factory=CellTypeConfig)
     slc_error_ratio: float = Field(cal.SLC_ERROR_RATIO, ge=1, description=(
         "default SLC error rate = MLC error rate / this [assumption from '3/4-bit MLC ~7x SLC']"))
-    calibration_time_s: float = Field(cal.ONE_DAY_S, gt=0, description="time after programming the error rates refer to")
+    calibration_time_s: float = Field(cal.ONE_DAY_S, gt=0,
+                                      description="time after programming the error rates refer to")
     relaxation_per_decade: float = Field(0.19, ge=0, description=(
         "c in σ(t) = σ0·(1 + c·log10(t/1 s)) [fit to Wan et al. 2022: σ(1 day)/σ(1 s) ≈ 1.9]"))
     read_sigma_us: float | None = Field(None, ge=0, description="read noise σ in µS per read; default 1% of G_on")

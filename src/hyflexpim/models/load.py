@@ -116,7 +116,8 @@ def check_model_folder(folder: Path) -> None:
             raise UserError(f"{what} holds only {unsafe[0]}, a format hyflexpim does not load (a pickle can run code): "
                             "expected model.safetensors (convert it with save_pretrained(safe_serialization=True) "
                             "where you trust the file)")
-        raise UserError(f"{what} has no weights: expected model.safetensors (or a sharded model.safetensors.index.json)")
+        raise UserError(f"{what} has no weights: expected model.safetensors "
+                        "(or a sharded model.safetensors.index.json)")
     for shard in shards:
         check_safetensors(shard)
     if not any((folder / f).is_file() for f in TOKENIZER_FILES):

@@ -64,7 +64,8 @@ class Architecture(Strict):
             if self.fused_qkv:
                 out.append((p + "attn.qkv", "qkv", i, (q + 2 * kv, h)))
             else:
-                out += [(p + "attn.q", "q", i, (q, h)), (p + "attn.k", "k", i, (kv, h)), (p + "attn.v", "v", i, (kv, h))]
+                out += [(p + "attn.q", "q", i, (q, h)), (p + "attn.k", "k", i, (kv, h)),
+                        (p + "attn.v", "v", i, (kv, h))]
             out.append((p + "attn.o", "o", i, (h, q)))
             out.append((p + "mlp.in", "ffn_in", i, (f, h)))
             if self.gated:

@@ -233,7 +233,8 @@ def migrate(data: dict) -> dict:
 
 
 def load_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError line."""
+    """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError
+    line."""
     from hyflexpim.boundary import load_json
 
     p = Path(path)

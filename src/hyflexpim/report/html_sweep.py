@@ -10,7 +10,8 @@ from hyflexpim.report.html_page import cell, figure, para, table
 from hyflexpim.report.html_tables import metric_text, number, read_csv, results_table
 
 FIXED = ("cell", "variant", "scorer", "policy", "slc_rate", "slc_weight_fraction", "encoding", "mlc_bits", "metric",
-         "mean", "std", "n", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high", "vs_int8_resolved", "values")
+         "mean", "std", "n", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high", "vs_int8_resolved",
+         "values")
 
 
 def sweep_name(root: Path) -> str:

@@ -119,7 +119,8 @@ def select_blocks(scores: torch.Tensor, ok: torch.Tensor, keep, sq: int, sk: int
                   keep_first: bool = True, keep_diagonal: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(index [B, H, nqb, n] of the kept key blocks, slot_ok [B, H, nqb, n]): per query block the
     ceil(keep · valid key blocks) best-scored valid blocks (``keep``: a float, or per head [H, 1, 1]); forced
-    blocks (first, diagonal) count among them (more when there are more forced than that). n is the largest count; a row with fewer has its extra slots off."""
+    blocks (first, diagonal) count among them (more when there are more forced than that). n is the largest count; a
+    row with fewer has its extra slots off."""
     B, H, nqb, nkb = scores.shape
     ok = ok.expand(B, H, nqb, nkb)
     share = keep.reshape(1, -1, 1) if isinstance(keep, torch.Tensor) else keep

@@ -253,7 +253,8 @@ def enable_digital_attention(model, cfg: DigitalAttentionConfig | dict | None = 
     elif isinstance(cfg, dict):
         cfg = DigitalAttentionConfig(**cfg)
     elif not isinstance(cfg, DigitalAttentionConfig):
-        raise UserError(f"digital attention config must be a DigitalAttentionConfig or a dict; got {type(cfg).__name__}")
+        raise UserError("digital attention config must be a DigitalAttentionConfig or a dict; "
+                        f"got {type(cfg).__name__}")
     if not hasattr(model, "set_attn_implementation") or not hasattr(getattr(model, "config", None),
                                                                     "_attn_implementation"):
         raise UserError(f"digital attention needs a transformers PreTrainedModel; got {type(model).__name__}")

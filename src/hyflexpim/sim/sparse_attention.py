@@ -6,10 +6,10 @@ Attention kinds (registered in ``hyflexpim.sim.attention``; settings typed, vali
 - ``topk``   — the oracle: exact scores Q·Kᵀ choose the keys (the ceiling of every predictor);
 - ``pq``     — HARDSEA's product-quantization relevance prediction: each key is encoded by its nearest
                centroid in each of M sub-spaces (codebooks fitted once, offline, by k-means on calibration
-               keys: ``hyflexpim.sim.pq_codebooks.fit_pq_codebooks``), and a query scores a key as Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot
-               product with the key rebuilt from its centroids. Only the order matters; ``predictor_noise``
-               perturbs the centroids as analog ReRAM would store them (relative σ, one draw per seed), and
-               never touches the exact attention;
+               keys: ``hyflexpim.sim.pq_codebooks.fit_pq_codebooks``), and a query scores a key as
+               Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot product with the key rebuilt from its centroids. Only the order
+               matters; ``predictor_noise`` perturbs the centroids as analog ReRAM would store them (relative σ,
+               one draw per seed), and never touches the exact attention;
 - ``window`` — the trivial baseline: the keys nearest the query (encoders) or the most recent ones
                (decoders), plus the first token (StreamingLLM-style).
 
