@@ -7,9 +7,23 @@ cost side refuses a plan that does not cover every one of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Protocol, cast
+
 from pydantic import Field, model_validator
 
 from hyflexpim.config import Strict
+
+
+class MatrixLike(Protocol):
+    """What a matrix listing tells about one matrix (a plan's ``MatrixPlan``, a model's ``MatrixInfo``)."""
+
+    @property
+    def layer(self) -> int | None: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def shape(self) -> Sequence[int]: ...
 
 
 def hard_threshold_rank(d_out: int, d_in: int) -> int:
@@ -74,7 +88,7 @@ class Architecture(Strict):
         return out
 
 
-def infer_from_matrices(matrices, name: str = "", head_dim: int = 64) -> Architecture:
+def infer_from_matrices(matrices: Iterable[MatrixLike], name: str = "", head_dim: int = 64) -> Architecture:
     """A best reading of the architecture from matrix shapes alone (format-1 plans carry nothing else).
 
     Assumes head size ``head_dim`` and an encoder; both are said in ``source``.
@@ -84,7 +98,7 @@ def infer_from_matrices(matrices, name: str = "", head_dim: int = 64) -> Archite
     for m in matrices:
         if m.layer is not None:
             layers.add(m.layer)
-            by_role.setdefault(m.role, tuple(m.shape))
+            by_role.setdefault(m.role, cast(tuple[int, int], tuple(m.shape)))
     if "q" in by_role:
         hidden = by_role["q"][1]
     elif "qkv" in by_role:

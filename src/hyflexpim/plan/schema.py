@@ -17,7 +17,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -79,7 +79,10 @@ class MatrixPlan(BaseModel):
 
     @property
     def n_units(self) -> int:
-        return self.rank if self.unit == "component" else self.shape[0]
+        if self.unit == "component":
+            assert self.rank is not None  # the validator requires a rank of component units
+            return self.rank
+        return self.shape[0]
 
     @property
     def weights_per_unit(self) -> int:
@@ -107,7 +110,7 @@ class AttentionPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
     kind: str = "dense"
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
-    params: dict = Field(default_factory=dict)
+    params: dict[Any, Any] = Field(default_factory=dict)
 
     @field_validator("kind")
     @classmethod
@@ -135,7 +138,7 @@ class Plan(BaseModel):
     model_fingerprint: str
     architecture: Architecture
     attention: AttentionPlan = Field(default_factory=AttentionPlan)
-    policy: dict = Field(default_factory=dict)
+    policy: dict[Any, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     matrices: list[MatrixPlan]
 
@@ -178,7 +181,8 @@ class Plan(BaseModel):
     def check_covers(self, architecture: Architecture, what: str | None = None) -> None:
         """Refuse a plan that does not list every matrix (layer, role) of ``architecture``, or lists one
         with another shape; the first missing or mismatched matrix is named."""
-        have = {(m.layer, m.role): m for m in self.matrices if m.layer is not None}
+        have: dict[tuple[int | None, str], MatrixPlan] = {(m.layer, m.role): m for m in self.matrices
+                                                           if m.layer is not None}
         what = what or architecture.name or "the model"
         for name, role, layer, shape in architecture.matrices():
             m = have.get((layer, role))
@@ -197,11 +201,11 @@ class Plan(BaseModel):
             )
 
     # -- files ------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         return write_atomic(Path(path), self.model_dump_json(indent=1))
 
 
-def check_policy(policy: dict) -> None:
+def check_policy(policy: dict[Any, Any]) -> None:
     """What made the plan, checked the same for every reader: ``slc_rate`` a finite percentage in 0..100 (not a
     bool), ``name`` / ``scorer`` / ``variant`` names (they become parts of resume keys and file names)."""
     if "slc_rate" in policy:
@@ -213,7 +217,7 @@ def check_policy(policy: dict) -> None:
             raise ValueError(f"policy.{key}: must be a name (letters, digits, '_', '.', '+', '-'), got {policy[key]!r}")
 
 
-def migrate(data: dict) -> dict:
+def migrate(data: Any) -> Any:
     """A format-1 plan as format 2: architecture read from the matrices, SLC rate in percent, a note."""
     if not isinstance(data, dict) or data.get("format") != 1:
         return data
@@ -232,7 +236,7 @@ def migrate(data: dict) -> dict:
     return data
 
 
-def load_plan(path: str | os.PathLike) -> Plan:
+def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError
     line."""
     from hyflexpim.boundary import load_json
