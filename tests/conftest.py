@@ -1,7 +1,30 @@
-"""Tiny random-weight models of each family (no download) and helpers shared by the tests."""
+"""Tiny random-weight models of each family (no download) and helpers shared by the tests.
+
+The fast loop is ``pytest -m "not slow"`` (README "Contributing"). A test is marked ``slow`` when it trains or runs a
+whole ``hyflexpim run`` on a real model, or is one more case of a table whose first cases already run in the fast
+loop (:func:`slow_beyond`); every module keeps a fast test (``scripts/fast_loop_coverage.py`` checks it).
+"""
 
 import pytest
 import torch
+
+ParameterSet = type(pytest.param())
+
+
+def slow_beyond(n: int, cases: list) -> list:
+    """Parametrize cases with all but the first ``n`` marked slow: a table of bad inputs, each case a process of its
+    own, keeps its first cases in the fast loop. A case is a tuple of values (several argument names), a
+    ``pytest.param``, or one value (one argument name); the ids stay those pytest gives the bare cases."""
+    out = []
+    for i, case in enumerate(cases):
+        if i < n:
+            out.append(case)
+        elif isinstance(case, ParameterSet):
+            out.append(pytest.param(*case.values, marks=[*case.marks, pytest.mark.slow], id=case.id))
+        else:
+            values = case if isinstance(case, tuple) else (case,)
+            out.append(pytest.param(*values, marks=pytest.mark.slow))
+    return out
 
 
 def tiny_bert(num_labels=2):

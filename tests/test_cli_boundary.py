@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import one_line_error
+from conftest import one_line_error, slow_beyond
 
 
 def hyflexpim(*args, cwd=None):
@@ -26,7 +26,7 @@ def only_line(r, *words):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-@pytest.mark.parametrize("name,content,words", [
+@pytest.mark.parametrize("name,content,words", slow_beyond(3, [
     ("binary", bytes(range(256)), ["not UTF-8", "binary"]),
     ("latin1", "seed: 1 # caf\xe9\n".encode("latin-1"), ["not UTF-8", "Latin-1"]),
     ("zstd", b"\x28\xb5\x2f\xfd" + b"\x00" * 64, ["zstd"]),
@@ -42,7 +42,7 @@ def only_line(r, *words):
     ("huge", b"seed: " + b"9" * 5000 + b"\n", ["at most 30 digits"]),
     ("utf16", "seed: 1\n".encode("utf-16"), ["UTF-16"]),
     ("misspelled", b"data: {max_trian: 3}\n", ["did you mean 'max_train'"]),
-])
+]))
 def test_bad_config_files(tmp_path, name, content, words):
     """Refused at load, before anything is written, in one line and nothing else on stderr."""
     cfg = tmp_path / "c.yaml"
@@ -52,7 +52,7 @@ def test_bad_config_files(tmp_path, name, content, words):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("sets,words", [
+@pytest.mark.parametrize("sets,words", slow_beyond(2, [
     (["a=1", "a.b=2"], ["'a' was already set"]),
     (["seed=18446744073709551616"], ["seed"]),
     (["noise_seeds=[-1]"], ["noise_seeds"]),
@@ -62,7 +62,7 @@ def test_bad_config_files(tmp_path, name, content, words):
     (["hardware.noise.sigma_mlc=.inf"], ["finite"]),
     (["data.max_length=100000"], ["positions"]),
     (["decompose.rank_policy=fixed", "decompose.rank_value=500"], ["above the rank of", "[384, 384]"]),
-])
+]))
 def test_bad_overrides(tmp_path, sets, words):
     args = [x for s in sets for x in ("--set", s)]
     r = hyflexpim("run", "--out", str(tmp_path / "out"), *args)
@@ -162,11 +162,11 @@ def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cm
 
 
 
-@pytest.mark.parametrize("sets,words", [
+@pytest.mark.parametrize("sets,words", slow_beyond(1, [
     (["redistribute.lr=inf"], ["redistribute.lr", "finite"]), (["redistribute.lr=1e999"], ["finite"]),
     (["plan.slc_rates=[0, nan]"], ["plan.slc_rates", "finite"]), (["noise_seeds=[true]"], ["true/false"]),
     (["importance.scorer=grad_ab"], ["did you mean 'grad_abs'"]),
-])
+]))
 def test_bad_overrides_are_refused_at_load(tmp_path, sets, words):
     r = hyflexpim("run", "--out", str(tmp_path / "out"), *[x for s in sets for x in ("--set", s)])
     only_line(r, *words)
@@ -203,12 +203,12 @@ def model_folder(tmp_path, minilm_path):
     return make
 
 
-@pytest.mark.parametrize("weights,words", [
+@pytest.mark.parametrize("weights,words", slow_beyond(1, [
     ("truncated", ["model.safetensors", "is not a complete safetensors file", "incomplete metadata"]),
     ("garbage", ["model.safetensors", "is not a complete safetensors file"]),
     ("pickle-only", ["holds only pytorch_model.bin", "expected model.safetensors"]),
     ("empty", ["is empty: expected a Hugging Face model folder"]),
-])
+]))
 def test_every_model_folder_failure_is_one_line(tmp_path, model_folder, weights, words):
     folder = model_folder(weights)
     r = hyflexpim("run", "--model", str(folder), "--out", str(tmp_path / "out"))

@@ -28,6 +28,7 @@ def checkpoint(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # trains ParT on the shipped jets
 def test_train_writes_a_checkpoint_and_its_report(checkpoint):
     report = json.loads(checkpoint.with_suffix(".json").read_text())
     assert report["test"]["jets"] == 600 and report["steps"] == 33  # 2,100 training jets, batches of 64
@@ -36,6 +37,7 @@ def test_train_writes_a_checkpoint_and_its_report(checkpoint):
     assert report["test"]["accuracy"] > 0.2 + 3 * (0.2 * 0.8 / 600) ** 0.5
 
 
+@pytest.mark.slow  # trains ParT on the shipped jets
 def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, tmp_path):
     out = tmp_path / "an"
     r = hyflexpim("jets", "analyze", "--model", str(checkpoint), "--jets", "60", "--out", str(out), "-q")
@@ -57,6 +59,7 @@ def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, 
         assert (out / f).stat().st_size > 1000, f
 
 
+@pytest.mark.slow  # trains ParT on the shipped jets
 def test_hyflexpim_runs_unchanged_on_part(checkpoint, tmp_path):
     out = tmp_path / "run"
     r = hyflexpim("run", "--model", str(checkpoint), "--task", "jets", "--out", str(out), "--slc-rates", "0,10,100",
@@ -92,6 +95,7 @@ def test_generate_takes_jets_per_class_and_the_old_name_with_a_note(tmp_path):
     assert "old names of --jets-per-class" in r.stderr
 
 
+@pytest.mark.slow  # five commands, each a process loading torch
 def test_jets_bad_input_is_one_line(tmp_path):
     one_line_error(hyflexpim("jets", "analyze", "--threshold", "2"), "--threshold")
     one_line_error(hyflexpim("jets", "train", "--config", "huge"), "--config")
