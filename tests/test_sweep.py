@@ -34,20 +34,6 @@ def hyflexpim(*args, env=None, timeout=900):
                           timeout=timeout, env=env)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, minilm_path):
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    root = tmp_path_factory.mktemp("tiny") / "bert"
-    AutoTokenizer.from_pretrained(minilm_path).save_pretrained(root)
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=64, max_position_embeddings=64, num_labels=2)
-    BertForSequenceClassification(cfg).save_pretrained(root)
-    return root
-
-
 def sweep_file(folder: Path, model: Path, name: str, grid=None, cells=None) -> Path:
     spec = {"name": name, "base": {**BASE, "model": str(model)}, "grid": GRID if grid is None else grid}
     if cells:
