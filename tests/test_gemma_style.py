@@ -50,6 +50,7 @@ def test_language_model_windows_start_with_the_bos_the_tokenizer_adds(gemma_fold
     assert blocks[:, 1:].flatten().tolist() == plain[: blocks.shape[0] * 63]  # then the text, contiguous
 
 
+@pytest.mark.slow  # a whole decoder run, as its own process
 def test_a_gemma_style_decoder_runs_through_accuracy_and_the_chip_model(gemma_folder):
     root, _, _ = gemma_folder
     out = root / "run"

@@ -90,6 +90,7 @@ def test_a_gemma3_gguf_folder_and_file_load_with_their_own_tokenizer(gemma_gguf)
             torch.testing.assert_close(model(x).logits, original(x).logits, atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow  # a whole decoder run, as its own process
 def test_a_gemma3_gguf_folder_runs_through_the_decoder_pipeline(gemma_gguf, tmp_path):
     from hyflexpim.data import load_task
 
