@@ -67,6 +67,7 @@ def test_draws_are_fresh_per_step_and_the_plan_follows_the_importance():
         assert h.slc[NAME] == sorted(top.tolist())
 
 
+@pytest.mark.slow  # a whole run on MiniLM
 def test_the_run_fine_tunes_with_noise(tmp_path):
     import subprocess
     import sys

