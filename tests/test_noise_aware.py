@@ -2,6 +2,7 @@
 factors apply_plan would build, the backward is straight-through, draws are fresh per step, and the SLC sets
 follow the running importance."""
 
+import pytest
 import torch
 
 from conftest import cls_batches, tiny_bert
