@@ -59,6 +59,7 @@ def sequential(tmp_path_factory, tiny_model):
     return folder, res
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
     _folder, res = sequential
     assert len(res.records) == 12 and not res.failed
@@ -91,6 +92,7 @@ def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
     assert "sweep_results.csv" in (res.folder / "report.html").read_text()
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_embedded_ray_gives_the_same_table_bit_for_bit(sequential, tiny_model):
     pytest.importorskip("ray")
     folder, res = sequential
@@ -101,6 +103,7 @@ def test_embedded_ray_gives_the_same_table_bit_for_bit(sequential, tiny_model):
     assert (out / "sweep_results.csv").read_text() == (res.folder / "sweep_results.csv").read_text()
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_a_cell_is_the_run_of_its_own_config(sequential, tmp_path):
     """A plain `hyflexpim run` of a cell's config.yaml, on the cell's one thread, reproduces the cell exactly."""
     _, res = sequential
@@ -113,6 +116,7 @@ def test_a_cell_is_the_run_of_its_own_config(sequential, tmp_path):
     assert [(x["mean"], x["values"]) for x in alone] == [(x["mean"], x["values"]) for x in mine]
 
 
+@pytest.mark.slow  # a sweep run, killed and run again
 def test_a_killed_sweep_finishes_only_the_missing_cells(tmp_path, tiny_model):
     spec = sweep_file(tmp_path, tiny_model, "killed", grid={"hardware.encoding": ["twos_complement", "differential",
                                                                                   "offset"], "seed": [3]})
@@ -155,6 +159,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_a_sweep_runs_on_a_ray_cluster_given_by_address(tmp_path, tiny_model, sequential):
     pytest.importorskip("ray")
     ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent))
