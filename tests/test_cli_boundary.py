@@ -26,7 +26,7 @@ def only_line(r, *words):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-@pytest.mark.parametrize("name,content,words", slow_beyond(3, [
+@pytest.mark.parametrize("name,content,words", slow_beyond(1, [
     ("binary", bytes(range(256)), ["not UTF-8", "binary"]),
     ("latin1", "seed: 1 # caf\xe9\n".encode("latin-1"), ["not UTF-8", "Latin-1"]),
     ("zstd", b"\x28\xb5\x2f\xfd" + b"\x00" * 64, ["zstd"]),
@@ -52,7 +52,7 @@ def test_bad_config_files(tmp_path, name, content, words):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("sets,words", slow_beyond(2, [
+@pytest.mark.parametrize("sets,words", slow_beyond(1, [
     (["a=1", "a.b=2"], ["'a' was already set"]),
     (["seed=18446744073709551616"], ["seed"]),
     (["noise_seeds=[-1]"], ["noise_seeds"]),
@@ -150,8 +150,8 @@ def test_help_shows_switches_as_switches():
     assert "<bool>" not in r.stdout and "<int>" in r.stdout  # values keep their type
 
 
-@pytest.mark.parametrize("cmd", [["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"],
-                                 ["sweep-device", "--grid", "x"], ["run", "--slc-rates", "5,,x"]])
+@pytest.mark.parametrize("cmd", slow_beyond(3, [["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"],
+                                             ["sweep-device", "--grid", "x"], ["run", "--slc-rates", "5,,x"]]))
 def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cmd):
     out = tmp_path / "out"
     one_line_error(hyflexpim(cmd[0], "--out", str(out), *cmd[1:]), cmd[-2])
@@ -162,7 +162,7 @@ def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cm
 
 
 
-@pytest.mark.parametrize("sets,words", slow_beyond(1, [
+@pytest.mark.parametrize("sets,words", slow_beyond(0, [  # test_bad_overrides runs the same path fast
     (["redistribute.lr=inf"], ["redistribute.lr", "finite"]), (["redistribute.lr=1e999"], ["finite"]),
     (["plan.slc_rates=[0, nan]"], ["plan.slc_rates", "finite"]), (["noise_seeds=[true]"], ["true/false"]),
     (["importance.scorer=grad_ab"], ["did you mean 'grad_abs'"]),
@@ -173,6 +173,7 @@ def test_bad_overrides_are_refused_at_load(tmp_path, sets, words):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # test_fuzz_boundary checks the same in-process
 def test_an_invalid_section_is_an_error_whatever_set_says(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data: 5\n")

@@ -128,9 +128,9 @@ def test_report_renders_in_headless_chromium(run_dir):
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
-@BOTH_RUNS
-def test_rerun_skips_finished_steps(request, which):
-    out, _, args = _run(request, which)
+@pytest.mark.slow  # the whole run again (every step cached, the reports made anew)
+def test_rerun_skips_finished_steps(run_dir):
+    out, _, args = *run_dir, TINY
     before = (out / "evaluations.jsonl").read_text()
     r = hyflexpim("run", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -207,7 +207,7 @@ def test_steps_run_alone_and_evaluate_a_plan_file(request, which):
     assert "SLC  10.0%" in r.stdout
 
 
-@pytest.mark.parametrize("args, words", slow_beyond(2, [
+@pytest.mark.parametrize("args, words", slow_beyond(1, [
     (["--model", "no-such-model"], ["unknown model", "minilm"]),
     (["--task", "no_such_task"], ["unknown task", "rotten_tomatoes"]),
     (["--slc-rates", "5,120"], ["plan.slc_rates", "0..100"]),
@@ -251,6 +251,7 @@ def test_plan_for_another_model_is_refused(tmp_path, request, which):
     assert "Loading weights" not in r.stderr  # refused from the run's stored fingerprint, before any model loads
 
 
+@pytest.mark.slow  # three processes loading torch
 def test_empty_dataset_and_unwritable_output(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("text,label\n")

