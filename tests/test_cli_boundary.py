@@ -150,8 +150,9 @@ def test_help_shows_switches_as_switches():
     assert "<bool>" not in r.stdout and "<int>" in r.stdout  # values keep their type
 
 
-@pytest.mark.parametrize("cmd", slow_beyond(3, [["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"],
-                                             ["sweep-device", "--grid", "x"], ["run", "--slc-rates", "5,,x"]]))
+@pytest.mark.parametrize("cmd", slow_beyond(3, [
+    ["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"], ["sweep-device", "--grid", "x"],
+    ["run", "--slc-rates", "5,,x"]]))
 def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cmd):
     out = tmp_path / "out"
     one_line_error(hyflexpim(cmd[0], "--out", str(out), *cmd[1:]), cmd[-2])
