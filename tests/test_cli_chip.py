@@ -60,7 +60,7 @@ def _umask() -> int:
     return m
 
 
-@pytest.mark.parametrize("sets, words", slow_beyond(2, [
+@pytest.mark.parametrize("sets, words", slow_beyond(1, [
     (["hardware.circuit.adc_bits_mlc=0"], ["hardware.circuit.adc_bits_mlc", "greater than or equal to 1"]),
     (["hardware.noise.no_such_parameter=1"], ["hardware.noise.no_such_parameter", "unknown field"]),
     (["hardware.noise.kind=levels", "hardware.noise.mlc.levels_us=[1, 2]"], ["mlc.levels_us", "4 entries"]),
