@@ -23,7 +23,10 @@ SITECUSTOMIZE = '''
 import atexit, os, sys
 
 def _write_loaded_modules():
-    names = sorted(m for m in list(sys.modules) if m == "hyflexpim" or m.startswith("hyflexpim."))
+    names = [m for m in list(sys.modules) if m == "hyflexpim" or m.startswith("hyflexpim.")]
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)  # python -m hyflexpim.x runs x as __main__
+    if spec is not None and spec.name.startswith("hyflexpim."):
+        names.append(spec.name)
     path = os.path.join(os.environ["HYFLEXPIM_MODULE_LOG"], f"{os.getpid()}.txt")
     with open(path, "a", encoding="utf-8") as f:
         f.write("\\n".join(names) + "\\n")
