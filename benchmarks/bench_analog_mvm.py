@@ -5,7 +5,8 @@ Part 1, one 768×3072 layer (BERT-Base FFN1 shape: d_in 768, d_out 3072), x of -
   and with preparation included; the ratio exact / (clean × column sets × input bits) (goal ≤ 1.5); the
   statistical mode's time over clean.
 Part 2 (unless --no-model), all-MiniLM-L6-v2 with every nn.Linear of the encoder layers replaced by
-  the plan-driven PIMLinear in circuit mode (INT8 per tensor, 2-bit MLC, two's complement): forward time vs the clean forward on real
+  the plan-driven PIMLinear in circuit mode (INT8 per tensor, 2-bit MLC, two's complement): forward time vs the
+  clean forward on real
   Rotten Tomatoes snippets, and the accuracy proxy of exact vs statistical ADC modes (cosine similarity of
   the mean-pooled sentence embeddings and relative error of the final hidden states, both vs clean).
 
@@ -119,7 +120,8 @@ def bench_model(n_sentences: int, max_len: int, repeats: int) -> None:
     # every encoder matrix undecomposed, all rows in MLC: the plan-driven PIM layers in circuit mode
     plan = make_plan(clean, score_importance(clean, "magnitude"), slc_rate=0)
     print(f"\n== all-MiniLM-L6-v2: {n_sentences} sentences, {tuple(batch['input_ids'].shape)} ids, "
-          f"{n_tok} real tokens; encoder nn.Linear -> PIMLinear, circuit mode (INT8 per tensor, MLC 2-bit, two's complement)")
+          f"{n_tok} real tokens; encoder nn.Linear -> PIMLinear, circuit mode "
+          "(INT8 per tensor, MLC 2-bit, two's complement)")
     print(f"{'variant':<34}{'fwd ms':>9}{'/clean':>8}{'cos(pooled)':>13}{'rel err h':>11}")
     tc = min(_timed(lambda: run(clean))[0] for _ in range(repeats))
     print(f"{'clean float':<34}{tc * 1e3:>9.0f}{1.0:>8.2f}{1.0:>13.5f}{0.0:>11.4f}")
@@ -134,7 +136,7 @@ def bench_model(n_sentences: int, max_len: int, repeats: int) -> None:
             _float_noisy(m, PaperNoise(sigma_mlc=0.025), torch.Generator().manual_seed(1))
         else:
             m = apply_plan(clean, plan, HardwareConfig(noise=noise, mode="circuit", circuit={"adc_mode": mode}), seed=1)
-        t, h = _timed(lambda: run(m))  # one timed forward (the simulated ones take seconds)
+        t, h = _timed(lambda m=m: run(m))  # one timed forward (the simulated ones take seconds)
         cos = torch.nn.functional.cosine_similarity(pooled(h), pooled(ref), dim=-1).mean()
         rel = ((h - ref) * mask).norm() / (ref * mask).norm()
         print(f"{label:<34}{t * 1e3:>9.0f}{t / tc:>8.2f}{float(cos):>13.5f}{float(rel):>11.4f}")

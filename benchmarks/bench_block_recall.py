@@ -54,7 +54,7 @@ def main() -> None:
         acc[name, k][2] += int(chosen.sum())
 
     def hook(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
-        B, H, S, D = query.shape
+        _B, _H, S, D = query.shape
         valid = torch.ones(1, 1, S, S, dtype=torch.bool)
         exact = exact_scores(query, key)
         scale = D ** -0.5 if scaling is None else scaling

@@ -12,8 +12,16 @@ import time
 
 import torch
 
-from hyflexpim import (HardwareConfig, apply_plan, batches, decompose, evaluate, load_model, load_task,
-                       make_plan, score_importance)
+from hyflexpim import (
+    HardwareConfig,
+    apply_plan,
+    decompose,
+    evaluate,
+    load_model,
+    load_task,
+    make_plan,
+    score_importance,
+)
 
 
 def best_of(fn, repeats):

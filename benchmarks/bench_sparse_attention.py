@@ -74,7 +74,7 @@ def block_curve(a) -> None:
 
         variants = {"sparse": sparse, "kernel": lambda: block_attention(q, k, v, index, slot_ok, a.block),
                     "sdpa": lambda: sdpa(q, k, v)}
-        if L <= a.eager_max:
+        if a.eager_max >= L:
             variants["eager"] = lambda: float_attention(q, k, v, None, None)
         times = {name: [] for name in variants}
         for fn in variants.values():

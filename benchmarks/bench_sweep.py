@@ -48,7 +48,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         seq1, a = sweep(folder, "in-process-1core", 1, False)
-        seqn, b = sweep(folder, f"in-process-{cores}cores", cores, False)
+        seqn, _b = sweep(folder, f"in-process-{cores}cores", cores, False)
         ray1, c = sweep(folder, "ray-1core", 1, True)
         same = means(a) == means(c)
     n = len(CELLS["hardware.noise"]) * len(CELLS["hardware.encoding"])

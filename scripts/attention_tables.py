@@ -1,10 +1,10 @@
 """Print the tables of docs/attention.md from the attention folders, and the peer check against
 transformers' own attentions (``output_attentions=True``).
 
-    .venv/bin/python scripts/attention_tables.py [runs/minilm-rotten_tomatoes/attention runs/smollm2-attention/attention]
+    .venv/bin/python scripts/attention_tables.py \
+        [runs/minilm-rotten_tomatoes/attention runs/smollm2-attention/attention]
 """
 
-import itertools
 import json
 import sys
 from pathlib import Path
@@ -36,7 +36,8 @@ def peer_check(name: str, kind: str, task: str) -> str:
 def layer_table(folder: Path) -> None:
     data = json.loads((folder / "attention_metrics.json").read_text())
     print(f"\n{data['label']} ({data['examples']} examples): per layer, mean over heads")
-    print("| layer | entropy (nats) | entropy / log n | top-1 mass | k90 (keys) | k90 / n | k99 / n | binary rows | first token |")
+    print("| layer | entropy (nats) | entropy / log n | top-1 mass | k90 (keys) | k90 / n | k99 / n | binary rows "
+          "| first token |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in data["layers"]:
         print(f"| {r['layer']} | {r['entropy']:.2f} | {r['entropy_norm']:.2f} | {r['top1']:.2f} | {r['k90']:.1f} | "

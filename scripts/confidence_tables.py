@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from hyflexpim.report.results import label  # noqa: E402
+from hyflexpim.report.results import label
 
 
 def pct(x: float) -> str:

@@ -9,9 +9,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
-from test_sim_attention import HIGH, _bert, _inputs, _llama, _rel, _run  # noqa: E402
-
-from hyflexpim.sim.digital_attention import DigitalAttentionConfig, enable_digital_attention  # noqa: E402
+from hyflexpim.sim.digital_attention import DigitalAttentionConfig, enable_digital_attention
+from test_sim_attention import HIGH, _bert, _inputs, _llama, _rel, _run
 
 CONFIGS = {"16/24/24 bits": HIGH, "defaults (8 / 12 x 8)": DigitalAttentionConfig(),
            "fixed-point softmax": DigitalAttentionConfig(softmax="fixed_point"),

@@ -73,7 +73,8 @@ def main() -> None:
         tuned = run.evaluate_clean("redistributed")["value"]
         share = achieved(run.model("redistributed"))
         rows.append((name, free, tuned, share))
-        print(f"{name}: training-free {fmt(free) if free is not None else '-'}, fine-tuned {fmt(tuned)}, parameters kept {share:.1%}", flush=True)
+        print(f"{name}: training-free {fmt(free) if free is not None else '-'}, fine-tuned {fmt(tuned)}, "
+              f"parameters kept {share:.1%}", flush=True)
     print(f"\n{base.config.model} on {base.config.task}, {metric}; budget {a.budget:.0%} of the decomposed matrices' "
           f"parameters; uncompressed {fmt(dense)}")
     print("| method | training-free | + fine-tune | parameters kept |")

@@ -33,6 +33,8 @@ def main() -> None:
     ap.add_argument("--profile", help="sparsity_profile.json of an attention analysis: per layer and head keeps")
     a = ap.parse_args()
 
+    from pathlib import Path
+
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
     from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config
@@ -40,8 +42,6 @@ def main() -> None:
     from hyflexpim.sim.evaluate import evaluate
     from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
     from hyflexpim.sim.sparse_attention import enable_sparse_attention
-
-    from pathlib import Path
 
     saved = Path(a.out) / "config.yaml"  # the run folder's own configuration (model, task, data)
     run = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False)

@@ -23,6 +23,8 @@ def main() -> None:
     ap.add_argument("--lr", type=float, default=2e-5)
     a = ap.parse_args()
 
+    from pathlib import Path
+
     from hyflexpim.algo.finetune import FinetuneConfig, finetune
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
@@ -31,8 +33,6 @@ def main() -> None:
     from hyflexpim.sim.evaluate import evaluate
     from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
     from hyflexpim.sim.sparse_attention import enable_sparse_attention
-
-    from pathlib import Path
 
     saved = Path(a.out) / "config.yaml"  # the run folder's own configuration (model, task, data)
     run = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False)
@@ -59,7 +59,8 @@ def main() -> None:
     with enable_sparse_attention(model, cfg, books):
         res = finetune(model, train, FinetuneConfig(lr=a.lr, max_steps=a.steps), "sparse-finetune", progress=False)
     model.eval()
-    print(f"sparse-aware fine-tune: {res.steps} steps at PQ keep {a.keep:.0%}, lr {a.lr:g}, final loss {res.final_loss:.4f}")
+    print(f"sparse-aware fine-tune: {res.steps} steps at PQ keep {a.keep:.0%}, lr {a.lr:g}, "
+          f"final loss {res.final_loss:.4f}")
     measure(model, "after")
 
 

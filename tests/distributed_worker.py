@@ -10,12 +10,11 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).parent))
-from conftest import tiny_bert  # noqa: E402
-
-from hyflexpim.algo.decompose import decompose  # noqa: E402
-from hyflexpim.algo.finetune import FinetuneConfig, finetune  # noqa: E402
-from hyflexpim.algo.importance import process_group, score_importance  # noqa: E402
-from hyflexpim.algo.plan_policy import make_plan  # noqa: E402
+from conftest import tiny_bert
+from hyflexpim.algo.decompose import decompose
+from hyflexpim.algo.finetune import FinetuneConfig, finetune
+from hyflexpim.algo.importance import process_group, score_importance
+from hyflexpim.algo.plan_policy import make_plan
 
 
 def main(out: Path) -> None:
@@ -46,7 +45,7 @@ def main(out: Path) -> None:
         for step in ("models", "importance", "plans"):  # step folders are made by their first write in a real run
             ws.path(step).mkdir(exist_ok=True)
         save_model(model, str(ws.path("models", "redistributed.safetensors")))
-        torch.save({k: v for k, v in imp.scores.items()}, ws.path("importance", "grad_abs.pt"))
+        torch.save(dict(imp.scores.items()), ws.path("importance", "grad_abs.pt"))
         plan.save(ws.path("plans", "slc10.json"))
         (out / "losses.json").write_text(json.dumps({"pre": pre.losses, "redistribute": red.losses,
                                                      "world": world, "batches": imp.batches}))

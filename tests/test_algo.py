@@ -1,14 +1,14 @@
 import pytest
 import torch
-from conftest import cls_batches, lm_batches, tiny_bert, tiny_gpt2, tiny_llama
 
+from conftest import cls_batches, lm_batches, tiny_bert, tiny_gpt2, tiny_llama
 from hyflexpim.algo.decompose import DecomposeConfig, decompose
 from hyflexpim.algo.finetune import FinetuneConfig, finetune
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.algo.rank import choose_rank, hard_threshold_rank
-from hyflexpim.models.layers import SVDLinear
 from hyflexpim.errors import NumericalError, UserError
+from hyflexpim.models.layers import SVDLinear
 
 
 @pytest.mark.parametrize("make", [tiny_bert, tiny_gpt2, tiny_llama])
@@ -32,7 +32,7 @@ def test_hard_threshold_rank_per_matrix_keeps_weight_count_and_no_original_copy(
     k = model.get_submodule("model.layers.0.self_attn.k_proj")
     assert q.rank == hard_threshold_rank(48, 48) == 24
     assert k.rank == hard_threshold_rank(16, 48) == 12  # its own rank, not q's
-    assert not hasattr(q, "weight") or not isinstance(getattr(q, "weight"), torch.nn.Parameter)
+    assert not hasattr(q, "weight") or not isinstance(q.weight, torch.nn.Parameter)
     n_after = sum(p.numel() for p in model.parameters())
     # U and ΣVᵀ hold at most as many weights as W; Σ adds k per matrix
     assert n_after <= n_before + sum(m.rank for m in model.modules() if isinstance(m, SVDLinear))
@@ -105,7 +105,7 @@ def test_slc_rate_outside_range_is_refused():
     decompose(model)
     imp = score_importance(model, "singular_value")
     for bad in (-1, 100.5, float("nan")):
-        with pytest.raises(UserError, match="0..100"):
+        with pytest.raises(UserError, match=r"0..100"):
             make_plan(model, imp, bad)
 
 
@@ -118,5 +118,5 @@ def test_finetune_lowers_loss_and_stops_on_nan():
     assert sum(res.losses[-4:]) < sum(res.losses[:4])
     with torch.no_grad():
         model.get_submodule("bert.encoder.layer.1.output.dense").S.fill_(float("nan"))
-    with pytest.raises(NumericalError, match="finetune.*bert.encoder.layer.1.output.dense"):
+    with pytest.raises(NumericalError, match=r"finetune.*bert.encoder.layer.1.output.dense"):
         finetune(model, batches, FinetuneConfig(epochs=1), progress=False)

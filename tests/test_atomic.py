@@ -35,9 +35,8 @@ def test_two_processes_make_a_cache_entry_once(tmp_path):
 
 
 def test_the_lock_is_released_when_the_block_fails(tmp_path):
-    with pytest.raises(RuntimeError):
-        with exclusive(tmp_path / "x.lock"):
-            raise RuntimeError("boom")
+    with pytest.raises(RuntimeError), exclusive(tmp_path / "x.lock"):
+        raise RuntimeError("boom")
     _make_once(str(tmp_path))  # would hang here if the first holder still had the lock
     assert (tmp_path / "entry").read_text() == "made"
 

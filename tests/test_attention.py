@@ -4,8 +4,8 @@ import math
 
 import pytest
 import torch
-from conftest import cls_batches, lm_batches, tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 
+from conftest import cls_batches, lm_batches, tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 from hyflexpim.analysis import analyze_attention
 from hyflexpim.analysis.metrics import LayerStats, compare_rows, row_stats, update
 from hyflexpim.errors import UserError

@@ -6,11 +6,17 @@ import math
 
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert, tiny_llama
 
+from conftest import cls_batches, tiny_bert, tiny_llama
 from hyflexpim.sim.attention import attention_config
-from hyflexpim.sim.block_sparse import (BlockAttentionConfig, _entries, block_attention, block_scores, block_valid,
-                                        select_blocks)
+from hyflexpim.sim.block_sparse import (
+    BlockAttentionConfig,
+    _entries,
+    block_attention,
+    block_scores,
+    block_valid,
+    select_blocks,
+)
 from hyflexpim.sim.digital_attention import float_attention
 from hyflexpim.sim.sparse_attention import enable_sparse_attention
 

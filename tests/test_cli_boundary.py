@@ -4,9 +4,11 @@ import json
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
-from conftest import one_line_error
+
+from conftest import one_line_error, slow_beyond
 
 
 def hyflexpim(*args, cwd=None):
@@ -24,7 +26,7 @@ def only_line(r, *words):
     assert len(r.stderr.strip().splitlines()) == 1, r.stderr
 
 
-@pytest.mark.parametrize("name,content,words", [
+@pytest.mark.parametrize("name,content,words", slow_beyond(1, [
     ("binary", bytes(range(256)), ["not UTF-8", "binary"]),
     ("latin1", "seed: 1 # caf\xe9\n".encode("latin-1"), ["not UTF-8", "Latin-1"]),
     ("zstd", b"\x28\xb5\x2f\xfd" + b"\x00" * 64, ["zstd"]),
@@ -40,7 +42,7 @@ def only_line(r, *words):
     ("huge", b"seed: " + b"9" * 5000 + b"\n", ["at most 30 digits"]),
     ("utf16", "seed: 1\n".encode("utf-16"), ["UTF-16"]),
     ("misspelled", b"data: {max_trian: 3}\n", ["did you mean 'max_train'"]),
-])
+]))
 def test_bad_config_files(tmp_path, name, content, words):
     """Refused at load, before anything is written, in one line and nothing else on stderr."""
     cfg = tmp_path / "c.yaml"
@@ -50,7 +52,7 @@ def test_bad_config_files(tmp_path, name, content, words):
     assert not (tmp_path / "out").exists()  # refused before anything was written
 
 
-@pytest.mark.parametrize("sets,words", [
+@pytest.mark.parametrize("sets,words", slow_beyond(1, [
     (["a=1", "a.b=2"], ["'a' was already set"]),
     (["seed=18446744073709551616"], ["seed"]),
     (["noise_seeds=[-1]"], ["noise_seeds"]),
@@ -60,7 +62,7 @@ def test_bad_config_files(tmp_path, name, content, words):
     (["hardware.noise.sigma_mlc=.inf"], ["finite"]),
     (["data.max_length=100000"], ["positions"]),
     (["decompose.rank_policy=fixed", "decompose.rank_value=500"], ["above the rank of", "[384, 384]"]),
-])
+]))
 def test_bad_overrides(tmp_path, sets, words):
     args = [x for s in sets for x in ("--set", s)]
     r = hyflexpim("run", "--out", str(tmp_path / "out"), *args)
@@ -102,7 +104,7 @@ def test_a_full_disk_or_a_refused_permission_is_one_line(capsys):
 
     for code, words in ((errno.ENOSPC, "no space left on the device writing /x/models/a.safetensors"),
                         (errno.EACCES, "permission denied writing /x/models/a.safetensors")):
-        def step():
+        def step(code=code):
             raise OSError(code, "msg", "/x/models/a.safetensors")
 
         with pytest.raises(typer.Exit) as e:
@@ -121,7 +123,7 @@ def test_a_bug_is_one_line_with_the_path_of_its_traceback(capsys, tmp_path, monk
     err = capsys.readouterr().err.strip()
     assert e.value.exit_code == 1 and err.startswith("error: unexpected KeyError") and "\n" not in err
     log = err.split("traceback in ")[1].split(";")[0]
-    assert "Traceback" in open(log).read() and log.startswith(str(tmp_path))
+    assert "Traceback" in Path(log).read_text() and log.startswith(str(tmp_path))
 
 
 def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, minilm_path):
@@ -138,8 +140,8 @@ def test_a_model_folder_asking_for_its_own_code_is_named_and_not_run(tmp_path, m
     (folder / "config.json").write_text(json.dumps(cfg))
     said = []
     check_lengths(RunConfig(model=str(folder)), "classification", said.append)
-    assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a model "
-                    "folder: it loads transformers' own 'bert' classes instead"]
+    assert said == [f"note: {folder} asks for its own code (auto_map: AutoModel); hyflexpim never runs code from a "
+                    "model folder: it loads transformers' own 'bert' classes instead"]
 
 
 def test_help_shows_switches_as_switches():
@@ -148,8 +150,9 @@ def test_help_shows_switches_as_switches():
     assert "<bool>" not in r.stdout and "<int>" in r.stdout  # values keep their type
 
 
-@pytest.mark.parametrize("cmd", [["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"],
-                                 ["sweep-device", "--grid", "x"], ["run", "--slc-rates", "5,,x"]])
+@pytest.mark.parametrize("cmd", slow_beyond(3, [
+    ["attention", "--slc-rates", "a,b"], ["attention", "--slc-rates", "200"], ["sweep-device", "--grid", "x"],
+    ["run", "--slc-rates", "5,,x"]]))
 def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cmd):
     out = tmp_path / "out"
     one_line_error(hyflexpim(cmd[0], "--out", str(out), *cmd[1:]), cmd[-2])
@@ -160,17 +163,18 @@ def test_bad_number_lists_are_refused_before_the_run_folder_is_made(tmp_path, cm
 
 
 
-@pytest.mark.parametrize("sets,words", [
+@pytest.mark.parametrize("sets,words", slow_beyond(0, [  # test_bad_overrides runs the same path fast
     (["redistribute.lr=inf"], ["redistribute.lr", "finite"]), (["redistribute.lr=1e999"], ["finite"]),
     (["plan.slc_rates=[0, nan]"], ["plan.slc_rates", "finite"]), (["noise_seeds=[true]"], ["true/false"]),
     (["importance.scorer=grad_ab"], ["did you mean 'grad_abs'"]),
-])
+]))
 def test_bad_overrides_are_refused_at_load(tmp_path, sets, words):
     r = hyflexpim("run", "--out", str(tmp_path / "out"), *[x for s in sets for x in ("--set", s)])
     only_line(r, *words)
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow  # test_fuzz_boundary checks the same in-process
 def test_an_invalid_section_is_an_error_whatever_set_says(tmp_path):
     cfg = tmp_path / "c.yaml"
     cfg.write_text("data: 5\n")
@@ -201,12 +205,12 @@ def model_folder(tmp_path, minilm_path):
     return make
 
 
-@pytest.mark.parametrize("weights,words", [
+@pytest.mark.parametrize("weights,words", slow_beyond(1, [
     ("truncated", ["model.safetensors", "is not a complete safetensors file", "incomplete metadata"]),
     ("garbage", ["model.safetensors", "is not a complete safetensors file"]),
     ("pickle-only", ["holds only pytorch_model.bin", "expected model.safetensors"]),
     ("empty", ["is empty: expected a Hugging Face model folder"]),
-])
+]))
 def test_every_model_folder_failure_is_one_line(tmp_path, model_folder, weights, words):
     folder = model_folder(weights)
     r = hyflexpim("run", "--model", str(folder), "--out", str(tmp_path / "out"))
@@ -245,7 +249,6 @@ def test_a_hub_id_without_network_is_one_line_within_seconds(tmp_path):
 @pytest.fixture(scope="module")
 def tiny_plan():
     from conftest import tiny_bert
-
     from hyflexpim.algo.decompose import decompose
     from hyflexpim.algo.importance import score_importance
     from hyflexpim.algo.plan_policy import make_plan
@@ -278,7 +281,7 @@ def _results_folder(tmp_path, mean, low, high, metric="accuracy"):
 
     run = tmp_path / "run"
     run.mkdir()
-    row = {c: "" for c in COLUMNS} | {"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform",
+    row = dict.fromkeys(COLUMNS, "") | {"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform",
                                       "slc_rate": "10", "metric": metric, "mean": mean, "std": "0", "n": "3",
                                       "ci_low": low, "ci_high": high, "values": mean}
     (run / "results.csv").write_text(",".join(COLUMNS) + "\n" + ",".join(str(row[c]) for c in COLUMNS) + "\n")
@@ -398,8 +401,8 @@ def test_result_sets_are_written_all_or_nothing(tmp_path, tiny_plan, monkeypatch
 
 
 def test_report_refuses_an_edited_results_json(tmp_path):
-    rows = [{"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform", "slc_rate": 10, "metric": "accuracy",
-             "mean": 0.99, "std": 0.0, "n": 3, "ci_low": 0.375, "ci_high": 0.688}]
+    rows = [{"variant": "redistributed", "scorer": "grad_abs", "policy": "uniform", "slc_rate": 10,
+             "metric": "accuracy", "mean": 0.99, "std": 0.0, "n": 3, "ci_low": 0.375, "ci_high": 0.688}]
     path = tmp_path / "results.json"
     path.write_text(json.dumps(rows))
     only_line(hyflexpim("report", str(path), "--out", str(tmp_path / "x.png")), "row 0",

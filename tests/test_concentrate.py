@@ -25,6 +25,7 @@ def test_sigma_tail_is_the_share_outside_the_top_components():
     assert sigma_tail({"a": layer}, 5).item() == pytest.approx(0.3)
 
 
+@pytest.mark.slow  # a training
 def test_the_penalty_concentrates_sigma_while_the_task_is_fitted():
     torch.manual_seed(1)
     x = torch.randn(256, 40)

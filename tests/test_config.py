@@ -60,7 +60,8 @@ def test_nested_errors_name_the_whole_path():
     msg = str(e.value)
     assert "\n" not in msg and "hardware.noise.mlc.error_rate" in msg and "0.7" in msg
     # the nearest field is suggested first (issue 28), then every allowed field
-    with pytest.raises(UserError, match=r"unknown field \(did you mean 'adc_bits_slc'\?\); allowed fields: rows_per_array"):
+    with pytest.raises(UserError,
+                       match=r"unknown field \(did you mean 'adc_bits_slc'\?\); allowed fields: rows_per_array"):
         resolve_config(overrides={"hardware": {"circuit": {"adc_bitz": 3}}})
     with pytest.raises(UserError, match="already set to a value"):
         parse_set(["plan=3", "plan.policy=global"])

@@ -75,7 +75,8 @@ def test_clean_wikitext_rules():
     raw = (
         "{{Infobox|name={{nested}}}}'''Bold''' and ''it'' go to [[Paris|the city]] and [[Rome]].<ref>cite</ref>"
         "<!-- hidden -->\n== History ==\n[[File:x.jpg|thumb|a [[caption]]]]\n{|\n| cell\n|}\n"
-        "[http://example.org Example site] [[Category:Cities]]\n#REDIRECT-free Achilles ({{IPA|x}}; {{lang|grc|y}}, Akhilleus, )"
+        "[http://example.org Example site] [[Category:Cities]]\n"
+        "#REDIRECT-free Achilles ({{IPA|x}}; {{lang|grc|y}}, Akhilleus, )"
     )
     assert clean_wikitext(raw) == (
         "Bold and it go to the city and Rome.\nHistory\n\nExample site\nREDIRECT-free Achilles (Akhilleus)"
@@ -83,9 +84,9 @@ def test_clean_wikitext_rules():
 
 
 def test_unknown_task_lists_choices():
-    with pytest.raises(UserError, match="rotten_tomatoes, wikipedia.*\\.csv.*\\.txt"):
+    with pytest.raises(UserError, match=r"rotten_tomatoes, wikipedia.*\.csv.*\.txt"):
         load_task("imdb")
-    with pytest.raises(UserError, match="not accepted.*allowed: fractions, seed, max_examples"):
+    with pytest.raises(UserError, match=r"not accepted.*allowed: fractions, seed, max_examples"):
         load_task("rotten_tomatoes", text_column="review")
     with pytest.raises(UserError, match="classification task, not lm"):
         load_task("rotten_tomatoes", kind="lm")
@@ -129,7 +130,8 @@ def test_int_labels_keep_natural_order_and_become_contiguous(tmp_path):
 
 
 def test_own_split_files(tmp_path):
-    paths = [_write(tmp_path / f"{w}.csv", ROWS[10 * i:10 * i + 10]) for i, w in enumerate(("train", "validation", "test"))]
+    paths = [_write(tmp_path / f"{w}.csv", ROWS[10 * i:10 * i + 10])
+             for i, w in enumerate(("train", "validation", "test"))]
     data = load_classification(paths[0], validation_path=paths[1], test_path=paths[2], max_examples=4)
     # labels sorted as strings: bad 0, good 1, neutral 2; test rows 20..23 are good, bad, neutral, good
     assert data.train == [r["text"] for r in ROWS[:4]] and data.test_labels == [1, 0, 2, 1]
@@ -154,19 +156,19 @@ def test_one_class_is_refused_and_dropped_rows_are_counted(tmp_path):
 
 def test_file_errors_name_the_field(tmp_path):
     path = _write(tmp_path / "r.csv", ROWS)
-    with pytest.raises(UserError, match="label_column 'sentiment' is not a column.*columns present: 'text', 'label'"):
+    with pytest.raises(UserError, match=r"label_column 'sentiment' is not a column.*columns present: 'text', 'label'"):
         load_classification(path, label_column="sentiment")
-    with pytest.raises(UserError, match="'.xlsx'; allowed: .csv, .tsv, .jsonl, .parquet"):
+    with pytest.raises(UserError, match=r"'.xlsx'; allowed: .csv, .tsv, .jsonl, .parquet"):
         load_classification(tmp_path / "r.xlsx")
-    with pytest.raises(UserError, match="unknown task .*r.xlsx"):
+    with pytest.raises(UserError, match=r"unknown task .*r.xlsx"):
         load_task(tmp_path / "r.xlsx")
     (tmp_path / "empty.csv").write_text("")
-    with pytest.raises(UserError, match="empty.csv is empty"):
+    with pytest.raises(UserError, match=r"empty.csv is empty"):
         load_task(tmp_path / "empty.csv")
     (tmp_path / "header.csv").write_text("text,label\n")
-    with pytest.raises(UserError, match="'header.csv' has no rows after cleaning"):
+    with pytest.raises(UserError, match=r"'header.csv' has no rows after cleaning"):
         load_task(tmp_path / "header.csv")
-    with pytest.raises(UserError, match="missing.csv does not exist"):
+    with pytest.raises(UserError, match=r"missing.csv does not exist"):
         load_task(tmp_path / "missing.csv")
     _write(tmp_path / "tiny.csv", ROWS[:2])
     with pytest.raises(UserError, match="too few rows \\(2\\)"):
@@ -180,7 +182,7 @@ def test_lm_text_file(tmp_path):
     assert isinstance(data, LMData) and data.sizes() == {"train": 80, "validation": 10, "test": 10}
     assert data == load_lm_text(path, seed=3) != load_lm_text(path, seed=4)
     (tmp_path / "blank.txt").write_text(" \n\n ")
-    with pytest.raises(UserError, match="'blank.txt' has no text after cleaning"):
+    with pytest.raises(UserError, match=r"'blank.txt' has no text after cleaning"):
         load_task(tmp_path / "blank.txt")
 
 

@@ -81,9 +81,9 @@ def test_catalogue_and_unknown_names():
     assert {"glue/mrpc", "glue/sst2", "wikitext-2-raw-v1", "ptb_text_only", "super_glue/boolq"} <= set(CATALOGUE)
     assert CATALOGUE["glue/sst2"].text == ("sentence",) and CATALOGUE["ptb_text_only"].label is None
     assert is_hub_task("org/name:config") and is_hub_task("hub:imdb") and not is_hub_task("imdb")
-    with pytest.raises(UserError, match="not a supported glue task.*glue/mrpc.*regression"):
+    with pytest.raises(UserError, match=r"not a supported glue task.*glue/mrpc.*regression"):
         load_task("glue/stsb")
-    with pytest.raises(UserError, match="unknown task 'imdb'.*hub:name"):
+    with pytest.raises(UserError, match=r"unknown task 'imdb'.*hub:name"):
         load_task("imdb")
 
 

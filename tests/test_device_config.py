@@ -3,11 +3,13 @@
 import pytest
 import torch
 
-import hyflexpim.device  # noqa: F401  (registers "levels")
 from hyflexpim.device import error_rate as er
+from hyflexpim.device import register_noise_models
 from hyflexpim.device.levels import LevelsNoise, LevelsNoiseConfig, random_cells
 from hyflexpim.device.noise import make_noise_model
 from hyflexpim.errors import UserError
+
+register_noise_models()  # kind "levels"
 
 BAD = [
     (dict(mlc={"levels_us": [1.0, 50.0, 40.0, 160.0]}), "mlc.levels_us"),
@@ -50,7 +52,7 @@ def test_bad_config_one_line_naming_field(params, field):
 
 
 def test_model_validate_also_user_error():
-    with pytest.raises(UserError, match="slc.error_rate"):
+    with pytest.raises(UserError, match=r"slc.error_rate"):
         LevelsNoiseConfig.model_validate({"slc": {"error_rate": 0.7}})
 
 

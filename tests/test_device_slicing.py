@@ -3,9 +3,11 @@
 import pytest
 import torch
 
-import hyflexpim.device  # noqa: F401  (registers "levels")
+from hyflexpim.device import register_noise_models
 from hyflexpim.device.noise import make_noise_model
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
+
+register_noise_models()  # kind "levels"
 
 CODES = torch.arange(-127, 128).reshape(5, 51)
 

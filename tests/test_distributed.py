@@ -38,7 +38,8 @@ def test_two_processes_equal_one(tmp_path):
     a = load_file(tmp_path / "one" / "run" / "models" / "redistributed.safetensors")
     b = load_file(tmp_path / "two" / "run" / "models" / "redistributed.safetensors")
     assert a.keys() == b.keys() and max(float((a[k] - b[k]).abs().max()) for k in a) < 1e-4
-    ia, ib = (torch.load(tmp_path / w / "run" / "importance" / "grad_abs.pt", weights_only=True) for w in ("one", "two"))
+    ia, ib = (torch.load(tmp_path / w / "run" / "importance" / "grad_abs.pt", weights_only=True)
+              for w in ("one", "two"))
     assert max(float((ia[k] - ib[k]).abs().max() / ia[k].abs().max()) for k in ia) < 1e-3
     pa, pb = (json.loads((tmp_path / w / "run" / "plans" / "slc10.json").read_text()) for w in ("one", "two"))
     assert [m.get("slc") for m in pa["matrices"]] == [m.get("slc") for m in pb["matrices"]]

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert
 
+from conftest import cls_batches, tiny_bert
 from hyflexpim import HardwareConfig, apply_plan, decompose, evaluate, make_plan, score_importance
 from hyflexpim.errors import UserError
 
@@ -31,7 +31,7 @@ def test_registered_scorer_is_accepted_by_the_run_config():
     assert "smallest_sigma_first" in SCORERS
     assert resolve_config(overrides={"importance": {"scorer": "smallest_sigma_first"}}).importance.scorer == \
         "smallest_sigma_first"
-    with pytest.raises(UserError, match="importance.scorer"):
+    with pytest.raises(UserError, match=r"importance.scorer"):
         resolve_config(overrides={"importance": {"scorer": "no_such_scorer"}})
 
 
@@ -40,7 +40,7 @@ def test_noise_model_recipe_is_typed_validated_and_applied():
     exec(compile(doc_block("**A noise model**"), "extending.md", "exec"), ns)
     hw = HardwareConfig(noise={"kind": "additive", "sigma": 0.2})
     assert hw.model_dump()["noise"] == {"kind": "additive", "sigma": 0.2}
-    with pytest.raises(UserError, match="noise.sigma"):
+    with pytest.raises(UserError, match=r"noise.sigma"):
         HardwareConfig(noise={"kind": "additive", "sigma": -1})
     model = tiny_bert()
     decompose(model)
@@ -55,9 +55,9 @@ def test_noise_model_recipe_is_typed_validated_and_applied():
 
 
 def test_plan_policy_and_rank_policy_recipes():
+    from hyflexpim.algo.decompose import DecomposeConfig
     from hyflexpim.algo.plan_policy import register_plan_policy
     from hyflexpim.algo.rank import register_rank_policy
-    from hyflexpim.algo.decompose import DecomposeConfig
 
     def first_layer_only(analog, rate):
         for e in analog:

@@ -50,13 +50,15 @@ def test_language_model_windows_start_with_the_bos_the_tokenizer_adds(gemma_fold
     assert blocks[:, 1:].flatten().tolist() == plain[: blocks.shape[0] * 63]  # then the text, contiguous
 
 
+@pytest.mark.slow  # a whole decoder run, as its own process
 def test_a_gemma_style_decoder_runs_through_accuracy_and_the_chip_model(gemma_folder):
     root, _, _ = gemma_folder
     out = root / "run"
     r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "run", "--decoder", "--model", str(root / "model"),
                         "--task", str(root / "text.txt"), "--out", str(out), "-q", "--slc-rates", "0,100",
-                        "--noise-seeds", "1", "--set", "data.max_train_tokens=4000", "--set", "data.max_eval_tokens=2000",
-                        "--set", "redistribute.max_steps=2", "--set", "importance.batches=1", "--set", "data.block_size=64",
+                        "--noise-seeds", "1", "--set", "data.max_train_tokens=4000",
+                        "--set", "data.max_eval_tokens=2000", "--set", "redistribute.max_steps=2",
+                        "--set", "importance.batches=1", "--set", "data.block_size=64",
                         "--set", "attention.enabled=false"], capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     assert "FP32 pretrained perplexity" in r.stdout  # no fine-tuning before SVD: the line says so

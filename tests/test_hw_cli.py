@@ -101,14 +101,15 @@ def test_decoder_is_priced_in_both_modes_side_by_side(tmp_path):
     assert r.exit_code == 0, r.output
     text = "".join(r.output.split())  # the table titles wrap in a narrow terminal
     assert "(prefill:promptteacher-forced,0generated)" in text and "(generation:prompt+16tokens)" in text
-    table = list(csv.DictReader(open(tmp_path / "hw_results.csv")))
+    table = list(csv.DictReader((tmp_path / "hw_results.csv").read_text().splitlines()))
     assert [(x["design"], x["mode"]) for x in table] == [("hyflexpim", "prefill"), ("all_slc", "prefill"),
                                                          ("hyflexpim", "generation"), ("all_slc", "generation")]
     data = json.loads((tmp_path / "hw_results.json").read_text())
     assert [d["info"]["gen_tokens"] for d in data] == [0, 0, 16, 16]
     for row, res in zip(table[::2], data[::2]):  # each gain over the all-SLC of its own mode
         ref = data[data.index(res) + 1]
-        assert float(row["throughput_vs_all_slc"]) == pytest.approx(res["throughput_tok_s"][0] / ref["throughput_tok_s"][0])
+        assert float(row["throughput_vs_all_slc"]) == pytest.approx(res["throughput_tok_s"][0]
+                                                                    / ref["throughput_tok_s"][0])
     assert float(table[0]["throughput_vs_all_slc"]) > float(table[2]["throughput_vs_all_slc"])  # prefill gains more
 
     from hyflexpim.hw import get_shape, uniform_plan
@@ -118,5 +119,6 @@ def test_decoder_is_priced_in_both_modes_side_by_side(tmp_path):
     res = price_plans([uniform_plan(get_shape("gpt2"), 10)], say=lines.append, seq_lens=(128,), baselines=("all_slc",))
     assert [x.mode for x in res[0]] == ["prefill", "prefill", "generation", "generation"]
     assert [line.split(":")[0] for line in lines] == ["hw prefill", "hw generation"]
-    enc = price_plans([uniform_plan(get_shape("minilm-l6"), 10)], say=lines.append, seq_lens=(128,), baselines=("all_slc",))
+    enc = price_plans([uniform_plan(get_shape("minilm-l6"), 10)], say=lines.append, seq_lens=(128,),
+                      baselines=("all_slc",))
     assert [x.mode for x in enc[0]] == ["encoder", "encoder"]

@@ -61,8 +61,9 @@ def test_pipeline_and_data_scaling_help_only_with_sequences_in_flight():
     assert data.info.replicas == 4
     assert data.energy_per_inference_j[0] == pytest.approx(_chips(1).energy_per_inference_j[0])
     pipe = _chips(2, "pipeline", batch=64)
-    assert pipe.energy_by_component_j["interconnect"][0] < _chips(2, batch=64).energy_by_component_j["interconnect"][0]
-    with pytest.raises(UserError, match="mapping.chips"):
+    two = _chips(2, batch=64)
+    assert pipe.energy_by_component_j["interconnect"][0] < two.energy_by_component_j["interconnect"][0]
+    with pytest.raises(UserError, match=r"mapping.chips"):
         _chips(1, "data", model="llama-3.2-1b")
 
 

@@ -106,7 +106,8 @@ def test_no_torch_imported():
     import subprocess
     import sys
 
-    code = "import sys, hyflexpim.hw, hyflexpim.cli.hw_cmd; hyflexpim.hw.compare('gpt2', [128]); print('torch' in sys.modules)"
+    code = ("import sys, hyflexpim.hw, hyflexpim.cli.hw_cmd; hyflexpim.hw.compare('gpt2', [128]); "
+            "print('torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
 

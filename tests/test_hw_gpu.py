@@ -1,6 +1,7 @@
 """The GPU kernel model (hyflexpim.hw.gpu) and its calibration on NVIDIA's TensorRT BERT latencies (gpu_fit)."""
 
 import dataclasses
+import itertools
 
 import pytest
 
@@ -48,8 +49,8 @@ def test_monotone_in_batch(model):
         lat.append(r.latency_s)
         per_seq.append([t / b for t in r.latency_s])
     for i in range(2):
-        assert all(a[i] < b[i] for a, b in zip(lat, lat[1:]))  # a bigger batch takes longer
-        assert all(a[i] > b[i] for a, b in zip(per_seq, per_seq[1:]))  # and less time per sequence
+        assert all(a[i] < b[i] for a, b in itertools.pairwise(lat))  # a bigger batch takes longer
+        assert all(a[i] > b[i] for a, b in itertools.pairwise(per_seq))  # and less time per sequence
 
 
 def test_kernel_structure_and_energy():

@@ -60,7 +60,8 @@ def test_chips_grow_when_model_does_not_fit():
     assert big.pus_per_layer > 1 and big.chips > 1
     # fewer PUs per chip -> more chips
     tiny = load_spec("all_slc", {"chip": {"pus": 4}})
-    assert map_plan(uniform_plan(get_shape("bert-base"), 100), tiny).chips == 4  # 12 layers on 3, the head's PU on a 4th
+    # 12 layers on 3, the head's PU on a 4th
+    assert map_plan(uniform_plan(get_shape("bert-base"), 100), tiny).chips == 4
 
 
 def test_too_many_chips_is_a_user_error():
@@ -77,9 +78,9 @@ def test_tensor_parallel_too_small_is_a_user_error():
 
 def test_plan_shape_mismatch_names_the_matrix():
     plan = uniform_plan(get_shape("bert-base"), 10)
-    with pytest.raises(UserError, match="layers.0.attn.q"):
+    with pytest.raises(UserError, match=r"layers.0.attn.q"):
         plan.check_covers(get_shape("bert-large"))
-    with pytest.raises(UserError, match="layers.0.attn.q"):
+    with pytest.raises(UserError, match=r"layers.0.attn.q"):
         evaluate(plan, "hyflexpim", [128], shape="bert-large")
 
 

@@ -6,17 +6,16 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import one_line_error
 
+from conftest import one_line_error
 from hyflexpim.chip.spec import load_spec
 from hyflexpim.errors import UserError
 from hyflexpim.hw import compare, evaluate
 from hyflexpim.hw.capacity import max_tokens
 from hyflexpim.hw.costs import prediction_costs, topk_rounds, topk_visits
-from hyflexpim.hw.sparse_sweep import spatten_topk_cycles
 from hyflexpim.hw.mapping import cells_per_weight
 from hyflexpim.hw.shapes import get_shape
-from hyflexpim.hw.sparse_sweep import sparse_gains, sparse_plan
+from hyflexpim.hw.sparse_sweep import sparse_gains, sparse_plan, spatten_topk_cycles
 
 
 def test_prediction_costs_order_the_predictors():

@@ -2,9 +2,9 @@
 
 import pytest
 
+from hyflexpim.chip.spec import BUILTIN, PimSpec, load_spec
 from hyflexpim.errors import UserError
 from hyflexpim.hw.library import pu_totals
-from hyflexpim.chip.spec import BUILTIN, PimSpec, load_spec
 
 REL = 0.005  # the spec must reproduce the reference totals within 0.5%
 

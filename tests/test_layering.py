@@ -17,7 +17,8 @@ ALLOWED = {  # package -> the packages it may import (besides itself and SHARED)
             "config", "api"},
     "api": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
             "config"},
-    "sweep": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
+    "sweep": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
+              "config"},
     "pipeline": {"report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},
     "methods": {"hw", "sim", "device", "models", "plan", "chip", "config"},  # each half narrower: HALVES below
     "report": {"hw", "plan", "chip", "config"},

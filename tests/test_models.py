@@ -3,8 +3,8 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 
+from conftest import tiny_bert, tiny_gpt2, tiny_llama, tiny_vit
 from hyflexpim.algo.decompose import DecomposeConfig, decompose
 from hyflexpim.errors import UserError
 from hyflexpim.models import find_matrices, fingerprint
@@ -80,6 +80,7 @@ def test_packaged_minilm_loads_by_short_name(minilm_path):
     assert model.num_labels == 2 and tok.pad_token is not None
 
 
+@pytest.mark.slow  # the real SmolLM2-135M, decomposed whole
 def test_packaged_smollm2_decoder_gqa_and_decomposition():
     """The real SmolLM2-135M (GGUF, converted once and cached): roles, per-matrix ranks for GQA k/v, forward."""
     pytest.importorskip("gguf")
@@ -111,6 +112,7 @@ def test_packaged_smollm2_decoder_gqa_and_decomposition():
     assert torch.isfinite(truncated) and truncated > before
 
 
+@pytest.mark.slow  # the real SmolLM2-135M, loaded three times
 def test_a_gguf_folder_and_a_gguf_file_load_like_the_packaged_decoder(tmp_path):
     """A local folder holding a GGUF file (no config.json), or the file's path: de-quantized once with its own
     tokenizer, the same weights and tokens as the packaged SmolLM2 (which is that file)."""

@@ -2,9 +2,10 @@
 factors apply_plan would build, the backward is straight-through, draws are fresh per step, and the SLC sets
 follow the running importance."""
 
+import pytest
 import torch
-from conftest import cls_batches, tiny_bert
 
+from conftest import cls_batches, tiny_bert
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.finetune import FinetuneConfig, finetune
 from hyflexpim.models.layers import SVDLinear
@@ -24,8 +25,8 @@ def _model():
 def test_the_training_forward_is_the_programmed_factors_and_the_backward_straight_through():
     from types import SimpleNamespace
 
-    from hyflexpim.sim.apply import _stages
     from hyflexpim.device.noise import build_noise_model
+    from hyflexpim.sim.apply import _stages
 
     model = _model()
     layer = model.get_submodule(NAME)
@@ -67,6 +68,7 @@ def test_draws_are_fresh_per_step_and_the_plan_follows_the_importance():
         assert h.slc[NAME] == sorted(top.tolist())
 
 
+@pytest.mark.slow  # a whole run on MiniLM
 def test_the_run_fine_tunes_with_noise(tmp_path):
     import subprocess
     import sys

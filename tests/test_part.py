@@ -9,8 +9,8 @@ import torch
 
 pytest.importorskip("weaver")
 
-from hyflexpim.data.jets import FEATURES, JetData, load_jets, save_jets  # noqa: E402
-from hyflexpim.models.part import _weaver, build_part, capture_attention, load_part, save_part, topk_attention  # noqa: E402
+from hyflexpim.data.jets import FEATURES, JetData, load_jets, save_jets
+from hyflexpim.models.part import _weaver, build_part, capture_attention, load_part, save_part, topk_attention
 
 
 def jets_batch(b=3, p=20, seed=0):
@@ -185,7 +185,8 @@ def test_jetclass_root_file_through_uproot(tmp_path):
     assert data.labels.tolist() == [1, 8, 0, 1] and data.class_names[8] == "Tbqq"
     assert data.mask.sum(1).tolist() == counts.tolist()
     px = data.vectors[1, :5, 0]
-    assert px.tolist() == sorted(px.tolist(), reverse=True) or np.all(np.diff(np.hypot(px, data.vectors[1, :5, 1])) <= 0)
+    assert (px.tolist() == sorted(px.tolist(), reverse=True)
+            or np.all(np.diff(np.hypot(px, data.vectors[1, :5, 1])) <= 0))
     i = FEATURES.index("part_logptrel")
     pt = np.hypot(data.vectors[..., 0], data.vectors[..., 1])
     np.testing.assert_allclose(data.features[0, :3, i], np.log(pt[0, :3] / 500.0), rtol=1e-5)

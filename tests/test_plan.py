@@ -1,14 +1,14 @@
 import json
 
 import pytest
-from conftest import tiny_bert, tiny_gpt2
 
+from conftest import tiny_bert, tiny_gpt2
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.errors import UserError
 from hyflexpim.models import fingerprint
-from hyflexpim.plan import Plan, load_plan
+from hyflexpim.plan import load_plan
 
 
 @pytest.fixture

@@ -3,8 +3,8 @@
 
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert, tiny_llama, lm_batches
 
+from conftest import cls_batches, lm_batches, tiny_bert, tiny_llama
 from hyflexpim.algo.calibration import fisher_rows, input_statistics
 from hyflexpim.algo.decompose import DecomposeConfig, calibration, decompose
 from hyflexpim.algo.factorize import factorize
@@ -38,7 +38,8 @@ def test_every_method_is_exact_at_full_rank(method):
 
 
 def test_whitened_truncation_costs_exactly_the_dropped_singular_values():
-    """SVD-LLM's point: with L Lᵀ = E[x xᵀ], dropping component i costs σ_i² of E‖(W − W_k) x‖²; plain SVD loses more."""
+    """SVD-LLM's point: with L Lᵀ = E[x xᵀ], dropping component i costs σ_i² of E‖(W − W_k) x‖²; plain SVD loses
+    more."""
     W, X = _problem()
     st = _stats(X)
     k = 8
@@ -53,7 +54,8 @@ def test_whitened_truncation_costs_exactly_the_dropped_singular_values():
 def test_asvd_and_fisher_reduce_to_plain_svd_without_weights():
     W, X = _problem()
     ref = factorize("svd", W, None, CFG)[1].double()
-    flat = {"abs_mean": torch.full((32,), 3.0, dtype=torch.float64), "fisher": torch.full((24,), 2.0, dtype=torch.float64)}
+    flat = {"abs_mean": torch.full((32,), 3.0, dtype=torch.float64),
+            "fisher": torch.full((24,), 2.0, dtype=torch.float64)}
     for method in ("asvd", "fisher"):
         S = factorize(method, W, flat, CFG)[1]
         assert torch.allclose(S / S[0], ref / ref[0], atol=1e-5), method

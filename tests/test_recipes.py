@@ -84,7 +84,7 @@ def test_half_precision_is_refused_on_a_cpu(tmp_path):
 
     if torch.cuda.is_available():
         pytest.skip("a GPU is present: bf16 runs")
-    with pytest.raises(UserError, match="precision: bf16 .* only fp32 runs"):
+    with pytest.raises(UserError, match=r"precision: bf16 .* only fp32 runs"):
         preflight(resolve_config(None, overrides={"precision": "bf16", "out": str(tmp_path)}), "classification")
 
 

@@ -8,8 +8,15 @@ from hyflexpim.device.quant import int8_scale, quantize
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
 from hyflexpim.errors import UserError
 from hyflexpim.sim.adc import needed_bits
-from hyflexpim.sim.analog_mvm import (CircuitConfig, analog_matmul, analog_matmul_prepared, calibrate_adc_range,
-                                      calibrate_input_scale, prepare_analog, quantize_activations)
+from hyflexpim.sim.analog_mvm import (
+    CircuitConfig,
+    analog_matmul,
+    analog_matmul_prepared,
+    calibrate_adc_range,
+    calibrate_input_scale,
+    prepare_analog,
+    quantize_activations,
+)
 
 D_OUT, D_IN = 37, 150  # d_in not a multiple of 64
 
@@ -154,7 +161,7 @@ def test_statistical_mode_zero_noise_when_exact():
 
 
 def test_prepared_and_calibrated_and_fixed_scale():
-    g, q, x = _realistic(30, d_out=64, d_in=200, n=16)
+    _g, q, x = _realistic(30, d_out=64, d_in=200, n=16)
     cells = slice_int8(q, 2, "twos_complement")
     cfg = CircuitConfig()
     prep = prepare_analog(cells, cells.digits, cfg)

@@ -1,7 +1,7 @@
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert, tiny_llama
 
+from conftest import cls_batches, tiny_bert, tiny_llama
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan

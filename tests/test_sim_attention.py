@@ -5,7 +5,7 @@ import torch
 from transformers import BertConfig, BertModel, LlamaConfig, LlamaModel
 
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, digital_attention, enable_digital_attention)
+from hyflexpim.sim.digital_attention import DigitalAttentionConfig, digital_attention, enable_digital_attention
 
 HIGH = DigitalAttentionConfig(qk_bits=16, prob_bits=24, value_bits=24)
 

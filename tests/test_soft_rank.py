@@ -3,8 +3,8 @@ penalty's gradient, hard truncation, bad settings."""
 
 import pytest
 import torch
-from conftest import cls_batches, tiny_bert
 
+from conftest import cls_batches, tiny_bert
 from hyflexpim.algo.decompose import decompose
 from hyflexpim.algo.finetune import FinetuneConfig, finetune
 from hyflexpim.algo.soft_rank import SoftRankConfig, enable_soft_rank, harden
@@ -64,6 +64,7 @@ def test_truncation_keeps_the_outputs_of_the_soft_model():
             assert float(dropped) == 0.0 and torch.allclose(after, before, atol=1e-5)  # dead means zero: exact
 
 
+@pytest.mark.slow  # a fine-tune with the rank penalty, twice
 @pytest.mark.parametrize("project", [True, False])
 def test_a_fine_tune_lands_within_two_percent_of_the_budget(project):
     torch.manual_seed(0)

@@ -1,17 +1,27 @@
 """Dynamic sparse attention kinds: the oracle at 100 % is dense attention, PQ with one centroid per key and
 one sub-space per dimension orders keys exactly, causal masks hold, bad settings are one line."""
 
+import itertools
+
 import pytest
 import torch
-from conftest import cls_batches, lm_batches, tiny_bert, tiny_llama
 
+from conftest import cls_batches, lm_batches, tiny_bert, tiny_llama
 from hyflexpim.errors import UserError
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.digital_attention import digital_attention, float_attention
-from hyflexpim.sim.sparse_attention import (PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig,
-                                            Context, enable_sparse_attention, exact_scores, predicted_scores,
-                                            select, sparse_attention)
 from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
+from hyflexpim.sim.sparse_attention import (
+    Context,
+    PQAttentionConfig,
+    TopKAttentionConfig,
+    WindowAttentionConfig,
+    enable_sparse_attention,
+    exact_scores,
+    predicted_scores,
+    select,
+    sparse_attention,
+)
 
 
 def _qkv(B=2, Hq=4, Hk=2, S=12, D=8, seed=0):
@@ -56,7 +66,7 @@ def test_select_keeps_the_top_fraction_of_valid_keys():
 
 
 def test_pq_with_a_centroid_per_key_and_a_subspace_per_dimension_orders_exactly():
-    q, k, v = _qkv(B=1, Hq=2, Hk=2, S=6, D=4)
+    q, k, _v = _qkv(B=1, Hq=2, Hk=2, S=6, D=4)
     books = k[0].permute(0, 2, 1).reshape(2, 4, 6, 1)  # [Hk, M=D, K=S, d=1]: every key's own value
     cfg = PQAttentionConfig(subspaces=4, centroids=6, keep=0.5)
     exact = exact_scores(q, k)
@@ -130,7 +140,7 @@ def test_subspaces_must_divide_the_head_size():
 def test_recall_of_the_exact_top_k():
     from hyflexpim.sim.sparse_quality import predictor_recall, top_k_recall
 
-    q, k, v = _qkv(B=1, Hq=2, Hk=2, S=8, D=4)
+    q, k, _v = _qkv(B=1, Hq=2, Hk=2, S=8, D=4)
     valid = torch.ones(1, 1, 8, 8, dtype=torch.bool)
     exact = predicted_scores(TopKAttentionConfig(), q, k)
     n, r = top_k_recall(exact, exact, valid, 0.25)
@@ -235,7 +245,7 @@ def test_spatten_never_revives_a_pruned_token():
         sets.append((p > 0).any(1).any(1))  # [B, Sk] tokens attended at this layer
     assert bool(sets[0].all())  # the first layer is dense: it gives the first importance
     assert int(sets[1][0].sum()) == 8  # ceil(0.4 x 20) tokens survive
-    for a, b in zip(sets[1:], sets[2:]):
+    for a, b in itertools.pairwise(sets):
         assert bool((b <= a).all())  # a pruned token never comes back
 
 

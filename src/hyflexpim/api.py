@@ -10,18 +10,18 @@
 """
 
 from hyflexpim.algo.decompose import DecomposeConfig, decompose
-from hyflexpim.analysis import AttentionReport, analyze_attention
 from hyflexpim.algo.finetune import FinetuneConfig
 from hyflexpim.algo.finetune import finetune as redistribute
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan
-from hyflexpim.models.layers import SVDLinear
+from hyflexpim.analysis import AttentionReport, analyze_attention
 from hyflexpim.data import load_task
+from hyflexpim.models.layers import SVDLinear
 from hyflexpim.models.load import load_model
 from hyflexpim.plan import Plan, load_plan
+from hyflexpim.report.attention_tables import write_attention
 from hyflexpim.sim.apply import apply_plan
 from hyflexpim.sim.config import HardwareConfig
-from hyflexpim.report.attention_tables import write_attention
 from hyflexpim.sim.evaluate import evaluate, evaluate_noisy
 from hyflexpim.sweep import SweepConfig, run_sweep
 
@@ -40,7 +40,25 @@ def batches(data, tokenizer, split: str = "train", **kw):
 
 
 __all__ = [
-    "AttentionReport", "analyze_attention", "write_attention", "DecomposeConfig", "FinetuneConfig", "HardwareConfig", "Plan", "SVDLinear", "apply_plan", "batches",
-    "decompose", "evaluate", "evaluate_noisy", "load_model", "load_plan", "load_task", "make_plan",
-    "redistribute", "score_importance", "SweepConfig", "run_sweep",
+    "AttentionReport",
+    "DecomposeConfig",
+    "FinetuneConfig",
+    "HardwareConfig",
+    "Plan",
+    "SVDLinear",
+    "SweepConfig",
+    "analyze_attention",
+    "apply_plan",
+    "batches",
+    "decompose",
+    "evaluate",
+    "evaluate_noisy",
+    "load_model",
+    "load_plan",
+    "load_task",
+    "make_plan",
+    "redistribute",
+    "run_sweep",
+    "score_importance",
+    "write_attention",
 ]

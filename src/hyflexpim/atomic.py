@@ -41,9 +41,8 @@ def atomic_path(path: Path):
 
 def write_atomic(path: Path, text: str | bytes) -> Path:
     """Write through a temporary file in the same folder and rename, so no half file is ever seen."""
-    with atomic_path(Path(path)) as tmp:
-        with open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
-            f.write(text)
+    with atomic_path(Path(path)) as tmp, open(tmp, "wb" if isinstance(text, bytes) else "w") as f:
+        f.write(text)
     return Path(path)
 
 

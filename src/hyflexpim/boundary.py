@@ -125,7 +125,7 @@ def read_decompressed(path: str | Path, what: str, limit: int | None = None) -> 
                 raise UserError(f"{what} {p} is zstd-compressed and reading it needs the 'zstandard' package: "
                                 "bash scripts/setup.sh installs it (or pip install zstandard)") from None
             errors += (zstandard.ZstdError,)
-            stream = zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True)
+            stream = zstandard.ZstdDecompressor().stream_reader(open(p, "rb"), closefd=True)  # noqa: SIM115 (the reader closes it)
         elif kind == "zip":
             archive = zipfile.ZipFile(p)
             names = [n for n in archive.namelist() if not n.endswith("/")]
@@ -281,7 +281,7 @@ def load_tensors(path: str | Path, what: str = "cached tensors") -> dict:
         data = torch.load(path, weights_only=True)
     except OSError as e:
         raise UserError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    except Exception:  # noqa: BLE001 - any unpickling/zip error: the file is not what hyflexpim wrote
+    except Exception:
         raise UserError(f"{what} {path} is corrupted or not written by hyflexpim: delete it and run again "
                         "(no code from it was run)") from None
     if not isinstance(data, dict):
@@ -297,7 +297,7 @@ def load_safetensors_into(model, path: str | Path, what: str = "model weights") 
         load_model(model, str(path))
     except OSError as e:
         raise UserError(f"cannot read {what} {path}: {e.strerror or e}") from None
-    except Exception as e:  # noqa: BLE001 - SafetensorError, a shape/key mismatch: not the file this run made
+    except Exception as e:
         detail = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
         raise UserError(f"{what} {path} is corrupted or was made for another model ({detail}): delete it and "
                         "run again") from None

@@ -15,7 +15,7 @@ mass. Built-in:
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from pydantic import Field, field_validator

@@ -12,6 +12,7 @@ policy decides all ranks at once after every matrix is factorised.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from dataclasses import dataclass
 
@@ -71,7 +72,7 @@ class DecomposeConfig(Strict):
         return v
 
     @model_validator(mode="after")
-    def _rank_value(self) -> "DecomposeConfig":
+    def _rank_value(self) -> DecomposeConfig:
         problem = RANK_POLICIES.get(self.rank_policy).check(self.rank_value)
         if problem:
             raise ValueError(f"decompose.rank_value {problem}")
@@ -136,10 +137,8 @@ def release_memory(collect: bool = False) -> None:
 
     if collect:
         gc.collect()
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to trim
-        pass
 
 
 def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=None,

@@ -19,7 +19,6 @@ from torch import nn
 from hyflexpim.algo.decompose import DecomposeConfig, Placement, decompose, release_memory
 from hyflexpim.errors import UserError
 
-
 SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                       "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
                       "BOOL": torch.bool}

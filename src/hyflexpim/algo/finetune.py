@@ -117,7 +117,8 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
             if regularizer is not None:
                 loss = loss + regularizer()
             if not torch.isfinite(loss):
-                raise NumericalError(f"NaN/inf loss in step '{step_name}' at iteration {result.steps}: {first_non_finite(model)}")
+                raise NumericalError(f"NaN/inf loss in step '{step_name}' at iteration {result.steps}: "
+                                     f"{first_non_finite(model)}")
             accelerator.backward(loss)
             accelerator.clip_grad_norm_(params, config.max_grad_norm)
             optimizer.step()

@@ -15,8 +15,8 @@ A registry (``SCORERS``): ``register_scorer(name, fn, needs_batches=...)`` where
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import nn
@@ -159,9 +159,11 @@ def layer_matrix_names(model: nn.Module) -> list[str]:
     return [i.name for i in find_matrices(model) if i.layer is not None and i.role != "head"]
 
 
-register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "abs", progress),
+register_scorer("grad_abs", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "abs",
+                                                                                          progress),
                 needs_batches=True)
-register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq", progress),
+register_scorer("grad_sq", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "sq",
+                                                                                         progress),
                 needs_batches=True)
 register_scorer("grad_last", lambda model, batches, n, names, progress: gradient_importance(model, batches, n, "last",
                                                                                              progress),

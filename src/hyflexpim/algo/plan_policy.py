@@ -15,11 +15,10 @@ A registry (``PLAN_POLICIES``): ``register_plan_policy(name, fn)`` where ``fn(an
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import torch
 from torch import nn
-
-from typing import Callable
 
 from hyflexpim import __version__
 from hyflexpim.algo.decompose import Placement, placements

@@ -16,8 +16,8 @@ matrix's shape and singular values) and ``learned``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 

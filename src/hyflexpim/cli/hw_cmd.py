@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from hyflexpim.errors import UserError
-
 
 MAX_TOKENS = 2**20  # a sequence (or a generation) of a million tokens is the largest the chip model prices
 
@@ -24,12 +22,12 @@ def _ints(text: str, flag: str, limit: int = MAX_TOKENS) -> list[int]:
 
 
 def hw(
-    action: Optional[str] = typer.Argument(None, help="'validate': the chip library against published RRAM "
+    action: str | None = typer.Argument(None, help="'validate': the chip library against published RRAM "
                                            "macros (docs/hw.md, Silicon validation); omit to price a model"),
-    model: Optional[str] = typer.Option(
+    model: str | None = typer.Option(
         None, "--model", help="catalogue shape: bert-base, bert-large, gpt2, llama-3.2-1b, minilm-l6, smollm2-135m"),
     slc_rate: float = typer.Option(10.0, "--slc-rate", help="percent of components in SLC (uniform plan), 0..100"),
-    plan: Optional[Path] = typer.Option(None, "--plan", help="plan JSON from the accuracy side (it carries its "
+    plan: Path | None = typer.Option(None, "--plan", help="plan JSON from the accuracy side (it carries its "
                                         "architecture; with --model it must cover every matrix of that model)"),
     seq_lens: str = typer.Option("128,512,1024,2048,4096,8192", "--seq-lens", help="comma-separated sequence lengths"),
     spec: str = typer.Option("hyflexpim", "--spec", help="HyFlexPIM spec: built-in name or YAML file"),
@@ -44,7 +42,7 @@ def hw(
     gen_tokens: int = typer.Option(128, "--gen-tokens", help="tokens generated per inference (decoders: printed "
                                    "beside the prefill, the prompt teacher-forced with none generated)"),
     decoder: bool = typer.Option(False, "--decoder", help="a format-1 plan (no architecture in it) is a decoder"),
-    out: Optional[Path] = typer.Option(None, "--out", help="folder for CSV, JSON and PNG plots"),
+    out: Path | None = typer.Option(None, "--out", help="folder for CSV, JSON and PNG plots"),
     macros: str = typer.Option("", "--macros", help="validate: comma-separated macros (built-in names or YAML "
                                "files); default every built-in one"),
     no_fit: bool = typer.Option(False, "--no-fit", help="validate: fit nothing (the library as it is)"),
@@ -117,7 +115,6 @@ def hw(
                                   else ""))
     if out is not None:
         from hyflexpim.report.hw_plots import write_plots
-
         from hyflexpim.report.results import write_set
 
         paths = write_set(out, lambda tmp: write_results(results, tmp) + write_plots(results, tmp))  # all or nothing

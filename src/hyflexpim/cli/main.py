@@ -7,28 +7,12 @@ import functools
 import os
 import re
 from pathlib import Path
-from typing import Optional
 
 import typer
 
+from hyflexpim.cli.switches import show_switches_as_switches
 from hyflexpim.errors import UserError
 
-def _switch_help() -> None:
-    """Help shows a switch as a switch: typer 0.29 prints every option's type, ``--decoder <bool>`` included."""
-    import typer.core
-
-    shown = typer.core.TyperOption.display_type_rich
-    if getattr(shown, "hyflexpim", False):
-        return
-
-    def display_type_rich(self, ctx):
-        return None if self.is_flag else shown(self, ctx)
-
-    display_type_rich.hyflexpim = True
-    typer.core.TyperOption.display_type_rich = display_type_rich
-
-
-_switch_help()
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_show_locals=False,
                   help="HyFlexPIM: hybrid SLC/MLC RRAM PIM for transformers — accuracy and chip cost from one plan.")
 
@@ -48,7 +32,7 @@ ThreadsOpt = typer.Option(None, "--threads", help="torch/BLAS threads (default: 
 
 
 @app.callback()
-def _start(threads: Optional[int] = ThreadsOpt) -> None:
+def _start(threads: int | None = ThreadsOpt) -> None:
     """HyFlexPIM: hybrid SLC/MLC RRAM PIM for transformers — accuracy and chip cost from one plan."""
     from hyflexpim.cli.threads import configure
 
@@ -116,7 +100,7 @@ def guarded(fn):
                 fail(f"{OS_ERRORS[e.errno]}{where}: finished steps are kept; free space or fix the permission and "
                      "run the same command again")
             fail(f"unexpected {type(e).__name__}: {e} (traceback in {crash_log(e)}; please report it)", 1)
-        except Exception as e:  # noqa: BLE001 - the last line of defence: never a bare traceback
+        except Exception as e:
             from hyflexpim.pipeline.workspace import tidy_new_folders
 
             tidy_new_folders()
@@ -176,9 +160,9 @@ def _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, sets, q
 
 
 @command
-def run(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-        task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-        noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt,
+def run(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
+        task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
+        noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt,
         no_recompute: bool = typer.Option(False, "--no-recompute",
                                           help="refuse, naming the field, instead of recomputing a cached model that "
                                                "was made with other settings"),
@@ -203,9 +187,9 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
     """A step command that opens the run, builds one model (training only what the step is named for)
     and says which file it wrote."""
 
-    def step(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-             noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+    def step(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
+             task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
+             noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
         r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, may_train)
         getattr(r, method)()
         if method == "finetuned" and r.config.pre_finetune is None:
@@ -220,7 +204,8 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
 
 pre_finetune = command(_model_step(
     "pre-finetune", "finetuned", "finetuned", {"pre-finetune"},
-    "Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes models/finetuned.safetensors."))
+    "Fine-tune the FP32 model on the task (before SVD; fits a classification head); writes "
+    "models/finetuned.safetensors."))
 decompose = command(_model_step(
     "decompose", "decomposed", "decomposed", set(),
     "Replace the chosen matrices of the fine-tuned model by their SVD; writes models/decomposed.safetensors."))
@@ -231,9 +216,9 @@ redistribute = command(_model_step(
 
 @app.command("finetune", hidden=True)
 @guarded
-def finetune_alias(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-                   task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-                   noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+def finetune_alias(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
+                   task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
+                   noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Deprecated name of `redistribute` (kept for one release)."""
     typer.echo("note: `hyflexpim finetune` is deprecated (it runs gradient redistribution): use "
                "`hyflexpim redistribute`; the FP32 fine-tune is `hyflexpim pre-finetune`", err=True)
@@ -241,9 +226,9 @@ def finetune_alias(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt
 
 
 @command
-def plan(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-         task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt, slc_rates: Optional[str] = RatesOpt,
-         noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+def plan(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
+         task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
+         noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Score importance and write one plan per SLC rate into plans/."""
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     for rate in r.config.plan.slc_rates:
@@ -254,11 +239,11 @@ def plan(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: O
 
 
 @command
-def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-             task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt,
-             plan_file: Optional[str] = typer.Option(None, "--plan", help="a plan JSON to evaluate"),
-             slc_rates: Optional[str] = RatesOpt, noise_seeds: Optional[int] = SeedsOpt,
-             set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+def evaluate(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
+             task: str | None = TaskOpt, out: str | None = OutOpt,
+             plan_file: str | None = typer.Option(None, "--plan", help="a plan JSON to evaluate"),
+             slc_rates: str | None = RatesOpt, noise_seeds: int | None = SeedsOpt,
+             set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Evaluate plans under noise (the run's plans, or one --plan file) and print one line per rate."""
     from hyflexpim.plan import load_plan
     from hyflexpim.report.results import terminal_line
@@ -278,13 +263,13 @@ def evaluate(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mode
 
 
 @command
-def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, model: Optional[str] = ModelOpt,
-              task: Optional[str] = TaskOpt, out: Optional[str] = OutOpt,
+def attention(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
+              task: str | None = TaskOpt, out: str | None = OutOpt,
               examples: int = typer.Option(32, "--examples", help="test examples analysed"),
-              slc_rates: Optional[str] = typer.Option(None, "--slc-rates", "--slc-rate",
+              slc_rates: str | None = typer.Option(None, "--slc-rates", "--slc-rate",
                                                       help="SLC rates of the PIM twins compared (e.g. 0,10,100)"),
-              plan_file: Optional[str] = typer.Option(None, "--plan", help="also this plan's twin (made for the model)"),
-              set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+              plan_file: str | None = typer.Option(None, "--plan", help="also this plan's twin (made for the model)"),
+              set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Attention of the model (the run's redistributed one when --out holds it): heat maps, score histograms,
     per-head sparsity, and what the PIM twin does to them; writes <out>/attention/."""
     from hyflexpim.pipeline.attention_step import run_attention_analysis
@@ -297,21 +282,23 @@ def attention(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, mod
     r = _open_run(config, decoder, model, task, out, None, None, set_, quiet, set())
     rates = r.config.attention.slc_rates if asked is None else asked
     files = run_attention_analysis(r, examples, rates, plan_file)
-    typer.echo("wrote " + ", ".join(str(f) for f in files[:6]) + (f" and {len(files) - 6} more" if len(files) > 6 else ""))
+    more = f" and {len(files) - 6} more" if len(files) > 6 else ""
+    typer.echo("wrote " + ", ".join(str(f) for f in files[:6]) + more)
 
 
 @command
-def sweep_device(config: Optional[str] = ConfigOpt, decoder: bool = DecoderOpt, out: Optional[str] = OutOpt,
-                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | levels-sigma (MLC programming σ, µS) "
-                                                           "| paper (relative σ of a slice)"),
-                 grid: Optional[str] = typer.Option(None, help="comma-separated MLC qualities (default: a log grid)"),
-                 slc_rates: Optional[str] = typer.Option("0,5,10,100", "--slc-rates", help="SLC rates in %"),
+def sweep_device(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, out: str | None = OutOpt,
+                 noise: str = typer.Option("levels", help="levels (MLC level error rate) | levels-sigma "
+                                                           "(MLC programming σ, µS) | paper (relative σ of a slice)"),
+                 grid: str | None = typer.Option(None, help="comma-separated MLC qualities (default: a log grid)"),
+                 slc_rates: str | None = typer.Option("0,5,10,100", "--slc-rates", help="SLC rates in %"),
                  tolerance: float = typer.Option(1.0, help="allowed loss against INT8, in accuracy points"),
-                 name: Optional[str] = typer.Option(None, help="name of the map's files (default: the noise kind)"),
-                 noise_seeds: Optional[int] = SeedsOpt, set_: Optional[list[str]] = SetOpt, quiet: bool = QuietOpt):
+                 name: str | None = typer.Option(None, help="name of the map's files (default: the noise kind)"),
+                 noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Device-requirement map of a finished run: accuracy over a log grid of MLC quality × SLC rate, and for each
     rate the worst MLC cells that stay within --tolerance points of INT8; writes <out>/device/."""
-    from hyflexpim.pipeline.device_sweep import AXES, check_grid, sweep_device as sweep
+    from hyflexpim.pipeline.device_sweep import AXES, check_grid
+    from hyflexpim.pipeline.device_sweep import sweep_device as sweep
 
     values = _numbers(grid, "--grid") if grid else AXES[noise].grid if noise in AXES else []
     rates = _numbers(slc_rates or "", "--slc-rates", percent=True)
@@ -335,8 +322,9 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
            html: bool = typer.Option(False, "--html", help="write report.html: one self-contained page (a run "
                                                             "folder's own, or an overlay page of several)"),
            check: bool = typer.Option(False, "--check", help="with --html: render the page in headless Chromium, "
-                                                              "check every figure and table, save report.png beside it"),
-           out: Optional[str] = typer.Option(None, help="file to write (default: curves.png; with --html: "
+                                                              "check every figure and table, save report.png "
+                                                              "beside it"),
+           out: str | None = typer.Option(None, help="file to write (default: curves.png; with --html: "
                                                          "RUN/report.html for one folder, report.html for several)"),
            variant: str = typer.Option("redistributed"), scorer: str = typer.Option("grad_abs"),
            title: str = typer.Option("")):
@@ -393,10 +381,10 @@ def report(sources: list[str] = typer.Argument(..., help="run folders (or result
 
 @command
 def sweep(file: str = typer.Argument(..., help="sweep YAML: a base run config plus a grid (or list) of overrides"),
-          address: Optional[str] = typer.Option(None, "--address", help="an existing Ray cluster: auto, host:port or "
+          address: str | None = typer.Option(None, "--address", help="an existing Ray cluster: auto, host:port or "
                                                                         "ray://host:port (default: Ray embedded here)"),
           no_ray: bool = typer.Option(False, "--no-ray", help="run the cells one after another in this process"),
-          out: Optional[str] = typer.Option(None, help="sweep folder (default: the file's out, or runs/sweep-<name>)"),
+          out: str | None = typer.Option(None, help="sweep folder (default: the file's out, or runs/sweep-<name>)"),
           quiet: bool = QuietOpt):
     """Every cell of a sweep file as an ordinary run folder (shared steps made once, finished cells skipped), on Ray
     or in-process; then one combined table, overlay figures and the sweep's report.html."""
@@ -434,6 +422,7 @@ def _register_optional() -> None:
 
 
 _register_optional()
+show_switches_as_switches(app)  # our own commands' class, set once every command is registered
 
 
 def main() -> None:

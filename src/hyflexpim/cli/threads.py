@@ -10,12 +10,13 @@ the smallest of
   ``cpu.cfs_period_us``, along the process's cgroup path up to the mount root: ``docker --cpus``, Kubernetes
   limits);
 
-unless ``--threads N``, ``HYFLEXPIM_THREADS=N`` or ``OMP_NUM_THREADS=N`` (in this order) names it. Waiting threads sleep (``OMP_WAIT_POLICY=PASSIVE``,
-unless set already) instead of spinning.
+unless ``--threads N``, ``HYFLEXPIM_THREADS=N`` or ``OMP_NUM_THREADS=N`` (in this order) names it. Waiting threads
+sleep (``OMP_WAIT_POLICY=PASSIVE``, unless set already) instead of spinning.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import sys
@@ -142,8 +143,6 @@ def configure(option: int | None = None, environ=None) -> int:
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(n)
-        try:  # only possible before any inter-op work ran
+        with contextlib.suppress(RuntimeError):  # only possible before any inter-op work ran
             torch.set_num_interop_threads(n)
-        except RuntimeError:
-            pass
     return n

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import difflib
 import typing
-from typing import Any, ClassVar
+from collections.abc import Collection, Iterable
+from typing import Any, ClassVar, Self
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, ValidationInfo, field_validator
 
 from hyflexpim.errors import UserError
 
@@ -21,7 +22,8 @@ from hyflexpim.errors import UserError
 class ConfigError(UserError, ValueError):
     """A configuration problem at ``loc`` (a path of field names), in one line."""
 
-    def __init__(self, where: str, loc: tuple = (), msg: str = "", got: Any = None, has_got: bool = False):
+    def __init__(self, where: str, loc: tuple[Any, ...] = (), msg: str = "", got: Any = None,
+                 has_got: bool = False):
         self.where, self.loc, self.msg, self.got, self.has_got = where, tuple(loc), msg, got, has_got
         super().__init__(self._line())
 
@@ -33,7 +35,7 @@ class ConfigError(UserError, ValueError):
         return line.replace("\n", " ")
 
 
-def nearest(name: Any, choices) -> str:
+def nearest(name: Any, choices: Iterable[Any]) -> str:
     """' (did you mean 'x'?)' for the closest of ``choices`` to a misspelled ``name`` (difflib), else ''."""
     if not isinstance(name, str):
         return ""
@@ -41,7 +43,7 @@ def nearest(name: Any, choices) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-def one_of(value: Any, allowed, what: str) -> Any:
+def one_of(value: Any, allowed: Collection[Any], what: str) -> Any:
     """``value`` if it is one of ``allowed`` (an enumerated field's choices), else ValueError naming them and the
     nearest (for a pydantic field validator: the field path is added)."""
     if not isinstance(value, str) or value not in allowed:
@@ -49,7 +51,7 @@ def one_of(value: Any, allowed, what: str) -> Any:
     return value
 
 
-def _section(model: type[BaseModel] | None, loc: tuple) -> type[BaseModel] | None:
+def _section(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
     for part in loc:
         field = model.model_fields.get(str(part)) if model is not None else None
         ann = getattr(field, "annotation", None)
@@ -108,7 +110,7 @@ class Strict(BaseModel):
 
     @field_validator("*", mode="before", check_fields=False)
     @classmethod
-    def _no_bool_for_numbers(cls, v: Any, info) -> Any:
+    def _no_bool_for_numbers(cls, v: Any, info: ValidationInfo) -> Any:
         """``seed: true`` is not the number 1: a bool is refused wherever a number (or a list of them) is meant."""
         field = cls.model_fields.get(info.field_name) if info.field_name else None
         if field is None or _admits(field.annotation, bool):
@@ -126,7 +128,7 @@ class Strict(BaseModel):
             raise config_error(exc, type(self).config_name or type(self).__name__, type(self)) from None
 
     @classmethod
-    def model_validate(cls, obj: Any, *args: Any, **kw: Any):  # type: ignore[override]
+    def model_validate(cls, obj: Any, *args: Any, **kw: Any) -> Self:
         try:
             return super().model_validate(obj, *args, **kw)
         except ValidationError as exc:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -13,7 +13,7 @@ from hyflexpim.errors import UserError
 T = TypeVar("T", bound=BaseModel)
 
 
-def validate(cls: type[T], data: dict, what: str = "config") -> T:
+def validate(cls: type[T], data: dict[str, Any], what: str = "config") -> T:
     """``cls`` from ``data``; any problem is one UserError line naming the field path."""
     try:
         return cls.model_validate(data)
@@ -23,7 +23,7 @@ def validate(cls: type[T], data: dict, what: str = "config") -> T:
         raise ConfigError(what, e.loc, e.msg, e.got, e.has_got) from None
 
 
-def load_yaml(path: str | Path, what: str = "config") -> dict:
+def load_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
     """A YAML mapping from a file, through the boundary (size, aliases, depth, UTF-8, finite numbers) -> one line."""
     from hyflexpim.boundary import parse_yaml, read_text
 
@@ -36,13 +36,15 @@ def load_yaml(path: str | Path, what: str = "config") -> dict:
     return data
 
 
-def deep_merge(base: dict, extra: dict) -> dict:
+def deep_merge(base: dict[Any, Any], extra: dict[Any, Any]) -> dict[Any, Any]:
     """``extra`` over ``base``; nested mappings merge key by key, anything else replaces. A mapping that names another
     ``kind`` than the one it lands on (a noise model, an attention kind) replaces it whole: the old kind's fields
     mean nothing to the new one."""
     out = dict(base)
     for k, v in extra.items():
         old = out.get(k)
-        same_kind = isinstance(v, dict) and isinstance(old, dict) and ("kind" not in v or v["kind"] == old.get("kind"))
-        out[k] = deep_merge(old, v) if same_kind else v
+        if isinstance(v, dict) and isinstance(old, dict) and ("kind" not in v or v["kind"] == old.get("kind")):
+            out[k] = deep_merge(old, v)
+        else:
+            out[k] = v
     return out

@@ -6,7 +6,8 @@ Looking up an unknown name is one line naming what is allowed.
 
 from __future__ import annotations
 
-from typing import Generic, Iterator, TypeVar
+from collections.abc import ItemsView, Iterator
+from typing import Any, Generic, TypeVar
 
 from hyflexpim.errors import UserError
 
@@ -40,7 +41,7 @@ class Registry(Generic[T]):
             raise ValueError(f"must be a registered {self.what}: {', '.join(self.names())}{self._nearest(name)}")
         return name
 
-    def _nearest(self, name) -> str:
+    def _nearest(self, name: object) -> str:
         from hyflexpim.config.base import nearest
 
         return nearest(name, self.names())
@@ -54,11 +55,11 @@ class Registry(Generic[T]):
     def __iter__(self) -> Iterator[str]:
         return iter(self._entries)
 
-    def items(self):
+    def items(self) -> ItemsView[str, T]:
         return self._entries.items()
 
 
-def config_by_kind(registry: Registry, data, field: str, default_kind: str):
+def config_by_kind(registry: Registry[Any], data: object, field: str, default_kind: str) -> Any:
     """The typed config of a registry entry from ``{"kind": ..., **settings}`` (entries carry ``.config``,
     a ``Strict`` class with a ``kind`` field); an instance passes through."""
     from hyflexpim.config.base import Strict

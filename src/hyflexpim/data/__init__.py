@@ -10,7 +10,8 @@ from .tasks import KINDS, load_task
 from .types import SPLITS, ClassificationData, LMData
 from .wiki import clean_wikitext, read_wiki_articles
 
-_TORCH_NAMES = ("classification_batches", "jet_batches", "lm_blocks")  # left out of __all__: `import *` stays torch-free
+# left out of __all__: `import *` stays torch-free
+_TORCH_NAMES = ("classification_batches", "jet_batches", "lm_blocks")
 
 
 def __getattr__(name: str):

@@ -105,7 +105,8 @@ def lm_blocks(text: str, tokenizer, block_size: int = 128, max_tokens: int | Non
     body = block_size - len(prefix)
     n_blocks = len(ids) // body if body > 0 else 0
     if n_blocks == 0:
-        raise UserError(f"text has {len(ids)} tokens, fewer than one block of block_size={block_size}; use more text or a smaller block")
+        raise UserError(f"text has {len(ids)} tokens, fewer than one block of block_size={block_size}; use more text "
+                        "or a smaller block")
     blocks = torch.tensor(ids[: n_blocks * body], dtype=torch.long).view(n_blocks, body)
     if prefix:
         blocks = torch.cat([torch.tensor(prefix, dtype=torch.long).expand(n_blocks, -1), blocks], dim=1)

@@ -129,7 +129,8 @@ def load_classification(
         frames.append(pd.DataFrame({"text": text[keep].astype(str), "label": label[keep]}))
         if len(frames[-1]) == 0:
             raise UserError(
-                f"dataset {p.name!r} has no rows after cleaning: rows need a non-empty {text_column!r} and a {label_column!r}"
+                f"dataset {p.name!r} has no rows after cleaning: rows need a non-empty {text_column!r} and a "
+                f"{label_column!r}"
             )
         if (~keep).any():
             notes.append(f"dropped {int((~keep).sum())} of {len(table)} rows of {p.name}: {int(no_label.sum())} with "

@@ -14,7 +14,6 @@ seconds (not the half a minute of retries ``datasets`` spends without a network)
 
 from __future__ import annotations
 
-import os
 import re
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -130,14 +129,14 @@ def load_dataset_dict(name: str, entry: HubEntry):
     if is_saved_dataset(name):
         try:
             loaded = datasets.load_from_disk(str(Path(name).expanduser()))
-        except Exception as exc:  # noqa: BLE001 — a broken folder is the user's input: one line
+        except Exception as exc:
             raise UserError(f"could not read the saved data set {name}: {_first_line(exc)}") from None
         return loaded if isinstance(loaded, datasets.DatasetDict) else datasets.DatasetDict({"train": loaded})
     off = offline()
     try:
         with _offline_mode(off):
             return datasets.load_dataset(entry.repo, entry.config)
-    except Exception as exc:  # noqa: BLE001 — datasets raises many types for "not there"; the user gets one line
+    except Exception as exc:
         where = "the local cache (offline: no network, or HF_DATASETS_OFFLINE set)" if off else "the hub"
         config = f" config {entry.config!r}" if entry.config else ""
         raise UserError(f"data set {name!r} ({entry.repo}{config}) could not be loaded from {where}: "

@@ -25,10 +25,11 @@ def package_file(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise UserError(f"this task needs the package {package!r}: install it with pip install --no-deps {package}")
-    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.is_file():
         raise UserError(
-            f"package {package!r} has no {relative}: reinstall it with pip install --no-deps --force-reinstall {package}"
+            f"package {package!r} has no {relative}: reinstall it with "
+            f"pip install --no-deps --force-reinstall {package}"
         )
     return path
 

@@ -21,7 +21,8 @@ def check_split_options(fractions: Sequence[float], seed: int, max_examples: int
         )
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
         raise UserError(f"split seed {seed!r} is not allowed: give an integer >= 0")
-    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int) or max_examples < 1):
+    if max_examples is not None and (isinstance(max_examples, bool) or not isinstance(max_examples, int)
+                                     or max_examples < 1):
         raise UserError(f"max_examples {max_examples!r} is not allowed: give an integer >= 1 or leave it unset")
 
 
@@ -71,5 +72,6 @@ def split_documents(
 ) -> LMData:
     """Split whole documents (articles, paragraphs); each split is its documents joined by blank lines."""
     check_split_options(fractions, seed, max_examples)
-    parts = ["\n\n".join(documents[i] for i in idx[:max_examples]) for idx in split_indices(len(documents), fractions, seed, name)]
+    parts = ["\n\n".join(documents[i] for i in idx[:max_examples])
+             for idx in split_indices(len(documents), fractions, seed, name)]
     return LMData(*parts, name=name)

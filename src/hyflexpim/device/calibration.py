@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

@@ -18,7 +18,7 @@ and the rate is the mean of P_err(k) over k. With equal spacing d and one σ thi
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 

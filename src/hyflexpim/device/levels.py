@@ -1,7 +1,8 @@
 """Device-level RRAM noise: discrete conductance levels, programming noise, relaxation, read noise, faults.
 
 One ``LevelsNoise`` instance serves SLC cells (``bits_per_cell == 1``) and MLC cells
-(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; registered as kind ``"levels"``.
+(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; kind ``"levels"``, registered by
+``hyflexpim.device.register_noise_models()``.
 
 Cell model (all conductances in µS; a level is a conductance target G_k, k = 0..L-1):
 
@@ -31,28 +32,29 @@ Cell model (all conductances in µS; a level is a conductance target G_k, k = 0.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Optional
+from typing import ClassVar, Literal
 
 import torch
 from pydantic import Field, field_validator
 
-from hyflexpim.device import error_rate as cal
-from hyflexpim.device.noise import NoiseModel, gaussian_like, register_noise_model
-from hyflexpim.device.slicing import Cells
 from hyflexpim.config import Strict
 from hyflexpim.config import require as _require
+from hyflexpim.device import error_rate as cal
+from hyflexpim.device.noise import NoiseModel, gaussian_like
+from hyflexpim.device.slicing import Cells
 from hyflexpim.errors import UserError
 
 
 class CellTypeConfig(Strict):
     """Programming of one cell type (SLC or MLC). Give ``error_rate`` or ``sigma_us``, not both."""
 
-    error_rate: Optional[float] = Field(None, gt=0, lt=0.5, description=(
+    error_rate: float | None = Field(None, gt=0, lt=0.5, description=(
         "target level error rate at calibration_time_s; default MLC 0.0404 [ref], SLC = MLC/slc_error_ratio"))
-    sigma_us: Optional[list[float]] = Field(None, description=(
+    sigma_us: list[float] | None = Field(None, description=(
         "programming σ at t0 = 1 s in µS: one value (for all levels) or one per level; disables calibration"))
-    levels_us: Optional[list[float]] = Field(None, description=(
+    levels_us: list[float] | None = Field(None, description=(
         "conductance targets in µS, strictly increasing, 2^bits entries (default: linear G_off..G_on)"))
     ideal: bool = Field(False, description="no noise at all for this cell type (quantization only)")
 
@@ -71,7 +73,7 @@ class CellTypeConfig(Strict):
     @field_validator("levels_us")
     @classmethod
     def _levels_increasing(cls, v):
-        if v is not None and (len(v) < 2 or v[0] < 0 or any(b <= a for a, b in zip(v, v[1:]))):
+        if v is not None and (len(v) < 2 or v[0] < 0 or any(b <= a for a, b in itertools.pairwise(v))):
             raise ValueError("must be >= 0 and strictly increasing, at least 2 entries")
         return v
 
@@ -95,10 +97,11 @@ class LevelsNoiseConfig(Strict):
     mlc: CellTypeConfig = Field(default_factory=CellTypeConfig)
     slc_error_ratio: float = Field(cal.SLC_ERROR_RATIO, ge=1, description=(
         "default SLC error rate = MLC error rate / this [assumption from '3/4-bit MLC ~7x SLC']"))
-    calibration_time_s: float = Field(cal.ONE_DAY_S, gt=0, description="time after programming the error rates refer to")
+    calibration_time_s: float = Field(cal.ONE_DAY_S, gt=0,
+                                      description="time after programming the error rates refer to")
     relaxation_per_decade: float = Field(0.19, ge=0, description=(
         "c in σ(t) = σ0·(1 + c·log10(t/1 s)) [fit to Wan et al. 2022: σ(1 day)/σ(1 s) ≈ 1.9]"))
-    read_sigma_us: Optional[float] = Field(None, ge=0, description="read noise σ in µS per read; default 1% of G_on")
+    read_sigma_us: float | None = Field(None, ge=0, description="read noise σ in µS per read; default 1% of G_on")
     stuck_on_rate: float = Field(0.0, ge=0, le=1, description="fraction of cells stuck at G_on")
     stuck_off_rate: float = Field(0.0, ge=0, le=1, description="fraction of cells stuck at G_off")
     sigma_profile: Literal["flat", "wan2022"] = Field("wan2022", description=(
@@ -235,7 +238,7 @@ class LevelsNoise(NoiseModel):
         t = self.cell_type(cells.bits_per_cell)
         u = values - (cells.digits - cells.levels)
         targets = [t.to_level(g) for g in t.levels_us]
-        mids = torch.tensor([(a + b) / 2 for a, b in zip(targets, targets[1:])], dtype=u.dtype, device=u.device)
+        mids = torch.tensor([(a + b) / 2 for a, b in itertools.pairwise(targets)], dtype=u.dtype, device=u.device)
         return torch.bucketize(u.contiguous(), mids)
 
     def level_error_rate(self, values: torch.Tensor, cells: Cells) -> float:
@@ -267,5 +270,3 @@ def simulate_error_rate(model: LevelsNoise, bits_per_cell: int, t_seconds: float
     v = model.read(model.drift(model.program(cells, g), cells, t_seconds, g), cells, g)
     return model.level_error_rate(v, cells)
 
-
-register_noise_model("levels", LevelsNoiseConfig, LevelsNoise)

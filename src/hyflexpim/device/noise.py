@@ -21,15 +21,15 @@ loaded, and part of the resolved config and the resume key); ``factory(config) -
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import torch
 from pydantic import Field
 
 from hyflexpim.config import Registry, Strict, config_by_kind
 from hyflexpim.device.slicing import Cells
-from hyflexpim.errors import UserError
 
 
 class NoiseModel(ABC):

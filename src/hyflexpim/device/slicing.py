@@ -82,13 +82,13 @@ def slice_twos_complement(q: torch.Tensor, b: int, dtype=torch.float32) -> Cells
 
 
 def slice_offset(q: torch.Tensor, b: int, dtype=torch.float32) -> Cells:
-    q, n, mask, shifts = _layout(q, b)
+    q, _n, mask, shifts = _layout(q, b)
     lv = (((q + 128).unsqueeze(0) >> shifts) & mask).unsqueeze(0)
     return _cells(lv, lv, b, [1], 128, "offset", dtype)
 
 
 def slice_differential(q: torch.Tensor, b: int, dtype=torch.float32) -> Cells:
-    q, n, mask, shifts = _layout(q, b)
+    q, _n, mask, shifts = _layout(q, b)
     mag = q.abs()
     pos, neg = torch.where(q > 0, mag, 0), torch.where(q < 0, mag, 0)
     lv = torch.stack([(pos.unsqueeze(0) >> shifts) & mask, (neg.unsqueeze(0) >> shifts) & mask])

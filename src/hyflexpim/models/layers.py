@@ -8,7 +8,7 @@ is kept. Used by ``algo`` (decompose, fine-tune) and ``sim`` (programming the ce
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -49,7 +49,7 @@ class SVDLinear(nn.Module):
         return self.S.shape[0]
 
     @classmethod
-    def from_module(cls, module: nn.Module, rank: int | Callable[[torch.Tensor], int] | None = None) -> "SVDLinear":
+    def from_module(cls, module: nn.Module, rank: int | Callable[[torch.Tensor], int] | None = None) -> SVDLinear:
         """From an nn.Linear or HF Conv1D. ``rank``: an int, a function of the singular values, or None (full)."""
         U, S, Vh = torch.linalg.svd(dense_weight(module).float(), full_matrices=False)
         k = rank(S) if callable(rank) else (rank or S.shape[0])

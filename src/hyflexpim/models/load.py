@@ -116,7 +116,8 @@ def check_model_folder(folder: Path) -> None:
             raise UserError(f"{what} holds only {unsafe[0]}, a format hyflexpim does not load (a pickle can run code): "
                             "expected model.safetensors (convert it with save_pretrained(safe_serialization=True) "
                             "where you trust the file)")
-        raise UserError(f"{what} has no weights: expected model.safetensors (or a sharded model.safetensors.index.json)")
+        raise UserError(f"{what} has no weights: expected model.safetensors "
+                        "(or a sharded model.safetensors.index.json)")
     for shard in shards:
         check_safetensors(shard)
     if not any((folder / f).is_file() for f in TOKENIZER_FILES):
@@ -133,7 +134,7 @@ def check_safetensors(path: Path) -> None:
     try:
         with safe_open(str(path), "pt") as f:
             f.keys()
-    except Exception as e:  # noqa: BLE001 - SafetensorError and friends: the user's file is not what it says
+    except Exception as e:
         detail = str(e).splitlines()[0].removeprefix("Error while deserializing header: ") if str(e) else ""
         raise UserError(f"weights file {path} is not a complete safetensors file ({detail or type(e).__name__}): "
                         "expected the file save_pretrained writes; download or save it again") from None
@@ -149,7 +150,7 @@ def hub_model(name: str) -> str:
         from huggingface_hub import snapshot_download
 
         folder = Path(snapshot_download(name, local_files_only=True))
-    except Exception:  # noqa: BLE001 - not cached (LocalEntryNotFoundError), or an id the hub client refuses
+    except Exception:
         raise UserError(f"hub id {name!r}: the hub cannot be reached (no network, or HF_HUB_OFFLINE is set) and the "
                         "model is not in the local Hugging Face cache: connect once, or give a local model folder"
                         ) from None
@@ -203,12 +204,11 @@ def _made(target: Path) -> bool:
 
 
 def _dequantize(gguf: Path, target: Path) -> None:
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
+    import struct
 
     from safetensors.torch import save_model
-
-    import struct
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
     try:
@@ -252,7 +252,7 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
             model = AutoModelForCausalLM.from_pretrained(path)
     except OSError as e:
         raise UserError(f"cannot load model '{name}': {str(e).splitlines()[0]}") from None
-    except Exception as e:  # noqa: BLE001 - the folder passed check_model_folder yet does not load: say which
+    except Exception as e:
         if name.lower() in PACKAGED or name.lower() in ALIASES:
             raise
         detail = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
@@ -312,7 +312,7 @@ def load_tokenizer(name: str):
 
     try:
         tok = AutoTokenizer.from_pretrained(path)
-    except Exception as e:  # noqa: BLE001 - OSError, ValueError ("Couldn't instantiate the backend tokenizer")
+    except Exception as e:
         if name.lower() in PACKAGED or name.lower() in ALIASES:
             raise
         detail = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__

@@ -7,9 +7,23 @@ cost side refuses a plan that does not cover every one of them.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Protocol, cast
+
 from pydantic import Field, model_validator
 
 from hyflexpim.config import Strict
+
+
+class MatrixLike(Protocol):
+    """What a matrix listing tells about one matrix (a plan's ``MatrixPlan``, a model's ``MatrixInfo``)."""
+
+    @property
+    def layer(self) -> int | None: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def shape(self) -> Sequence[int]: ...
 
 
 def hard_threshold_rank(d_out: int, d_in: int) -> int:
@@ -42,7 +56,7 @@ class Architecture(Strict):
     source: str = Field("model config", description="where these numbers come from")
 
     @model_validator(mode="after")
-    def _check(self) -> "Architecture":
+    def _check(self) -> Architecture:
         if self.heads % self.kv_heads:
             raise ValueError(f"heads ({self.heads}) must be a multiple of kv_heads ({self.kv_heads})")
         return self
@@ -64,7 +78,8 @@ class Architecture(Strict):
             if self.fused_qkv:
                 out.append((p + "attn.qkv", "qkv", i, (q + 2 * kv, h)))
             else:
-                out += [(p + "attn.q", "q", i, (q, h)), (p + "attn.k", "k", i, (kv, h)), (p + "attn.v", "v", i, (kv, h))]
+                out += [(p + "attn.q", "q", i, (q, h)), (p + "attn.k", "k", i, (kv, h)),
+                        (p + "attn.v", "v", i, (kv, h))]
             out.append((p + "attn.o", "o", i, (h, q)))
             out.append((p + "mlp.in", "ffn_in", i, (f, h)))
             if self.gated:
@@ -73,7 +88,7 @@ class Architecture(Strict):
         return out
 
 
-def infer_from_matrices(matrices, name: str = "", head_dim: int = 64) -> Architecture:
+def infer_from_matrices(matrices: Iterable[MatrixLike], name: str = "", head_dim: int = 64) -> Architecture:
     """A best reading of the architecture from matrix shapes alone (format-1 plans carry nothing else).
 
     Assumes head size ``head_dim`` and an encoder; both are said in ``source``.
@@ -83,7 +98,7 @@ def infer_from_matrices(matrices, name: str = "", head_dim: int = 64) -> Archite
     for m in matrices:
         if m.layer is not None:
             layers.add(m.layer)
-            by_role.setdefault(m.role, tuple(m.shape))
+            by_role.setdefault(m.role, cast(tuple[int, int], tuple(m.shape)))
     if "q" in by_role:
         hidden = by_role["q"][1]
     elif "qkv" in by_role:

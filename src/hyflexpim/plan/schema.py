@@ -17,7 +17,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Literal, get_args
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -59,7 +59,7 @@ class MatrixPlan(BaseModel):
     scorer: str | None = None
 
     @model_validator(mode="after")
-    def _check(self) -> "MatrixPlan":
+    def _check(self) -> MatrixPlan:
         d_out, d_in = self.shape
         if d_out <= 0 or d_in <= 0:
             raise ValueError(f"{self.name}: shape must be positive, got {list(self.shape)}")
@@ -67,13 +67,12 @@ class MatrixPlan(BaseModel):
             if self.slc:
                 raise ValueError(f"{self.name}: a digital matrix cannot list SLC units")
             return self
-        if self.unit == "component":
-            if self.rank is None or not 1 <= self.rank <= min(d_out, d_in):
-                raise ValueError(f"{self.name}: rank must be in 1..{min(d_out, d_in)}, got {self.rank}")
+        if self.unit == "component" and (self.rank is None or not 1 <= self.rank <= min(d_out, d_in)):
+            raise ValueError(f"{self.name}: rank must be in 1..{min(d_out, d_in)}, got {self.rank}")
         n = self.n_units
         if self.slc != sorted(set(self.slc)):
             raise ValueError(f"{self.name}: slc must be sorted unique indices")
-        if self.slc and not (0 <= self.slc[0] and self.slc[-1] < n):
+        if self.slc and not (self.slc[0] >= 0 and self.slc[-1] < n):
             raise ValueError(f"{self.name}: slc indices must be in 0..{n - 1}")
         if self.importance is not None and len(self.importance) != n:
             raise ValueError(f"{self.name}: importance has {len(self.importance)} values, expected {n}")
@@ -81,7 +80,10 @@ class MatrixPlan(BaseModel):
 
     @property
     def n_units(self) -> int:
-        return self.rank if self.unit == "component" else self.shape[0]
+        if self.unit == "component":
+            assert self.rank is not None  # the validator requires a rank of component units
+            return self.rank
+        return self.shape[0]
 
     @property
     def weights_per_unit(self) -> int:
@@ -109,7 +111,7 @@ class AttentionPlan(BaseModel):
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
     kind: str = "dense"
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
-    params: dict = Field(default_factory=dict)
+    params: dict[Any, Any] = Field(default_factory=dict)
 
     @field_validator("kind")
     @classmethod
@@ -120,7 +122,7 @@ class AttentionPlan(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _kind(self) -> "AttentionPlan":
+    def _kind(self) -> AttentionPlan:
         if self.kind == "dense" and self.keep != 1:
             raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
         return self
@@ -137,12 +139,12 @@ class Plan(BaseModel):
     model_fingerprint: str
     architecture: Architecture
     attention: AttentionPlan = Field(default_factory=AttentionPlan)
-    policy: dict = Field(default_factory=dict)
+    policy: dict[Any, Any] = Field(default_factory=dict)
     notes: list[str] = Field(default_factory=list)
     matrices: list[MatrixPlan]
 
     @model_validator(mode="after")
-    def _check(self) -> "Plan":
+    def _check(self) -> Plan:
         if self.format != PLAN_FORMAT:
             raise ValueError(f"plan format {self.format} is not supported (this version reads {PLAN_FORMAT})")
         names = [m.name for m in self.matrices]
@@ -180,7 +182,8 @@ class Plan(BaseModel):
     def check_covers(self, architecture: Architecture, what: str | None = None) -> None:
         """Refuse a plan that does not list every matrix (layer, role) of ``architecture``, or lists one
         with another shape; the first missing or mismatched matrix is named."""
-        have = {(m.layer, m.role): m for m in self.matrices if m.layer is not None}
+        have: dict[tuple[int | None, str], MatrixPlan] = {(m.layer, m.role): m for m in self.matrices
+                                                           if m.layer is not None}
         what = what or architecture.name or "the model"
         for name, role, layer, shape in architecture.matrices():
             m = have.get((layer, role))
@@ -199,11 +202,11 @@ class Plan(BaseModel):
             )
 
     # -- files ------------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike) -> Path:
+    def save(self, path: str | os.PathLike[str]) -> Path:
         return write_atomic(Path(path), self.model_dump_json(indent=1))
 
 
-def check_policy(policy: dict) -> None:
+def check_policy(policy: dict[Any, Any]) -> None:
     """What made the plan, checked the same for every reader: ``slc_rate`` a finite percentage in 0..100 (not a
     bool), ``name`` / ``scorer`` / ``variant`` names (they become parts of resume keys and file names)."""
     if "slc_rate" in policy:
@@ -215,7 +218,7 @@ def check_policy(policy: dict) -> None:
             raise ValueError(f"policy.{key}: must be a name (letters, digits, '_', '.', '+', '-'), got {policy[key]!r}")
 
 
-def migrate(data: dict) -> dict:
+def migrate(data: Any) -> Any:
     """A format-1 plan as format 2: architecture read from the matrices, SLC rate in percent, a note."""
     if not isinstance(data, dict) or data.get("format") != 1:
         return data
@@ -234,8 +237,9 @@ def migrate(data: dict) -> dict:
     return data
 
 
-def load_plan(path: str | os.PathLike) -> Plan:
-    """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError line."""
+def load_plan(path: str | os.PathLike[str]) -> Plan:
+    """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError
+    line."""
     from hyflexpim.boundary import load_json
 
     p = Path(path)

@@ -12,7 +12,8 @@ def main_curve(rows: list[dict]) -> list[dict]:
     main = max(set(scorers), key=scorers.count) if scorers else None
     # the first policy of the main scorer is the run's own (ablation policies come later in the file)
     policy = next((r["policy"] for r in mains if r["scorer"] == main), None)
-    return sorted((r for r in mains if r["scorer"] == main and r["policy"] == policy), key=lambda r: float(r["slc_rate"]))
+    return sorted((r for r in mains if r["scorer"] == main and r["policy"] == policy),
+                  key=lambda r: float(r["slc_rate"]))
 
 
 def variants_overlay(series: list[tuple[str, list[dict]]], title: str) -> str:

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hyflexpim.report.html_page import cell, figure, para, table
 from hyflexpim.report.html_overlay import variants_overlay
+from hyflexpim.report.html_page import cell, figure, para, table
 from hyflexpim.report.html_tables import metric_text, number, read_csv, results_table
 
 FIXED = ("cell", "variant", "scorer", "policy", "slc_rate", "slc_weight_fraction", "encoding", "mlc_bits", "metric",
-         "mean", "std", "n", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high", "vs_int8_resolved", "values")
+         "mean", "std", "n", "ci_low", "ci_high", "vs_int8", "vs_int8_low", "vs_int8_high", "vs_int8_resolved",
+         "values")
 
 
 def sweep_name(root: Path) -> str:

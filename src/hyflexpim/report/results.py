@@ -260,7 +260,8 @@ def check_result_row(row: dict, where: str) -> None:
             raise UserError(f"{where}: {col} {str(cell)[:40]!r} is not a number") from None
         if not math.isfinite(nums[col]):
             raise UserError(f"{where}: {col} {str(cell)[:40]!r} is not a finite number")
-    low, high = METRIC_RANGES.get(row.get("metric"), (None, None)) if isinstance(row.get("metric"), str) else (None,) * 2
+    metric = row.get("metric")
+    low, high = METRIC_RANGES.get(metric, (None, None)) if isinstance(metric, str) else (None, None)
     if low is None:
         raise UserError(f"{where}: unknown metric {row.get('metric')!r} (accuracy or perplexity)")
     if not low <= nums["mean"] <= high:

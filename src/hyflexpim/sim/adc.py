@@ -62,7 +62,8 @@ class CircuitConfig(Strict):
                                              "adc_range": "adc_range"}  # field -> the spec's analog.<field>
 
     rows_per_array: int = Field(64, ge=1, description="rows summed by one column (inputs per partial sum)")
-    input_bits: int = Field(8, ge=2, le=16, description="signed activation bits, applied bit-serially (two's complement)")
+    input_bits: int = Field(8, ge=2, le=16,
+                            description="signed activation bits, applied bit-serially (two's complement)")
     input_quant: Literal["per_token", "fixed"] = Field(
         "per_token", description="per_token: dynamic symmetric scale max|x_row|/(2^(B-1)-1) per row of x; "
         "fixed: a calibrated scale passed as analog_matmul(x_scale=...)")
@@ -82,7 +83,8 @@ class CircuitConfig(Strict):
                                     "of tokens); tokens are processed in chunks under it")
     tile_mb: float = Field(6.0, gt=0, description="partial sums are made and converted in tiles of this size "
                            "(cache-resident ADC passes)")
-    calib_percentile: float = Field(99.99, gt=0, le=100, description="percentile of partial sums used as calibrated ADC range")
+    calib_percentile: float = Field(99.99, gt=0, le=100,
+                                    description="percentile of partial sums used as calibrated ADC range")
 
     def __setattr__(self, name, value):
         from pydantic import ValidationError

@@ -61,8 +61,18 @@ from hyflexpim.device.slicing import Cells
 from hyflexpim.errors import UserError
 from hyflexpim.sim.adc import CircuitConfig, adc_lsb, convert_, full_scale, rounding_moments
 
-__all__ = ["CircuitConfig", "analog_matmul", "PreparedAnalog", "prepare_analog", "analog_matmul_prepared", "quantize_activations", "calibrate_input_scale",
-           "calibrate_adc_range", "input_bit_weights", "n_weight_slices"]
+__all__ = [
+    "CircuitConfig",
+    "PreparedAnalog",
+    "analog_matmul",
+    "analog_matmul_prepared",
+    "calibrate_adc_range",
+    "calibrate_input_scale",
+    "input_bit_weights",
+    "n_weight_slices",
+    "prepare_analog",
+    "quantize_activations",
+]
 
 
 def n_weight_slices(cells: Cells) -> int:

@@ -46,7 +46,8 @@ def _stages(module: nn.Module, entry, noise, hw: HardwareConfig, seed: int):
         second = program_matrix(module.U.detach(), entry.slc, 1, name=entry.name + ":U", **kw)
         return [first, second], module.bias
     if not is_matrix(module):
-        raise UserError(f"plan places rows of {entry.name} but the model's matrix is decomposed; use the original model")
+        raise UserError(f"plan places rows of {entry.name} but the model's matrix is decomposed; "
+                        "use the original model")
     return [program_matrix(dense_weight(module), entry.slc, 0, name=entry.name, **kw)], getattr(module, "bias", None)
 
 

@@ -20,8 +20,9 @@ registration in hyflexpim.config.methods, by dotted path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from hyflexpim.config import Registry, Strict, config_by_kind, require
 

@@ -15,15 +15,21 @@ modules: a wrapper of their forward asks for per-head weights. Nothing is stored
 from __future__ import annotations
 
 import contextlib
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from hyflexpim.errors import UserError
 from hyflexpim.models.discover import layer_of
-from hyflexpim.sim.digital_attention import (ATTN_IMPLEMENTATION, SUPPORTED_ATTENTION_CLASSES, digital_attention,
-                                             find_attention_modules, float_attention, valid_keys)
+from hyflexpim.sim.digital_attention import (
+    ATTN_IMPLEMENTATION,
+    SUPPORTED_ATTENTION_CLASSES,
+    digital_attention,
+    find_attention_modules,
+    float_attention,
+    valid_keys,
+)
 
 CAPTURE_IMPLEMENTATION = "hyflexpim_capture"
 Sink = Callable[[int, torch.Tensor, torch.Tensor], None]

@@ -119,7 +119,8 @@ def select_blocks(scores: torch.Tensor, ok: torch.Tensor, keep, sq: int, sk: int
                   keep_first: bool = True, keep_diagonal: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """(index [B, H, nqb, n] of the kept key blocks, slot_ok [B, H, nqb, n]): per query block the
     ceil(keep · valid key blocks) best-scored valid blocks (``keep``: a float, or per head [H, 1, 1]); forced
-    blocks (first, diagonal) count among them (more when there are more forced than that). n is the largest count; a row with fewer has its extra slots off."""
+    blocks (first, diagonal) count among them (more when there are more forced than that). n is the largest count; a
+    row with fewer has its extra slots off."""
     B, H, nqb, nkb = scores.shape
     ok = ok.expand(B, H, nqb, nkb)
     share = keep.reshape(1, -1, 1) if isinstance(keep, torch.Tensor) else keep
@@ -217,7 +218,7 @@ def block_sparse_attention(query, key, value, attention_mask, scaling, cfg, ctx,
     ((out [B, Sq, Hq, D], probabilities), kept entries)."""
     if isinstance(share, torch.Tensor) and share.numel() not in (1, query.shape[1]):
         raise UserError(f"hardware.attention.profile: {share.numel()} heads for a layer of {query.shape[1]}")
-    B, H, Sq, _ = query.shape
+    _B, _H, Sq, _ = query.shape
     Sk = key.shape[-2]
     valid = ctx.valid if attention_mask is not None else None
     with torch.no_grad():
@@ -244,7 +245,7 @@ def block_sparse_attention(query, key, value, attention_mask, scaling, cfg, ctx,
 
 def _entries(index, slot_ok, valid, sq: int, sk: int, block: int, causal: bool) -> torch.Tensor:
     """Boolean [B, H, Sq, Sk]: the entries the kept blocks hold (within the mask)."""
-    B, H, nqb, n = index.shape
+    B, H, nqb, _n = index.shape
     nkb = -(-sk // block)
     blocks = torch.zeros(B, H, nqb, nkb, dtype=torch.bool).scatter_(-1, index, slot_ok)
     m = blocks.repeat_interleave(block, 2).repeat_interleave(block, 3)[:, :, :sq, :sk]

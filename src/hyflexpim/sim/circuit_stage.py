@@ -21,7 +21,7 @@ def circuit_stage(x: torch.Tensor, st: ProgrammedMatrix, prepared: list[Prepared
                   generator: torch.Generator | None) -> torch.Tensor:
     d_out, _ = st.shape
     scale = st.scale.to(torch.float64)
-    y = torch.zeros(x.shape[:-1] + (d_out,), dtype=torch.float64)
+    y = torch.zeros((*x.shape[:-1], d_out), dtype=torch.float64)
     for part, prep in zip(st.parts, prepared):
         if st.axis == 0:
             out = analog_matmul_prepared(x, prep, generator)

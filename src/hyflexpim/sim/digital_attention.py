@@ -30,7 +30,6 @@ Arithmetic (:func:`digital_attention`), all quantizers symmetric round-to-neares
 from __future__ import annotations
 
 import contextlib
-
 import functools
 from typing import Literal
 
@@ -53,7 +52,7 @@ SUPPORTED_ATTENTION_CLASSES: tuple[str, ...] = (
 )
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _uses_attention_interface(cls: type) -> bool:
     """True when the class's forward dispatches through transformers' ALL_ATTENTION_FUNCTIONS (the contract)."""
     import inspect
@@ -234,10 +233,10 @@ def find_attention_modules(model) -> list:
             known_inside.add(id(m))
     for _, m in mods:
         cname = type(m).__name__
-        if cname.endswith("Attention") and not is_supported_attention(m):
-            # a container of a supported attention (e.g. BertAttention) is fine
-            if not any(id(c) in known_inside for c in m.modules()):
-                unknown.add(cname)
+        # a container of a supported attention (e.g. BertAttention) is fine
+        if (cname.endswith("Attention") and not is_supported_attention(m)
+                and not any(id(c) in known_inside for c in m.modules())):
+            unknown.add(cname)
     if unknown or not supported:
         what = ", ".join(sorted(unknown)) or f"none found in {type(model).__name__}"
         raise UserError(f"digital attention: unknown attention class(es) {what}; supported: "
@@ -254,7 +253,8 @@ def enable_digital_attention(model, cfg: DigitalAttentionConfig | dict | None = 
     elif isinstance(cfg, dict):
         cfg = DigitalAttentionConfig(**cfg)
     elif not isinstance(cfg, DigitalAttentionConfig):
-        raise UserError(f"digital attention config must be a DigitalAttentionConfig or a dict; got {type(cfg).__name__}")
+        raise UserError("digital attention config must be a DigitalAttentionConfig or a dict; "
+                        f"got {type(cfg).__name__}")
     if not hasattr(model, "set_attn_implementation") or not hasattr(getattr(model, "config", None),
                                                                     "_attn_implementation"):
         raise UserError(f"digital attention needs a transformers PreTrainedModel; got {type(model).__name__}")

@@ -56,7 +56,8 @@ def record_fields(outcome: dict) -> dict:
     if "correct" in outcome:  # one bit per example, base64 (640 examples: 108 characters)
         bits = np.packbits(outcome["correct"].numpy().astype(bool))
         return {"correct": base64.b64encode(bits.tobytes()).decode(), "n_examples": int(outcome["correct"].numel())}
-    return {"nll": [round(v, 4) for v in outcome["nll"].tolist()], "tokens": [int(t) for t in outcome["tokens"].tolist()]}
+    return {"nll": [round(v, 4) for v in outcome["nll"].tolist()],
+            "tokens": [int(t) for t in outcome["tokens"].tolist()]}
 
 
 def accuracy(model: nn.Module, batches, progress: bool = False) -> float:

@@ -9,6 +9,7 @@ import torch
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import attention_hook, float_attention, valid_keys
 
+
 def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
                      max_keys: int = 8192, seed: int = 0) -> dict[int, torch.Tensor]:
     """k-means (faiss) on calibration keys, per layer, key head and sub-space: layer -> [Hkv, M, K, D/M]."""
@@ -41,7 +42,7 @@ def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_
         N, Hk, D = x.shape
         if D % subspaces:
             raise UserError(f"hardware.attention.subspaces: {subspaces} must divide the head size {D}")
-        if N > max_keys:
+        if max_keys < N:
             x = x[torch.randperm(N, generator=torch.Generator().manual_seed(seed))[:max_keys]]
         d = D // subspaces
         k = min(centroids, x.shape[0])

@@ -43,7 +43,7 @@ class ProgrammedMatrix:
 
 def generator_for(seed: int, *names: str) -> torch.Generator:
     """A generator per (seed, matrix, part): results do not depend on the order matrices are visited."""
-    return torch.Generator().manual_seed(zlib.crc32(":".join((str(seed),) + names).encode()))
+    return torch.Generator().manual_seed(zlib.crc32(":".join((str(seed), *names)).encode()))
 
 
 def program_matrix(w: torch.Tensor, slc: list[int], axis: int, noise: NoiseModel, seed: int, name: str,

@@ -6,10 +6,10 @@ Attention kinds (registered in ``hyflexpim.sim.attention``; settings typed, vali
 - ``topk``   — the oracle: exact scores Q·Kᵀ choose the keys (the ceiling of every predictor);
 - ``pq``     — HARDSEA's product-quantization relevance prediction: each key is encoded by its nearest
                centroid in each of M sub-spaces (codebooks fitted once, offline, by k-means on calibration
-               keys: ``hyflexpim.sim.pq_codebooks.fit_pq_codebooks``), and a query scores a key as Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot
-               product with the key rebuilt from its centroids. Only the order matters; ``predictor_noise``
-               perturbs the centroids as analog ReRAM would store them (relative σ, one draw per seed), and
-               never touches the exact attention;
+               keys: ``hyflexpim.sim.pq_codebooks.fit_pq_codebooks``), and a query scores a key as
+               Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot product with the key rebuilt from its centroids. Only the order
+               matters; ``predictor_noise`` perturbs the centroids as analog ReRAM would store them (relative σ,
+               one draw per seed), and never touches the exact attention;
 - ``window`` — the trivial baseline: the keys nearest the query (encoders) or the most recent ones
                (decoders), plus the first token (StreamingLLM-style).
 
@@ -23,17 +23,26 @@ queries.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Literal
+from pathlib import Path
+from typing import Literal
 
 import torch
 from pydantic import Field
 
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import (DigitalAttentionConfig, DigitalAttentionHandle, _repeat_kv,
-                                             attention_hook, digital_attention, find_attention_modules,
-                                             float_attention, valid_keys)
+from hyflexpim.sim.digital_attention import (
+    DigitalAttentionConfig,
+    DigitalAttentionHandle,
+    _repeat_kv,
+    attention_hook,
+    digital_attention,
+    find_attention_modules,
+    float_attention,
+    valid_keys,
+)
 
 SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
 
@@ -280,7 +289,7 @@ def profile_keeps(path, keep: float, mass: str = "keep_for_90") -> dict[int, tor
     import json
 
     try:
-        data = json.loads(open(path, encoding="utf-8").read())[mass]
+        data = json.loads(Path(path).read_text(encoding="utf-8"))[mass]
         prof = {int(l): torch.tensor([float(x) for x in v]) for l, v in data.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         raise UserError(f"hardware.attention.profile: cannot read a sparsity profile from {path} ({e})") from None
@@ -383,7 +392,23 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     return SparseAttentionHandle(model, previous, mods, state)
 
 
-__all__ = ["Context", "PQAttentionConfig", "PREDICTORS", "Predictor", "SparseAttentionBase", "SparseAttentionHandle",
-           "ThresholdAttentionBase", "TopKAttentionConfig",
-           "WindowAttentionConfig", "attention_hook", "enable_sparse_attention", "exact_scores", "gather_attention",
-           "predicted_scores", "profile_keeps", "register_predictor", "select", "sparse_attention"]
+__all__ = [
+    "PREDICTORS",
+    "Context",
+    "PQAttentionConfig",
+    "Predictor",
+    "SparseAttentionBase",
+    "SparseAttentionHandle",
+    "ThresholdAttentionBase",
+    "TopKAttentionConfig",
+    "WindowAttentionConfig",
+    "attention_hook",
+    "enable_sparse_attention",
+    "exact_scores",
+    "gather_attention",
+    "predicted_scores",
+    "profile_keeps",
+    "register_predictor",
+    "select",
+    "sparse_attention",
+]

@@ -118,10 +118,8 @@ def _h2o_score(query, key, cfg, ctx):
     k = _repeat_kv(key, H // key.shape[1]).float()
     scores = torch.matmul(query.float(), k.transpose(-1, -2)) * ctx.scaling
     probs = torch.softmax(apply_mask(scores, ctx.valid, False), -1)
-    if ctx.causal:  # the attention each key received from the earlier queries
-        heavy = torch.cumsum(probs, dim=-2) - probs
-    else:
-        heavy = probs.sum(-2, keepdim=True).expand(B, H, Sq, Sk)
+    # causal: the attention each key received from the earlier queries
+    heavy = torch.cumsum(probs, dim=-2) - probs if ctx.causal else probs.sum(-2, keepdim=True).expand(B, H, Sq, Sk)
     valid = ctx.valid.expand(B, H, Sq, Sk)
     recent = select((-distance(Sq, Sk)).expand(B, H, Sq, Sk), valid, cfg.keep * cfg.recent, False, False) \
         if cfg.recent > 0 else torch.zeros_like(valid)

@@ -8,6 +8,7 @@ import torch
 from hyflexpim.sim.digital_attention import float_attention, valid_keys
 from hyflexpim.sim.sparse_attention import PREDICTORS, Context, attention_hook, exact_scores, select
 
+
 def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, keep: float) -> tuple[int, float]:
     """(rows, Σ recall): the share of each row's exact top-k keys that the prediction also ranks in its top k
     (k = ceil(keep · valid keys)); nothing forced in."""
