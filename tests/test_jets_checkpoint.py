@@ -1,0 +1,59 @@
+"""Training checkpoints (algo.finetune_checkpoint): a ParT training interrupted after a checkpoint resumes to the
+same final weights as an uninterrupted one; a checkpoint of other settings is refused."""
+
+import pytest
+import torch
+
+from hyflexpim.algo.finetune import FinetuneConfig, finetune
+from hyflexpim.algo.finetune_checkpoint import Checkpointing
+from hyflexpim.data import jet_batches
+from hyflexpim.data.jets import load_jets
+from hyflexpim.errors import UserError
+from hyflexpim.models.part import build_part
+
+TINY = {"embed_dims": [16, 32, 16], "pair_embed_dims": [8, 8], "num_heads": 2, "num_layers": 2, "num_cls_layers": 1}
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _train(ck=None, stop_at=None, dropout_seed=0):
+    data = load_jets("jets")
+    index = data.split_indices("train")[:40]
+    model = build_part("small", data.num_labels, seed=1, **TINY)
+    batches = jet_batches(data, index, 8, shuffle=True, seed=2)  # 5 batches an epoch, length-grouped, seeded
+
+    def on_step(step, total):
+        if step == stop_at:
+            raise Interrupt
+
+    torch.manual_seed(dropout_seed)
+    res = finetune(model, batches, FinetuneConfig(epochs=2.6, lr=1e-3, warmup_fraction=0.1), "t", False,
+                   on_step=on_step, checkpoint=ck)
+    return model, res
+
+
+@pytest.mark.parametrize("stop_at,every", [(7, 3), pytest.param(5, None, marks=pytest.mark.slow)])
+def test_interrupted_training_resumes_to_the_same_weights(tmp_path, stop_at, every):
+    ref, ref_res = _train()
+    ck = Checkpointing(tmp_path / "train.ckpt", every, {"run": "a"})
+    with pytest.raises(Interrupt):
+        _train(ck, stop_at=stop_at)
+    saved = torch.load(ck.path, weights_only=True)["steps"]
+    assert 0 < saved <= stop_at  # the last checkpoint before the interruption (every 3 steps / per epoch of 5)
+    # the resumed process starts with other RNG states: the checkpoint's are restored, not the caller's
+    model, res = _train(ck, dropout_seed=99)
+    assert res.resumed_from == saved and res.steps == ref_res.steps == 13
+    assert res.losses == pytest.approx(ref_res.losses, abs=0)
+    for (n, a), (_, b) in zip(ref.state_dict().items(), model.state_dict().items()):
+        assert torch.equal(a, b), n
+
+
+def test_without_a_checkpoint_nothing_is_written_and_an_other_settings_checkpoint_is_refused(tmp_path):
+    _, res = _train()
+    assert res.resumed_from == 0 and not list(tmp_path.iterdir())
+    _train(Checkpointing(tmp_path / "train.ckpt", 4, {"run": "a"}))
+    assert torch.load(tmp_path / "train.ckpt", weights_only=True)["steps"] == 13  # the end is checkpointed too
+    with pytest.raises(UserError, match="other settings"):
+        _train(Checkpointing(tmp_path / "train.ckpt", 4, {"run": "b"}))
