@@ -2,6 +2,8 @@
 same final weights as an uninterrupted one; a checkpoint of other settings is refused."""
 
 import pytest
+
+pytest.importorskip("weaver")
 import torch
 
 from hyflexpim.algo.finetune import FinetuneConfig, finetune

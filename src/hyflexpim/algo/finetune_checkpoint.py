@@ -12,6 +12,7 @@ other settings is refused, never silently continued.
 
 from __future__ import annotations
 
+import pickle
 import random
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -69,7 +70,7 @@ def load_checkpoint(ck: Checkpointing, total: int) -> dict | None:
         return None
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
+    except (RuntimeError, OSError, EOFError, pickle.UnpicklingError) as e:  # a half or foreign file
         raise UserError(f"cannot read training checkpoint {path}: {str(e).splitlines()[0]} (delete it to start "
                         "over)") from None
     if state.get("fingerprint") != ck.fingerprint or state.get("total") != total:

@@ -86,9 +86,9 @@ def plan(cfg: StudyConfig, out: Path) -> list[str]:
     """The points, what is done, the training steps and a time estimate (training only; analysis adds minutes)."""
     out = Path(out)
     need = math.ceil(max(cfg.sizes) / TRAIN_SHARE)
-    lines = [f"scale study: {len(points(cfg))} points into {out}; data {cfg.data} (needs >= {max(cfg.sizes)} "
-             f"training jets: >= {need} jets, e.g. `hyflexpim jets generate --out {cfg.data} --jets-per-class "
-             f"{math.ceil(need / 5)} --workers N`)"]
+    lines = [(f"scale study: {len(points(cfg))} points into {out}; data {cfg.data} (needs >= {max(cfg.sizes)} "
+              f"training jets: >= {need} jets, e.g. `hyflexpim jets generate --out {cfg.data} --jets-per-class "
+              f"{math.ceil(need / 5)} --workers N`)")]
     rate = seconds_per_step(out, cfg)
     total = 0.0
     for p in points(cfg):
@@ -153,7 +153,10 @@ def collect(cfg: StudyConfig, out: Path) -> tuple[list[dict], list[dict]]:
         train = json.loads((folder / "train.json").read_text())
         s = json.loads((folder / "analysis" / "jets_attention.json").read_text())
         b = s["binary"]
-        mean = lambda key: sum(r[key] for r in b) / len(b)  # noqa: E731
+
+        def mean(key: str, b: list[dict] = b) -> float:
+            return sum(r[key] for r in b) / len(b)
+
         rows.append({"model": p["model"], "pair_bias": p["pair_bias"], "train_jets": p["train_jets"],
                      "accuracy": s["test"]["accuracy"], "mean_auc": mean_auc(s["test"]["auc"]),
                      "test_jets": s["test"]["jets"], "binary_mean": mean("binary"), "binary_last": b[-1]["binary"],

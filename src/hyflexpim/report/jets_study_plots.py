@@ -29,9 +29,13 @@ def study_figure(rows: list[dict], path: Path, title: str) -> Path:
             if key == "binary_mean" and bias:
                 ax.plot(x, [p[2] for p in pts], ":", color=colour, alpha=0.6, label=f"{model}, attention-only map")
         ax.set_xscale("log")
+        sizes = sorted({r["train_jets"] for r in rows})
+        ax.set_xticks(sizes, [f"{n:,}" for n in sizes])
+        ax.minorticks_off()
         ax.set_xlabel("training jets")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
-    outside_legend(axes[-1])
+    handles, labels = axes[0].get_legend_handles_labels()  # the first panel has every line
+    outside_legend(axes[-1], handles=handles, labels=labels)
     fig.suptitle(title, fontsize=9)
     return save_png(fig, path)
