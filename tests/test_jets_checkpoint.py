@@ -59,3 +59,12 @@ def test_without_a_checkpoint_nothing_is_written_and_an_other_settings_checkpoin
     assert torch.load(tmp_path / "train.ckpt", weights_only=True)["steps"] == 13  # the end is checkpointed too
     with pytest.raises(UserError, match="other settings"):
         _train(Checkpointing(tmp_path / "train.ckpt", 4, {"run": "b"}))
+
+
+def test_bad_checkpoint_interval_is_one_line(tmp_path):
+    import subprocess
+    import sys
+
+    r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "jets", "train", "--out", str(tmp_path / "m.pt"),
+                        "--checkpoint-every", "0"], capture_output=True, text=True, check=False)
+    assert r.returncode == 2 and r.stderr.startswith("error: --checkpoint-every") and len(r.stderr.splitlines()) == 1

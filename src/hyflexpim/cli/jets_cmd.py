@@ -58,8 +58,11 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
           epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the training split"),
           out: Optional[Path] = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
                                              "model's cache, for the shipped sample and the default settings)"),
+          checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="with --out: steps between "
+                                                         "training checkpoints (<out>.ckpt; default: every epoch)"),
           quiet: bool = QuietOpt) -> None:
-    """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC."""
+    """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC. With --out, a
+    checkpoint (<out>.ckpt) is written every epoch: after an interruption the same command resumes from it."""
     from hyflexpim.atomic import write_atomic
     from hyflexpim.data.jets import load_jets
     from hyflexpim.models.part import CONFIGS, FEATURE_SETS, save_part
@@ -69,6 +72,8 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
         raise UserError(f"--config must be one of {', '.join(CONFIGS)}, got {config!r}")
     if features not in FEATURE_SETS:
         raise UserError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise UserError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
     if epochs is not None and not 0 < epochs <= 1000:
         raise UserError(f"--epochs must be in (0, 1000], got {epochs:g}")
     default = data == "jets" and config == "small" and epochs is None and features == "full"
@@ -82,9 +87,12 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
         if out.suffix not in (".pt", ".pth"):
             raise UserError(f"--out must be a .pt file, got {out}")
         cfg = JetTrainConfig(config=config, features=features, **({"epochs": epochs} if epochs is not None else {}))
-        model, report = train_part(load_jets(data), cfg, not quiet, typer.echo)
+        ckpt = out.with_suffix(".ckpt")
+        model, report = train_part(load_jets(data), cfg, not quiet, typer.echo, checkpoint=ckpt,
+                                   checkpoint_every=checkpoint_every)
         path = save_part(model, out)
         write_atomic(out.with_suffix(".json"), json.dumps(report, indent=1))
+        ckpt.unlink(missing_ok=True)  # the model is saved: the checkpoint has done its work
     t = report["test"]
     aucs = ", ".join(f"{c} {a:.3f}" for c, a in t["auc"].items() if a is not None)
     typer.echo(f"{path}: test accuracy {100 * t['accuracy']:.1f} % on {t['jets']} jets; one-vs-rest AUC {aucs}")
