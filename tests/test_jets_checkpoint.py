@@ -52,10 +52,12 @@ def test_interrupted_training_resumes_to_the_same_weights(tmp_path, stop_at, eve
         assert torch.equal(a, b), n
 
 
-def test_without_a_checkpoint_nothing_is_written_and_an_other_settings_checkpoint_is_refused(tmp_path):
-    _, res = _train()
+def test_checkpoints_change_nothing_and_one_of_other_settings_is_refused(tmp_path):
+    plain, res = _train()
     assert res.resumed_from == 0 and not list(tmp_path.iterdir())
-    _train(Checkpointing(tmp_path / "train.ckpt", 4, {"run": "a"}))
+    checkpointed, _ = _train(Checkpointing(tmp_path / "train.ckpt", 4, {"run": "a"}))
+    for (n, a), (_, b) in zip(plain.state_dict().items(), checkpointed.state_dict().items()):
+        assert torch.equal(a, b), n  # writing checkpoints changes nothing in the training
     assert torch.load(tmp_path / "train.ckpt", weights_only=True)["steps"] == 13  # the end is checkpointed too
     with pytest.raises(UserError, match="other settings"):
         _train(Checkpointing(tmp_path / "train.ckpt", 4, {"run": "b"}))
