@@ -117,7 +117,7 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
         from hyflexpim.algo.finetune_checkpoint import Checkpointing
 
         ck = Checkpointing(Path(checkpoint), checkpoint_every,
-                           {"train": cfg.model_dump(), "data": data.digest(), "jets": int(len(index))})
+                           {"train": cfg.model_dump(), "data": data.digest(), "jets": len(index)})
     torch.manual_seed(cfg.seed)
     t = time.perf_counter()
     res = finetune(model, train, FinetuneConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
@@ -127,7 +127,7 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
               "final_loss": res.final_loss, "train_seconds": round(seconds, 1),
               "resumed_from_step": res.resumed_from,
               "seconds_per_step": round(seconds / max(res.steps - res.resumed_from, 1), 3), "data": data.digest(),
-              "train_jets": int(len(index)),
+              "train_jets": len(index),
               "classes": data.class_counts(), "features": cfg.features,
               "impact_parameters": "from the data" if impact else "zeros (the data has none)", "validation": measure(model, data, "validation"),
               "test": measure(model, data, "test")}
