@@ -70,3 +70,31 @@ def test_bad_checkpoint_interval_is_one_line(tmp_path):
     r = subprocess.run([sys.executable, "-m", "hyflexpim.cli.main", "jets", "train", "--out", str(tmp_path / "m.pt"),
                         "--checkpoint-every", "0"], capture_output=True, text=True, check=False)
     assert r.returncode == 2 and r.stderr.startswith("error: --checkpoint-every") and len(r.stderr.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_train_part_resumes_from_its_checkpoint(tmp_path, monkeypatch):
+    """Through ``train_part`` (what `jets train --out` and `jets study` call): interrupted at step 4 of 10, the
+    rerun of the same call resumes from the step-3 checkpoint and ends with the uninterrupted run's weights."""
+    import hyflexpim.algo.finetune as ft
+    from hyflexpim.pipeline.jets_train import JetTrainConfig, train_part
+
+    cfg = JetTrainConfig(epochs=2, batch_size=8, train_jets=40, features="kinpid")
+    ref, _ = train_part(load_jets("jets"), cfg, False, lambda *_: None)
+    real = ft.finetune
+
+    def interrupted(*a, **k):
+        def on_step(step, total):
+            if step == 4:
+                raise Interrupt
+        return real(*a, on_step=on_step, **k)
+
+    monkeypatch.setattr(ft, "finetune", interrupted)
+    with pytest.raises(Interrupt):
+        train_part(load_jets("jets"), cfg, False, lambda *_: None, checkpoint=tmp_path / "m.ckpt", checkpoint_every=3)
+    monkeypatch.setattr(ft, "finetune", real)
+    model, report = train_part(load_jets("jets"), cfg, False, lambda *_: None, checkpoint=tmp_path / "m.ckpt",
+                               checkpoint_every=3)
+    assert report["resumed_from_step"] == 3 and report["steps"] == 10 and report["train_jets"] == 40
+    for (n, a), (_, b) in zip(ref.state_dict().items(), model.state_dict().items()):
+        assert torch.equal(a, b), n
