@@ -46,6 +46,7 @@ class FinetuneConfig(Strict):
 @dataclass
 class FinetuneResult:
     steps: int = 0
+    resumed_from: int = 0  # steps a checkpoint had done before this run
     losses: list[float] = field(default_factory=list)
 
     @property
@@ -77,13 +78,14 @@ def trainable_parameters(model: nn.Module, sigma_only: bool) -> list[nn.Paramete
 
 def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, step_name: str = "finetune",
              progress: bool = True, regularizer=None, on_step=None, extra=None,
-             mixed_precision: str = "no") -> FinetuneResult:
+             mixed_precision: str = "no", checkpoint=None) -> FinetuneResult:
     """Train ``model`` on ``batches`` (a DataLoader of dicts accepted by ``model(**batch)``, with labels).
 
     ``regularizer()``: a term added to every step's loss (e.g. a budget penalty); ``on_step(step, total)``:
     called before each step (e.g. a temperature schedule); ``extra``: (parameters, lr multiplier) trained in
     their own group (and not in the model's). ``mixed_precision`` ("no", "bf16", "fp16"): Accelerate's autocast on
-    a GPU (the weights stay float32 masters)."""
+    a GPU (the weights stay float32 masters). ``checkpoint`` (``finetune_checkpoint.Checkpointing``): write a
+    checkpoint every so many steps and resume from the one there (same final weights as an uninterrupted run)."""
     from accelerate import Accelerator
     from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
@@ -107,10 +109,29 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
         total = min(total, config.max_steps)
     scheduler = get_linear_schedule_with_warmup(optimizer, int(config.warmup_fraction * total), total)
     result = FinetuneResult()
+    skip, resumed = 0, None
+    if checkpoint is not None:
+        from hyflexpim.algo.finetune_checkpoint import load_checkpoint
+
+        resumed = load_checkpoint(checkpoint, total)
+        if resumed is not None:
+            accelerator.unwrap_model(model).load_state_dict(resumed["model"])
+            optimizer.load_state_dict(resumed["optimizer"])
+            scheduler.load_state_dict(resumed["scheduler"])
+            skip = result.steps = result.resumed_from = resumed["steps"]
+            result.losses = list(resumed["losses"])
+            if skip == 0:
+                _restore_rng(resumed)
     model.train()
-    bar = tqdm(total=total, desc=step_name, disable=not progress or not accelerator.is_main_process, leave=False)
+    bar = tqdm(total=total, initial=result.steps, desc=step_name,
+               disable=not progress or not accelerator.is_main_process, leave=False)
     while result.steps < total:
         for batch in batches:
+            if skip:  # resuming: the batches the checkpoint's steps used are drawn again and passed over
+                skip -= 1
+                if skip == 0:
+                    _restore_rng(resumed)
+                continue
             if on_step is not None:
                 on_step(result.steps, total)
             loss = model(**batch).loss
@@ -128,6 +149,12 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
             result.losses.append(accelerator.reduce(loss.detach(), "mean").item())  # the global batch's loss
             bar.update(1)
             bar.set_postfix(loss=f"{result.final_loss:.4f}")
+            if checkpoint is not None and (result.steps % (checkpoint.every or per_epoch) == 0
+                                           or result.steps >= total):
+                from hyflexpim.algo.finetune_checkpoint import save_checkpoint
+
+                save_checkpoint(checkpoint, accelerator.unwrap_model(model), optimizer, scheduler, result.steps, total,
+                                result.losses)
             if result.steps >= total:
                 break
     bar.close()
@@ -135,6 +162,12 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     check_finite_weights(model, step_name)
     accelerator.free_memory()
     return result
+
+
+def _restore_rng(state: dict) -> None:
+    from hyflexpim.algo.finetune_checkpoint import set_rng_state
+
+    set_rng_state(state["rng"])
 
 
 def _finetune_lora(model: nn.Module, batches, config: FinetuneConfig, step_name: str, progress: bool,

@@ -58,8 +58,11 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
           epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the training split"),
           out: Optional[Path] = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
                                              "model's cache, for the shipped sample and the default settings)"),
+          checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="with --out: steps between "
+                                                         "training checkpoints (<out>.ckpt; default: every epoch)"),
           quiet: bool = QuietOpt) -> None:
-    """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC."""
+    """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC. With --out, a
+    checkpoint (<out>.ckpt) is written every epoch: after an interruption the same command resumes from it."""
     from hyflexpim.atomic import write_atomic
     from hyflexpim.data.jets import load_jets
     from hyflexpim.models.part import CONFIGS, FEATURE_SETS, save_part
@@ -69,6 +72,8 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
         raise UserError(f"--config must be one of {', '.join(CONFIGS)}, got {config!r}")
     if features not in FEATURE_SETS:
         raise UserError(f"--features must be one of {', '.join(FEATURE_SETS)}, got {features!r}")
+    if checkpoint_every is not None and checkpoint_every < 1:
+        raise UserError(f"--checkpoint-every must be at least 1, got {checkpoint_every}")
     if epochs is not None and not 0 < epochs <= 1000:
         raise UserError(f"--epochs must be in (0, 1000], got {epochs:g}")
     default = data == "jets" and config == "small" and epochs is None and features == "full"
@@ -82,9 +87,12 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
         if out.suffix not in (".pt", ".pth"):
             raise UserError(f"--out must be a .pt file, got {out}")
         cfg = JetTrainConfig(config=config, features=features, **({"epochs": epochs} if epochs is not None else {}))
-        model, report = train_part(load_jets(data), cfg, not quiet, typer.echo)
+        ckpt = out.with_suffix(".ckpt")
+        model, report = train_part(load_jets(data), cfg, not quiet, typer.echo, checkpoint=ckpt,
+                                   checkpoint_every=checkpoint_every)
         path = save_part(model, out)
         write_atomic(out.with_suffix(".json"), json.dumps(report, indent=1))
+        ckpt.unlink(missing_ok=True)  # the model is saved: the checkpoint has done its work
     t = report["test"]
     aucs = ", ".join(f"{c} {a:.3f}" for c, a in t["auc"].items() if a is not None)
     typer.echo(f"{path}: test accuracy {100 * t['accuracy']:.1f} % on {t['jets']} jets; one-vs-rest AUC {aucs}")
@@ -155,7 +163,81 @@ def export(data: str = DataOpt, out: Path = typer.Option(..., "--out", help="ROO
     typer.echo(f"wrote {out}: {len(d)} jets {d.class_counts()}")
 
 
+def _csv_list(text: str, name: str) -> list[str]:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        raise UserError(f"{name} needs at least one value")
+    return items
+
+
+def study(data: Optional[str] = typer.Option(None, "--data", help="jets from `jets generate` (a folder or .npz)"),
+          spec: Optional[Path] = typer.Option(None, "--spec", help="a study file (YAML, StudyConfig's fields, e.g. "
+                                              "sweeps/jets_study.yaml); command-line options given override it"),
+          out: Path = typer.Option(Path("runs/jets-study"), "--out", help="folder of the points, table and figure"),
+          sizes: Optional[str] = typer.Option(None, "--sizes", help="training jets per point, e.g. "
+                                              "3000,12000,50000,100000"),
+          models: Optional[str] = typer.Option(None, "--models", help="small,paper"),
+          pair_bias: Optional[str] = typer.Option(None, "--pair-bias", help="on,off"),
+          features: Optional[str] = typer.Option(None, "--features", help="kin | kinpid | full"),
+          epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over each point's training jets"),
+          analysis_jets: Optional[int] = typer.Option(None, "--analysis-jets", help="test jets analysed per point"),
+          checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every",
+                                                         help="training steps between checkpoints (default: epoch)"),
+          dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and a time estimate; run nothing"),
+          quiet: bool = QuietOpt) -> None:
+    """The scale study: ParT at each training-set size, model size and pair-bias setting, trained (resumably: rerun
+    the same command after an interruption) and analysed; writes study.csv, study_blocks.csv and study.png."""
+    import yaml
+    from pydantic import ValidationError
+
+    from hyflexpim.pipeline.jets_study import StudyConfig, plan, run_study
+
+    fields: dict = {}
+    if spec is not None:
+        try:
+            fields = yaml.safe_load(spec.read_text()) or {}
+        except (OSError, yaml.YAMLError) as e:
+            raise UserError(f"cannot read study file {spec}: {str(e).splitlines()[0]}") from None
+        if not isinstance(fields, dict):
+            raise UserError(f"study file {spec} must be a mapping of StudyConfig's fields")
+    if data is not None:
+        fields["data"] = data
+    if sizes is not None:
+        try:
+            fields["sizes"] = [int(s.replace("_", "")) for s in _csv_list(sizes, "--sizes")]
+        except ValueError:
+            raise UserError(f"--sizes must be comma-separated whole numbers, got {sizes!r}") from None
+    if models is not None:
+        fields["models"] = _csv_list(models, "--models")
+    if pair_bias is not None:
+        words = _csv_list(pair_bias, "--pair-bias")
+        if any(w not in ("on", "off") for w in words):
+            raise UserError(f"--pair-bias takes on and/or off, got {pair_bias!r}")
+        fields["pair_bias"] = [w == "on" for w in words]
+    for key, value in (("features", features), ("epochs", epochs), ("analysis_jets", analysis_jets),
+                       ("checkpoint_every", checkpoint_every)):
+        if value is not None:
+            fields[key] = value
+    if "data" not in fields:
+        raise UserError("--data (or data: in the --spec file) is needed")
+    try:
+        cfg = StudyConfig(**fields)
+    except ValidationError as e:
+        err = e.errors()[0]
+        raise UserError(f"study setting {'.'.join(map(str, err['loc']))}: {err['msg']}") from None
+    for line in plan(cfg, out):
+        typer.echo(line)
+    if dry_run:
+        return
+    rows = run_study(cfg, out, not quiet, typer.echo)
+    for r in rows:
+        typer.echo(f"{r['model']:<6} pair bias {'on ' if r['pair_bias'] else 'off'} {r['train_jets']:>7} jets: "
+                   f"binary {100 * r['binary_mean']:.1f} % (last block {100 * r['binary_last']:.1f} %), k90 "
+                   f"{r['k90_mean']:.1f}, accuracy {100 * r['accuracy']:.1f} %")
+    typer.echo(f"wrote {out / 'study.csv'}, {out / 'study_blocks.csv'} and {out / 'study.png'}")
+
+
 def register(app: typer.Typer, guarded) -> None:
-    for fn in (generate, train, analyze, stats, export):
+    for fn in (generate, train, analyze, stats, export, study):
         jets_app.command(fn.__name__)(guarded(fn))
     app.add_typer(jets_app, name="jets")

@@ -136,7 +136,7 @@ class PartConfig:
     name: str
     num_labels: int
     embed_dims: list
-    pair_embed_dims: list
+    pair_embed_dims: list | None  # None: no pair-interaction bias (the scale study's pair-bias-off models)
     num_heads: int
     num_layers: int
     num_cls_layers: int
@@ -179,7 +179,7 @@ class PartConfig:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "num_labels": self.num_labels, "embed_dims": list(self.embed_dims),
-                "pair_embed_dims": list(self.pair_embed_dims), "num_heads": self.num_heads,
+                "pair_embed_dims": None if self.pair_embed_dims is None else list(self.pair_embed_dims), "num_heads": self.num_heads,
                 "num_layers": self.num_layers, "num_cls_layers": self.num_cls_layers,
                 "pre_activation_pair": self.pre_activation_pair, "features": self.features,
                 "class_names": list(self.class_names)}

@@ -17,6 +17,7 @@ from typing import Literal
 from pydantic import Field
 
 from hyflexpim.config import Strict
+from hyflexpim.errors import UserError
 
 
 class JetTrainConfig(Strict):
@@ -30,6 +31,10 @@ class JetTrainConfig(Strict):
     weight_decay: float = Field(0.01, ge=0)
     seed: int = Field(0, ge=0, lt=2**32, description="initialisation, batch order and dropout")
     split_seed: int = Field(0, ge=0, lt=2**32, description="seed of the train/validation/test split")
+    train_jets: int | None = Field(None, ge=1, description="train on the first N jets of the training split (a "
+                                   "random sample of it; null: all); the scale study's training-set size")
+    pair_bias: bool = Field(True, description="ParT's pair-interaction bias U (off: plain attention, no pair "
+                                              "embedding)")
 
 
 def auc_one_vs_rest(scores: np.ndarray, labels: np.ndarray) -> list[float | None]:
@@ -79,8 +84,11 @@ def measure(model, data, split: str = "test", index: np.ndarray | None = None) -
             "auc": {c: a for c, a in zip(data.class_names, auc)}, "classes_present": present}
 
 
-def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, say=print):
-    """ParT trained on ``data``'s training split; returns (model, report with accuracy and AUC on the test split)."""
+def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, say=print,
+               checkpoint: Path | None = None, checkpoint_every: int | None = None):
+    """ParT trained on ``data``'s training split; returns (model, report with accuracy and AUC on the test split).
+    ``checkpoint``: a file written every ``checkpoint_every`` steps (None: every epoch) and at the end; a run that
+    finds one of the same settings and data resumes from it (``algo.finetune_checkpoint``)."""
     import torch
 
     from hyflexpim.algo.finetune import FinetuneConfig, finetune
@@ -91,21 +99,35 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
     cfg = cfg or JetTrainConfig()
     data.seed = cfg.split_seed
     require_classes(data, "jets training data")
+    extra = {} if cfg.pair_bias else {"pair_embed_dims": None}
     model = build_part(cfg.config, data.num_labels, seed=cfg.seed, features=cfg.features,
-                       class_names=list(data.class_names))
+                       class_names=list(data.class_names), **extra)
     impact = data.has_impact_parameters()
     if cfg.features == "full" and not impact:
         say("note: feature set 'full' on jets without impact parameters (particle level): d0, dz and their errors "
             "are zeros — generate with --level detector, or train --features kinpid")
-    train = jet_batches(data, data.split_indices("train"), cfg.batch_size, shuffle=True, seed=cfg.seed)
+    index = data.split_indices("train")
+    if cfg.train_jets is not None:
+        if cfg.train_jets > len(index):
+            raise UserError(f"train_jets={cfg.train_jets} but the training split has {len(index)} jets")
+        index = index[:cfg.train_jets]
+    train = jet_batches(data, index, cfg.batch_size, shuffle=True, seed=cfg.seed)
+    ck = None
+    if checkpoint is not None:
+        from hyflexpim.algo.finetune_checkpoint import Checkpointing
+
+        ck = Checkpointing(Path(checkpoint), checkpoint_every,
+                           {"train": cfg.model_dump(), "data": data.digest(), "jets": len(index)})
     torch.manual_seed(cfg.seed)
     t = time.perf_counter()
     res = finetune(model, train, FinetuneConfig(epochs=cfg.epochs, lr=cfg.lr, weight_decay=cfg.weight_decay,
-                                                warmup_fraction=0.05), "train ParT", progress)
+                                                warmup_fraction=0.05), "train ParT", progress, checkpoint=ck)
     seconds = time.perf_counter() - t
     report = {"config": model.config.to_dict(), "train": cfg.model_dump(), "steps": res.steps,
               "final_loss": res.final_loss, "train_seconds": round(seconds, 1),
-              "seconds_per_step": round(seconds / max(res.steps, 1), 3), "data": data.digest(),
+              "resumed_from_step": res.resumed_from,
+              "seconds_per_step": round(seconds / max(res.steps - res.resumed_from, 1), 3), "data": data.digest(),
+              "train_jets": len(index),
               "classes": data.class_counts(), "features": cfg.features,
               "impact_parameters": "from the data" if impact else "zeros (the data has none)", "validation": measure(model, data, "validation"),
               "test": measure(model, data, "test")}
