@@ -96,7 +96,7 @@ def widths(S: int, smallest: int = 16, ratio: float = 1.5) -> list[int]:
     computed over at most 1.5 × its own extent instead of the batch's full width."""
     out, w = [], float(smallest)
     while w < S:
-        out.append(8 * math.ceil(w / 8))
+        out.append(min(S, 8 * math.ceil(w / 8)))
         w *= ratio
     return sorted(set(out) | {S})
 
