@@ -141,7 +141,7 @@ def update(stats: LayerStats, p: torch.Tensor, valid: torch.Tensor, query_ok: to
     stats.first = max(K_FIRST, int(k99.kthvalue(max(1, int(0.95 * k99.numel()))).values))
     stats.rows += idx.numel()
     if with_js and H > 1:
-        stride = max(1, idx.numel() // JS_ROWS)  # a uniform subsample of rows: JS costs H² / 2 passes
+        stride = max(1, idx.numel() // JS_ROWS)  # a uniform subsample of rows: JS costs H passes
         sub = idx[::stride]
         b, i = sub // Sq, sub % Sq
         stats.js += js_distance_sum(p[b, :, i], valid[b, :, i]) * (idx.numel() / sub.numel())
