@@ -32,7 +32,6 @@ import statistics
 import time
 
 import torch
-from torch import nn
 from torch.nn import functional as F
 
 
@@ -120,7 +119,12 @@ def main() -> None:
 
     from hyflexpim.models.load import load_model
 
-    read = lambda p: json.load(open(p))["ranks"] if p else None
+    def read(path):
+        if not path:
+            return None
+        with open(path) as f:
+            return json.load(f)["ranks"]
+
     print(f"threads {a.threads}; medians of {a.repeats}, original and low-rank alternating")
     print("| model, pass | parameters kept (decomposed matrices) | original ms | low-rank ms | speed-up | "
           "matmul ceiling |")

@@ -81,7 +81,7 @@ class LowRankLinear(nn.Module):
         self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
 
     @classmethod
-    def from_svd(cls, m: SVDLinear) -> "LowRankLinear":
+    def from_svd(cls, m: SVDLinear) -> LowRankLinear:
         with torch.no_grad():
             return cls(m.Vh, m.U * m.S, m.bias)
 

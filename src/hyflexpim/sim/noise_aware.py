@@ -24,9 +24,9 @@ same codes and draws, tested equal), with every code's cells looked up in a tabl
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from pydantic import Field
