@@ -8,11 +8,13 @@ from 64 to 1,024 examples (streamed statistics: it should not grow).
 
 MiniLM-L6 on Rotten Tomatoes test snippets (max 64 tokens, batches of 64). Memory: peak RSS growth of a
 child process per example count, above the model and data loaded. Timing: plain evaluation and analysis
-alternate ``--repeats`` times (a busy machine slows both alike); medians. k₉₀/k₉₉: rows of more than 64 keys by
-a partial selection (``torch.topk`` of the last batch's 95th-percentile k₉₉, at least 16; a full sort only for
-the rows that leaves short of 99 % of their mass), shorter rows (these snippets) by one sort; the
-Jensen–Shannon distances from a uniform sample of at most 128 rows per batch and layer
-(``hyflexpim.analysis.metrics``).
+alternate ``--repeats`` times (a busy machine slows both alike); medians. Every row is cut to the width that
+holds its last valid key (widths 16, 24, 40, … growing by 1.5×: a padded batch costs its real lengths). k₉₀/k₉₉
+exact: rows of more than 64 keys by a partial selection (``torch.topk`` of the last batch's 95th-percentile k₉₉,
+at least 16; a full sort only for the rows that leaves short of 99 % of their mass), shorter rows (these
+snippets) by one sort of the cut row, the count a binary search in its running sum; the Jensen–Shannon
+distances from a uniform sample of at most 128 rows per batch and layer (``hyflexpim.analysis.metrics``).
+On a busy machine run it with ``OMP_NUM_THREADS=1``: two threads waiting on each other make both timings erratic.
 """
 
 from __future__ import annotations
@@ -62,6 +64,9 @@ def timing(n: int, with_js: bool, repeats: int, reference: str | None = None) ->
     tp, ta = statistics.median(tp), statistics.median(ta)
     print(f"{n} examples: plain evaluation {tp * 1e3:.0f} ms, analysis {ta * 1e3:.0f} ms, ratio {ta / tp:.2f} "
           f"(JS distances {'on' if with_js else 'off'}; medians of {repeats}, alternating; goal <= 1.5)")
+    print(f"README row: | `python benchmarks/bench_attention.py` | attention analysis / plain evaluation, {n} snippets "
+          f"| {ta / tp:.2f} (JS {'on' if with_js else 'off'}, {torch.get_num_threads()} threads, plain {tp:.1f} s, "
+          f"medians of {repeats}) | ≤ 1.5; flat |")
 
 
 def compare(model, tok, b, with_js: bool, repeats: int, reference: str) -> None:
@@ -99,7 +104,10 @@ def compare(model, tok, b, with_js: bool, repeats: int, reference: str) -> None:
     m = {k: statistics.median(v) for k, v in t.items()}
     print(f"{len(b) * 64} examples, JS distances {'on' if with_js else 'off'}: plain evaluation {m['plain'] * 1e3:.0f} "
           f"ms; analysis / plain: this tree {m['ours'] / m['plain']:.2f}, reference {m['reference'] / m['plain']:.2f} "
-          f"(medians of {repeats}, alternating)")
+          f"(medians of {repeats}, alternating; goal <= 1.5)")
+    print(f"README row: | `python benchmarks/bench_attention.py` | attention analysis / plain evaluation, {len(b) * 64} "
+          f"snippets | {m['ours'] / m['plain']:.2f} against {m['reference'] / m['plain']:.2f} for {reference} (JS "
+          f"{'on' if with_js else 'off'}, {torch.get_num_threads()} threads, medians of {repeats}, alternating) | ≤ 1.5; flat |")
 
 
 def _t(fn) -> float:

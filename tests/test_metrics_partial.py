@@ -1,5 +1,6 @@
 """The attention statistics without a full sort per row (hyflexpim.analysis.metrics): k90/k99 by a partial
-selection equal the sort-based counts exactly, and the in-place update equals the row-copying one it replaced."""
+selection equal the sort-based counts exactly, and the update (rows cut to their extent) equals the row-copying
+one it replaced: counts, top-1 and histogram exactly, float sums along a row to 1e-6."""
 
 import math
 
@@ -63,6 +64,9 @@ def _reference_update(stats, p, valid, query_ok=None, special_keys=None, with_js
         stats.js += js_distance_sum(rows[::stride], vrows[::stride]) * (rows.shape[0] / rows[::stride].shape[0])
 
 
+EXACT = ("top1", "k90", "k90_frac", "k99", "k99_frac", "binary", "first_token")  # no float sum along the row
+
+
 def test_update_equals_the_row_copying_reference():
     g = torch.Generator().manual_seed(4)
     B, H, S = 5, 4, 40
@@ -80,7 +84,8 @@ def test_update_equals_the_row_copying_reference():
             update(a, p, valid, ok, special, js)
             _reference_update(b, p, valid, ok, special, js)
             assert a.rows == b.rows == int(ok.sum())
-            for k in a.sums:
-                assert torch.allclose(a.sums[k], b.sums[k], rtol=1e-12, atol=1e-12), k
+            for k in a.sums:  # a row's float32 sums (entropy, mass) change with the width it is cut to by an ulp
+                tol = 1e-12 if k in EXACT else 1e-6
+                assert torch.allclose(a.sums[k], b.sums[k], rtol=tol, atol=tol), k
             assert torch.equal(a.hist, b.hist)
             assert torch.allclose(a.js, b.js, rtol=1e-9, atol=1e-12)

@@ -64,6 +64,20 @@ def test_truncation_keeps_the_outputs_of_the_soft_model():
             assert float(dropped) == 0.0 and torch.allclose(after, before, atol=1e-5)  # dead means zero: exact
 
 
+def test_the_hardened_layer_runs_as_two_dense_matmuls_with_the_same_output():
+    from hyflexpim.models.layers import LowRankLinear
+
+    model = _layer(seed=2)
+    enable_soft_rank(model, SoftRankConfig(), budget=0.5)
+    ranks = harden(model)
+    fast = LowRankLinear.from_svd(model[0])  # Σ folded into U: first [k, d_in], second [d_out, k]
+    assert fast.first.shape == (ranks["0"], 16) and fast.second.shape == (12, ranks["0"])
+    assert sum(p.numel() for p in fast.parameters()) == ranks["0"] * (12 + 16) + 12  # factors + bias, no Σ
+    x = torch.randn(5, 3, 16)
+    with torch.no_grad():
+        assert torch.allclose(fast(x), model[0](x), atol=1e-5)
+
+
 @pytest.mark.slow  # a fine-tune with the rank penalty, twice
 @pytest.mark.parametrize("project", [True, False])
 def test_a_fine_tune_lands_within_two_percent_of_the_budget(project):

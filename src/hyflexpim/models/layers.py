@@ -68,4 +68,28 @@ class SVDLinear(nn.Module):
         return f"in_features={d_in}, out_features={d_out}, rank={self.rank}, bias={self.bias is not None}"
 
 
-__all__ = ["SVDLinear", "dense_weight", "is_matrix", "matrix_shape", "replace_module"]
+class LowRankLinear(nn.Module):
+    """A hardened low-rank matrix as a deployment stores it: two dense factors, x·Vᵀ then ·(U·diag Σ)ᵀ (+ bias) —
+    two matmuls and nothing else per layer (Σ folded into U, no elementwise scaling, one module call)."""
+
+    hyflexpim_kind = "low_rank"
+
+    def __init__(self, first: torch.Tensor, second: torch.Tensor, bias: torch.Tensor | None):
+        super().__init__()
+        self.first = nn.Parameter(first.detach().clone(memory_format=torch.contiguous_format))  # [k, d_in]
+        self.second = nn.Parameter(second.detach().clone(memory_format=torch.contiguous_format))  # [d_out, k]
+        self.bias = nn.Parameter(bias.detach().clone()) if bias is not None else None
+
+    @classmethod
+    def from_svd(cls, m: SVDLinear) -> LowRankLinear:
+        with torch.no_grad():
+            return cls(m.Vh, m.U * m.S, m.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(F.linear(x, self.first), self.second, self.bias)
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.first.shape[1]}, out_features={self.second.shape[0]}, rank={self.first.shape[0]}"
+
+
+__all__ = ["LowRankLinear", "SVDLinear", "dense_weight", "is_matrix", "matrix_shape", "replace_module"]

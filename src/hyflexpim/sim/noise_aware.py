@@ -9,9 +9,13 @@ components are SLC is re-derived every ``replan_every`` steps from the running i
 |∂L/∂σ| of the fine-tune's own batches — at the rate ``slc_rate`` per matrix (the ``uniform`` plan policy's
 rule). Read noise (per MVM) is not drawn during training; programming noise and drift are.
 
-Cost: each factor is programmed once per step (the same codes and the same draws as ``program_matrix``, tested
-equal), but without slicing it again: the cells of every INT8 code come from a table made once, and parts
-stored exactly (the paper's SLC) draw nothing.
+Cost. A noise kind registered in ``CODE_NOISE`` (``paper``, ``ideal``) is drawn in weight space: its programmed
+code is q + std(q)·N(0, 1) with std(q) from a table of the 256 INT8 codes made once — for the paper's noise this
+is the same distribution as programming every cell (each digit d·(1 + σn), the code linear in the digits, so the
+code's noise is Gaussian with variance σ²·Σ (place·d)²; tested against ``program_matrix`` over many draws), but one
+draw per weight instead of one per cell, one ``randn`` per layer and step into a buffer kept between steps, and
+no slicing. Other kinds (``levels``, anything with drift) are programmed exactly as ``program_matrix`` does (the
+same codes and draws, tested equal), with every code's cells looked up in a table made once.
 
     with noise_aware(model, hardware, NoiseAwareConfig(enabled=True), seed=0) as h:
         finetune(model, batches, cfg, on_step=h.step)
@@ -20,6 +24,7 @@ stored exactly (the paper's SLC) draw nothing.
 from __future__ import annotations
 
 import types
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -28,9 +33,9 @@ from pydantic import Field
 from torch import nn
 from torch.nn import functional as F
 
-from hyflexpim.config import Strict
-from hyflexpim.device.noise import build_noise_model
-from hyflexpim.device.quant import int8_scale, quantize
+from hyflexpim.config import Registry, Strict
+from hyflexpim.device.noise import NoiseModel, PaperNoise, build_noise_model
+from hyflexpim.device.quant import int8_scale, quantize, round_clip
 from hyflexpim.device.slicing import Cells, slice_int8
 from hyflexpim.errors import UserError
 from hyflexpim.models.layers import SVDLinear
@@ -132,7 +137,45 @@ class _Programmer:
         return codes * scale
 
 
-def _noisy_forward(handle: NoiseAware, name: str, programmer: _Programmer, seed: int):
+def _paper_code_std(noise: PaperNoise, cells: Cells) -> torch.Tensor:
+    """The paper's noise per code: every digit d becomes d·(1 + σn) and the code is Σ sign·place·d, so the
+    programmed code is Gaussian around q with std σ·sqrt(Σ (sign·place·d)²) over the code's cells."""
+    sigma = noise.config.sigma_slc if cells.bits_per_cell == 1 else noise.config.sigma_mlc
+    d = cells.digits * cells.place.reshape(1, -1, 1) * cells.group_sign.to(cells.digits.dtype).reshape(-1, 1, 1)
+    return sigma * d.pow(2).sum((0, 1)).sqrt()
+
+
+# noise kind -> (model, cells of the 256 codes -128..127) -> std of the programmed code per code: kinds whose
+# programming noise is Gaussian in the code (and that have no drift) are drawn once per weight
+CODE_NOISE: Registry[Callable[[NoiseModel, Cells], torch.Tensor]] = Registry("noise kind drawn per code")
+CODE_NOISE.register("paper", _paper_code_std)
+CODE_NOISE.register("ideal", lambda noise, cells: torch.zeros(cells.digits.shape[-1]))
+
+
+class _PerCode:
+    """Program a factor with one Gaussian draw per weight, std from a per-code table (``CODE_NOISE``)."""
+
+    def __init__(self, noise: NoiseModel, hardware: HardwareConfig, std_of: Callable):
+        self.hw = hardware
+        codes = torch.arange(-128, 128)
+        self.std = {bits: std_of(noise, slice_int8(codes, bits, hardware.encoding)).float()
+                    for bits in {1, hardware.mlc_bits}}
+
+    def delta(self, w: torch.Tensor, slc: list[int], axis: int, draw: torch.Tensor) -> torch.Tensor:
+        """programmed − clean for the factor ``w``, the programmed code q + std(q)·``draw`` (``draw``: N(0, 1)
+        of w's shape)."""
+        w = w.detach().float()
+        scale = int8_scale(w, per_channel=self.hw.per_channel, clip=self.hw.clip)
+        q = round_clip(w, scale, 8)
+        index = q.to(torch.int64).add_(128)
+        std = self.std[self.hw.mlc_bits][index]
+        if slc:
+            rows = torch.tensor(slc, dtype=torch.long)
+            std.index_copy_(axis, rows, self.std[1][index.index_select(axis, rows)])
+        return std.mul_(draw).add_(q).mul_(scale).sub_(w)
+
+
+def _noisy_forward(handle: NoiseAware, name: str, program: Callable, seed: int):
     cache: dict = {}
 
     def forward(self: SVDLinear, x: torch.Tensor) -> torch.Tensor:
@@ -142,10 +185,8 @@ def _noisy_forward(handle: NoiseAware, name: str, programmer: _Programmer, seed:
         key = (handle.steps, self.S._version, self.Vh._version, self.U._version)
         if cache.get("key") != key:  # programmed once per step (and again if the factors changed)
             with torch.no_grad():
-                s = seed * 1_000_003 + handle.steps
-                slc = handle.slc[name]
-                cache["d"] = (programmer.weight(svh, slc, 0, s, name + ":SVh") - svh.detach(),
-                              programmer.weight(self.U, slc, 1, s, name + ":U") - self.U.detach())
+                cache["d"] = program(cache, svh.detach(), self.U.detach(), handle.slc[name],
+                                     seed * 1_000_003 + handle.steps, name)
                 cache["key"] = key
             handle.draws += 1
         d_svh, d_u = cache["d"]
@@ -154,13 +195,34 @@ def _noisy_forward(handle: NoiseAware, name: str, programmer: _Programmer, seed:
     return forward
 
 
+def _programmer(noise: NoiseModel, hardware: HardwareConfig) -> Callable:
+    """(cache, ΣVᵀ, U, slc, seed, name) -> (δ ΣVᵀ, δ U): per code where the kind allows it, else cell by cell."""
+    no_drift = hardware.t_seconds is None or type(noise).drift is NoiseModel.drift
+    if hardware.noise.kind in CODE_NOISE and no_drift:
+        per_code = _PerCode(noise, hardware, CODE_NOISE.get(hardware.noise.kind))
+
+        def program(cache, svh, u, slc, seed, name):
+            n = svh.numel() + u.numel()
+            if cache.get("draw") is None or cache["draw"].numel() != n:
+                cache["draw"] = torch.empty(n)
+            draw = torch.randn(n, generator=generator_for(seed, name), out=cache["draw"])  # one call, both
+            return (per_code.delta(svh, slc, 0, draw[:svh.numel()].view_as(svh)),
+                    per_code.delta(u, slc, 1, draw[svh.numel():].view_as(u)))
+        return program
+    cells = _Programmer(noise, hardware)
+
+    def program_cells(cache, svh, u, slc, seed, name):
+        return (cells.weight(svh, slc, 0, seed, name + ":SVh") - svh, cells.weight(u, slc, 1, seed, name + ":U") - u)
+    return program_cells
+
+
 @contextmanager
 def noise_aware(model: nn.Module, hardware: HardwareConfig, config: NoiseAwareConfig, seed: int = 0):
     """Make every ``SVDLinear`` of ``model`` see the hardware's perturbation while training (restored on exit)."""
     layers = {n: m for n, m in model.named_modules() if isinstance(m, SVDLinear)}
     if not layers:
         raise UserError("noise-aware redistribution needs a decomposed model")
-    programmer = _Programmer(build_noise_model(hardware.noise), hardware)
+    program = _programmer(build_noise_model(hardware.noise), hardware)
     handle = NoiseAware(config, layers, {n: m.S.detach().abs().double().clone() for n, m in layers.items()})
     handle.replan()  # before any gradient: σ order
     for imp in handle.importance.values():
@@ -175,7 +237,7 @@ def noise_aware(model: nn.Module, hardware: HardwareConfig, config: NoiseAwareCo
 
     for name, m in layers.items():
         hooks.append(m.S.register_hook(accumulate(name)))
-        m.forward = types.MethodType(_noisy_forward(handle, name, programmer, seed), m)
+        m.forward = types.MethodType(_noisy_forward(handle, name, program, seed), m)
     try:
         yield handle
     finally:
@@ -185,4 +247,4 @@ def noise_aware(model: nn.Module, hardware: HardwareConfig, config: NoiseAwareCo
             del m.forward  # back to the class's forward
 
 
-__all__ = ["NoiseAware", "NoiseAwareConfig", "noise_aware"]
+__all__ = ["CODE_NOISE", "NoiseAware", "NoiseAwareConfig", "noise_aware"]
