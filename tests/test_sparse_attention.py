@@ -329,3 +329,15 @@ def test_sparse_attention_trains_through_the_kept_entries():
         loss.backward()
     grads = [p.grad for n, p in model.named_parameters() if "attention.self.query" in n and p.grad is not None]
     assert grads and all(torch.isfinite(g).all() for g in grads) and float(sum(g.abs().sum() for g in grads)) > 0
+
+
+def test_sanger_at_one_bit_is_the_sign_estimate_and_correlates_with_the_exact_scores():
+    """1 bit has no symmetric range (qmax = 0): it is the sign at scale mean|t|. Before, the scale was max/0 and
+    every score NaN. On random Q, K of dimension 64 sign(q)·sign(k) correlates with q·k at 2/π ≈ 0.64 (arcsine
+    law for Gaussian pairs); 0.5 leaves room for the sample."""
+    q, k, _ = _qkv(B=1, S=64, D=64)
+    est = predicted_scores(_cfg("sanger", bits=1), q, k)
+    assert bool(torch.isfinite(est).all())
+    exact = exact_scores(q, k)
+    corr = torch.corrcoef(torch.stack([est.flatten(), exact.flatten()]))[0, 1]
+    assert float(corr) > 0.5

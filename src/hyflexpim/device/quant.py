@@ -2,7 +2,8 @@
 activations, attention operands and probabilities (per row, head or tensor) alike.
 
 Scale s = max|t| over the reduced dimensions / (2^(b−1) − 1); codes round(t / s) clipped to ±(2^(b−1) − 1)
-(the symmetric range: two's complement's −2^(b−1) is left unused).
+(the symmetric range: two's complement's −2^(b−1) is left unused). One bit has no symmetric range (2^0 − 1 = 0):
+it is the sign, codes ±1 at scale mean|t| (XNOR-Net's binarization, Rastegari et al., ECCV 2016).
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def round_clip(t: torch.Tensor, scale: torch.Tensor, bits: int) -> torch.Tensor:
 
 
 def fake_quant(t: torch.Tensor, bits: int, dims: tuple[int, ...] | None) -> tuple[torch.Tensor, torch.Tensor]:
-    """Integer-valued tensor and its scale for a dynamic symmetric quantization over ``dims``."""
+    """Integer-valued tensor and its scale for a dynamic symmetric quantization over ``dims`` (1 bit: the sign)."""
+    if bits == 1:
+        s = t.detach().abs().mean() if dims is None else t.detach().abs().mean(dim=dims, keepdim=True)
+        return torch.where(t >= 0, 1.0, -1.0).to(t.dtype), s.clamp_min(torch.finfo(t.dtype).tiny)
     s = symmetric_scale(t, bits, dims)
     return round_clip(t, s, bits), s
 
