@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
-from hyflexpim.config.methods import prediction_kinds
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
+from hyflexpim.config.methods import prediction_kinds
 from hyflexpim.errors import UserError
 
 T = TypeVar("T", bound=BaseModel)

@@ -23,8 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyflexpim.data.jets import (GENERATED_CLASSES, MAX_PARTICLES, JetData, _load_npz,
-                                 features_from_particles, save_jets)
+from hyflexpim.data.jets import GENERATED_CLASSES, MAX_PARTICLES, JetData, _load_npz, features_from_particles, save_jets
 from hyflexpim.errors import UserError
 
 ENERGY_GEV = 13600.0
@@ -254,8 +253,9 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
     bar.close()
     parts = [_load_npz(parts_dir / f"{c}-{k:04d}.npz") for c, k, _ in plan]
     stats = [p.meta for p in parts]
-    import fastjet
     from importlib.metadata import version
+
+    import fastjet
 
     jets = sum(s["jets"] for s in stats)
     seconds = sum(s["seconds"] for s in stats)

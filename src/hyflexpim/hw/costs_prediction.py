@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from hyflexpim.config.methods import predictor_methods
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.config import Registry
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.hw.library import latency_ns
 from hyflexpim.hw.mapping import cells_per_weight
 

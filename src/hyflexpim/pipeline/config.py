@@ -17,8 +17,6 @@ from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.noise_aware import NoiseAwareConfig
 
 
-
-
 class DataConfig(Strict):
     text_column: str = "text"
     label_column: str = "label"

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 from hyflexpim.algo.decompose import calibration
 from hyflexpim.algo.decompose_checkpoint import decompose_checkpoint
@@ -567,8 +567,8 @@ def curves_of(c: RunConfig) -> list[tuple[str, str, list[float], str | None]]:
     rules = [("magnitude_rates", "original", "magnitude", c.compare.magnitude),
              ("singular_value_rates", "redistributed", "singular_value", True),
              ("random_rates", "redistributed", "random", True)]
-    for field, variant, scorer, on in rules:
-        at = c.compare.rates(field, rates)
+    for rates_field, variant, scorer, on in rules:
+        at = c.compare.rates(rates_field, rates)
         if on and at:
             out.append((variant, scorer, at, None))
     for policy in c.compare.policies:

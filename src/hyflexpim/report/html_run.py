@@ -18,8 +18,16 @@ from hyflexpim.atomic import write_atomic
 from hyflexpim.boundary import load_json, read_text
 from hyflexpim.report.html_overlay import main_curve, variants_overlay
 from hyflexpim.report.html_page import cell, esc, figure, page, para, pre, table
-from hyflexpim.report.html_tables import (csv_table, differences_table, hw_table, matrices_table, metric_text, number,
-                                          read_csv, results_table)
+from hyflexpim.report.html_tables import (
+    csv_table,
+    differences_table,
+    hw_table,
+    matrices_table,
+    metric_text,
+    number,
+    read_csv,
+    results_table,
+)
 
 
 def figures(paths, captions: dict | None = None) -> str:

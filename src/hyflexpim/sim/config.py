@@ -73,7 +73,7 @@ class HardwareConfig(Strict):
         return v if v is None else ENCODINGS.check(v)
 
     @model_validator(mode="after")
-    def _resolve(self) -> "HardwareConfig":
+    def _resolve(self) -> HardwareConfig:
         spec = load_spec(self.spec)
         if not isinstance(spec, PimSpec):
             raise ConfigError("hardware", ("spec",), f"'{self.spec}' is a {spec.kind} baseline; the accuracy side "
