@@ -51,7 +51,8 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
                f"{time.perf_counter() - t:.0f} s ({m['jets_per_second_per_process']} jets/s per process)")
 
 
-def train(data: str = DataOpt, config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
+def train(data: str = DataOpt,
+          config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
           features: str = typer.Option("full", "--features", help="ParT's input set: kin | kinpid | full "
                                        "(JetClass_{kin,kinpid,full}.yaml)"),
           epochs: float | None = typer.Option(None, "--epochs", help="passes over the training split"),

@@ -115,7 +115,8 @@ def ecal_sigma(e: np.ndarray, eta: np.ndarray) -> np.ndarray:
     a = np.abs(eta)
     base = np.sqrt(e ** 2 * 0.008 ** 2 + e * 0.11 ** 2 + 0.40 ** 2)
     return np.where(a <= 1.5, (1 + 0.64 * eta ** 2) * base,
-                    np.where(a <= 2.5, (2.16 + 5.6 * (a - 2) ** 2) * base, np.sqrt(e ** 2 * 0.107 ** 2 + e * 2.08 ** 2)))
+                    np.where(a <= 2.5, (2.16 + 5.6 * (a - 2) ** 2) * base,
+                             np.sqrt(e ** 2 * 0.107 ** 2 + e * 2.08 ** 2)))
 
 
 def hcal_sigma(e: np.ndarray, eta: np.ndarray) -> np.ndarray:

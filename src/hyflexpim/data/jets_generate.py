@@ -10,7 +10,8 @@ of the parametric detector stage (``jets_detector``: Delphes' CMS card, with imp
 production vertices); ``level="particle"`` all visible final-state particles (impact parameters zero).
 
 Work is cut into chunks of ``chunk`` jets per class, each with its own Pythia seed (the detector stage's random
-stream too), written as ``<out>/parts-detector/<class>-<k>.npz`` (``parts/`` at particle level); an interrupted run resumes at the first missing chunk and gives the same jets.
+stream too), written as ``<out>/parts-detector/<class>-<k>.npz`` (``parts/`` at particle level); an interrupted run
+resumes at the first missing chunk and gives the same jets.
 ``<out>/jets.npz`` holds them all, with the versions, seeds and throughput in its ``meta``. Needs the ``[jets]``
 extra (``pythia8mc``, an sdist that compiles, and ``fastjet``).
 """

@@ -128,7 +128,8 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
               "seconds_per_step": round(seconds / max(res.steps - res.resumed_from, 1), 3), "data": data.digest(),
               "train_jets": len(index),
               "classes": data.class_counts(), "features": cfg.features,
-              "impact_parameters": "from the data" if impact else "zeros (the data has none)", "validation": measure(model, data, "validation"),
+              "impact_parameters": "from the data" if impact else "zeros (the data has none)",
+              "validation": measure(model, data, "validation"),
               "test": measure(model, data, "test")}
     say(f"trained ParT '{cfg.config}' in {seconds:.0f} s ({res.steps} steps): test accuracy "
         f"{100 * report['test']['accuracy']:.1f} % on {report['test']['jets']} jets")

@@ -175,7 +175,8 @@ def write_report(folders: list[Path], out: Path | None = None, names: list[str] 
         title = f"hyflexpim run: {what}"
     else:
         out = Path(out) if out else Path("report.html")
-        series = [(n, read_csv(RunFolder(f).results())) for n, f in zip(names, folders) if RunFolder(f).results().exists()]
+        series = [(n, read_csv(RunFolder(f).results())) for n, f in zip(names, folders)
+                  if RunFolder(f).results().exists()]
         sections = [("overlay", "All runs: main curves", variants_overlay(series, "main curve of each run"))]
         for n, f in zip(names, folders):
             sections += run_sections(f, prefix=f"{n}-")
