@@ -125,4 +125,4 @@ def test_stats_prints_each_class_and_export_writes_a_jetclass_file(tmp_path):
 
     back = load_jets(str(tmp_path / "j.root"))
     assert len(back) == 50 and len(back.class_names) == 10  # JetClass's ten labels, through the class map
-    assert set(back.class_names[c] for c in back.labels) <= {"QCD", "Hbb", "Tbqq", "Wqq", "Zqq"}
+    assert {back.class_names[c] for c in back.labels} <= {"QCD", "Hbb", "Tbqq", "Wqq", "Zqq"}

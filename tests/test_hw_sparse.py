@@ -63,9 +63,9 @@ def test_the_headline_compares_the_same_predictor_and_keep_on_both_sides():
         assert all(x > 0 for x in r.energy_by_role_j["prediction"])
     _, dense_ref = compare("bert-base", [128, 8192], baselines=("all_slc",), slc_rate=10)
     g = sparse_gains("bert-base", "pq", 0.25, [128, 8192])
-    thr = "throughput_tok_s"
     assert g.over_same == pytest.approx([a / b for a, b in zip(hy.throughput_tok_s, ref.throughput_tok_s)], rel=1e-12)
-    assert g.sparsity == pytest.approx([a / b for a, b in zip(ref.throughput_tok_s, dense_ref.throughput_tok_s)], rel=1e-12)
+    assert g.sparsity == pytest.approx([a / b for a, b in zip(ref.throughput_tok_s, dense_ref.throughput_tok_s)],
+                                       rel=1e-12)
     assert g.over_dense == pytest.approx([s * h for s, h in zip(g.sparsity, g.over_same)], rel=1e-9)
     # at long L the sparsity, not HyFlexPIM, carries the gain over dense all-SLC
     assert g.sparsity[1] > 2.0 and g.over_same[1] < g.over_same[0] and g.over_same[1] < 1.2

@@ -42,7 +42,8 @@ def test_log_normal_has_delphes_mean_and_sigma():
 
 def test_impact_parameters_of_straight_tracks_from_a_displaced_vertex():
     # a track along +x from (0, 1 mm, 2 mm): it passes the beam axis 1 mm away, d0 = (x·py − y·px)/pT = −1
-    d0, dz = impact_parameters(np.array([[0.0, 1.0, 2.0], [3.0, 0.0, 1.0]]), np.array([[5.0, 0.0, 5.0], [4.0, 0.0, 4.0]]))
+    d0, dz = impact_parameters(np.array([[0.0, 1.0, 2.0], [3.0, 0.0, 1.0]]),
+                               np.array([[5.0, 0.0, 5.0], [4.0, 0.0, 4.0]]))
     np.testing.assert_allclose(d0, [-1.0, 0.0])
     np.testing.assert_allclose(dz, [2.0, 1.0 - 3.0])  # the second points away from the axis: z at closest approach
     s_d0, s_dz = ip_resolution(np.array([1.0, 200.0, 1.0]), np.array([0.1, 0.1, 2.0]))

@@ -14,7 +14,7 @@ import torch
 
 pytest.importorskip("weaver")
 
-from hyflexpim.data.jets import (  # noqa: E402
+from hyflexpim.data.jets import (
     FEATURE_SETS,
     FEATURES,
     JETCLASS_LABELS,
@@ -23,9 +23,9 @@ from hyflexpim.data.jets import (  # noqa: E402
     load_jets,
     subset,
 )
-from hyflexpim.data.jets_classes import to_model_classes  # noqa: E402
-from hyflexpim.models.part import FEATURE_SETS as MODEL_FEATURE_SETS  # noqa: E402
-from hyflexpim.models.part import build_part, load_part, save_part  # noqa: E402
+from hyflexpim.data.jets_classes import to_model_classes
+from hyflexpim.models.part import FEATURE_SETS as MODEL_FEATURE_SETS
+from hyflexpim.models.part import build_part, load_part, save_part
 
 # ParT's JetClass_full.yaml `pf_features`, as [name, subtract_by, multiply_by, clip_min, clip_max] with weaver's
 # defaults filled in (clip -5, 5; `null` = no transformation and no clipping) — copied from the yaml by hand
@@ -35,8 +35,8 @@ YAML_FULL = [["part_pt_log", 1.7, 0.7, -5, 5], ["part_e_log", 2.0, 0.7, -5, 5], 
              ["part_isMuon"], ["part_d0"], ["part_d0err", 0, 1, 0, 1], ["part_dz"], ["part_dzerr", 0, 1, 0, 1],
              ["part_deta"], ["part_dphi"]]
 YAML_KIN = ["part_pt_log", "part_e_log", "part_logptrel", "part_logerel", "part_deltaR", "part_deta", "part_dphi"]
-YAML_KINPID = YAML_KIN[:5] + ["part_charge", "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton",
-                              "part_isElectron", "part_isMuon"] + YAML_KIN[5:]
+YAML_KINPID = [*YAML_KIN[:5], "part_charge", "part_isChargedHadron", "part_isNeutralHadron", "part_isPhoton",
+               "part_isElectron", "part_isMuon", *YAML_KIN[5:]]
 
 
 def four(pt, eta, phi):

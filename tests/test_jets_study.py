@@ -71,7 +71,7 @@ def test_tiny_study_end_to_end_and_resumes(tmp_path, monkeypatch):
         assert os.stat(tmp_path / n / "train.json").st_mtime_ns == trained[n]
     assert [(r["pair_bias"], r["train_jets"]) for r in rows] == [(True, 60), (True, 120), (False, 60), (False, 120)]
     for r in rows:
-        assert r["test_jets"] == 40 and 0 <= r["binary_mean"] <= 1 and 1 <= r["k90_mean"]
+        assert r["test_jets"] == 40 and 0 <= r["binary_mean"] <= 1 and r["k90_mean"] >= 1
     off = [r for r in rows if not r["pair_bias"]]
     # without the pair bias the attention-only map is the attention itself
     assert all(r["k90_attention_only_mean"] == pytest.approx(r["k90_mean"], rel=1e-3) for r in off)

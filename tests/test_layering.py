@@ -13,10 +13,10 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 SHARED = {"errors", "atomic", "boundary", "artefacts", "__init__"}  # small top-level modules every layer may use
 ALLOWED = {  # package -> the packages it may import (besides itself and SHARED); the README's table
-    "cli": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
-            "config", "api"},
-    "api": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
-            "config"},
+    "cli": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data",
+            "plan", "chip", "config", "api"},
+    "api": {"sweep", "pipeline", "methods", "report", "hw", "analysis", "sim", "algo", "device", "models", "data",
+            "plan", "chip", "config"},
     "sweep": {"pipeline", "report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip",
               "config"},
     "pipeline": {"report", "hw", "analysis", "sim", "algo", "device", "models", "data", "plan", "chip", "config"},

@@ -75,7 +75,7 @@ def test_declared_reads_and_the_table_agree(base):
     """The declarations say the same as the table: the steps reading a section and every step after them (a section
     some step reads only under a condition is checked by the key test above alone)."""
     conditional = {r.section for s in steps.STEPS for r in s.reads if r.when is not None}
-    for what, change, expected in TABLE:
+    for what, _, expected in TABLE:
         section = what.split(" ")[0]
         if section in conditional or section == "out":
             continue

@@ -102,7 +102,7 @@ def analyze_part(model, data, index, batches, progress: bool = False) -> JetAtte
         sj = torch.from_numpy(data.subjet[index[offset:offset + len(labels)], :n].astype(np.int64))
         same = (sj[:, :, None] == sj[:, None, :]) & (sj[:, :, None] >= 0)
         known = (sj >= 0) & mask
-        for layer, (name, store) in enumerate(zip(blocks, caps)):
+        for layer, (_, store) in enumerate(zip(blocks, caps)):
             p, bias = store[0]
             full.layers.setdefault(layer, LayerStats(p.shape[1]))
             only.layers.setdefault(layer, LayerStats(p.shape[1]))
@@ -131,7 +131,7 @@ def analyze_part(model, data, index, batches, progress: bool = False) -> JetAtte
         examples.append({"class": data.class_names[c], "jet_index": int(i), "deta": data.features[i, :k, 15].tolist(),
                          "dphi": data.features[i, :k, 16].tolist(), "pt_log": data.features[i, :k, 0].tolist(),
                          "type": _types(data.features[i, :k]), "subjet": data.subjet[i, :k].tolist(),
-                         "attention": {layer: t for layer, t in kept[pos].items()}})
+                         "attention": dict(kept[pos])})
     full.examples = only.examples = offset
     subjets = [{"class": data.class_names[c], "layer": layer, "rows": r, "within": w / max(r, 1),
                 "uniform": u / max(r, 1)} for (c, layer), (r, w, u) in sorted(sub.items())]

@@ -3,5 +3,17 @@
 from hyflexpim.chip.encodings import ENCODINGS, Encoding, get_encoding, register_encoding
 from hyflexpim.chip.spec import DESIGNS, SPEC_KINDS, GpuSpec, PimSpec, RooflineSpec, Spec, load_spec, register_design
 
-__all__ = ["DESIGNS", "ENCODINGS", "Encoding", "GpuSpec", "PimSpec", "RooflineSpec", "SPEC_KINDS", "Spec", "get_encoding",
-           "load_spec", "register_design", "register_encoding"]
+__all__ = [
+           "DESIGNS",
+           "ENCODINGS",
+           "SPEC_KINDS",
+           "Encoding",
+           "GpuSpec",
+           "PimSpec",
+           "RooflineSpec",
+           "Spec",
+           "get_encoding",
+           "load_spec",
+           "register_design",
+           "register_encoding",
+]

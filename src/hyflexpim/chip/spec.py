@@ -21,8 +21,8 @@ from typing import Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
-from hyflexpim.config.methods import prediction_kinds
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
+from hyflexpim.config.methods import prediction_kinds
 from hyflexpim.errors import UserError
 
 T = TypeVar("T", bound=BaseModel)
@@ -96,7 +96,8 @@ class Analog(_M):
 
     adc_energy_scaling: Literal["linear", "walden"] = "linear"
     adc_time_scales_with_bits: bool = False
-    adc_share: PosF = Field(1.0, description="arrays per ADC (ASADI: 1.5, 16 ADCs as 64 for 96 arrays); conversions queue")
+    adc_share: PosF = Field(1.0, description="arrays per ADC (ASADI: 1.5, 16 ADCs as 64 for 96 arrays); "
+                                            "conversions queue")
     adc_range: Literal["level_step", "full_scale", "calibrated"] = Field(
         "level_step", description="what the ADC's codes cover: level_step = one cell level per LSB, sums above "
         "2^bits-1 levels clip; full_scale = rows x max level, LSB scaled up; calibrated = a measured range "

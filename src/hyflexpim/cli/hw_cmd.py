@@ -65,7 +65,8 @@ def hw(
     from hyflexpim.report.hw_tables import rich_tables, write_results
 
     if model is None and plan is None:
-        raise UserError("give --model (one of bert-base, bert-large, gpt2, llama-3.2-1b, minilm-l6, smollm2-135m) or --plan")
+        raise UserError("give --model (one of bert-base, bert-large, gpt2, llama-3.2-1b, minilm-l6, smollm2-135m) "
+                        "or --plan")
     if not 0.0 <= slc_rate <= 100.0:
         raise UserError(f"--slc-rate must be in 0..100 (percent), got {slc_rate:g}")
     seq = _ints(seq_lens, "--seq-lens")

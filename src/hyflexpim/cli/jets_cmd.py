@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -20,11 +19,11 @@ QuietOpt = typer.Option(False, "--quiet", "-q", help="no progress bars")
 
 def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (parts/ and jets.npz)"),
              per_class: int = typer.Option(200, "--jets-per-class", help="jets kept per class"),
-             events: Optional[int] = typer.Option(None, "--events", "--jets", hidden=True,
+             events: int | None = typer.Option(None, "--events", "--jets", hidden=True,
                                                   help="old name of --jets-per-class (one release)"),
              seed: int = typer.Option(0, "--seed", help="seed of the Pythia random streams"),
              chunk: int = typer.Option(100, "--chunk", help="jets per chunk (the unit of resuming)"),
-             classes: Optional[str] = typer.Option(None, "--classes", help="comma-separated subset of "
+             classes: str | None = typer.Option(None, "--classes", help="comma-separated subset of "
                                                    "QCD,Hbb,Tbqq,Wqq,Zqq (default: all)"),
              workers: int = typer.Option(1, "--workers", help="processes generating chunks side by side"),
              level: str = typer.Option("detector", "--level", help="detector (the parametric CMS-like detector stage, "
@@ -52,13 +51,14 @@ def generate(out: Path = typer.Option(..., "--out", help="folder for the jets (p
                f"{time.perf_counter() - t:.0f} s ({m['jets_per_second_per_process']} jets/s per process)")
 
 
-def train(data: str = DataOpt, config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
+def train(data: str = DataOpt,
+          config: str = typer.Option("small", "--config", help="ParT configuration: small | paper"),
           features: str = typer.Option("full", "--features", help="ParT's input set: kin | kinpid | full "
                                        "(JetClass_{kin,kinpid,full}.yaml)"),
-          epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over the training split"),
-          out: Optional[Path] = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
+          epochs: float | None = typer.Option(None, "--epochs", help="passes over the training split"),
+          out: Path | None = typer.Option(None, "--out", help="checkpoint to write (default: the packaged `part` "
                                              "model's cache, for the shipped sample and the default settings)"),
-          checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every", help="with --out: steps between "
+          checkpoint_every: int | None = typer.Option(None, "--checkpoint-every", help="with --out: steps between "
                                                          "training checkpoints (<out>.ckpt; default: every epoch)"),
           quiet: bool = QuietOpt) -> None:
     """Train ParT on the training split; prints test accuracy and per-class one-vs-rest AUC. With --out, a
@@ -101,7 +101,7 @@ def train(data: str = DataOpt, config: str = typer.Option("small", "--config", h
 def analyze(model: str = typer.Option("part", "--model", help="part (the packaged ParT) | a ParT checkpoint .pt"),
             data: str = DataOpt, out: Path = typer.Option(Path("runs/part-jets/jets"), "--out", help="folder to write"),
             jets: int = typer.Option(600, "--jets", help="test jets to analyse"),
-            layer: Optional[int] = typer.Option(None, "--layer", help="block of the η–φ graph (default: the last)"),
+            layer: int | None = typer.Option(None, "--layer", help="block of the η–φ graph (default: the last)"),
             threshold: float = typer.Option(0.1, "--threshold", help="attention above which the graph draws a pair"),
             quiet: bool = QuietOpt) -> None:
     """ParT's attention on test jets: binary pattern per layer, with and without the pair bias, subjet shares,
@@ -145,7 +145,7 @@ def stats(data: str = DataOpt) -> None:
 
 
 def export(data: str = DataOpt, out: Path = typer.Option(..., "--out", help="ROOT file to write"),
-           jets: Optional[int] = typer.Option(None, "--jets", help="only the first N jets of the test split")) -> None:
+           jets: int | None = typer.Option(None, "--jets", help="only the first N jets of the test split")) -> None:
     """Write jets as a JetClass-layout ROOT file (tree `tree`, part_*, jet_*, label_* through the class map), for
     weaver, the ParT repository or `jets analyze --data file.root`."""
     from hyflexpim.data.jetclass_root import write_jetclass
@@ -170,18 +170,18 @@ def _csv_list(text: str, name: str) -> list[str]:
     return items
 
 
-def study(data: Optional[str] = typer.Option(None, "--data", help="jets from `jets generate` (a folder or .npz)"),
-          spec: Optional[Path] = typer.Option(None, "--spec", help="a study file (YAML, StudyConfig's fields, e.g. "
+def study(data: str | None = typer.Option(None, "--data", help="jets from `jets generate` (a folder or .npz)"),
+          spec: Path | None = typer.Option(None, "--spec", help="a study file (YAML, StudyConfig's fields, e.g. "
                                               "sweeps/jets_study.yaml); command-line options given override it"),
           out: Path = typer.Option(Path("runs/jets-study"), "--out", help="folder of the points, table and figure"),
-          sizes: Optional[str] = typer.Option(None, "--sizes", help="training jets per point, e.g. "
+          sizes: str | None = typer.Option(None, "--sizes", help="training jets per point, e.g. "
                                               "3000,12000,50000,100000"),
-          models: Optional[str] = typer.Option(None, "--models", help="small,paper"),
-          pair_bias: Optional[str] = typer.Option(None, "--pair-bias", help="on,off"),
-          features: Optional[str] = typer.Option(None, "--features", help="kin | kinpid | full"),
-          epochs: Optional[float] = typer.Option(None, "--epochs", help="passes over each point's training jets"),
-          analysis_jets: Optional[int] = typer.Option(None, "--analysis-jets", help="test jets analysed per point"),
-          checkpoint_every: Optional[int] = typer.Option(None, "--checkpoint-every",
+          models: str | None = typer.Option(None, "--models", help="small,paper"),
+          pair_bias: str | None = typer.Option(None, "--pair-bias", help="on,off"),
+          features: str | None = typer.Option(None, "--features", help="kin | kinpid | full"),
+          epochs: float | None = typer.Option(None, "--epochs", help="passes over each point's training jets"),
+          analysis_jets: int | None = typer.Option(None, "--analysis-jets", help="test jets analysed per point"),
+          checkpoint_every: int | None = typer.Option(None, "--checkpoint-every",
                                                          help="training steps between checkpoints (default: epoch)"),
           dry_run: bool = typer.Option(False, "--dry-run", help="print the plan and a time estimate; run nothing"),
           quiet: bool = QuietOpt) -> None:

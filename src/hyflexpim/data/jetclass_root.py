@@ -39,15 +39,17 @@ def read_jetclass(files: list[str], max_jets: int | None = None) -> JetData:
                     raise UserError(f"{f}: no tree 'tree' (JetClass files hold their jets in 'tree')")
                 tree = root["tree"]
                 want = PARTICLE_BRANCHES + JET_BRANCHES
-                labels = [b for b in JETCLASS_LABELS if b in tree.keys()]
-                missing = [b for b in want if b not in tree.keys()]
+                branches = set(tree.keys())
+                labels = [b for b in JETCLASS_LABELS if b in branches]
+                missing = [b for b in want if b not in branches]
                 if missing or not labels:
                     raise UserError(f"{f}: not in JetClass's layout (missing {', '.join(missing or ['label_*'])})")
                 arrays = tree.arrays(want + labels, library="np", entry_stop=left)
         except UserError:
             raise
         except Exception as e:  # uproot raises many kinds on a file that is not ROOT
-            raise UserError(f"cannot read ROOT file {f}: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+            first = str(e).splitlines()[0] if str(e) else type(e).__name__
+            raise UserError(f"cannot read ROOT file {f}: {first}") from None
         parts.append(arrays)
         names.append(labels)
         if left is not None:
@@ -69,10 +71,10 @@ def _assemble(parts: list[dict], names: list[list[str]]) -> JetData:
         mask = np.arange(p)[None, :] < counts[:, None]
         ptp = np.hypot(col["part_px"], col["part_py"])
         jet = np.stack([arrays[b].astype(np.float32) for b in JET_BRANCHES], 1)
-        safe = lambda x: np.log(np.where(mask, np.maximum(x, 1e-8), 1.0))  # noqa: E731
         values = {
-            "part_pt_log": safe(ptp), "part_e_log": safe(col["part_energy"]),
-            "part_logptrel": safe(ptp / jet[:, :1]), "part_logerel": safe(col["part_energy"] / jet[:, 3:4]),
+            "part_pt_log": _log_in_mask(ptp, mask), "part_e_log": _log_in_mask(col["part_energy"], mask),
+            "part_logptrel": _log_in_mask(ptp / jet[:, :1], mask),
+            "part_logerel": _log_in_mask(col["part_energy"] / jet[:, 3:4], mask),
             "part_deltaR": np.hypot(col["part_deta"], col["part_dphi"]), "part_charge": col["part_charge"],
             "part_d0": col["part_d0val"], "part_d0err": col["part_d0err"], "part_dz": col["part_dzval"],
             "part_dzerr": col["part_dzerr"], "part_deta": col["part_deta"], "part_dphi": col["part_dphi"],
@@ -85,9 +87,8 @@ def _assemble(parts: list[dict], names: list[list[str]]) -> JetData:
         v[~mask] = 0
         onehot = np.stack([arrays[b] for b in present], 1)
         lab = np.array([JETCLASS_LABELS.index(present[i]) for i in onehot.argmax(1)], np.int64)
-        width = MAX_PARTICLES
-        pad = lambda a: np.pad(a, [(0, 0), (0, width - a.shape[1])] + [(0, 0)] * (a.ndim - 2))  # noqa: E731
-        feats.append(pad(f)), vecs.append(pad(v)), masks.append(pad(mask)), labels.append(lab), jets.append(jet)
+        feats.append(_pad_particles(f)), vecs.append(_pad_particles(v)), masks.append(_pad_particles(mask))
+        labels.append(lab), jets.append(jet)
     mask = np.concatenate(masks)
     p = max(1, int(mask.sum(1).max()))
     data = JetData(features=np.concatenate(feats)[:, :p], vectors=np.concatenate(vecs)[:, :p], mask=mask[:, :p],
@@ -96,6 +97,16 @@ def _assemble(parts: list[dict], names: list[list[str]]) -> JetData:
                    meta={"source": "JetClass ROOT"})
     _check(data, "JetClass files")
     return data
+
+
+def _log_in_mask(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """log(x) on real particles (x floored at 1e-8), 0 on padding."""
+    return np.log(np.where(mask, np.maximum(x, 1e-8), 1.0))
+
+
+def _pad_particles(a: np.ndarray) -> np.ndarray:
+    """Zero-pad the particle axis (axis 1) to MAX_PARTICLES so files with different widths concatenate."""
+    return np.pad(a, [(0, 0), (0, MAX_PARTICLES - a.shape[1]), *[(0, 0)] * (a.ndim - 2)])
 
 
 def write_jetclass(data: JetData, path, labels: list[str] | None = None) -> None:

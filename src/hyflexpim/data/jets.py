@@ -265,5 +265,17 @@ def particle_type(features: np.ndarray) -> np.ndarray:
     return np.where(flags.max(-1) > 0.5, flags.argmax(-1), -1)
 
 
-__all__ = ["FEATURES", "FEATURE_SETS", "STANDARDIZE", "GENERATED_CLASSES", "JETCLASS_LABELS", "JetData", "MAX_PARTICLES", "PARTICLE_TYPES",
-           "load_jets", "particle_type", "save_jets", "subset"]
+__all__ = [
+    "FEATURES",
+    "FEATURE_SETS",
+    "GENERATED_CLASSES",
+    "JETCLASS_LABELS",
+    "MAX_PARTICLES",
+    "PARTICLE_TYPES",
+    "STANDARDIZE",
+    "JetData",
+    "load_jets",
+    "particle_type",
+    "save_jets",
+    "subset",
+]

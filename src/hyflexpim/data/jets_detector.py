@@ -101,7 +101,7 @@ def _hcal_bins() -> tuple[np.ndarray, np.ndarray]:
               0.87, 0.957, 1.044, 1.131, 1.218, 1.305, 1.392, 1.479, 1.566, 1.653]
     endcap = [-3.125, -2.95, -2.868, -2.65, -2.5, -2.322, -2.172, -2.043, -1.93, -1.83, -1.74, -1.653, 1.74, 1.83,
               1.93, 2.043, 2.172, 2.322, 2.5, 2.65, 2.868, 2.95, 3.125]
-    edges = {e: 72 for e in barrel} | {e: 36 for e in endcap}
+    edges = dict.fromkeys(barrel, 72) | dict.fromkeys(endcap, 36)
     eta = np.array(sorted(edges))
     return eta, np.array([edges[e] for e in eta])
 
@@ -115,7 +115,8 @@ def ecal_sigma(e: np.ndarray, eta: np.ndarray) -> np.ndarray:
     a = np.abs(eta)
     base = np.sqrt(e ** 2 * 0.008 ** 2 + e * 0.11 ** 2 + 0.40 ** 2)
     return np.where(a <= 1.5, (1 + 0.64 * eta ** 2) * base,
-                    np.where(a <= 2.5, (2.16 + 5.6 * (a - 2) ** 2) * base, np.sqrt(e ** 2 * 0.107 ** 2 + e * 2.08 ** 2)))
+                    np.where(a <= 2.5, (2.16 + 5.6 * (a - 2) ** 2) * base,
+                             np.sqrt(e ** 2 * 0.107 ** 2 + e * 2.08 ** 2)))
 
 
 def hcal_sigma(e: np.ndarray, eta: np.ndarray) -> np.ndarray:

@@ -10,7 +10,8 @@ of the parametric detector stage (``jets_detector``: Delphes' CMS card, with imp
 production vertices); ``level="particle"`` all visible final-state particles (impact parameters zero).
 
 Work is cut into chunks of ``chunk`` jets per class, each with its own Pythia seed (the detector stage's random
-stream too), written as ``<out>/parts-detector/<class>-<k>.npz`` (``parts/`` at particle level); an interrupted run resumes at the first missing chunk and gives the same jets.
+stream too), written as ``<out>/parts-detector/<class>-<k>.npz`` (``parts/`` at particle level); an interrupted run
+resumes at the first missing chunk and gives the same jets.
 ``<out>/jets.npz`` holds them all, with the versions, seeds and throughput in its ``meta``. Needs the ``[jets]``
 extra (``pythia8mc``, an sdist that compiles, and ``fastjet``).
 """
@@ -23,8 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hyflexpim.data.jets import (GENERATED_CLASSES, MAX_PARTICLES, JetData, _load_npz,
-                                 features_from_particles, save_jets)
+from hyflexpim.data.jets import GENERATED_CLASSES, MAX_PARTICLES, JetData, _load_npz, features_from_particles, save_jets
 from hyflexpim.errors import UserError
 
 ENERGY_GEV = 13600.0
@@ -254,8 +254,9 @@ def generate(out: Path, jets_per_class: int, seed: int = 0, chunk: int = 100, cl
     bar.close()
     parts = [_load_npz(parts_dir / f"{c}-{k:04d}.npz") for c, k, _ in plan]
     stats = [p.meta for p in parts]
-    import fastjet
     from importlib.metadata import version
+
+    import fastjet
 
     jets = sum(s["jets"] for s in stats)
     seconds = sum(s["seconds"] for s in stats)

@@ -1,12 +1,14 @@
 """Cost of the self-attention alone on an attention-only dynamic-sparse accelerator (spec kind
-``attention``, e.g. ``hardsea``), and of the same work on a baseline (a roofline, or a GPU's attention kernels with the DRAM traffic of Q, K, V,
+``attention``, e.g. ``hardsea``), and of the same work on a baseline (a roofline, or a GPU's attention kernels with
+the DRAM traffic of Q, K, V,
 the context and, unfused, the scores: ``ATTENTION_ON``), vectorised over sequence lengths.
 
 Per layer and head, with E entries (L² for an encoder, L(L+1)/2 for a prefill, plus one row per generated
 token) and the kept share k:
 
 * prediction  every entry, priced by its kind (``costs_prediction.PREDICTORS``): PQ builds a lookup table
-              per query of M·K centroid dot products on the analog array (``pj_per_conversion`` each; codes of each new key the same way),
+              per query of M·K centroid dot products on the analog array (``pj_per_conversion`` each; codes of each
+              new key the same way),
               then M adds per entry (``pj_per_add``) and one winner-take-all decision (``pj_per_decision``),
               ``predict_lanes`` entries per cycle;
 * exact part  k·E entries: Q·Kᵀ and score×V, head_dim MACs each, on ``lanes`` INT8 MAC units at
@@ -71,7 +73,8 @@ def attention_costs(spec: AttentionSpec, shape: Architecture, seq_lens: Any, bat
         tops_per_mm2=batch * ops / t / 1e12 / spec.area_mm2, area_mm2=np.full_like(E, spec.area_mm2),
         power_w=batch * E_inf / t, ops_per_inference=ops, energy_by_component_j=e,
         energy_by_role_j={"attention": E_inf - e["prediction"], "prediction": e["prediction"]},
-        bottleneck_stage=["prediction" if p > x else "exact" for p, x in zip(np.broadcast_to(t_pred, E.shape), t_exact)],
+        bottleneck_stage=["prediction" if p > x else "exact"
+                          for p, x in zip(np.broadcast_to(t_pred, E.shape), t_exact)],
         info=AttentionInfo(batch=batch, gen_tokens=gen_tokens if shape.decoder else 0, attention_density=keep,
                            prediction=pr.kind, scope="self-attention only"))
 

@@ -57,7 +57,7 @@ def check_digital_capacity(spec: PimSpec, shape: Architecture, layer_pus: int, s
     G = gen_tokens if shape.decoder else 0
     most = max_tokens(spec, shape, layer_pus, batch, gen_tokens)
     L = np.asarray(seq_lens, dtype=float)
-    over = L + G > most
+    over = most < L + G
     if np.any(over):
         bad = int(L[over][0])
         n = resident_sequences(shape, batch, gen_tokens)

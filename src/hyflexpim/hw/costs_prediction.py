@@ -17,9 +17,9 @@ from typing import Any
 
 import numpy as np
 
-from hyflexpim.config.methods import predictor_methods
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.config import Registry
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.hw.library import latency_ns
 from hyflexpim.hw.mapping import cells_per_weight
 
@@ -36,7 +36,8 @@ class Predictor:
     ``table_dots(pr)``: centroid dot products per token and head (the query's table and the key's codes);
     ``adds_per_entry(pr)``: table entries gathered and added per entry (an attention-only design's adds);
     ``code_bits(pr)``: bits kept resident per key and head (capacity); ``selects``: it decides what to keep;
-    ``entrywise``: its top-k streams every entry's score (else only ``per_token``'s candidates); ``per_token(spec, head_dim)``: (lane operations per token and head, NOR steps per operation, candidates
+    ``entrywise``: its top-k streams every entry's score (else only ``per_token``'s candidates); ``per_token(spec,
+    head_dim)``: (lane operations per token and head, NOR steps per operation, candidates
     the top-k engines select among per token and head) for a predictor whose work scales with the tokens, not
     the entries (a clustering one: centroid scores per query, key assignment per key, top-k over clusters)."""
 

@@ -1,5 +1,6 @@
 """Cost models by spec kind: a registry (``kind: pim`` -> the PIM pipeline model, ``kind: roofline`` ->
-the roofline baselines, ``kind: gpu`` -> a GPU's kernels (hyflexpim.hw.gpu), ``kind: attention`` -> attention-only accelerators such as HARDSEA). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
+the roofline baselines, ``kind: gpu`` -> a GPU's kernels (hyflexpim.hw.gpu), ``kind: attention`` -> attention-only
+accelerators such as HARDSEA). A new kind of design is a spec class (``hyflexpim.chip.spec.SPEC_KINDS``) plus
 ``register_cost_model(kind, fn)`` with ``fn(plan, arch, spec, seq_lens, batch, gen_tokens) -> HwResult``
 (hyflexpim.hw.results).
 """

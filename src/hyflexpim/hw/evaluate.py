@@ -40,7 +40,8 @@ def resolve(plan_or_shape: Plan | Architecture | str, slc_rate: float | None = N
         rate = 10.0 if slc_rate is None else slc_rate
         return uniform_plan(plan_or_shape, rate), plan_or_shape
     if not isinstance(plan_or_shape, Plan):
-        raise UserError(f"plan_or_shape must be a Plan, an Architecture or a model name, got {type(plan_or_shape).__name__}")
+        raise UserError("plan_or_shape must be a Plan, an Architecture or a model name, "
+                        f"got {type(plan_or_shape).__name__}")
     plan = plan_or_shape
     if shape is not None:
         plan.check_covers(shape)
@@ -63,7 +64,8 @@ def _check_run_args(seq_lens: Iterable[int], batch: int | str, gen_tokens: int) 
     if not seq or min(seq) <= 0:
         raise UserError(f"--seq-lens must be positive integers, got {list(seq_lens)}")
     if batch != "fill" and (isinstance(batch, bool) or not isinstance(batch, int) or batch <= 0):
-        raise UserError(f"--batch must be a positive integer or 'fill' (one sequence per pipeline stage), got {batch!r}")
+        raise UserError("--batch must be a positive integer or 'fill' (one sequence per pipeline stage), "
+                        f"got {batch!r}")
     if gen_tokens < 0:
         raise UserError(f"--gen-tokens must be >= 0, got {gen_tokens}")
     return seq
@@ -151,7 +153,8 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens: Sequence[int] = 
             spec: Spec | str | Path = "hyflexpim", baselines: Sequence[Spec | str | Path] = BASELINES,
             batch: int | str = 1,
             gen_tokens: int = 128, slc_rate: float | None = None, shape: Architecture | str | None = None,
-            decoder: bool | None = None, specs_cache: dict[Any, Spec] | None = None, mode: str = "iso-area") -> list[HwResult]:
+            decoder: bool | None = None, specs_cache: dict[Any, Spec] | None = None,
+            mode: str = "iso-area") -> list[HwResult]:
     """``evaluate`` for HyFlexPIM and each baseline (the first entry is HyFlexPIM), the PIM designs
     equalised by ``mode`` (``iso-area`` by default: the same silicon for every PIM design)."""
     seq = _check_run_args(seq_lens, batch, gen_tokens)

@@ -62,7 +62,8 @@ def load_points(path: str | Path | None = None) -> list[Point]:
 
 def _matrices(model: str) -> tuple[Architecture, list[tuple[str, int, int, Any]]]:
     arch = get_shape(model)
-    mats: list[tuple[str, int, int, Any]] = [(role, d_out, d_in, layer) for _, role, layer, (d_out, d_in) in arch.matrices()]
+    mats: list[tuple[str, int, int, Any]] = [(role, d_out, d_in, layer)
+                                             for _, role, layer, (d_out, d_in) in arch.matrices()]
     return arch, mats + [("head", o, i, None) for _, (o, i) in head_matrices(arch)]
 
 
@@ -166,7 +167,8 @@ def write_yaml(path: Path | None = None) -> dict[str, float]:
 def report(spec: GpuSpec | None = None) -> None:
     spec = spec or _gpu_spec()
     rows = table(spec)
-    print(f"{spec.name}: gemm_efficiency {spec.gemm_efficiency:.4f}, kernel_us {spec.kernel_us:.3f} ({spec.calibration})")
+    print(f"{spec.name}: gemm_efficiency {spec.gemm_efficiency:.4f}, kernel_us {spec.kernel_us:.3f} "
+          f"({spec.calibration})")
     print("| model | L | batch | measured ms | model ms | error | kernel-overhead share | row |")
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:

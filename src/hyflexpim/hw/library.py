@@ -2,7 +2,8 @@
 
 Full-activity power of a block = energy per action x action rate at full activity:
 ADC, array column read, shift-add and buffer act once per conversion (1/t_conv per ADC; an ADC serves
-``adc_share`` arrays); a wordline driver once per input bit (every ``cols`` conversions of its array); a NOR-PIM array does one NOR
+``adc_share`` arrays); a wordline driver once per input bit (every ``cols`` conversions of its array); a NOR-PIM array
+does one NOR
 step per lane per cycle; the SFU takes 256 inputs per cycle.
 """
 

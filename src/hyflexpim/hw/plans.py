@@ -16,7 +16,8 @@ from hyflexpim.plan import AttentionPlan, Plan
 
 
 def price_plans(plans: list[Plan], spec: Spec | str = "hyflexpim", say: Callable[[str], None] = print,
-                seq_lens: Sequence[int] = DEFAULT_SEQ_LENS, baselines: Sequence[str | Spec] = BASELINES) -> list[list[HwResult]]:
+                seq_lens: Sequence[int] = DEFAULT_SEQ_LENS,
+                baselines: Sequence[str | Spec] = BASELINES) -> list[list[HwResult]]:
     """``compare`` for every plan (HyFlexPIM on ``spec`` first, then the baselines; a decoder's in both modes,
     prefill then generation, each result labelled by ``mode``); one line per plan and mode on ``say``."""
     cache: dict[Any, Spec] = {}

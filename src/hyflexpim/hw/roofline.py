@@ -32,8 +32,8 @@ def _weight_reads(matrices: Sequence[tuple[str, int, int]], tokens: Any, buffer_
     return out
 
 
-def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices: Sequence[tuple[str, int, int, bool]], seq_lens: Any,
-                   batch: int, gen_tokens: int,
+def roofline_costs(spec: RooflineSpec, shape: Architecture, matrices: Sequence[tuple[str, int, int, bool]],
+                   seq_lens: Any, batch: int, gen_tokens: int,
                    head_last: bool = True, attention_keep: float = 1.0) -> HwResult:
     """``matrices``: (role, d_out, d_in, in_layers) of every matrix of the plan."""
     L = np.asarray(seq_lens, dtype=float)

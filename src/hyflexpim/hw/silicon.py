@@ -293,7 +293,8 @@ def header_lines(fit: bool = True, spec: str = "hyflexpim") -> list[str]:
     if fit:
         fits = load_fits()
         if not isinstance(s, PimSpec):
-            raise UserError(f"spec '{spec}' is not a PIM chip spec: the silicon validation prices its component library")
+            raise UserError(f"spec '{spec}' is not a PIM chip spec: the silicon validation prices its component "
+                            "library")
         values = fitted_parameters(s, fits)
         for name, f in fits.fits.items():
             value = values[name]

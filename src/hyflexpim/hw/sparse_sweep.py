@@ -122,8 +122,8 @@ def sparse(model: str = "bert-base") -> None:
     for label, k in (("HyFlexPIM + PQ over dense all-SLC", "over_dense"),
                      ("= sparsity: all-SLC + PQ over dense all-SLC", "sparsity"),
                      ("x HyFlexPIM's share: HyFlexPIM + PQ over all-SLC + PQ", "over_same")):
-        print(f"| {label} | " + " | ".join(f"{x:.2f}x ({e:.2f}x)" for x, e in zip(getattr(g, k), getattr(g, "eff_" + k)))
-              + " |")
+        cells = [f"{x:.2f}x ({e:.2f}x)" for x, e in zip(getattr(g, k), getattr(g, "eff_" + k))]
+        print(f"| {label} | " + " | ".join(cells) + " |")
     for n in (1, 64):
         e = sparse_gains(model, "pq", 0.25, seq[-1:], topk_engines=n)
         print(f"top-k engines per digital module {n} (default 16): pq keep 25 % at L={seq[-1]}: HyFlexPIM's share "
@@ -218,8 +218,8 @@ def capacity() -> None:
     from hyflexpim.errors import UserError
     from hyflexpim.hw.capacity import stage_bits
 
-    print("digital PIM room per layer stage (10 % SLC; the fewest PUs that hold a layer): K, V (INT8), one score row per head "
-          "(12-bit), per resident sequence; scratch columns left out")
+    print("digital PIM room per layer stage (10 % SLC; the fewest PUs that hold a layer): K, V (INT8), "
+          "one score row per head (12-bit), per resident sequence; scratch columns left out")
     print("| model | PUs per layer | room (MiB) | longest context, batch 1 | decoder, batch 8 + 128 generated | "
           "L = 65,536 | L = 1,000,000 |")
     print("|---|---|---|---|---|---|---|")

@@ -172,8 +172,10 @@ def reference() -> None:
     rows = []
     best_t = max((gains(m, r, [128])[0][0], m, r) for m in MODELS for r in (5.0, 10.0, 20.0, 30.0))
     best_e = max((gains(m, r, [128])[1][0], m, r) for m in MODELS for r in (5.0, 10.0, 20.0, 30.0))
-    rows.append(("throughput vs all-SLC INT8 (max)", "1.86x", f"{best_t[0]:.2f}x", f"{best_t[1]}, {best_t[2]:.0f}% SLC, L=128"))
-    rows.append(("TOPS/W vs all-SLC INT8 (max)", "1.45x", f"{best_e[0]:.2f}x", f"{best_e[1]}, {best_e[2]:.0f}% SLC, L=128"))
+    rows.append(("throughput vs all-SLC INT8 (max)", "1.86x", f"{best_t[0]:.2f}x",
+                 f"{best_t[1]}, {best_t[2]:.0f}% SLC, L=128"))
+    rows.append(("TOPS/W vs all-SLC INT8 (max)", "1.45x", f"{best_e[0]:.2f}x",
+                 f"{best_e[1]}, {best_e[2]:.0f}% SLC, L=128"))
     for model, task, ref_e, ref_s in (("bert-base", "GLUE", 4.94, 10.6), ("gpt2", "WikiText-2", 4.69, 46.0)):
         hy, sp = compare(model, [128], slc_rate=10.0, baselines=("sprint",))
         e = sp.energy_per_inference_j[0] / hy.energy_per_inference_j[0]
@@ -201,7 +203,8 @@ def scaling() -> None:
     print("bert-base, SLC 10%, L=128: throughput of 2 / 4 chips over 1 chip (1 PU per layer, 13 of its 24 PUs used; "
           "reference: 1.96x / 3.65x, its model and batch not stated)")
     for batch in (1, 64):
-        one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10.0, batch=batch)
+        one = evaluate("bert-base", load_spec("hyflexpim", {"mapping": {"chips": 1}}), [128], slc_rate=10.0,
+                       batch=batch)
         for mode in ("tensor", "pipeline", "data"):
             cells = []
             for chips in (2, 4):
@@ -241,8 +244,8 @@ def baselines() -> None:
     print("HyFlexPIM (10 % SLC, batch 1, iso-area) over the GPU kernel model, batch 1; bands: the GPU spec's ranges "
           "(operating power, the fitted parameters' per-model spread) at their low and high ends; then with "
           "HyFlexPIM's own spec ranges as well")
-    print("| GPU | model | L | GPU latency | GPU TOPS/W | HyFlexPIM throughput / GPU (GPU band; both) | HyFlexPIM TOPS/W "
-          "/ GPU (GPU band; both) |")
+    print("| GPU | model | L | GPU latency | GPU TOPS/W | HyFlexPIM throughput / GPU (GPU band; both) | "
+          "HyFlexPIM TOPS/W / GPU (GPU band; both) |")
     print("|---|---|---|---|---|---|---|")
     hy = load_spec("hyflexpim")
     hy_fixed = hy.model_copy(update={"ranges": {}})

@@ -41,7 +41,8 @@ def _pim_from(spec: PimSpec, data: dict[str, Any]) -> PimSpec:
     return new
 
 
-def band(metric: Callable[[Spec, Spec], float], subject: Spec | str, reference: Spec | str) -> tuple[float, float, float, list[tuple[str, float, float]]]:
+def band(metric: Callable[[Spec, Spec], float], subject: Spec | str,
+         reference: Spec | str) -> tuple[float, float, float, list[tuple[str, float, float]]]:
     """(point, low, high, [(assumption, ratio at low, ratio at high)]) of ``metric(subject, reference)``,
     a function of two specs returning a number, over the subject's and the reference's ``ranges``."""
     a = subject if not isinstance(subject, str) else load_spec(subject)
@@ -52,7 +53,8 @@ def band(metric: Callable[[Spec, Spec], float], subject: Spec | str, reference: 
         vals = []
         for v in (lo, hi):
             sa = with_value(a, path, v) if path in a.ranges or path.startswith("library.") else a
-            sb = with_value(b, path, v) if path in b.ranges or (path.startswith("library.") and isinstance(b, PimSpec)) else b
+            in_b = path in b.ranges or (path.startswith("library.") and isinstance(b, PimSpec))
+            sb = with_value(b, path, v) if in_b else b
             vals.append(metric(sa, sb))
         rows.append((path, vals[0], vals[1]))
     lows = [min(r[1], r[2]) for r in rows] + [point]

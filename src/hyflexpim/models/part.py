@@ -179,7 +179,8 @@ class PartConfig:
 
     def to_dict(self) -> dict:
         return {"name": self.name, "num_labels": self.num_labels, "embed_dims": list(self.embed_dims),
-                "pair_embed_dims": None if self.pair_embed_dims is None else list(self.pair_embed_dims), "num_heads": self.num_heads,
+                "pair_embed_dims": None if self.pair_embed_dims is None else list(self.pair_embed_dims),
+                "num_heads": self.num_heads,
                 "num_layers": self.num_layers, "num_cls_layers": self.num_cls_layers,
                 "pre_activation_pair": self.pre_activation_pair, "features": self.features,
                 "class_names": list(self.class_names)}
@@ -192,7 +193,8 @@ class PartClassifier(nn.Module):
         with torch.random.fork_rng():
             torch.manual_seed(seed)
             self.part = module.ParticleTransformer(
-                input_dim=len(FEATURE_SETS[config.features]), num_classes=config.num_labels, embed_dims=config.embed_dims,
+                input_dim=len(FEATURE_SETS[config.features]), num_classes=config.num_labels,
+                embed_dims=config.embed_dims,
                 pair_embed_dims=config.pair_embed_dims, num_heads=config.num_heads, num_layers=config.num_layers,
                 num_cls_layers=config.num_cls_layers, fc_params=[], trim=False, pair_input_dim=4,
                 use_pre_activation_pair=config.pre_activation_pair,
@@ -300,7 +302,8 @@ def weaver_config(state: dict, num_labels: int | None = None) -> PartConfig:
         raise UserError(f"weaver ParT state dict has {width} inputs per particle; the published feature sets have "
                         f"{', '.join(f'{len(v)} ({k})' for k, v in FEATURE_SETS.items())}")
     index = lambda prefix: sorted({int(k[len(prefix):].split(".")[0]) for k in state if k.startswith(prefix)})  # noqa: E731
-    embed = [shape(f"embed.embed.{i}.weight")[0] for i in index("embed.embed.") if len(shape(f"embed.embed.{i}.weight")) == 2]
+    embed = [shape(f"embed.embed.{i}.weight")[0] for i in index("embed.embed.")
+             if len(shape(f"embed.embed.{i}.weight")) == 2]
     convs = [shape(f"pair_embed.embed.{i}.weight")[0] for i in index("pair_embed.embed.")
              if len(shape(f"pair_embed.embed.{i}.weight")) == 3]
     heads = shape("blocks.0.c_attn")[0] if "blocks.0.c_attn" in state else (convs[-1] if convs else 8)

@@ -65,7 +65,7 @@ def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_fil
     if not batches:
         raise UserError("attention analysis: the test split gave no batches; give more data")
     model, plans, source = _model_and_plans(run, rates, plan_file)
-    for label, p in plans.items():
+    for p in plans.values():
         p.check_model(fingerprint(model))
     out = run.files.attention
     name = f"{run.config.model} on {run.config.task}"

@@ -17,8 +17,6 @@ from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.noise_aware import NoiseAwareConfig
 
 
-
-
 class DataConfig(Strict):
     text_column: str = "text"
     label_column: str = "label"
@@ -27,7 +25,8 @@ class DataConfig(Strict):
     block_size: int = Field(128, ge=8, description="tokens per language-modelling block")
     batch_size: int = Field(32, ge=1)
     eval_batch_size: int = Field(64, ge=1)
-    max_train: int | None = Field(None, ge=1, description="cap on training examples (default: the whole training split)")
+    max_train: int | None = Field(None, ge=1,
+                                  description="cap on training examples (default: the whole training split)")
     max_eval: int | None = Field(640, ge=1, description="cap on test examples")
     max_eval_tokens: int | None = Field(None, ge=1, description="cap on language-modelling test tokens")
     max_train_tokens: int | None = Field(None, ge=1, description="cap on language-modelling training tokens")

@@ -20,11 +20,11 @@ import copy
 import csv
 import io
 import json
-
 from typing import NamedTuple
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
+
 
 class Axis(NamedTuple):
     """One MLC quality axis: the noise kind it sets, the field (dotted for a cell type's), what it means, a default
@@ -57,7 +57,7 @@ def _noise(base, axis: str, value) -> dict:
     data = base.noise.model_dump(mode="json") if base.noise.kind == a.kind else {"kind": a.kind}
     if "." in a.field:
         part, leaf = a.field.split(".")
-        data[part] = {**(data.get(part) or {}), leaf: value, **{c: None for c in a.clears}}
+        data[part] = {**(data.get(part) or {}), leaf: value, **dict.fromkeys(a.clears)}
     else:
         data[a.field] = value
     return data | (a.also or {})

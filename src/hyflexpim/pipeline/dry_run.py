@@ -7,7 +7,8 @@ bert-large, llama-3.2-1b, ...), matched by name. Sizes of the training split: ``
 ``data.max_train_tokens`` when set, else the catalogue of known data sets (``TRAIN_SIZES``).
 
 Estimates, stated as such: memory per step = weights + (training) gradients and AdamW's two moments (16 bytes per
-trained parameter; bf16/fp16 is mixed precision, with float32 master weights) + activations (``ACTIVATION_BYTES`` per token
+trained parameter; bf16/fp16 is mixed precision, with float32 master weights) + activations (``ACTIVATION_BYTES`` per
+token
 per layer per hidden unit, a round figure for a transformer layer with its softmax kept for the backward pass);
 time = FLOPs (6 × matmul parameters × tokens to train, 2 × to evaluate; padding not counted, so short texts run
 faster than this) / the throughput a 0.3 s matrix-multiply probe

@@ -75,8 +75,8 @@ def analyze_jets(model, data, out: Path, max_jets: int = 600, layer: int | None 
             f"{row['k90']:.1f}; pair bias removed: {100 * row['binary_attention_only']:.0f} %, k90 "
             f"{row['k90_attention_only']:.1f}; correlation {row['correlation']:.2f}")
     if one_class:
-        say(f"only {', '.join(acc['classes_present']) or 'no class'} in these {acc['jets']} jets: accuracy is the share "
-            "called that class and no AUC exists; the top-k comparison below says little")
+        say(f"only {', '.join(acc['classes_present']) or 'no class'} in these {acc['jets']} jets: accuracy is the "
+            "share called that class and no AUC exists; the top-k comparison below says little")
     for r in sparse:
         say(f"{r['attention']}: accuracy {100 * r['accuracy']:.1f} % ({100 * r['vs_dense']:+.1f} vs dense) on "
             f"{r['jets']} jets")

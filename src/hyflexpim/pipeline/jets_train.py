@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-
-import numpy as np
 from typing import Literal
 
+import numpy as np
 from pydantic import Field
 
 from hyflexpim.config import Strict
@@ -81,7 +80,7 @@ def measure(model, data, split: str = "test", index: np.ndarray | None = None) -
     auc = auc_one_vs_rest(scores, labels)
     present = [c for i, c in enumerate(data.class_names) if (labels == i).any()]
     return {"split": split, "jets": int(len(labels)), "accuracy": float((scores.argmax(1) == labels).mean()),
-            "auc": {c: a for c, a in zip(data.class_names, auc)}, "classes_present": present}
+            "auc": dict(zip(data.class_names, auc)), "classes_present": present}
 
 
 def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, say=print,
@@ -129,7 +128,8 @@ def train_part(data, cfg: JetTrainConfig | None = None, progress: bool = True, s
               "seconds_per_step": round(seconds / max(res.steps - res.resumed_from, 1), 3), "data": data.digest(),
               "train_jets": len(index),
               "classes": data.class_counts(), "features": cfg.features,
-              "impact_parameters": "from the data" if impact else "zeros (the data has none)", "validation": measure(model, data, "validation"),
+              "impact_parameters": "from the data" if impact else "zeros (the data has none)",
+              "validation": measure(model, data, "validation"),
               "test": measure(model, data, "test")}
     say(f"trained ParT '{cfg.config}' in {seconds:.0f} s ({res.steps} steps): test accuracy "
         f"{100 * report['test']['accuracy']:.1f} % on {report['test']['jets']} jets")

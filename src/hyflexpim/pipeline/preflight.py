@@ -3,8 +3,8 @@ config file is refused here, in one line, instead of after minutes of fine-tunin
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig

@@ -47,7 +47,7 @@ def price(run, plans: list[Plan]) -> Priced | None:
     title = f"{chip}; HyFlexPIM at {c.plan.slc_rates[at]:g} % SLC"
 
     def write(tmp):  # the table, its JSON and the figures: all or nothing (report.results.write_set)
-        return (write_table(table, results, tmp) + [plot_gain_vs_slc(table, tmp / "hw_gain_vs_slc.png", chip)]
-                + write_plots(results[at], tmp, title))
+        return [*write_table(table, results, tmp), plot_gain_vs_slc(table, tmp / "hw_gain_vs_slc.png", chip),
+                *write_plots(results[at], tmp, title)]
 
     return Priced(results, table, write_set(run.files.hw(c.label), write))

@@ -64,7 +64,8 @@ def headline(run: Run, rows: list[dict], outcome: Outcome | None = None) -> str:
     priced = outcome.priced if outcome is not None else None
     hit = priced.hyflexpim_at(rate) if priced is not None else None
     gain = f", {gain_text(hit)}" if hit else ""
-    return f"{took}: INT8 {100 * int8:.1f} %, {rate:g} % SLC {100 * main[rate]['mean']:.1f} % (within 1 point){gain}; {page}"
+    return (f"{took}: INT8 {100 * int8:.1f} %, {rate:g} % SLC {100 * main[rate]['mean']:.1f} % (within 1 point)"
+            f"{gain}; {page}")
 
 
 def describe(run: Run) -> str:
@@ -73,7 +74,8 @@ def describe(run: Run) -> str:
     hw = c.hardware
     noise = hw.noise.model_dump(mode="json")
     if noise["kind"] == "paper":
-        what = f"paper noise σ_MLC={noise['sigma_mlc']:g}" + (f", σ_SLC={noise['sigma_slc']:g}" if noise["sigma_slc"] else "")
+        what = f"paper noise σ_MLC={noise['sigma_mlc']:g}" + (
+            f", σ_SLC={noise['sigma_slc']:g}" if noise["sigma_slc"] else "")
     elif noise["kind"] == "levels":
         rate = (noise.get("mlc") or {}).get("error_rate")
         what = "levels noise" + (f", MLC error rate {rate:g}" if rate else ", calibrated")

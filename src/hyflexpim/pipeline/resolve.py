@@ -5,8 +5,14 @@ from __future__ import annotations
 from hyflexpim.boundary import parse_yaml
 from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
-from hyflexpim.pipeline.config import (AUTHORS_DEFAULTS, DECODER_DEFAULTS, JETS_DEFAULTS, RUN_DEFAULTS, UP_PROJ_PATTERN,
-                                       RunConfig)
+from hyflexpim.pipeline.config import (
+    AUTHORS_DEFAULTS,
+    DECODER_DEFAULTS,
+    JETS_DEFAULTS,
+    RUN_DEFAULTS,
+    UP_PROJ_PATTERN,
+    RunConfig,
+)
 
 
 def parse_set(items: list[str]) -> dict:

@@ -13,9 +13,9 @@ from __future__ import annotations
 import copy
 import hashlib
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Callable
 
 from hyflexpim.algo.decompose import calibration
 from hyflexpim.algo.decompose_checkpoint import decompose_checkpoint
@@ -221,7 +221,8 @@ class Run:
             stats = None
             if FACTORIZATIONS.get(d.method).needs:
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 4)
-                stats = self.timed(f"calibration for decomposition method '{d.method}' ({d.calibration_batches} batches)",
+                stats = self.timed(f"calibration for decomposition method '{d.method}' "
+                                   f"({d.calibration_batches} batches)",
                                    lambda: calibration(fp32, d, batches, self.progress))
             with self._fp32_checkpoint(fp32) as checkpoint:
                 model, places = decompose_checkpoint(lambda: type(fp32)(fp32.config), checkpoint, d, stats=stats)
@@ -363,7 +364,8 @@ class Run:
         needs = SCORERS.get(scorer, "importance.scorer").needs_batches
         batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 2) if needs else None
         imp = score_importance(model, scorer, batches, self.config.importance.batches, progress=self.progress)
-        self.ws.save_tensors({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches}, path)
+        self.ws.save_tensors({"scorer": imp.scorer, "unit": imp.unit, "scores": imp.scores, "batches": imp.batches},
+                             path)
         self._concentration(variant, imp)
         return imp
 
@@ -395,7 +397,8 @@ class Run:
         batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 5)
         sens = self.timed(f"noise sensitivity of {len(imp.scores)} matrices ({variant} model, each alone all-MLC)",
                           lambda: noise_sensitivity(self.model(variant), batches, list(imp.scores), imp.unit,
-                                                    self.config.hardware, seed=self.config.seed, progress=self.progress))
+                                                    self.config.hardware, seed=self.config.seed,
+                                                    progress=self.progress))
         if self.is_main:
             write_atomic(path, json.dumps(sens, indent=1))
         top = sorted(sens, key=sens.get, reverse=True)[:3]
@@ -473,7 +476,8 @@ class Run:
             return done[key]
         outcome = per_example(self.model(variant), self.task.batches("test"), self.task.kind, self.progress)
         rec = {"key": key, "variant": variant, "scorer": None, "policy": None, "slc_rate": None,
-               "seed": None, "metric": METRICS[self.task.kind][0], "value": summary(outcome), "slc_weight_fraction": None,
+               "seed": None, "metric": METRICS[self.task.kind][0], "value": summary(outcome),
+               "slc_weight_fraction": None,
                **record_fields(outcome)}
         self.ws.record(rec)
         return rec
@@ -567,8 +571,8 @@ def curves_of(c: RunConfig) -> list[tuple[str, str, list[float], str | None]]:
     rules = [("magnitude_rates", "original", "magnitude", c.compare.magnitude),
              ("singular_value_rates", "redistributed", "singular_value", True),
              ("random_rates", "redistributed", "random", True)]
-    for field, variant, scorer, on in rules:
-        at = c.compare.rates(field, rates)
+    for rates_field, variant, scorer, on in rules:
+        at = c.compare.rates(rates_field, rates)
         if on and at:
             out.append((variant, scorer, at, None))
     for policy in c.compare.policies:

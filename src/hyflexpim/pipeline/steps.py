@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from hyflexpim.pipeline.config import RunConfig
 
@@ -63,16 +63,16 @@ def _r(*sections: str) -> tuple[Read, ...]:
 
 STEPS: tuple[Step, ...] = (
     Step("pre-finetune",
-         _r("model", "task", "task_kind", "data", "seed", "pre_finetune")
-         + (Read("precision", lambda c: c.precision != "fp32"),),
+         (*_r("model", "task", "task_kind", "data", "seed", "pre_finetune"),
+          Read("precision", lambda c: c.precision != "fp32")),
          writes=("model:finetuned", "fingerprint"), model="finetuned",
          feeds=("fp32", "original", "svd", "redistributed"), trains=True),
     Step("decompose", _r("decompose"), after=("pre-finetune",), writes=("model:decomposed",), model="decomposed",
          feeds=("svd", "redistributed")),
     Step("redistribute",
-         _r("redistribute", "noise_aware")
-         + (Read("concentration", lambda c: c.concentration.strength),
-            Read("hardware", lambda c: c.noise_aware.enabled)),
+         (*_r("redistribute", "noise_aware"),
+          Read("concentration", lambda c: c.concentration.strength),
+          Read("hardware", lambda c: c.noise_aware.enabled)),
          after=("decompose",), writes=("model:redistributed", "learned_ranks"), model="redistributed",
          feeds=("redistributed",), trains=True),
     Step("importance", _r("importance"), after=("redistribute",), writes=("importance", "concentration")),

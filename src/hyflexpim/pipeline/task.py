@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from hyflexpim.data import PACKAGED_TASKS, TABLE_SUFFIXES, ClassificationData, LMData, load_task
+from hyflexpim.data import PACKAGED_TASKS, TABLE_SUFFIXES, LMData, load_task
 from hyflexpim.data.files import file_suffix
 from hyflexpim.data.hub import is_hub_task
 from hyflexpim.errors import UserError

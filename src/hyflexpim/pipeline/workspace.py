@@ -68,7 +68,8 @@ def lock_folder(root: Path) -> None:
     except OSError:
         holder = os.pread(fd, 300, 0).decode(errors="replace").strip() or "another process"
         os.close(fd)
-        raise UserError(f"run folder {root} is in use by {holder}: wait for it to finish, or give another --out") from None
+        raise UserError(f"run folder {root} is in use by {holder}: wait for it to finish, "
+                        "or give another --out") from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"pid {os.getpid()} ({' '.join(sys.argv[:3])[:200]})".encode(), 0)
     _HELD[key] = fd

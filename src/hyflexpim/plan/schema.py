@@ -118,7 +118,8 @@ class AttentionPlan(BaseModel):
     def _known(cls, v: str) -> str:
         if v not in PLAN_ATTENTION_KINDS and v not in predictor_methods():  # a method folder's kind counts too
             kinds = PLAN_ATTENTION_KINDS.names() + [k for k in predictor_methods() if k not in PLAN_ATTENTION_KINDS]
-            raise ValueError(f"unknown attention kind {v!r}{nearest(v, kinds)}; a plan carries one of {', '.join(kinds)}")
+            raise ValueError(f"unknown attention kind {v!r}{nearest(v, kinds)}; "
+                             f"a plan carries one of {', '.join(kinds)}")
         return v
 
     @model_validator(mode="after")

@@ -18,8 +18,16 @@ from hyflexpim.atomic import write_atomic
 from hyflexpim.boundary import load_json, read_text
 from hyflexpim.report.html_overlay import main_curve, variants_overlay
 from hyflexpim.report.html_page import cell, esc, figure, page, para, pre, table
-from hyflexpim.report.html_tables import (csv_table, differences_table, hw_table, matrices_table, metric_text, number,
-                                          read_csv, results_table)
+from hyflexpim.report.html_tables import (
+    csv_table,
+    differences_table,
+    hw_table,
+    matrices_table,
+    metric_text,
+    number,
+    read_csv,
+    results_table,
+)
 
 
 def figures(paths, captions: dict | None = None) -> str:
@@ -167,7 +175,8 @@ def write_report(folders: list[Path], out: Path | None = None, names: list[str] 
         title = f"hyflexpim run: {what}"
     else:
         out = Path(out) if out else Path("report.html")
-        series = [(n, read_csv(RunFolder(f).results())) for n, f in zip(names, folders) if RunFolder(f).results().exists()]
+        series = [(n, read_csv(RunFolder(f).results())) for n, f in zip(names, folders)
+                  if RunFolder(f).results().exists()]
         sections = [("overlay", "All runs: main curves", variants_overlay(series, "main curve of each run"))]
         for n, f in zip(names, folders):
             sections += run_sections(f, prefix=f"{n}-")

@@ -19,7 +19,7 @@ def study_figure(rows: list[dict], path: Path, title: str) -> Path:
     fig, axes = plt.subplots(1, len(PANELS), figsize=(4.2 * len(PANELS), 3.4))
     lines = sorted({(r["model"], r["pair_bias"]) for r in rows})
     for ax, (key, label, scale) in zip(axes, PANELS):
-        for i, (model, bias) in enumerate(lines):
+        for model, bias in lines:
             pts = sorted((r["train_jets"], r[key] * scale, r["binary_attention_only_mean"] * scale) for r in rows
                          if r["model"] == model and r["pair_bias"] == bias)
             x = [p[0] for p in pts]

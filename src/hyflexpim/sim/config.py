@@ -33,8 +33,9 @@ class HardwareConfig(Strict):
     spec: str = Field("hyflexpim", description="PIM chip spec: a built-in design name or a YAML file")
     encoding: str | None = Field(None, description="signed-weight encoding (a registered one); null: the spec's")
     mlc_bits: int | None = Field(None, ge=1, le=4, description="bits per MLC cell; null: the spec's analog.mlc_bits")
-    noise: SerializeAsAny[Strict] = Field(default_factory=lambda: noise_config({"kind": "paper"}),
-                                          description="noise model: {kind: name, **parameters} (hyflexpim.device.noise)")
+    noise: SerializeAsAny[Strict] = Field(
+        default_factory=lambda: noise_config({"kind": "paper"}),
+        description="noise model: {kind: name, **parameters} (hyflexpim.device.noise)")
     per_channel: bool = Field(False, description="INT8 scale per output row instead of per tensor")
     clip: Literal["max", "second"] = Field("max", description="INT8 range from the largest or second-largest |w|")
     t_seconds: float | None = Field(None, gt=0, description="time since programming, for drift (None: no drift)")
@@ -73,7 +74,7 @@ class HardwareConfig(Strict):
         return v if v is None else ENCODINGS.check(v)
 
     @model_validator(mode="after")
-    def _resolve(self) -> "HardwareConfig":
+    def _resolve(self) -> HardwareConfig:
         spec = load_spec(self.spec)
         if not isinstance(spec, PimSpec):
             raise ConfigError("hardware", ("spec",), f"'{self.spec}' is a {spec.kind} baseline; the accuracy side "
@@ -94,7 +95,8 @@ class HardwareConfig(Strict):
                 self.noise = type(self.noise)(**(self.noise.model_dump() | {"mlc_bits_per_cell": self.mlc_bits}))
             elif self.noise.mlc_bits_per_cell != self.mlc_bits:
                 raise ConfigError("hardware", ("noise", "mlc_bits_per_cell"), f"the cells have hardware.mlc_bits="
-                                  f"{self.mlc_bits} bits; set both to the same value", self.noise.mlc_bits_per_cell, True)
+                                  f"{self.mlc_bits} bits; set both to the same value", self.noise.mlc_bits_per_cell,
+                                  True)
         build_noise_model(self.noise)  # checks across a noise model's fields (e.g. levels per cell width), now
         return self
 

@@ -99,7 +99,7 @@ def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict 
                 run.importance(variant, scorer)
     except UserError as e:
         error = str(e)
-    except Exception as e:  # noqa: BLE001 - reported on every cell of the group
+    except Exception as e:  # reported on every cell of the group
         error = f"unexpected {type(e).__name__}: {str(e)[:300]}"
         lines.append("".join(traceback.format_exception(e)))
     finally:
@@ -177,7 +177,7 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
         write_atomic(RunFolder(cell_dir).sweep_cell, json.dumps(rec, indent=1))
     except UserError as e:
         rec.update(status="failed", error=str(e))
-    except Exception as e:  # noqa: BLE001 - one failing cell must not stop the sweep
+    except Exception as e:  # one failing cell must not stop the sweep
         rec.update(status="failed", error=f"unexpected {type(e).__name__}: {str(e)[:300]}")
         lines.append("".join(traceback.format_exception(e)))
     finally:

@@ -12,13 +12,21 @@ only the missing cells; a failing cell is reported and the others go on.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from hyflexpim.errors import UserError
-from hyflexpim.sweep.cell import (PREFIX, finished, group_key, needs, prefix_key, prepare_prefix, prepare_shared,
-                                  run_cell)
+from hyflexpim.sweep.cell import (
+    PREFIX,
+    finished,
+    group_key,
+    needs,
+    prefix_key,
+    prepare_prefix,
+    prepare_shared,
+    run_cell,
+)
 from hyflexpim.sweep.spec import Cell, SweepConfig
 
 Say = Callable[[str], None]

@@ -1,4 +1,5 @@
-"""The accuracy half of Sanger: Q and K quantized symmetrically per head to ``bits`` bits, their product the estimate."""
+"""The accuracy half of Sanger: Q and K quantized symmetrically per head to ``bits`` bits, their product the
+estimate."""
 
 from __future__ import annotations
 
