@@ -105,9 +105,10 @@ def compare(model, tok, b, with_js: bool, repeats: int, reference: str) -> None:
     print(f"{len(b) * 64} examples, JS distances {'on' if with_js else 'off'}: plain evaluation {m['plain'] * 1e3:.0f} "
           f"ms; analysis / plain: this tree {m['ours'] / m['plain']:.2f}, reference {m['reference'] / m['plain']:.2f} "
           f"(medians of {repeats}, alternating; goal <= 1.5)")
-    print(f"README row: | `python benchmarks/bench_attention.py` | attention analysis / plain evaluation, {len(b) * 64} "
-          f"snippets | {m['ours'] / m['plain']:.2f} against {m['reference'] / m['plain']:.2f} for {reference} (JS "
-          f"{'on' if with_js else 'off'}, {torch.get_num_threads()} threads, medians of {repeats}, alternating) | ≤ 1.5; flat |")
+    print(f"README row: | `python benchmarks/bench_attention.py` | attention analysis / plain evaluation, "
+          f"{len(b) * 64} snippets | {m['ours'] / m['plain']:.2f} against {m['reference'] / m['plain']:.2f} for "
+          f"{reference} (JS {'on' if with_js else 'off'}, {torch.get_num_threads()} threads, medians of {repeats}, "
+          "alternating) | ≤ 1.5; flat |")
 
 
 def _t(fn) -> float:
@@ -146,7 +147,8 @@ def main() -> None:
         return
     growth = {}
     for n in (64, 1024):
-        r = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], capture_output=True, text=True, check=True)
+        r = subprocess.run([sys.executable, __file__, "--memory-child", str(n)], capture_output=True, text=True,
+                           check=True)
         growth[n] = json.loads(r.stdout.strip().splitlines()[-1])["growth_mb"]
     print(f"peak RSS growth beyond one batch's analysis: {growth[64]:.1f} MB at 64 examples, {growth[1024]:.1f} MB "
           f"at 1,024 (goal: flat, within 10 % of the process's footprint)")

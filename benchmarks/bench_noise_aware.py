@@ -74,7 +74,8 @@ def main() -> None:
                 plain.append(tp)
                 noisy.append(tn)
     p, n = statistics.median(plain), statistics.median(noisy)
-    print(f"threads {torch.get_num_threads()}; batch {a.batch} × {a.tokens} tokens; medians of {a.repeats}, alternating")
+    print(f"threads {torch.get_num_threads()}; batch {a.batch} × {a.tokens} tokens; medians of {a.repeats}, "
+          "alternating")
     print(f"plain step {1e3 * p:.0f} ms, noise-aware step {1e3 * n:.0f} ms: {n / p:.2f}× (goal ≤ 1.15)")
     print(f"README row: | `python benchmarks/bench_noise_aware.py` | noise-aware / plain redistribution step, MiniLM, "
           f"{a.batch} × {a.tokens} tokens (alternating) | {n / p:.2f} (plain step {1e3 * p:.0f} ms, medians of "

@@ -2,7 +2,8 @@
 beside the matmul ceiling: the same matrices' matmuls timed alone.
 
     .venv/bin/python benchmarks/bench_rank_speed.py                       # MiniLM-L6 at 50 %, SmolLM2 at 60 %
-    .venv/bin/python benchmarks/bench_rank_speed.py --ranks runs/minilm-rotten_tomatoes/rank/learned_whiten-b0.5/models/learned_ranks.json
+    .venv/bin/python benchmarks/bench_rank_speed.py \
+        --ranks runs/minilm-rotten_tomatoes/rank/learned_whiten-b0.5/models/learned_ranks.json
     .venv/bin/python benchmarks/bench_rank_speed.py --compile             # the encoder through torch.compile too
 
 Each decomposed matrix becomes one ``LowRankLinear`` (``hyflexpim.models.layers``): two dense matmuls,
@@ -59,7 +60,7 @@ def low_rank(model, budget: float, ranks: dict | None):
     m = copy.deepcopy(model)
     if ranks:
         decompose(m, DecomposeConfig(rank_policy="full"))
-        truncate_to(m, {n: r for n, r in ranks.items()})
+        truncate_to(m, dict(ranks))
     else:
         decompose(m, DecomposeConfig(rank_policy="uniform", budget=budget))
     shapes = []
@@ -79,8 +80,12 @@ def ceiling(shapes, tokens: int, repeats: int, head: tuple[int, int] | None = No
     mats = [(torch.randn(tokens, d_in, generator=g), torch.randn(d_out, d_in, generator=g) / d_in ** 0.5,
              torch.randn(k, d_in, generator=g) / d_in ** 0.5, torch.randn(d_out, k, generator=g) / k ** 0.5)
             for d_in, d_out, k in shapes]
-    dense = lambda: [F.linear(x, w) for x, w, _, _ in mats]
-    factors = lambda: [F.linear(F.linear(x, v), u) for x, _, v, u in mats]
+    def dense():
+        return [F.linear(x, w) for x, w, _, _ in mats]
+
+    def factors():
+        return [F.linear(F.linear(x, v), u) for x, _, v, u in mats]
+
     fns = [dense, factors]
     if head:
         x, w = torch.randn(tokens, head[0], generator=g), torch.randn(head[1], head[0], generator=g)
@@ -178,9 +183,11 @@ def main() -> None:
         print(rows[-1])
         rows.append(row(f"SmolLM2-135M decode, per token ({a.gen} after the prompt)", share, d0, d1, cd))
         print(rows[-1])
-        whole = lambda c: (c["dense"] + c["head"]) / (c["low_rank"] + c["head"])
-        decoder = (f"{'; ' if encoder else ''}{p0 / p1:.2f} prefill, {d0 / d1:.2f} decode (ceilings with the tied head {whole(cp):.2f}, "
-                   f"{whole(cd):.2f})")
+        def whole(c):
+            return (c["dense"] + c["head"]) / (c["low_rank"] + c["head"])
+
+        decoder = (f"{'; ' if encoder else ''}{p0 / p1:.2f} prefill, {d0 / d1:.2f} decode (ceilings with the tied "
+                   f"head {whole(cp):.2f}, {whole(cd):.2f})")
     else:
         decoder = ""
     print(f"README row: | `python benchmarks/bench_rank_speed.py` | low-rank / original CPU time: MiniLM at "

@@ -10,6 +10,7 @@ capture every layer's attention and reduce it to per-layer, per-head statistics.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
 import torch
 from torch import nn
 

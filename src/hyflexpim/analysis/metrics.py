@@ -45,7 +45,7 @@ def mass_counts(p: torch.Tensor, mass: torch.Tensor, shares=(0.9, 0.99), first: 
     the rows those do not bring to the largest share (shorter rows: one sort, cheaper than selection and
     fall-back). The count is a binary search in the running sum (non-decreasing), not a pass over the row."""
     S = p.shape[-1]
-    k = S if S <= 4 * first else first  # short rows: one sort is cheaper than a selection and its fall-back
+    k = S if 4 * first >= S else first  # short rows: one sort is cheaper than a selection and its fall-back
     top = p.topk(k, -1).values if k < S else p.sort(-1, descending=True).values  # the sort's first k values
     csum = top.cumsum(-1)
     bound = torch.stack([s * mass for s in shares], -1)  # [..., shares]
