@@ -24,10 +24,11 @@ from typing import Any
 METHOD_PACKAGES: tuple[str, ...] = (
     "hyflexpim.methods.predictors.sanger",
     "hyflexpim.methods.predictors.cluster",
+    "hyflexpim.methods.predictors.pq",
 )
 
 # the chip's built-in prediction kinds (priced in hyflexpim.hw.costs_prediction); a method folder adds its own
-BUILTIN_PREDICTION_KINDS: tuple[str, ...] = ("none", "exact", "pq", "page_bound", "accumulated")
+BUILTIN_PREDICTION_KINDS: tuple[str, ...] = ("none", "exact", "page_bound", "accumulated")
 
 
 @dataclass(frozen=True)

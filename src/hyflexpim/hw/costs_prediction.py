@@ -57,7 +57,8 @@ def register_predictor(kind: str, predictor: Predictor, replace: bool = False) -
     return PREDICTORS.register(kind, predictor, replace)
 
 
-def _write_ratio(spec: PimSpec) -> float:
+def write_ratio(spec: PimSpec) -> float:
+    """A write back's latency in NOR steps (a table-lookup predictor writes each add's result)."""
     d = spec.digital
     nor_ns = latency_ns(spec, d.pim)
     return (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
@@ -67,12 +68,6 @@ register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False)
 register_predictor("exact", Predictor(lambda spec, hd: (hd, spec.digital.mac_steps(*spec.digital.qk_bits))))
 register_predictor("page_bound", Predictor(
     lambda spec, hd: (2 * hd / spec.prediction.page, spec.digital.mac_steps(*spec.digital.qk_bits))))
-register_predictor("pq", Predictor(  # gather M table entries, add them; table (query) + codes (key) per token, head
-    lambda spec, hd: (1.0, spec.prediction.subspaces * spec.prediction.lut_bits
-                      * (spec.digital.add_per_bit + _write_ratio(spec))),
-    table_dots=lambda pr: 2 * pr.subspaces * pr.centroids,
-    adds_per_entry=lambda pr: pr.subspaces,
-    code_bits=lambda pr: pr.subspaces * math.ceil(math.log2(max(pr.centroids, 2)))))
 register_predictor("accumulated", Predictor(
     lambda spec, hd: (1.0, spec.digital.add_per_bit * spec.digital.sv_bits[0])))
 

@@ -159,7 +159,7 @@ class RunConfig(Strict):
     @classmethod
     def _codebooks(cls, hw: HardwareConfig) -> HardwareConfig:
         a = hw.attention
-        if a.kind == "pq" and a.codebooks is not None and not Path(a.codebooks).is_file():
+        if getattr(a, "codebooks", None) is not None and not Path(a.codebooks).is_file():
             raise ValueError(f"hardware.attention.codebooks: no such file {a.codebooks} (leave it unset and the run "
                              "fits codebooks itself)")
         if getattr(a, "profile", None) is not None and not Path(a.profile).is_file():

@@ -24,6 +24,7 @@ from hyflexpim.algo.finetune import check_finite_weights, finetune
 from hyflexpim.algo.importance import SCORERS, Importance, score_importance
 from hyflexpim.algo.plan_policy import PLAN_POLICIES, make_plan
 from hyflexpim.artefacts import RunFolder
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
@@ -406,10 +407,10 @@ class Run:
         return sens
 
     def hardware(self, variant: str, plan: Plan | None = None):
-        """The run's hardware for one model variant: a ``pq`` attention without codebooks gets them fitted once
-        on this variant's keys (training split, k-means) and stored under ``attention/``. A ``plan`` whose
-        attention block is sparse brings its own attention (its kind, keep and settings): the accuracy is
-        measured with the attention the plan is priced with."""
+        """The run's hardware for one model variant, after its attention method's ``prepare`` hook (a method
+        folder's registration, ``hyflexpim.config.methods``: PQ fits its codebooks once on this variant's keys and
+        stores them under ``attention/``). A ``plan`` whose attention block is sparse brings its own attention (its
+        kind, keep and settings): the accuracy is measured with the attention the plan is priced with."""
         hw = self.config.hardware
         if plan is not None and plan.attention.kind != "dense":
             from hyflexpim.config import validate
@@ -419,19 +420,9 @@ class Run:
             data = hw.model_dump(exclude={"attention"}) | {"attention": {"kind": plan.attention.kind,
                                                                           "keep": plan.attention.keep, **own}}
             hw = validate(HardwareConfig, data, "plan attention")
-        a = hw.attention
-        if a.kind != "pq" or a.codebooks is not None:
-            return hw
-        path = self.files.codebooks(variant, a.subspaces, a.centroids)
-        if not path.exists():
-            from hyflexpim.sim.pq_codebooks import fit_pq_codebooks, save_codebooks
-
-            batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 3)
-            books = self.timed(f"fitted PQ codebooks (M={a.subspaces}, K={a.centroids}) for the {variant} model",
-                               lambda: fit_pq_codebooks(self.model(variant), batches, a.subspaces, a.centroids,
-                                                        seed=self.config.seed))
-            save_codebooks(books, path)
-        return hw.model_copy(update={"attention": a.model_copy(update={"codebooks": str(path)})})
+        method = predictor_methods().get(hw.attention.kind)
+        prepare = method.load("prepare") if method is not None else None
+        return hw if prepare is None else prepare(self, variant, hw)
 
     def plan(self, variant: str, scorer: str, rate: float, policy: str | None = None) -> Plan:
         """The plan at one SLC rate; its ``attention`` block is the run's attention kind (keep share, settings,

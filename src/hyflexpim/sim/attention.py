@@ -116,10 +116,10 @@ def attention_plan(cfg):
 
 def _register_sparse() -> None:
     from hyflexpim.sim.block_sparse import BlockAttentionConfig
-    from hyflexpim.sim.sparse_attention import PQAttentionConfig, TopKAttentionConfig, WindowAttentionConfig
+    from hyflexpim.sim.sparse_attention import TopKAttentionConfig, WindowAttentionConfig
     from hyflexpim.sim.sparse_baselines import BASELINE_CONFIGS
 
-    kinds = {"topk": TopKAttentionConfig, "pq": PQAttentionConfig, "window": WindowAttentionConfig,
+    kinds = {"topk": TopKAttentionConfig, "window": WindowAttentionConfig,
              "block": BlockAttentionConfig, **BASELINE_CONFIGS}
     for kind, cls in kinds.items():
         register_attention_kind(kind, cls, enable_sparse, _digital_from_chip, _sparse_to_chip)

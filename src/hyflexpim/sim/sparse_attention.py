@@ -4,12 +4,8 @@ attention on the kept entries only (softmax over the kept keys), on the digital-
 Attention kinds (registered in ``hyflexpim.sim.attention``; settings typed, validated at load):
 
 - ``topk``   — the oracle: exact scores Q·Kᵀ choose the keys (the ceiling of every predictor);
-- ``pq``     — HARDSEA's product-quantization relevance prediction: each key is encoded by its nearest
-               centroid in each of M sub-spaces (codebooks fitted once, offline, by k-means on calibration
-               keys: ``hyflexpim.sim.pq_codebooks.fit_pq_codebooks``), and a query scores a key as
-               Σ_m ⟨q_m, c_m[code_m(k)]⟩ — the dot product with the key rebuilt from its centroids. Only the order
-               matters; ``predictor_noise`` perturbs the centroids as analog ReRAM would store them (relative σ,
-               one draw per seed), and never touches the exact attention;
+- ``pq``     — HARDSEA's product-quantization relevance prediction, a method folder
+               (``hyflexpim.methods.predictors.pq``; ``PQAttentionConfig`` is re-exported here);
 - ``window`` — the trivial baseline: the keys nearest the query (encoders) or the most recent ones
                (decoders), plus the first token (StreamingLLM-style).
 
@@ -90,28 +86,14 @@ class WindowAttentionConfig(SparseAttentionBase):
     kind: Literal["window"] = "window"
 
 
-class PQAttentionConfig(ThresholdAttentionBase):
-    """Product-quantization relevance prediction (HARDSEA)."""
-
-    config_name = "hardware.attention (pq)"
-    kind: Literal["pq"] = "pq"
-    subspaces: int = Field(8, ge=1, description="M: sub-spaces of a head's key vector (must divide the head size)")
-    centroids: int = Field(16, ge=1, le=65536, description="K: centroids per sub-space")
-    predictor_noise: float = Field(0.0, ge=0, description="relative σ of the centroids as stored in analog ReRAM")
-    codebooks: str | None = Field(None, description="safetensors file of fitted codebooks (fit_pq_codebooks); "
-                                  "a run fits them itself when this is not given")
-
-    def prediction(self) -> dict:
-        return {"kind": "pq", "subspaces": self.subspaces, "centroids": self.centroids}
-
-
 # -- the predictors: a registry (kind -> Predictor) ------------------------------------------------------
 
 @dataclass
 class Context:
     """What a predictor may use besides Q and K: the valid keys [B|1, H|1, Sq, Sk], the attention scaling, the
-    layer index, the kind's codebooks (pq), and ``state``, a dict shared by every layer of one enabled model
-    (cascade pruning keeps its running token importance there; reset at the first layer of each forward)."""
+    layer index, the kind's per-layer data (``Predictor.books``: PQ's codebooks), and ``state``, a dict shared by
+    every layer of one enabled model (cascade pruning keeps its running token importance there; reset at the first
+    layer of each forward)."""
 
     valid: torch.Tensor
     scaling: float
@@ -128,12 +110,14 @@ class Predictor:
     ``observe(cfg, ctx, probs, chosen)``, if given, sees the exact attention's probabilities after each layer.
     ``attend(query, key, value, attention_mask, scaling, cfg, ctx, share, dropout, training) -> (out, kept entries)``,
     if given, selects and computes the attention itself (block kinds: a kernel that skips the dropped blocks);
-    ``score`` is then unused."""
+    ``score`` is then unused. ``books(cfg, codebooks, layers, generator, strict=True) -> {layer: tensor}``, if given,
+    is the kind's data per layer (``Context.books``; PQ: its codebooks as the analog cells hold them)."""
 
     score: Callable
     logits: bool = False
     observe: Callable | None = None
     attend: Callable | None = None
+    books: Callable | None = None
 
 
 PREDICTORS: Registry[Predictor] = Registry("sparse-attention predictor")
@@ -144,18 +128,6 @@ def register_predictor(kind: str, score: Callable, logits: bool = False, observe
     return PREDICTORS.register(kind, Predictor(score, logits, observe, attend), replace)
 
 
-def _pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
-    """Keys [B, Hkv, S, D] rebuilt from their nearest centroid in each sub-space; books [Hkv, M, K, D/M]."""
-    B, Hk, S, D = key.shape
-    M, K, d = books.shape[1:]
-    x = key.reshape(B, Hk, S, M, d).permute(1, 3, 0, 2, 4).reshape(Hk, M, B * S, d)  # [Hk, M, N, d]
-    dist = torch.cdist(x.float(), books.float())  # [Hk, M, N, K]
-    codes = dist.argmin(-1)  # the "clustering" step: nearest centroid, a WTA
-    rebuilt = torch.gather(books.unsqueeze(2).expand(Hk, M, B * S, K, d), 3,
-                           codes[..., None, None].expand(Hk, M, B * S, 1, d)).squeeze(3)
-    return rebuilt.reshape(Hk, M, B, S, d).permute(2, 0, 3, 1, 4).reshape(B, Hk, S, D).to(key.dtype)
-
-
 def exact_scores(query, key) -> torch.Tensor:
     """Q·Kᵀ in float [B, Hq, Sq, Sk] (grouped key heads repeated)."""
     return torch.matmul(query.float(), _repeat_kv(key, query.shape[1] // key.shape[1]).float().transpose(-1, -2))
@@ -163,13 +135,6 @@ def exact_scores(query, key) -> torch.Tensor:
 
 def _topk_score(query, key, cfg, ctx):
     return exact_scores(query, key)
-
-
-def _pq_score(query, key, cfg, ctx):
-    if ctx.books is None:
-        raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.pq_codebooks."
-                        "fit_pq_codebooks (or give hardware.attention.codebooks)")
-    return exact_scores(query, _pq_keys(key, ctx.books))
 
 
 def distance(sq: int, sk: int) -> torch.Tensor:
@@ -183,15 +148,23 @@ def _window_score(query, key, cfg, ctx):
 
 
 register_predictor("topk", _topk_score, logits=True)
-register_predictor("pq", _pq_score, logits=True)
 register_predictor("window", _window_score)
+
+
+def predictor_of(kind: str) -> Predictor:
+    """The predictor of an attention kind (a method folder's registered on its first look-up)."""
+    if kind not in PREDICTORS:
+        from hyflexpim.sim.attention import register_methods
+
+        register_methods()
+    return PREDICTORS.get(kind)
 
 
 def predicted_scores(cfg, query, key, ctx: Context | None = None) -> torch.Tensor:
     """Relevance of every key to every query [B, Hq, Sq, Sk] by the predictor of ``cfg.kind``."""
     if ctx is None:
         ctx = Context(valid_keys(None, (query.shape[-2], key.shape[-2]), False), query.shape[-1] ** -0.5)
-    return PREDICTORS.get(cfg.kind).score(query, key, cfg, ctx)
+    return predictor_of(cfg.kind).score(query, key, cfg, ctx)
 
 
 def keep_count(valid: torch.Tensor, keep) -> torch.Tensor:
@@ -242,7 +215,7 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     state = {} if state is None else state
     valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), is_causal)
-    predictor = PREDICTORS.get(cfg.kind)
+    predictor = predictor_of(cfg.kind)
     ctx = Context(valid, scaling, layer, books, state, is_causal)
     share = state.get("layer_keep", {}).get(layer, cfg.keep)  # per head from a sparsity profile, if given
     if isinstance(share, torch.Tensor) and share.shape[0] != query.shape[1]:
@@ -359,16 +332,11 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
     AttentionMaskInterface.register(SPARSE_IMPLEMENTATION, eager_mask)
     mods = find_attention_modules(model)
     names = {id(m): n for n, m in model.named_modules()}
-    if cfg.kind == "pq" and codebooks is None:
-        if cfg.codebooks is None:
-            raise UserError("pq attention needs codebooks: give hardware.attention.codebooks (a file written by "
-                            "save_codebooks) or call enable_sparse_attention(..., codebooks=fit_pq_codebooks(...))")
-        from hyflexpim.sim.pq_codebooks import load_codebooks
-
-        codebooks = load_codebooks(cfg.codebooks)
+    predictor = predictor_of(cfg.kind)
     g = torch.Generator().manual_seed(seed)
     found = [model_layer_of(model, names[id(m)]) for m in mods]
     layers = [layer if layer is not None else i for i, layer in enumerate(found)]
+    books = None if predictor.books is None else predictor.books(cfg, codebooks, layers, g)
     state = {"first_layer": min(layers) if layers else 0}
     pooling = getattr(model, "hyflexpim_pooling_attention", None)  # a class token reading every particle (ParT)
     if pooling is not None:
@@ -380,13 +348,8 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
             raise UserError(f"hardware.attention.profile: {cfg.profile} has no layer {missing[0]} of this model")
     for layer, m in zip(layers, mods):
         m._hyflexpim_sparse, m._hyflexpim_sparse_state, m._hyflexpim_layer = cfg, state, layer
-        if cfg.kind == "pq":
-            books = codebooks.get(layer)
-            if books is None:
-                raise UserError(f"pq attention: no codebook for layer {layer}")
-            if cfg.predictor_noise > 0:  # the centroids as analog cells hold them: one draw per seed
-                books = books * (1 + cfg.predictor_noise * torch.randn(books.shape, generator=g))
-            m._hyflexpim_codebooks = books
+        if books is not None:
+            m._hyflexpim_codebooks = books[layer]
     previous = model.config._attn_implementation or "eager"
     model.set_attn_implementation(SPARSE_IMPLEMENTATION)
     return SparseAttentionHandle(model, previous, mods, state)
@@ -395,7 +358,6 @@ def enable_sparse_attention(model, cfg, codebooks: dict | None = None, seed: int
 __all__ = [
     "PREDICTORS",
     "Context",
-    "PQAttentionConfig",
     "Predictor",
     "SparseAttentionBase",
     "SparseAttentionHandle",
@@ -407,8 +369,18 @@ __all__ = [
     "exact_scores",
     "gather_attention",
     "predicted_scores",
+    "predictor_of",
     "profile_keeps",
     "register_predictor",
     "select",
     "sparse_attention",
 ]
+
+
+def __getattr__(name: str):
+    """``PQAttentionConfig``: the PQ method folder's config class (``hyflexpim.methods.predictors.pq``), re-exported."""
+    if name == "PQAttentionConfig":
+        from hyflexpim.config.methods import predictor_methods
+
+        return predictor_methods()["pq"].load("config")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

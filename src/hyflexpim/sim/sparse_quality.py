@@ -6,7 +6,7 @@ from __future__ import annotations
 import torch
 
 from hyflexpim.sim.digital_attention import float_attention, valid_keys
-from hyflexpim.sim.sparse_attention import PREDICTORS, Context, attention_hook, exact_scores, select
+from hyflexpim.sim.sparse_attention import Context, attention_hook, exact_scores, predictor_of, select
 
 
 def top_k_recall(pred: torch.Tensor, exact: torch.Tensor, valid: torch.Tensor, keep: float) -> tuple[int, float]:
@@ -27,8 +27,9 @@ def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), s
     acc = {k: [0, 0.0] for k in keeps}
     g = torch.Generator().manual_seed(seed)
     noisy = {}
-    if books is not None and getattr(cfg, "predictor_noise", 0) > 0:
-        noisy = {l: b * (1 + cfg.predictor_noise * torch.randn(b.shape, generator=g)) for l, b in books.items()}
+    predictor = predictor_of(cfg.kind)
+    if books is not None and predictor.books is not None:  # the kind's data per layer (PQ: noisy codebooks)
+        noisy = predictor.books(cfg, books, list(books), g, strict=False)
     state = {}
 
     def hook(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
@@ -37,10 +38,9 @@ def predictor_recall(model, batches, cfg, books=None, keeps=(0.5, 0.25, 0.12), s
         if state.get("mask") is not None:  # drop padded queries
             valid = valid & state["mask"].bool()[:, None, :, None]
         layer = module._hyflexpim_layer
-        b = (noisy or books or {}).get(layer) if cfg.kind == "pq" else None
+        b = noisy.get(layer)
         scale = query.shape[-1] ** -0.5 if scaling is None else scaling
         exact = exact_scores(query, key)
-        predictor = PREDICTORS.get(cfg.kind)
         probs = float_attention(query, key, value, attention_mask, scaling, causal)[1]
         for k in keeps:
             ctx = Context(valid, scale, layer, b, state["cascade"].setdefault(k, {}), causal)
