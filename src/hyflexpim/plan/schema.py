@@ -37,7 +37,7 @@ Unit = Literal["component", "row"]
 # that every reader of a plan — the torch-free chip model too — checks them the same way; the simulator registers
 # each sparse kind it can run (hyflexpim.sim.attention), a new one included.
 PLAN_ATTENTION_KINDS: Registry[str] = Registry("plan attention kind")
-for _kind in ("dense", "topk", "pq", "window", "sanger", "spatten", "quest", "h2o"):
+for _kind in ("dense", "topk", "window", "sanger", "spatten", "quest", "h2o"):  # + the method folders (below)
     PLAN_ATTENTION_KINDS.register(_kind, _kind)
 
 
