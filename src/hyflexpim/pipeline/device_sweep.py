@@ -68,7 +68,7 @@ def _hardware(base, noise: dict):
     from hyflexpim.sim.config import HardwareConfig
 
     return validate(HardwareConfig, base.model_dump(mode="json", exclude={"noise"}) | {"noise": noise},
-                    "sweep-device hardware")
+                    "sweep-device hardware").resolved("sweep-device hardware")
 
 
 def _run_with(run, hardware):

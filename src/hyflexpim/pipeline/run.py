@@ -40,6 +40,7 @@ def deterministic(plan: Plan, hardware) -> bool:
     """True when the noise model draws nothing for this plan (e.g. 100% SLC with ideal SLC cells)."""
     from hyflexpim.sim.apply import build_noise
 
+    hardware = hardware.resolved()
     noise = build_noise(hardware)
     if noise.has_read_noise or hardware.mode != "static":
         return False
@@ -53,13 +54,13 @@ def deterministic(plan: Plan, hardware) -> bool:
 
 def plan_digest_of(hardware) -> str:
     """A short identity of a hardware config (for files that depend on it)."""
-    return hashlib.sha256(hardware.model_dump_json().encode()).hexdigest()[:8]
+    return hashlib.sha256(hardware.resolved().model_dump_json().encode()).hexdigest()[:8]
 
 
 def plan_digest(plan: Plan, hardware) -> str:
     """Identity of an evaluation's inputs: everything of the plan that changes a result, and the hardware config."""
     h = hashlib.sha256(plan.identity().encode())  # shapes, roles and attention included: an edited plan is new
-    h.update(hardware.model_dump_json().encode())
+    h.update(hardware.resolved().model_dump_json().encode())
     return h.hexdigest()[:12]
 
 
@@ -97,6 +98,7 @@ class Run:
         ``may_train``/``recompute``: see the fields."""
         from hyflexpim.pipeline.workspace import FollowerWorkspace, launched_rank
 
+        config.hardware = config.hardware.resolved("config", ("hardware",))  # idempotent: resolve_config did it
         rank, world = launched_rank()
         if world > 1:  # under accelerate launch: join the process group now (gloo on CPUs, NCCL on GPUs)
             from accelerate import PartialState
@@ -418,7 +420,7 @@ class Run:
             own = {k: v for k, v in plan.attention.params.items() if k != "prediction"}
             data = hw.model_dump(exclude={"attention"}) | {"attention": {"kind": plan.attention.kind,
                                                                           "keep": plan.attention.keep, **own}}
-            hw = validate(HardwareConfig, data, "plan attention")
+            hw = validate(HardwareConfig, data, "plan attention").resolved("plan attention")
         a = hw.attention
         if a.kind != "pq" or a.codebooks is not None:
             return hw
