@@ -6,7 +6,6 @@ import errno
 import functools
 import os
 import re
-import tempfile
 import time
 import traceback
 from pathlib import Path
@@ -14,7 +13,6 @@ from pathlib import Path
 import typer
 
 from hyflexpim.cli.switches import show_switches_as_switches
-from hyflexpim.cli.threads import configure
 from hyflexpim.errors import UserError
 
 # Imports inside the commands are lazy on purpose: `hyflexpim --help` and each command load only what they run
@@ -41,6 +39,8 @@ ThreadsOpt = typer.Option(None, "--threads", help="torch/BLAS threads (default: 
 @app.callback()
 def _start(threads: int | None = ThreadsOpt) -> None:
     """HyFlexPIM: hybrid SLC/MLC RRAM PIM for transformers — accuracy and chip cost from one plan."""
+    from hyflexpim.cli.threads import configure  # lazy: not needed by --help
+
     try:
         configure(threads)
     except UserError as e:
@@ -60,6 +60,8 @@ OS_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk qu
 
 def crash_log(exc: BaseException) -> str:
     """Write the traceback of an unexpected exception to a log file; returns its path."""
+    import tempfile  # lazy: only a crash needs it (keeps start-up as it was)
+
     text = "".join(traceback.format_exception(exc))
     for folder in (Path.cwd(), Path(tempfile.gettempdir())):
         try:
