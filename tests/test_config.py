@@ -1,4 +1,5 @@
-"""One typed configuration tree: resolved at load (every default filled in), one-line errors with the
+"""One typed configuration tree: resolved by the explicit resolve step (every default filled in; validation reads no
+file), one-line errors with the
 field path, and a resume key that moves when any resolved value does."""
 
 from typing import Literal
