@@ -1,6 +1,5 @@
 """One typed configuration tree: resolved by the explicit resolve step (every default filled in; validation reads no
-file), one-line errors with the
-field path, and a resume key that moves when any resolved value does."""
+file), one-line errors with the field path, and a resume key that moves when any resolved value does."""
 
 from typing import Literal
 
