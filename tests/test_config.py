@@ -9,6 +9,7 @@ from pydantic import Field
 from hyflexpim.config import Strict
 from hyflexpim.device.noise import NOISE_MODELS, PaperNoise, register_noise_model
 from hyflexpim.errors import UserError
+from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.pipeline.resolve import parse_set, resolve_config
 from hyflexpim.pipeline.run import plan_digest
 from hyflexpim.sim.config import HardwareConfig
@@ -58,6 +59,7 @@ def test_validating_reads_no_file_and_the_resolve_step_gives_the_one_line_error(
                              (pathlib.Path, "is_file"), (pathlib.Path, "exists")]:
             m.setattr(target, name, refuse)
         hw = HardwareConfig(spec=missing, noise={"kind": "levels", "mlc_bits_per_cell": 3})
+        run = RunConfig(hardware={"attention": {"kind": "pq", "codebooks": missing}})
     assert hw.encoding is None and hw.mlc_bits is None  # left to the spec until resolved
     with pytest.raises(UserError) as e:
         hw.resolved()
@@ -65,6 +67,8 @@ def test_validating_reads_no_file_and_the_resolve_step_gives_the_one_line_error(
     with pytest.raises(UserError, match=r"^config: hardware.noise.mlc_bits_per_cell: the cells have "
                                         r"hardware.mlc_bits=2 bits; set both to the same value; got 3$"):
         resolve_config(overrides={"hardware": {"noise": {"kind": "levels", "mlc_bits_per_cell": 3}}})
+    with pytest.raises(UserError, match=r"^config: hardware: hardware.attention.codebooks: no such file "):
+        run.check_files()
     done = HardwareConfig(mlc_bits=3).resolved()
     assert done.resolved() == done and done.encoding == "twos_complement" and done.circuit.rows_per_array == 64
 
