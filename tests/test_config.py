@@ -1,5 +1,5 @@
-"""One typed configuration tree: resolved at load (every default filled in), one-line errors with the
-field path, and a resume key that moves when any resolved value does."""
+"""One typed configuration tree: resolved by the explicit resolve step (every default filled in; validation reads no
+file), one-line errors with the field path, and a resume key that moves when any resolved value does."""
 
 from typing import Literal
 
@@ -9,6 +9,7 @@ from pydantic import Field
 from hyflexpim.config import Strict
 from hyflexpim.device.noise import NOISE_MODELS, PaperNoise, register_noise_model
 from hyflexpim.errors import UserError
+from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.pipeline.resolve import parse_set, resolve_config
 from hyflexpim.pipeline.run import plan_digest
 from hyflexpim.sim.config import HardwareConfig
@@ -38,8 +39,38 @@ def test_chip_values_come_from_the_spec_and_overrides_reach_it():
     assert (chip.analog.mlc_bits, chip.analog.adc_bits_mlc, chip.analog.adc_bits_slc) == (3, 8, 6)
     assert chip.analog.cells_per_weight(False) == 3  # ceil(8 / 3)
     assert list(chip.digital.sv_bits) == [12, 12] and list(chip.digital.qk_bits) == [8, 8]
-    plain = HardwareConfig(attention={"kind": "digital"})
+    plain = HardwareConfig(attention={"kind": "digital"}).resolved()  # the explicit step reads the spec
     assert (plain.attention.prob_bits, plain.attention.value_bits) == (12, 8)  # the spec's digital.sv_bits
+
+
+def test_validating_reads_no_file_and_the_resolve_step_gives_the_one_line_error(monkeypatch, tmp_path):
+    """Validation does no I/O (issue 29): a spec path that does not exist validates with every file read refused;
+    the explicit resolve step then reads it and fails in one line, as loading did before."""
+    import builtins
+    import pathlib
+
+    missing = str(tmp_path / "no_such_chip.yaml")
+
+    def refuse(*_a, **_k):
+        raise AssertionError("file I/O during validation")
+
+    with monkeypatch.context() as m:
+        for target, name in [(builtins, "open"), (pathlib.Path, "read_text"), (pathlib.Path, "open"),
+                             (pathlib.Path, "is_file"), (pathlib.Path, "exists")]:
+            m.setattr(target, name, refuse)
+        hw = HardwareConfig(spec=missing, noise={"kind": "levels", "mlc_bits_per_cell": 3})
+        run = RunConfig(hardware={"attention": {"kind": "pq", "codebooks": missing}})
+    assert hw.encoding is None and hw.mlc_bits is None  # left to the spec until resolved
+    with pytest.raises(UserError) as e:
+        hw.resolved()
+    assert "\n" not in str(e.value) and f"spec '{missing}' not found" in str(e.value)
+    with pytest.raises(UserError, match=r"^config: hardware.noise.mlc_bits_per_cell: the cells have "
+                                        r"hardware.mlc_bits=2 bits; set both to the same value; got 3$"):
+        resolve_config(overrides={"hardware": {"noise": {"kind": "levels", "mlc_bits_per_cell": 3}}})
+    with pytest.raises(UserError, match=r"^config: hardware: hardware.attention.codebooks: no such file "):
+        run.check_files()
+    done = HardwareConfig(mlc_bits=3).resolved()
+    assert done.resolved() == done and done.encoding == "twos_complement" and done.circuit.rows_per_array == 64
 
 
 def test_old_digital_attention_spelling_still_loads():

@@ -22,7 +22,8 @@ def test_requirement_is_the_largest_value_with_every_better_device_within_tolera
 
 
 def test_the_noise_axis_changes_only_the_mlc_quality():
-    base = HardwareConfig(noise={"kind": "levels", "relaxation_per_decade": 0.3, "mlc": {"error_rate": 0.02}})
+    levels = {"kind": "levels", "relaxation_per_decade": 0.3, "mlc": {"error_rate": 0.02}}
+    base = HardwareConfig(noise=levels).resolved()  # a run's hardware is resolved
     hw = _hardware(base, _noise(base, "levels", 2e-3))
     assert hw.noise.mlc.error_rate == 2e-3 and hw.noise.mlc.sigma_us is None
     assert hw.noise.relaxation_per_decade == 0.3 and hw.encoding == base.encoding

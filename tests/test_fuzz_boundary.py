@@ -92,7 +92,10 @@ def test_random_set_strings_parse_or_fail_in_one_line(items):
 @FUZZ
 @given(VALUES)
 def test_random_hardware_sections_validate_or_fail_in_one_line(value):
-    loads_or_user_error(validate, HardwareConfig, {"noise": value} if isinstance(value, dict) else {"spec": value})
+    def load_and_resolve():  # validation, then the explicit step that reads the chip spec
+        validate(HardwareConfig, {"noise": value} if isinstance(value, dict) else {"spec": value}).resolved()
+
+    loads_or_user_error(load_and_resolve)
 
 
 @FUZZ

@@ -33,7 +33,7 @@ def test_the_training_forward_is_the_programmed_factors_and_the_backward_straigh
 
     model = _model()
     layer = model.get_submodule(NAME)
-    hw = HardwareConfig(noise=noise)
+    hw = HardwareConfig(noise=noise).resolved()  # _stages (private) takes a resolved configuration
     x = torch.randn(3, layer.hyflexpim_shape[1])
     with noise_aware(model, hw, NoiseAwareConfig(enabled=True, slc_rate=25), seed=7) as h:
         model.train()

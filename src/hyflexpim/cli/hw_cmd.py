@@ -5,8 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
+from rich.console import Console
 
 from hyflexpim.errors import UserError
+
+# Imports inside the commands are lazy on purpose: `hyflexpim --help` and each command load only what they run
+# (torch, transformers, pydantic and matplotlib stay out of start-up; checked with `python -X importtime`).
 
 MAX_TOKENS = 2**20  # a sequence (or a generation) of a million tokens is the largest the chip model prices
 
@@ -58,7 +62,6 @@ def hw(
 
         run([m.strip() for m in macros.split(",") if m.strip()] or None, fit=not no_fit, out=out, say=typer.echo)
         return
-    from rich.console import Console
 
     from hyflexpim.hw import compare_modes
     from hyflexpim.hw.shapes import get_shape

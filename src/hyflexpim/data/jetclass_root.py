@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hyflexpim.data.jets import FEATURES, JETCLASS_LABELS, MAX_PARTICLES, JetData, _check
+from hyflexpim.data.jets_classes import jetclass_label
+from hyflexpim.data.jets_types import FEATURES, JETCLASS_LABELS, MAX_PARTICLES, JetData, _check
 from hyflexpim.errors import UserError
 
 PARTICLE_BRANCHES = ["part_px", "part_py", "part_pz", "part_energy", "part_deta", "part_dphi", "part_d0val",
@@ -120,8 +121,6 @@ def write_jetclass(data: JetData, path, labels: list[str] | None = None) -> None
     except ImportError:
         raise UserError("writing JetClass ROOT files needs uproot: pip install 'hyflexpim[jets]'") from None
     if labels is None:
-        from hyflexpim.data.jets_classes import jetclass_label
-
         labels = [jetclass_label(data.class_names[c]) for c in data.labels]
     bad = sorted({b for b in labels if b not in JETCLASS_LABELS})
     if bad:

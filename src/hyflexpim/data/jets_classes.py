@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hyflexpim.data.jets import GENERATED_CLASSES, JETCLASS_LABELS, JetData, subset
+from hyflexpim.data.jets_types import GENERATED_CLASSES, JETCLASS_LABELS, JetData, subset
 from hyflexpim.errors import UserError
 
 JETCLASS_CLASSES = [c.removeprefix("label_") for c in JETCLASS_LABELS]

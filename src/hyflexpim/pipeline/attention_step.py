@@ -8,9 +8,18 @@ that put the leading singular components in SLC.
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
+from hyflexpim.algo.decompose import DecomposeConfig, decompose
+from hyflexpim.algo.importance import score_importance
+from hyflexpim.algo.plan_policy import make_plan
+from hyflexpim.analysis import analyze_attention
 from hyflexpim.errors import UserError
+from hyflexpim.models.discover import fingerprint
+from hyflexpim.plan import load_plan
+from hyflexpim.report.attention_tables import write_attention, write_noise_summary
+from hyflexpim.sim.apply import apply_plan
 
 
 def _batches(run, examples: int):
@@ -30,18 +39,11 @@ def _batches(run, examples: int):
 
 def _model_and_plans(run, rates, plan_file):
     """(float model, {label: plan}) for the analysis."""
-    from hyflexpim.algo.decompose import DecomposeConfig, decompose
-    from hyflexpim.algo.importance import score_importance
-    from hyflexpim.algo.plan_policy import make_plan
-    from hyflexpim.plan import load_plan
-
     if run.ws.has_model("redistributed"):
         model = run.model("redistributed")
         plans = {f"slc{r:g}": run.plan("redistributed", run.config.importance.scorer, r) for r in rates}
         source = "the run's redistributed model"
     else:
-        import copy
-
         model = copy.deepcopy(run._base())
         decompose(model, DecomposeConfig(rank_policy="full"))
         imp = score_importance(model, "singular_value")
@@ -54,11 +56,6 @@ def _model_and_plans(run, rates, plan_file):
 
 
 def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_file: str | None = None) -> list[Path]:
-    from hyflexpim.analysis import analyze_attention
-    from hyflexpim.models.discover import fingerprint
-    from hyflexpim.report.attention_tables import write_attention, write_noise_summary
-    from hyflexpim.sim.apply import apply_plan
-
     if examples < 1:
         raise UserError(f"--examples must be >= 1, got {examples}")
     batches = _batches(run, examples)

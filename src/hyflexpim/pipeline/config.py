@@ -12,7 +12,7 @@ from hyflexpim.algo.decompose import DecomposeConfig
 from hyflexpim.algo.finetune import FinetuneConfig
 from hyflexpim.algo.importance import SCORERS
 from hyflexpim.algo.plan_policy import PLAN_POLICIES
-from hyflexpim.config import Strict
+from hyflexpim.config import ConfigError, Strict
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.noise_aware import NoiseAwareConfig
 
@@ -155,17 +155,15 @@ class RunConfig(Strict):
     compare: CompareConfig = Field(default_factory=CompareConfig)
     hw_report: bool = Field(True, description="add the chip model's throughput/energy to the report")
     attention: AttentionAnalysisConfig = Field(default_factory=AttentionAnalysisConfig)
-    @field_validator("hardware")
-    @classmethod
-    def _codebooks(cls, hw: HardwareConfig) -> HardwareConfig:
-        a = hw.attention
+    def check_files(self, where: str = "config") -> None:
+        """The files the configuration names exist (validation reads none: ``resolve_config`` calls this)."""
+        a = self.hardware.attention
         if getattr(a, "codebooks", None) is not None and not Path(a.codebooks).is_file():
-            raise ValueError(f"hardware.attention.codebooks: no such file {a.codebooks} (leave it unset and the run "
-                             "fits codebooks itself)")
+            raise ConfigError(where, ("hardware",), f"hardware.attention.codebooks: no such file {a.codebooks} "
+                              "(leave it unset and the run fits codebooks itself)")
         if getattr(a, "profile", None) is not None and not Path(a.profile).is_file():
-            raise ValueError(f"hardware.attention.profile: no such file {a.profile} (an attention analysis writes "
-                             "attention/sparsity_profile.json)")
-        return hw
+            raise ConfigError(where, ("hardware",), f"hardware.attention.profile: no such file {a.profile} (an "
+                              "attention analysis writes attention/sparsity_profile.json)")
 
     # -- the authors' released code's choices beside this toolkit's (issue 30): mode and a named option ---------
     mode: Literal["default", "authors"] = Field(

@@ -23,7 +23,10 @@ import json
 from typing import NamedTuple
 
 from hyflexpim.atomic import write_atomic
+from hyflexpim.config import validate
 from hyflexpim.errors import UserError
+from hyflexpim.report.confidence import difference, interval, point
+from hyflexpim.report.plots import plot_device_map
 
 
 class Axis(NamedTuple):
@@ -64,11 +67,11 @@ def _noise(base, axis: str, value) -> dict:
 
 
 def _hardware(base, noise: dict):
-    from hyflexpim.config import validate
+    # lazy: sim.config imports torch, which the rest of this module (reading a sweep's tables) does not need
     from hyflexpim.sim.config import HardwareConfig
 
     return validate(HardwareConfig, base.model_dump(mode="json", exclude={"noise"}) | {"noise": noise},
-                    "sweep-device hardware")
+                    "sweep-device hardware").resolved("sweep-device hardware")
 
 
 def _run_with(run, hardware):
@@ -108,9 +111,6 @@ def requirement(rows: list[dict], tolerance: float) -> dict:
 def sweep_device(run, axis: str, grid: list[float], rates: list[float], tolerance: float = 0.01,
                  name: str | None = None) -> list:
     """Evaluate the run's plans over the grid; writes ``device/device_map-<name or axis>.*`` and returns the files."""
-    from hyflexpim.report.confidence import difference, interval, point
-    from hyflexpim.report.plots import plot_device_map
-
     grid = check_grid(axis, grid)
     a = AXES[axis]
     base = run.config.hardware

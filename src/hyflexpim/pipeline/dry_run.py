@@ -18,12 +18,16 @@ Neither constant is fitted: both are round figures, and the time is an order of 
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from hyflexpim.errors import UserError
+from hyflexpim.hw.shapes import CATALOGUE
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.plan import Architecture
 
 ACTIVATION_BYTES = 34  # per token, layer and hidden unit (fp32; half in bf16/fp16): a round figure, not fitted
 UTILISATION = 0.35  # share of the probe's matmul throughput a training/evaluation loop reaches: a round figure
@@ -47,10 +51,6 @@ class Step:
 
 def architecture(model: str):
     """(Architecture, where it came from) — the model's config when on disk, else the catalogue."""
-    from hyflexpim.errors import UserError
-    from hyflexpim.hw.shapes import CATALOGUE
-    from hyflexpim.plan import Architecture
-
     cfg = _local_config(model)
     if cfg is not None:
         first = lambda *names, default=None: next((getattr(cfg, n) for n in names if getattr(cfg, n, None)  # noqa: E731
@@ -77,9 +77,7 @@ def architecture(model: str):
 
 def _local_config(model: str):
     """The model's transformers config from disk only (never a download, never a de-quantization)."""
-    import os
-
-    from transformers import AutoConfig
+    from transformers import AutoConfig  # lazy: a slow import, needed only for a model outside the catalogue
 
     from hyflexpim.models.load import ALIASES, PACKAGED, resolve
 

@@ -9,7 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+from hyflexpim.hw.plans import price_plans
 from hyflexpim.plan import Plan
+from hyflexpim.report.hw_plots import plot_gain_vs_slc, write_plots
+from hyflexpim.report.hw_tables import rows, write_table
+from hyflexpim.report.results import write_set
 
 
 @dataclass
@@ -29,11 +33,6 @@ class Priced:
 
 def price(run, plans: list[Plan]) -> Priced | None:
     """Price ``plans`` (the main curve's, one per SLC rate of the run) and write the tables and figures."""
-    from hyflexpim.hw.plans import price_plans
-    from hyflexpim.report.hw_plots import plot_gain_vs_slc, write_plots
-    from hyflexpim.report.hw_tables import rows, write_table
-    from hyflexpim.report.results import write_set
-
     if not plans:
         return None
     c = run.config

@@ -5,11 +5,14 @@ files; it prices nothing and makes no model, importance or plan.
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
+from hyflexpim.boundary import load_json
 from hyflexpim.pipeline.run import Run
-from hyflexpim.report.html_run import gain_text, within_one_point
+from hyflexpim.report.html_run import gain_text, within_one_point, write_report
 from hyflexpim.report.plots import plot_metric_vs_slc
+from hyflexpim.report.rank_plots import plot_learned_ranks
 from hyflexpim.report.results import compare_curves, write_differences, write_results
 
 if TYPE_CHECKING:
@@ -31,7 +34,6 @@ def finish(run: Run, outcome: Outcome) -> None:
     if run.files.learned_ranks.exists() and not suffix and outcome.plans:
         files.append(learned_ranks_figure(run, outcome.plans[0]))
     files.extend(outcome.attention)
-    from hyflexpim.report.html_run import write_report
 
     page = write_report([out])  # the whole folder, every labelled variant included
     files.append(page)
@@ -43,8 +45,6 @@ def finish(run: Run, outcome: Outcome) -> None:
 def headline(run: Run, rows: list[dict], outcome: Outcome | None = None) -> str:
     """The run's answer in one line: total time, INT8 against the cheapest SLC rate within 1 point of it, the
     chip's throughput gain at that rate (from the price step's result), and the path of the run's report.html."""
-    import time
-
     scorer = run.config.importance.scorer
     main = {r["slc_rate"]: r for r in rows if r["variant"] == "redistributed" and r["scorer"] == scorer
             and r["slc_rate"] is not None and r["policy"] == run.config.plan.policy}
@@ -96,9 +96,6 @@ def differences(run: Run, records: list[dict], suffix: str) -> list:
 def learned_ranks_figure(run: Run, plan):
     """The learned rank share of every matrix (layer × role), the paper's hard-threshold rank marked; the matrices'
     layers, roles and shapes from the plan (no model is loaded)."""
-    from hyflexpim.boundary import load_json
-    from hyflexpim.report.rank_plots import plot_learned_ranks
-
     data = load_json(run.files.learned_ranks, "learned ranks")
     matrices = {m.name: (m.layer, m.role, tuple(m.shape)) for m in plan.matrices}
     title = (f"{run.config.model} on {run.config.task}: learned ranks, {data['achieved']:.1%} of the parameters "

@@ -58,10 +58,14 @@ def resolve_config(config_file: str | None = None, decoder: bool = False, overri
     if not decoder and _is_jets(user):
         data = deep_merge(data, JETS_DEFAULTS)
     if own:  # the file must be valid on its own: an override never hides an invalid section (``data: 5``)
-        validate(RunConfig, deep_merge(data, own), f"config {config_file}")
+        alone = validate(RunConfig, deep_merge(data, own), f"config {config_file}")
+        alone.hardware.resolved(f"config {config_file}", ("hardware",))
+        alone.check_files(f"config {config_file}")
     if user.get("mode") == "authors":
         data = deep_merge(data, AUTHORS_DEFAULTS)
     config = validate(RunConfig, deep_merge(data, user))
+    config.hardware = config.hardware.resolved("config", ("hardware",))  # the explicit step: reads the chip spec
+    config.check_files()
     if config.exclude_up_proj and UP_PROJ_PATTERN not in config.decompose.exclude:
         config.decompose.exclude.append(UP_PROJ_PATTERN)
     return config

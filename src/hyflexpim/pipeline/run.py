@@ -12,35 +12,55 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import json
+import tempfile
 import time
 from collections.abc import Callable
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 
+import torch
+from safetensors.torch import save_model
+
+from hyflexpim.algo.concentrate import concentration_penalty
 from hyflexpim.algo.decompose import calibration
 from hyflexpim.algo.decompose_checkpoint import decompose_checkpoint
 from hyflexpim.algo.factorize import FACTORIZATIONS
 from hyflexpim.algo.finetune import check_finite_weights, finetune
-from hyflexpim.algo.importance import SCORERS, Importance, score_importance
+from hyflexpim.algo.importance import SCORERS, Importance, concentration, process_group, score_importance
 from hyflexpim.algo.plan_policy import PLAN_POLICIES, make_plan
+from hyflexpim.algo.soft_rank import enable_soft_rank, truncate_to
 from hyflexpim.artefacts import RunFolder
+from hyflexpim.atomic import write_atomic
+from hyflexpim.boundary import load_json, load_tensors
+from hyflexpim.config import validate
 from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
+from hyflexpim.models.discover import find_matrices, fingerprint
+from hyflexpim.models.layers import SVDLinear
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.jets_train import packaged_part
 from hyflexpim.pipeline.preflight import preflight
 from hyflexpim.pipeline.step_keys import check_keys, remember
 from hyflexpim.pipeline.task import Task, load_run_task
-from hyflexpim.pipeline.workspace import Workspace
+from hyflexpim.pipeline.workspace import FollowerWorkspace, Workspace, launched_rank
 from hyflexpim.plan import Plan, load_plan
+from hyflexpim.report.confidence import has_examples
+from hyflexpim.report.results import summarize, terminal_line
+from hyflexpim.sim.apply import apply_plan, build_noise
+from hyflexpim.sim.attention import attention_plan
+from hyflexpim.sim.config import HardwareConfig
+from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
+from hyflexpim.sim.noise_aware import noise_aware
+from hyflexpim.sim.sensitivity import noise_sensitivity
 
 Say = Callable[[str], None]
 
 
 def deterministic(plan: Plan, hardware) -> bool:
     """True when the noise model draws nothing for this plan (e.g. 100% SLC with ideal SLC cells)."""
-    from hyflexpim.sim.apply import build_noise
-
+    hardware = hardware.resolved()
     noise = build_noise(hardware)
     if noise.has_read_noise or hardware.mode != "static":
         return False
@@ -54,13 +74,13 @@ def deterministic(plan: Plan, hardware) -> bool:
 
 def plan_digest_of(hardware) -> str:
     """A short identity of a hardware config (for files that depend on it)."""
-    return hashlib.sha256(hardware.model_dump_json().encode()).hexdigest()[:8]
+    return hashlib.sha256(hardware.resolved().model_dump_json().encode()).hexdigest()[:8]
 
 
 def plan_digest(plan: Plan, hardware) -> str:
     """Identity of an evaluation's inputs: everything of the plan that changes a result, and the hardware config."""
     h = hashlib.sha256(plan.identity().encode())  # shapes, roles and attention included: an edited plan is new
-    h.update(hardware.model_dump_json().encode())
+    h.update(hardware.resolved().model_dump_json().encode())
     return h.hexdigest()[:12]
 
 
@@ -96,11 +116,10 @@ class Run:
         """The run folder with its task loaded; ``write_config``: record the resolved configuration as config.yaml
         (a command that only reads the folder's models, e.g. ``sweep-device``, leaves it as the run wrote it);
         ``may_train``/``recompute``: see the fields."""
-        from hyflexpim.pipeline.workspace import FollowerWorkspace, launched_rank
-
+        config.hardware = config.hardware.resolved("config", ("hardware",))  # idempotent: resolve_config did it
         rank, world = launched_rank()
         if world > 1:  # under accelerate launch: join the process group now (gloo on CPUs, NCCL on GPUs)
-            from accelerate import PartialState
+            from accelerate import PartialState  # lazy: a slow import only a multi-process launch needs
 
             PartialState()
         ws = Workspace(config.out) if rank == 0 else FollowerWorkspace(config.out)  # one process writes
@@ -134,10 +153,8 @@ class Run:
         return self.ws.writes
 
     def _barrier(self) -> None:
-        from hyflexpim.algo.importance import process_group
-
         if process_group()[1] > 1:
-            from accelerate import PartialState
+            from accelerate import PartialState  # lazy: a slow import only a multi-process launch needs
 
             PartialState().wait_for_everyone()
 
@@ -152,12 +169,8 @@ class Run:
                 self.importance(variant, scorer)
 
     def _base(self):
-        import torch
-
         torch.manual_seed(self.config.seed)  # a fresh head's initialisation and dropout: the run's seed
         if self.config.model.lower() == "part":
-            from hyflexpim.pipeline.jets_train import packaged_part
-
             packaged_part(self.progress, self.say)  # trained once on the shipped sample, then cached
         model, _ = load_model(self.config.model, self.task.kind, max(self.task.num_labels, 2))
         check_finite_weights(model, "load")
@@ -198,9 +211,6 @@ class Run:
             self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
         model.eval()
         self._remember("finetuned")
-        from hyflexpim.atomic import write_atomic
-        from hyflexpim.models.discover import fingerprint
-
         if self.is_main:  # lets a foreign plan be refused early
             write_atomic(self.files.fingerprint, fingerprint(model))
         self._models["fp32"] = model
@@ -246,10 +256,6 @@ class Run:
         if self.config.pre_finetune is not None and self.is_main and own.exists():
             yield own
             return
-        import tempfile
-
-        from safetensors.torch import save_model
-
         with tempfile.TemporaryDirectory(prefix="hyflexpim-fp32-") as tmp:
             path = f"{tmp}/fp32.safetensors"
             save_model(fp32, path)
@@ -257,16 +263,11 @@ class Run:
 
     def redistributed(self):
         """The SVD model fine-tuned: the paper's gradient redistribution."""
-        import torch
-
         if "redistributed" not in self._models:
             model = copy.deepcopy(self.decomposed())
             learned = self.config.decompose.rank_policy == "learned"
             ranks_file = self.files.learned_ranks
             if learned and ranks_file.exists() and self.ws.has_model("redistributed"):
-                from hyflexpim.algo.soft_rank import truncate_to
-                from hyflexpim.boundary import load_json
-
                 truncate_to(model, load_json(ranks_file, "learned ranks")["ranks"])  # the saved model's shapes
             if self.ws.load_into(model, "redistributed"):
                 self.say("reused models/redistributed.safetensors")
@@ -290,11 +291,6 @@ class Run:
 
     def _fine_tune(self, model, batches, extra: dict):
         """The redistribution fine-tune; with ``noise_aware.enabled`` its forward sees the hardware's noise."""
-        from contextlib import nullcontext
-
-        from hyflexpim.algo.concentrate import concentration_penalty
-        from hyflexpim.sim.noise_aware import noise_aware
-
         cc = self.config.concentration
         conc = concentration_penalty(model, cc)
         if conc is not None:
@@ -304,8 +300,6 @@ class Run:
                 if "extra" in extra:
                     raise UserError("concentration.sigma_lr_scale other than 1 cannot be combined with "
                                     "decompose.rank_policy=learned yet (both train their own parameter group)")
-                from hyflexpim.models.layers import SVDLinear
-
                 sigmas = [m.S for m in model.modules() if isinstance(m, SVDLinear)]
                 extra = extra | {"extra": (sigmas, cc.sigma_lr_scale)}
         na = self.config.noise_aware
@@ -319,9 +313,6 @@ class Run:
 
     def _soft_rank(self, model):
         """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
-        from hyflexpim.algo.soft_rank import enable_soft_rank
-        from hyflexpim.models.discover import find_matrices
-
         d = self.config.decompose
         roles = {m.name: m.role for m in find_matrices(model)}
         soft = enable_soft_rank(model, d.soft_rank, d.budget, roles)
@@ -329,10 +320,6 @@ class Run:
                       "extra": (soft.parameters(), d.soft_rank.lr_scale)}
 
     def _harden(self, model, soft, ranks_file) -> None:
-        import json
-
-        from hyflexpim.atomic import write_atomic
-
         ranks = soft.finish(model)
         achieved = sum(r * sum(soft.layers[n].hyflexpim_shape) for n, r in ranks.items()) / soft.dense
         if self.is_main:
@@ -353,8 +340,6 @@ class Run:
 
         path = self.files.importance(variant, scorer)
         if path.exists():
-            from hyflexpim.boundary import load_tensors
-
             data = load_tensors(path, "importance scores")
             try:
                 return Importance(data["scorer"], data["unit"], data["scores"], data["batches"])
@@ -371,11 +356,6 @@ class Run:
         return imp
 
     def _concentration(self, variant: str, imp: Importance) -> None:
-        import json
-
-        from hyflexpim.algo.importance import concentration
-        from hyflexpim.atomic import write_atomic
-
         share = concentration(imp)
         if self.is_main:
             write_atomic(self.files.concentration(variant, imp.scorer),
@@ -385,15 +365,8 @@ class Run:
 
     def sensitivity(self, variant: str, imp: Importance) -> dict[str, float]:
         """Each analog matrix's noise sensitivity on this run's hardware (``sim.sensitivity``), cached per hardware."""
-        import json
-
-        from hyflexpim.atomic import write_atomic
-        from hyflexpim.sim.sensitivity import noise_sensitivity
-
         path = self.files.sensitivity(variant, imp.unit, plan_digest_of(self.config.hardware))
         if path.exists():
-            from hyflexpim.boundary import load_json
-
             return load_json(path, "noise sensitivities")
         batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 5)
         sens = self.timed(f"noise sensitivity of {len(imp.scores)} matrices ({variant} model, each alone all-MLC)",
@@ -413,13 +386,10 @@ class Run:
         kind, keep and settings): the accuracy is measured with the attention the plan is priced with."""
         hw = self.config.hardware
         if plan is not None and plan.attention.kind != "dense":
-            from hyflexpim.config import validate
-            from hyflexpim.sim.config import HardwareConfig
-
             own = {k: v for k, v in plan.attention.params.items() if k != "prediction"}
             data = hw.model_dump(exclude={"attention"}) | {"attention": {"kind": plan.attention.kind,
                                                                           "keep": plan.attention.keep, **own}}
-            hw = validate(HardwareConfig, data, "plan attention")
+            hw = validate(HardwareConfig, data, "plan attention").resolved("plan attention")
         method = predictor_methods().get(hw.attention.kind)
         prepare = method.load("prepare") if method is not None else None
         return hw if prepare is None else prepare(self, variant, hw)
@@ -427,8 +397,6 @@ class Run:
     def plan(self, variant: str, scorer: str, rate: float, policy: str | None = None) -> Plan:
         """The plan at one SLC rate; its ``attention`` block is the run's attention kind (keep share, settings,
         the predictor the chip prices), so accuracy and cost come from the same plan."""
-        from hyflexpim.sim.attention import attention_plan
-
         self._check_keys()
         policy = policy or self.config.plan.policy
         needs = getattr(PLAN_POLICIES.get(policy, "plan.policy"), "needs_sensitivity", False)
@@ -457,8 +425,6 @@ class Run:
 
     # -- evaluation --------------------------------------------------------------------------------
     def evaluate_clean(self, variant: str) -> dict:
-        from hyflexpim.report.confidence import has_examples
-        from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
         self._check_keys()
 
         key = f"{variant}/clean"
@@ -475,9 +441,6 @@ class Run:
 
     def evaluate_plan(self, variant: str, scorer: str, rate: float, plan: Plan | None = None,
                       policy: str | None = None) -> list[dict]:
-        from hyflexpim.report.confidence import has_examples
-        from hyflexpim.sim.apply import apply_plan
-        from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
         self._check_keys()
 
         plan = plan or self.plan(variant, scorer, rate, policy)
@@ -513,8 +476,6 @@ class Run:
 
     def evaluate_all(self) -> Evaluated:
         """The evaluate step: every curve's evaluations (cached in evaluations.jsonl), summarised."""
-        from hyflexpim.report.results import summarize, terminal_line
-
         if not self.is_main:  # a follower of a multi-process run: the shared steps, then the main process goes on
             self.collective_steps()
             return Evaluated([], [])
@@ -542,8 +503,6 @@ class Evaluated:
 def _same_extras(fp32, model) -> None:
     """What a model built from its checkpoint lacks against the loaded one: the buffers no checkpoint holds
     (non-persistent ones, e.g. position ids) and the name hyflexpim gave it."""
-    import torch
-
     own = dict(model.named_buffers())
     with torch.no_grad():
         for name, buf in fp32.named_buffers():

@@ -3,10 +3,23 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
-from hyflexpim.data import PACKAGED_TASKS, TABLE_SUFFIXES, LMData, load_task
+import torch
+from torch.utils.data import DataLoader
+
+from hyflexpim.data import (
+    PACKAGED_TASKS,
+    TABLE_SUFFIXES,
+    LMData,
+    classification_batches,
+    jet_batches,
+    lm_blocks,
+    load_task,
+)
 from hyflexpim.data.files import file_suffix
 from hyflexpim.data.hub import is_hub_task
+from hyflexpim.data.jets import load_jets
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
 
@@ -25,15 +38,11 @@ class Task:
     def batches(self, split: str, shuffle: bool = False, seed: int = 0):
         d = self.config.data
         if self.kind == "classification" and getattr(self.data, "kind", None) == "jets":
-            from hyflexpim.data import jet_batches
-
             index = self.data.split_indices(split)
             cap = d.max_eval if split == "test" else d.max_train if split == "train" else None
             bs = d.batch_size if split == "train" else d.eval_batch_size
             return jet_batches(self.data, index[:cap] if cap else index, bs, shuffle, seed)
         if self.kind == "classification":
-            from hyflexpim.data import classification_batches
-
             texts, labels = self.data.split(split)
             cap = d.max_eval if split == "test" else d.max_train if split == "train" else None
             if cap:
@@ -44,10 +53,7 @@ class Task:
             bs = d.batch_size if split == "train" else d.eval_batch_size
             return classification_batches(texts, labels, self.tokenizer, d.max_length, bs, shuffle, seed,
                                           group_by_length=shuffle)
-        import torch
-        from torch.utils.data import DataLoader
 
-        from hyflexpim.data import lm_blocks
 
         cap = d.max_train_tokens if split == "train" else d.max_eval_tokens
         blocks = lm_blocks(self.data.split(split), self.tokenizer, d.block_size, cap)
@@ -61,8 +67,6 @@ class Task:
 
 def is_jets_task(name: str) -> bool:
     """The shipped jets sample, a generated jets folder or .npz, or JetClass .root files."""
-    from pathlib import Path
-
     p = Path(str(name)).expanduser()
     return name == "jets" or p.suffix in (".npz", ".root") or (p.is_dir() and (p / "jets.npz").is_file())
 
@@ -70,8 +74,6 @@ def is_jets_task(name: str) -> bool:
 def load_run_task(config: RunConfig, tokenizer) -> Task:
     d = config.data
     if is_jets_task(config.task):
-        from hyflexpim.data.jets import load_jets
-
         if config.task_kind not in (None, "classification"):
             raise UserError(f"task {config.task!r} holds jets: a classification task, not {config.task_kind}")
         return Task("classification", load_jets(config.task, seed=d.seed), tokenizer, config)

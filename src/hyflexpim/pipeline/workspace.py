@@ -21,7 +21,9 @@ import yaml
 
 from hyflexpim.artefacts import STEP_FOLDERS, RunFolder
 from hyflexpim.atomic import atomic_path, write_atomic
+from hyflexpim.boundary import load_safetensors_into
 from hyflexpim.errors import UserError
+from hyflexpim.report.results import record_problem
 
 _HELD: dict[str, int] = {}  # run folder -> the descriptor of its lock, held by this process until it exits
 _NEW: list[Path] = []  # run folders this process created (tidied away if a refusal leaves them empty)
@@ -56,7 +58,7 @@ def lock_folder(root: Path) -> None:
     """An exclusive lock on the run folder (``.lock``, flock): a second process writing into it is refused in one
     line naming the holder. Released when the process ends, however it ends; re-entrant within one process."""
     try:
-        import fcntl
+        import fcntl  # POSIX only: a lock where it exists
     except ImportError:  # not POSIX: no lock
         return
     key = str(root.resolve())
@@ -119,8 +121,6 @@ class Workspace:
         """Finished evaluations by key; a torn last line (interrupted write) is ignored, and a record that does not
         hold together (its key against its fields, its value against its range and its own per-example outcomes:
         ``report.results.record_problem``) is left out — measured again — with one note saying why."""
-        from hyflexpim.report.results import record_problem
-
         out = {}
         if self.log.exists():
             for i, line in enumerate(self.log.read_text(errors="replace").splitlines(), start=1):
@@ -167,7 +167,7 @@ class Workspace:
 
     # -- model weights -------------------------------------------------------------------------
     def save_model(self, model, name: str) -> Path:
-        from safetensors.torch import save_model
+        from safetensors.torch import save_model  # lazy: the run folder is read without torch (sweeps, reports)
 
         target = RunFolder(self.root).model(name)
         with atomic_path(target) as tmp:
@@ -179,15 +179,13 @@ class Workspace:
 
     def save_tensors(self, obj: dict, path: Path) -> Path:
         """A dict of tensors and plain values through torch.save, atomically (read back with weights_only)."""
-        import torch
+        import torch  # lazy: the run folder is read without torch (sweeps, reports)
 
         with atomic_path(path) as tmp:
             torch.save(obj, tmp)
         return path
 
     def load_into(self, model, name: str) -> bool:
-        from hyflexpim.boundary import load_safetensors_into
-
         target = RunFolder(self.root).model(name)
         if not target.exists():
             return False

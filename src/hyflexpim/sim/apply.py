@@ -55,7 +55,7 @@ def apply_plan(model: nn.Module, plan: Plan, hardware: HardwareConfig | None = N
                inplace: bool = False) -> nn.Module:
     """Replace every analog matrix of ``model`` by its PIM twin (a copy unless ``inplace``), and switch
     its attention to the hardware's attention kind."""
-    hardware = hardware or HardwareConfig()
+    hardware = (hardware or HardwareConfig()).resolved()
     plan.check_model(fingerprint(model))
     noise = build_noise(hardware)
     circuit = hardware.circuit if hardware.mode == "circuit" else None

@@ -4,11 +4,12 @@ One chip description: ``spec`` names a PIM chip spec (``hyflexpim.chip``: a buil
 file), and the values both sides need — encoding, bits per MLC cell, rows per array, input bits,
 ADC bits, attention precision — are taken from it unless set here, in which case they override it
 (``chip()`` returns the spec with those overrides: what the run's ``hw/`` report prices). A value the
-other side cannot honour is refused when the configuration is loaded, naming both fields.
+other side cannot honour is refused when the configuration is resolved, naming both fields.
 
 ``noise`` and ``attention`` are typed by their ``kind`` through the registries of
-``hyflexpim.device.noise`` and ``hyflexpim.sim.attention``. After validation every field is resolved
-(every default filled in), so ``model_dump()`` is the exact hardware an evaluation used.
+``hyflexpim.device.noise`` and ``hyflexpim.sim.attention``. Validation reads no file: ``resolved()`` is the
+explicit step that reads the chip spec and fills every value left to it (every default filled in), so the
+resolved configuration's ``model_dump()`` is the exact hardware an evaluation used.
 """
 
 from __future__ import annotations
@@ -73,32 +74,36 @@ class HardwareConfig(Strict):
     def _encoding(cls, v):
         return v if v is None else ENCODINGS.check(v)
 
-    @model_validator(mode="after")
-    def _resolve(self) -> HardwareConfig:
+    def resolved(self, where: str = "hardware", loc: tuple = ()) -> HardwareConfig:
+        """This configuration with its chip spec read and every value it leaves to the spec filled in: the
+        explicit resolve step (validation reads no file). A run resolves it once when its configuration is
+        resolved; ``apply_plan``, ``chip()`` and the other entry points call it themselves. Idempotent; a spec
+        the accuracy side cannot use is one ConfigError line at ``where``: ``loc``.spec."""
         spec = load_spec(self.spec)
         if not isinstance(spec, PimSpec):
-            raise ConfigError("hardware", ("spec",), f"'{self.spec}' is a {spec.kind} baseline; the accuracy side "
+            raise ConfigError(where, (*loc, "spec"), f"'{self.spec}' is a {spec.kind} baseline; the accuracy side "
                               "needs a PIM chip spec (kind: pim)", self.spec, True)
         a = spec.analog
         if a.weight_bits != 8:
-            raise ConfigError("hardware", ("spec",), f"the chip spec's analog.weight_bits is {a.weight_bits}, but the "
-                              "accuracy side stores INT8 weights: use analog.weight_bits 8", self.spec, True)
-        self.encoding = self.encoding or a.encoding
-        self.mlc_bits = self.mlc_bits or a.mlc_bits
+            raise ConfigError(where, (*loc, "spec"), f"the chip spec's analog.weight_bits is {a.weight_bits}, but "
+                              "the accuracy side stores INT8 weights: use analog.weight_bits 8", self.spec, True)
+        mlc_bits = self.mlc_bits or a.mlc_bits
+        update: dict = {"encoding": self.encoding or a.encoding, "mlc_bits": mlc_bits}
         unset = {f: getattr(a, key) for f, key in CircuitConfig.CHIP_FIELDS.items()
                  if f not in self.circuit.model_fields_set}
         if unset:
-            self.circuit = CircuitConfig(**(self.circuit.model_dump() | unset))
-        self.attention = ATTENTION_KINDS.get(self.attention.kind).from_chip(self.attention, spec)
-        if "mlc_bits_per_cell" in type(self.noise).model_fields:
-            if "mlc_bits_per_cell" not in self.noise.model_fields_set:
-                self.noise = type(self.noise)(**(self.noise.model_dump() | {"mlc_bits_per_cell": self.mlc_bits}))
-            elif self.noise.mlc_bits_per_cell != self.mlc_bits:
-                raise ConfigError("hardware", ("noise", "mlc_bits_per_cell"), f"the cells have hardware.mlc_bits="
-                                  f"{self.mlc_bits} bits; set both to the same value", self.noise.mlc_bits_per_cell,
-                                  True)
-        build_noise_model(self.noise)  # checks across a noise model's fields (e.g. levels per cell width), now
-        return self
+            update["circuit"] = CircuitConfig(**(self.circuit.model_dump() | unset))
+        update["attention"] = ATTENTION_KINDS.get(self.attention.kind).from_chip(self.attention, spec)
+        noise = self.noise
+        if "mlc_bits_per_cell" in type(noise).model_fields:
+            if "mlc_bits_per_cell" not in noise.model_fields_set:
+                noise = type(noise)(**(noise.model_dump() | {"mlc_bits_per_cell": mlc_bits}))
+            elif noise.mlc_bits_per_cell != mlc_bits:
+                raise ConfigError(where, (*loc, "noise", "mlc_bits_per_cell"), f"the cells have hardware.mlc_bits="
+                                  f"{mlc_bits} bits; set both to the same value", noise.mlc_bits_per_cell, True)
+        build_noise_model(noise)  # checks across a noise model's fields (e.g. levels per cell width), now
+        update["noise"] = noise
+        return self.model_copy(update=update)
 
     def chip_overrides(self) -> dict:
         """What this configuration changes in its chip spec (every chip value both sides read)."""
@@ -110,4 +115,4 @@ class HardwareConfig(Strict):
 
     def chip(self) -> PimSpec:
         """The chip spec of this configuration: what its accuracy is measured on and its cost priced on."""
-        return load_spec(self.spec, self.chip_overrides())
+        return load_spec(self.spec, self.resolved().chip_overrides())

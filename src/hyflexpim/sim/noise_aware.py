@@ -219,6 +219,7 @@ def _programmer(noise: NoiseModel, hardware: HardwareConfig) -> Callable:
 @contextmanager
 def noise_aware(model: nn.Module, hardware: HardwareConfig, config: NoiseAwareConfig, seed: int = 0):
     """Make every ``SVDLinear`` of ``model`` see the hardware's perturbation while training (restored on exit)."""
+    hardware = hardware.resolved()
     layers = {n: m for n, m in model.named_modules() if isinstance(m, SVDLinear)}
     if not layers:
         raise UserError("noise-aware redistribution needs a decomposed model")

@@ -51,6 +51,7 @@ def noise_sensitivity(model: nn.Module, batches, names: list[str], unit: str, ha
 
     from hyflexpim.sim.apply import _stages, build_noise
 
+    hardware = hardware.resolved()
     noise = build_noise(hardware)
     data = []
     for b in batches:

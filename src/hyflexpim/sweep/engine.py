@@ -12,7 +12,8 @@ only the missing cells; a failing cell is reported and the others go on.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,10 +76,9 @@ def ray_available() -> bool:
 
 def check_address(address: str, seconds: float = 5.0) -> None:
     """A cluster address that nothing answers is one line now, not minutes of Ray's retries; the cluster's token
-    is made ready (before Ray is imported)."""
+    is presented when Ray is started (``ray_driver_env``)."""
     import socket
 
-    use_cluster_token()
     if address == "auto":
         return
     hostport = address.removeprefix("ray://")
@@ -93,15 +93,34 @@ def check_address(address: str, seconds: float = 5.0) -> None:
                         "`ray start --head`, or leave --address out to run on Ray embedded here") from None
 
 
-def use_cluster_token() -> None:
-    """``ray start`` enables token authentication by default, while a driver connects without a token unless
-    RAY_AUTH_MODE=token: where the user left RAY_AUTH_MODE unset and a token is at hand (RAY_AUTH_TOKEN,
-    RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, which ``ray start`` writes), the sweep presents it."""
-    if "RAY_AUTH_MODE" in os.environ:
-        return
-    path = Path(os.environ.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
-    if os.environ.get("RAY_AUTH_TOKEN") or path.is_file():
-        os.environ["RAY_AUTH_MODE"] = "token"
+def ray_driver_env(address: str | None, env: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """What the sweep adds to ``env`` for Ray's driver: no usage report unless the user asks (an offline tool), and,
+    for a cluster, its token: ``ray start`` enables token authentication by default, while a driver connects without
+    a token unless RAY_AUTH_MODE=token; where the user left RAY_AUTH_MODE unset and a token is at hand
+    (RAY_AUTH_TOKEN, RAY_AUTH_TOKEN_PATH or ~/.ray/auth_token, which ``ray start`` writes), the sweep presents it."""
+    extra = {} if "RAY_USAGE_STATS_ENABLED" in env else {"RAY_USAGE_STATS_ENABLED": "0"}
+    if address is not None and "RAY_AUTH_MODE" not in env:
+        path = Path(env.get("RAY_AUTH_TOKEN_PATH", Path.home() / ".ray" / "auth_token"))
+        if env.get("RAY_AUTH_TOKEN") or path.is_file():
+            extra["RAY_AUTH_MODE"] = "token"
+    return extra
+
+
+@contextmanager
+def process_env(extra: Mapping[str, str]) -> Iterator[None]:
+    """``extra`` in this process's environment while the block runs, the previous values restored after. Ray's
+    driver needs the process environment here: it reads RAY_USAGE_STATS_ENABLED and RAY_AUTH_MODE from it (at
+    import and in ``ray.init``, which takes no argument for either; a ``runtime_env`` reaches the workers only)."""
+    before = {k: os.environ.get(k) for k in extra}
+    os.environ.update(extra)
+    try:
+        yield
+    finally:
+        for k, v in before.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_local(todo: list[Group], sweep: SweepConfig, say: Say, progress: bool, bar) -> list[dict]:
@@ -122,8 +141,12 @@ def run_local(todo: list[Group], sweep: SweepConfig, say: Say, progress: bool, b
 
 
 def run_ray(todo: list[Group], sweep: SweepConfig, address: str | None, say: Say, bar) -> list[dict]:
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")  # an offline tool: no usage report unless the user asks
-    import ray
+    with process_env(ray_driver_env(address)):  # the driver's settings, for this Ray session only
+        return _run_ray(todo, sweep, address, say, bar)
+
+
+def _run_ray(todo: list[Group], sweep: SweepConfig, address: str | None, say: Say, bar) -> list[dict]:
+    import ray  # optional dependency (the [sweep] extra), and it reads its settings from the environment at import
 
     if address is None:  # embedded: a new local instance with this machine's cores (never a running cluster's)
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, log_to_driver=False,
