@@ -64,6 +64,13 @@ def tiny_vit():
     return ViTForImageClassification(cfg).eval()
 
 
+def random_qkv(B=2, Hq=4, Hk=2, S=12, D=8, seed=0):
+    """Seeded Gaussian query [B, Hq, S, D], key and value [B, Hk, S, D] (grouped key heads when Hk < Hq)."""
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randn(B, Hq, S, D, generator=g), torch.randn(B, Hk, S, D, generator=g),
+            torch.randn(B, Hk, S, D, generator=g))
+
+
 def lm_batches(n=4, batch=2, length=16, vocab=100, seed=0):
     g = torch.Generator().manual_seed(seed)
     out = []

@@ -5,6 +5,7 @@ import itertools
 import pytest
 import torch
 
+from conftest import random_qkv
 from hyflexpim.chip.spec import Prediction
 from hyflexpim.errors import UserError
 from hyflexpim.methods.predictors.cluster.accuracy import ClusterAttentionConfig, kmeans
@@ -19,9 +20,7 @@ from hyflexpim.sim.sparse_attention import (
 
 
 def _qk(B=1, Hq=4, Hk=2, S=24, D=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(B, Hq, S, D, generator=g), torch.randn(B, Hk, S, D, generator=g),
-            torch.randn(B, Hk, S, D, generator=g))
+    return random_qkv(B, Hq, Hk, S, D, seed)
 
 
 def test_registered_by_its_folder_on_both_sides():

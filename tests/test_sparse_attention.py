@@ -6,7 +6,7 @@ import itertools
 import pytest
 import torch
 
-from conftest import cls_batches, lm_batches, tiny_bert, tiny_llama
+from conftest import cls_batches, lm_batches, random_qkv, tiny_bert, tiny_llama
 from hyflexpim.errors import UserError
 from hyflexpim.sim.config import HardwareConfig
 from hyflexpim.sim.digital_attention import digital_attention, float_attention
@@ -25,9 +25,7 @@ from hyflexpim.sim.sparse_attention import (
 
 
 def _qkv(B=2, Hq=4, Hk=2, S=12, D=8, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    return (torch.randn(B, Hq, S, D, generator=g), torch.randn(B, Hk, S, D, generator=g),
-            torch.randn(B, Hk, S, D, generator=g))
+    return random_qkv(B, Hq, Hk, S, D, seed)
 
 
 @pytest.mark.parametrize("exact", ["float", "digital"])
