@@ -46,7 +46,7 @@ def _keep(plan: Plan) -> float:
 
 def _with_prediction(plan: Plan, spec: PimSpec) -> PimSpec:
     """A sparse plan runs its own predictor (``attention.params.prediction``) on a design that has none."""
-    if plan.attention.kind == "dense":
+    if not plan.attention.sparse:
         return spec
     if predictor(spec.prediction).selects:
         raise UserError(f"spec '{spec.name}' prices its own sparse attention (prediction: {spec.prediction.kind}) and "

@@ -34,7 +34,7 @@ def price_plans(plans: list[Plan], spec: Spec | str = "hyflexpim", say: Callable
                 "weight)")
         hy = res[0]
         ref_slc = next((r for r in res if r.key == "all_slc"), None)
-        if ref_slc is not None and plan.attention.kind != "dense":  # and over the dense design HyFlexPIM set out from
+        if ref_slc is not None and plan.attention.sparse:  # and over the dense design HyFlexPIM set out from
             dense = plan.model_copy(update={"attention": AttentionPlan()})
             g = 0 if hy.mode == "prefill" else 128  # the same mode as hy (compare's default gen_tokens)
             base = compare(dense, seq_lens, spec=spec, baselines=("all_slc",), specs_cache=cache, gen_tokens=g)[1]

@@ -39,7 +39,7 @@ def price(run, plans: list[Plan]) -> Priced | None:
     results = price_plans(plans, c.hardware.chip(), say=run.say)
     table = [row for res in results for row in rows(res)]
     chip = f"{plans[0].architecture.name} ({c.model}), {c.hardware.encoding} encoding"
-    if plans[0].attention.kind != "dense":
+    if plans[0].attention.sparse:
         chip += f", {plans[0].attention.kind} attention keeping {plans[0].attention.keep:.0%}"
     # against the sequence length and the energy breakdown: at the plan nearest 10 % SLC (the paper's point)
     at = min(range(len(plans)), key=lambda i: abs(c.plan.slc_rates[i] - 10))

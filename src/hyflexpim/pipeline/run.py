@@ -385,7 +385,7 @@ class Run:
         stores them under ``attention/``). A ``plan`` whose attention block is sparse brings its own attention (its
         kind, keep and settings): the accuracy is measured with the attention the plan is priced with."""
         hw = self.config.hardware
-        if plan is not None and plan.attention.kind != "dense":
+        if plan is not None and plan.attention.sparse:
             own = {k: v for k, v in plan.attention.params.items() if k != "prediction"}
             data = hw.model_dump(exclude={"attention"}) | {"attention": {"kind": plan.attention.kind,
                                                                           "keep": plan.attention.keep, **own}}
@@ -403,7 +403,7 @@ class Run:
         # a policy that reads the measured sensitivity depends on the hardware: its plans are named by it
         tag = f"-hw{plan_digest_of(self.config.hardware)}" if needs else ""
         attention = attention_plan(self.hardware(variant).attention)
-        sparse = f"-{attention.kind}{attention.keep:g}" if attention.kind != "dense" else ""
+        sparse = f"-{attention.kind}{attention.keep:g}" if attention.sparse else ""
         path = self.files.plan(variant, scorer, policy, rate, tag, sparse)  # one file per attention: self-consistent
         if path.exists():
             plan = load_plan(path)

@@ -122,9 +122,14 @@ class AttentionPlan(BaseModel):
                              f"a plan carries one of {', '.join(kinds)}")
         return v
 
+    @property
+    def sparse(self) -> bool:
+        """Whether a selection runs (any kind but ``dense``): the one place that names the dense kind."""
+        return self.kind != "dense"
+
     @model_validator(mode="after")
     def _kind(self) -> AttentionPlan:
-        if self.kind == "dense" and self.keep != 1:
+        if not self.sparse and self.keep != 1:
             raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
         return self
 
