@@ -30,7 +30,7 @@ def test_registered_by_its_folder_on_both_sides():
     assert ATTENTION_KINDS.get("cluster").config is ClusterAttentionConfig
     assert predictor(Prediction(kind="cluster")) is cost.PREDICTOR
     cfg = attention_config({"kind": "cluster", "clusters": 8})
-    assert cfg.prediction() == {"kind": "cluster", "clusters": 8, "kmeans_iterations": 10}
+    assert cost.prediction(cfg) == {"kind": "cluster", "clusters": 8, "kmeans_iterations": 10}
 
 
 def test_an_unknown_prediction_kind_is_one_line():

@@ -40,9 +40,9 @@ ALLOWED = {  # package -> the packages it may import (besides itself and SHARED)
 }
 
 
-# a method folder (hyflexpim/methods/<family>/<name>/): its registration imports only config; its cost half
-# only the cost side's layers (hw and below, no torch); its accuracy half only the sim side's
-HALVES = {"__init__.py": {"config"}, "cost.py": {"hw", "plan", "chip", "config"},
+# a method folder (hyflexpim/methods/<family>/<name>/): its registration and its settings import only config; its
+# cost half only the cost side's layers (hw and below, no torch); its accuracy half only the sim side's
+HALVES = {"__init__.py": {"config"}, "config.py": {"config"}, "cost.py": {"hw", "plan", "chip", "config"},
           "accuracy.py": {"sim", "device", "models", "plan", "chip", "config"}}
 
 

@@ -102,12 +102,15 @@ def test_sparse_kinds_through_the_hardware_config_price_their_keep_and_predictor
     decompose(model)
     plan = make_plan(model, score_importance(model, "singular_value"), 100)
     sparse = plan.model_copy(update={"attention": attention_plan(hw.attention)})
-    assert sparse.attention.keep == 0.25 and sparse.attention.params["prediction"]["kind"] == "pq"
-    from hyflexpim.plan import Plan
+    assert sparse.attention.keep == 0.25 and sparse.attention.settings == hw.attention  # the typed settings
+    from hyflexpim.hw.costs_prediction import chip_prediction
+
+    assert chip_prediction(sparse.attention) == {"kind": "pq", "subspaces": 8, "centroids": 16}  # derived from them
+    from hyflexpim.plan import AttentionPlan, Plan
 
     assert Plan.model_validate_json(sparse.model_dump_json()).attention == sparse.attention  # saved with the plan
     dense, pq = (price(p, "hyflexpim", [4096]) for p in (plan, sparse))
-    free = price(sparse.model_copy(update={"attention": sparse.attention.model_copy(update={"params": {}})}),
+    free = price(sparse.model_copy(update={"attention": AttentionPlan(kind="window", keep=0.25)}),  # predicts nothing
                  "hyflexpim", [4096])
     assert pq.energy_by_role_j["prediction"][0] > 0 and "prediction" not in free.energy_by_role_j
     assert dense.throughput_tok_s[0] < pq.throughput_tok_s[0] < free.throughput_tok_s[0]
@@ -158,12 +161,12 @@ def test_recall_of_the_exact_top_k():
     assert window[0.25] < clean[0.25]
 
 
-# -- the published baselines (hyflexpim.sim.sparse_baselines) -------------------------------------------------
+# -- every sparse kind's folder, the published baselines included (hyflexpim/methods/predictors/) ---------------
 
+from hyflexpim.config.methods import predictor_methods  # noqa: E402
 from hyflexpim.sim.attention import attention_config  # noqa: E402
-from hyflexpim.sim.sparse_attention import PREDICTORS  # noqa: E402
 
-KINDS = sorted(PREDICTORS.names())
+KINDS = sorted(predictor_methods())
 
 
 def _cfg(kind, **kw):

@@ -1,17 +1,22 @@
 """Method folders: one registration per method, naming its halves by dotted path (HF peft's shape).
 
-A relevance predictor is one folder ``hyflexpim/methods/predictors/<name>/``:
+An attention kind is one folder: ``hyflexpim/methods/attention/<name>/`` (dense: ``float``, ``digital``) or
+``hyflexpim/methods/predictors/<name>/`` (a relevance predictor of dynamic sparse attention):
 
-- ``__init__.py`` holds ``METHOD = PredictorMethod(...)``: the attention kind, the chip's prediction kind, and
-  ``module:attribute`` references to its config class, accuracy half, cost half and optional preparation hook;
-  it imports nothing but this module (no torch);
-- ``accuracy.py`` (torch, the ``sim`` side): the config class and a ``hyflexpim.sim.sparse_attention.Predictor``;
-- ``cost.py`` (no torch, the ``hw`` side): a ``hyflexpim.hw.costs_prediction.Predictor``.
+- ``__init__.py`` holds ``METHOD = AttentionMethod(...)`` (dense) or ``PredictorMethod(...)`` (sparse): the
+  attention kind and ``module:attribute`` references to its parts; it imports nothing but this module (no torch);
+- ``config.py`` (no torch): the typed settings, a subclass of ``hyflexpim.config.attention``'s bases; the run's
+  configuration, the plan and the chip model all validate them by ``kind`` through this registry;
+- ``accuracy.py`` (torch, the ``sim`` side): a dense kind's ``enable(model, config)``, or a sparse kind's
+  ``hyflexpim.sim.sparse_attention.Predictor``;
+- ``cost.py`` (no torch, the ``hw`` side): a sparse kind's ``prediction(config) -> dict``, the chip's
+  ``prediction`` section its settings imply, and the ``hyflexpim.hw.costs_prediction.Predictor`` pricing the
+  chip prediction kind it owns (``prediction_kind``; a kind priced like another's names none).
 
-``METHOD_PACKAGES`` below is the one registration line per folder. The sides resolve what they need explicitly:
-``hyflexpim.sim.attention`` registers the attention kind and the scorer, ``hyflexpim.hw.costs_prediction`` the
-cost half, ``chip.spec.Prediction`` checks a prediction kind against ``prediction_kinds()``. The references are
-strings, so the cost side never imports the accuracy half (tests/test_layering.py checks each half's imports).
+``METHOD_PACKAGES`` below is the one registration line per folder. The sides resolve what they need explicitly
+(``hyflexpim.sim.attention.register_methods``, ``hyflexpim.hw.costs_prediction.register_methods``); nothing is
+registered by importing a module. The references are strings, so the cost side never imports the accuracy half
+(tests/test_layering.py checks each half's imports).
 """
 
 from __future__ import annotations
@@ -22,31 +27,42 @@ from functools import cache
 from typing import Any
 
 METHOD_PACKAGES: tuple[str, ...] = (
+    "hyflexpim.methods.attention.float",
+    "hyflexpim.methods.attention.digital",
+    "hyflexpim.methods.predictors.topk",
+    "hyflexpim.methods.predictors.window",
+    "hyflexpim.methods.predictors.block",
+    "hyflexpim.methods.predictors.spatten",
+    "hyflexpim.methods.predictors.quest",
+    "hyflexpim.methods.predictors.h2o",
     "hyflexpim.methods.predictors.sanger",
     "hyflexpim.methods.predictors.cluster",
     "hyflexpim.methods.predictors.pq",
 )
 
-# the chip's built-in prediction kinds (priced in hyflexpim.hw.costs_prediction); a method folder adds its own
-BUILTIN_PREDICTION_KINDS: tuple[str, ...] = ("none", "exact", "page_bound", "accumulated")
+# the chip's prediction kind of a design that predicts nothing (dense, or a fixed pattern): priced as zero in
+# hyflexpim.hw.costs_prediction; every other prediction kind is a method folder's (``prediction_kind``)
+BUILTIN_PREDICTION_KINDS: tuple[str, ...] = ("none",)
 
 
-@dataclass(frozen=True)
-class PredictorMethod:
-    """One relevance predictor. ``kind``: the attention kind (``hardware.attention.kind``); ``prediction_kind``:
-    the chip's ``prediction.kind`` that prices it; ``config`` / ``accuracy`` / ``cost`` / ``prepare``:
-    ``"module:attribute"`` relative to ``package`` (the folder), resolved on demand by :meth:`load`."""
+@dataclass(frozen=True, kw_only=True)
+class AttentionMethod:
+    """One attention kind. ``kind``: ``hardware.attention.kind``; ``config`` / ``accuracy`` / ``cost`` /
+    ``prepare``: ``"module:attribute"`` relative to ``package`` (the folder), resolved on demand by :meth:`load`
+    (``accuracy`` of a dense kind: ``enable(model, config)``, None: the model's own attention)."""
 
     kind: str
-    prediction_kind: str
     package: str
     config: str
-    accuracy: str
-    cost: str
+    accuracy: str | None = None
+    cost: str | None = None
     prepare: str | None = None
 
+    sparse = False  # a dense kind: every score computed (a plan carries it as ``dense``)
+
     def load(self, part: str) -> Any:
-        """The object a part names (``config``, ``accuracy``, ``cost`` or ``prepare``; None if not given)."""
+        """The object a part names (``config``, ``accuracy``, ``cost``, ``prediction`` or ``prepare``; None if not
+        given)."""
         ref = getattr(self, part)
         if ref is None:
             return None
@@ -54,19 +70,41 @@ class PredictorMethod:
         return getattr(importlib.import_module(f"{self.package}.{module}"), attr)
 
 
+@dataclass(frozen=True, kw_only=True)
+class PredictorMethod(AttentionMethod):
+    """One relevance predictor of dynamic sparse attention. ``accuracy``: its scorer (a
+    ``hyflexpim.sim.sparse_attention.Predictor``); ``prediction``: ``cost:prediction``, the function deriving the
+    chip's ``prediction`` section from the typed settings; ``prediction_kind``: the chip prediction kind whose
+    price ``cost`` (a ``hyflexpim.hw.costs_prediction.Predictor``) is, None when the kind is priced as another
+    folder's (``cost`` then None too)."""
+
+    accuracy: str
+    prediction: str
+    prediction_kind: str | None = None
+
+    sparse = True
+
+
 @cache
-def predictor_methods() -> dict[str, PredictorMethod]:
+def attention_methods() -> dict[str, AttentionMethod]:
     """Every registered method folder's ``METHOD``, by attention kind (each folder's ``__init__`` is strings only)."""
-    out: dict[str, PredictorMethod] = {}
+    out: dict[str, AttentionMethod] = {}
     for package in METHOD_PACKAGES:
         method = importlib.import_module(package).METHOD
-        if not isinstance(method, PredictorMethod) or method.package != package:
-            raise TypeError(f"{package}.METHOD must be a PredictorMethod naming package={package!r}")
+        if not isinstance(method, AttentionMethod) or method.package != package:
+            raise TypeError(f"{package}.METHOD must be an AttentionMethod naming package={package!r}")
+        if isinstance(method, PredictorMethod) and (method.cost is None) != (method.prediction_kind is None):
+            raise TypeError(f"{package}.METHOD: a cost half prices a prediction_kind; give both or neither")
         out[method.kind] = method
     return out
 
 
+def predictor_methods() -> dict[str, PredictorMethod]:
+    """The sparse kinds' registrations (relevance predictors), by attention kind."""
+    return {k: m for k, m in attention_methods().items() if isinstance(m, PredictorMethod)}
+
+
 def prediction_kinds() -> tuple[str, ...]:
-    """The chip's prediction kinds: the built-in ones and those of the method folders."""
+    """The chip's prediction kinds: the built-in one and those the method folders price."""
     return BUILTIN_PREDICTION_KINDS + tuple(m.prediction_kind for m in predictor_methods().values()
-                                            if m.prediction_kind not in BUILTIN_PREDICTION_KINDS)
+                                            if m.prediction_kind is not None)

@@ -4,8 +4,9 @@ A registry keyed by predictor kind (``PREDICTORS``): each entry prices its predi
 per entry and NOR steps per operation), its table build (centroid dot products per token and head, on the analog
 array), its adds per entry on an attention-only design, and says what it keeps resident in the digital PIM (bits
 per key and head) and whether it selects (top-k). Every kind that selects then streams its scores through the
-top-k engines (SpAtten's quick-select). A new predictor is one ``register_predictor`` call; no caller branches
-on the kind.
+top-k engines (SpAtten's quick-select). Each kind but ``none`` is a method folder's cost half
+(``hyflexpim/methods/predictors/<name>/cost.py``, registered by :func:`register_methods`); no caller branches on the
+kind. :func:`chip_prediction` derives the chip's ``prediction`` section from a plan's typed attention settings.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from hyflexpim.config import Registry
 from hyflexpim.config.methods import predictor_methods
 from hyflexpim.hw.library import latency_ns
 from hyflexpim.hw.mapping import cells_per_weight
+from hyflexpim.plan import AttentionPlan
 
 
 def _none(pr: Prediction) -> int:
@@ -64,20 +66,25 @@ def write_ratio(spec: PimSpec) -> float:
     return (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
 
 
-register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False))
-register_predictor("exact", Predictor(lambda spec, hd: (hd, spec.digital.mac_steps(*spec.digital.qk_bits))))
-register_predictor("page_bound", Predictor(
-    lambda spec, hd: (2 * hd / spec.prediction.page, spec.digital.mac_steps(*spec.digital.qk_bits))))
-register_predictor("accumulated", Predictor(
-    lambda spec, hd: (1.0, spec.digital.add_per_bit * spec.digital.sv_bits[0])))
+register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False))  # nothing predicted
 
 
 def register_methods() -> None:
-    """The cost halves of the method folders (hyflexpim.config.methods), registered by dotted path; called by
-    ``predictor`` before its first look-up (not at import: a cost half imports this module's ``Predictor``)."""
+    """The cost halves of the method folders (hyflexpim.config.methods), each under the chip prediction kind it
+    prices, registered by dotted path; called by ``predictor`` before its first look-up (not at import: a cost half
+    imports this module's ``Predictor``). Idempotent."""
     for method in predictor_methods().values():
-        if method.prediction_kind not in PREDICTORS:
+        if method.prediction_kind is not None and method.prediction_kind not in PREDICTORS:
             register_predictor(method.prediction_kind, method.load("cost"))
+
+
+def chip_prediction(attention: AttentionPlan) -> dict[str, Any] | None:
+    """The chip's ``prediction`` section a plan's attention block implies: its method folder's
+    ``prediction(settings)`` (the cost half, named by the registration); None for dense attention."""
+    if not attention.sparse:
+        return None
+    prediction: dict[str, Any] = predictor_methods()[attention.kind].load("prediction")(attention.settings)
+    return prediction
 
 
 def predictor(pr: Prediction) -> Predictor:

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec, RooflineSpec
 from hyflexpim.config import Registry
 from hyflexpim.errors import UserError
-from hyflexpim.hw.costs_prediction import predictor
+from hyflexpim.hw.costs_prediction import chip_prediction, predictor
 from hyflexpim.hw.results import HwResult
 from hyflexpim.plan import Architecture, Plan
 
@@ -45,23 +45,23 @@ def _keep(plan: Plan) -> float:
 
 
 def _with_prediction(plan: Plan, spec: PimSpec) -> PimSpec:
-    """A sparse plan runs its own predictor (``attention.params.prediction``) on a design that has none."""
+    """A sparse plan runs its own predictor (derived from its attention settings: ``chip_prediction``) on a design
+    that has none; the design's other prediction settings (top-k engines and component) stay."""
     if not plan.attention.sparse:
         return spec
     if predictor(spec.prediction).selects:
         raise UserError(f"spec '{spec.name}' prices its own sparse attention (prediction: {spec.prediction.kind}) and "
                         f"the plan carries one too ({plan.attention.kind}, keep {plan.attention.keep:g}): price the "
                         "plan on a dense spec such as hyflexpim, or give a plan with dense attention")
-    pred = plan.attention.params.get("prediction")
+    pred = chip_prediction(plan.attention)
     if not pred:
         return spec
     from hyflexpim.chip.spec import Prediction
     from hyflexpim.config import validate
 
-    pr = validate(Prediction, pred, "plan attention.params.prediction")
+    pr = validate(Prediction, spec.prediction.model_dump() | pred, "plan attention")
     if spec.lib is None or pr.topk not in spec.lib.components:
-        raise UserError(f"plan attention.params.prediction.topk: component '{pr.topk}' is not in the library of "
-                        f"spec '{spec.name}'")
+        raise UserError(f"spec '{spec.name}': prediction.topk component '{pr.topk}' is not in its library")
     return spec.model_copy(update={"prediction": pr})
 
 

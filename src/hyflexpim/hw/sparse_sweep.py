@@ -20,32 +20,26 @@ from typing import Any, TypedDict
 
 import numpy as np
 
-from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec
-from hyflexpim.config.methods import predictor_methods
+from hyflexpim.chip import load_spec
+from hyflexpim.chip.spec import AttentionSpec, GpuSpec, PimSpec, Spec
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
 from hyflexpim.hw.library import load_as
 from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import AttentionPlan, Plan
 
-PREDICTIONS: dict[str, dict[str, Any]] = {
-               "pq": {"kind": "pq", "subspaces": 8, "centroids": 16}, "topk": {"kind": "exact"},
-               "sanger": {"kind": "low_bit", "bits": 4}, "quest": {"kind": "page_bound", "page": 16},
-               "spatten": {"kind": "accumulated"}, "window": {"kind": "none"}}
 
-
-def sparse_plan(model: str, kind: str, keep: float, slc_rate: float = 10.0, **prediction: Any) -> Plan:
-    """The uniform plan of ``model`` at ``slc_rate`` % SLC with a sparse attention block (``prediction``: settings
-    of the chip's ``prediction`` section on top of the kind's own, e.g. ``topk_engines``)."""
+def sparse_plan(model: str, kind: str, keep: float, slc_rate: float = 10.0, **settings: Any) -> Plan:
+    """The uniform plan of ``model`` at ``slc_rate`` % SLC with a sparse attention block: the kind's settings
+    (its defaults, ``settings`` on top, e.g. ``subspaces``), validated by the plan through the kind's registration;
+    the chip's prediction section is derived from them when the plan is priced."""
     plan = uniform_plan(get_shape(model), slc_rate)
-    return plan.model_copy(update={"attention": AttentionPlan(kind=kind, keep=keep, params={
-        "prediction": {**_prediction(kind), **prediction}})})
+    return plan.model_copy(update={"attention": AttentionPlan(kind=kind, keep=keep, params=settings)})
 
 
-def _prediction(kind: str) -> dict[str, Any]:
-    """The chip's ``prediction`` section of an attention kind: a built-in's above, or a method folder's kind."""
-    if kind in PREDICTIONS or kind not in predictor_methods():
-        return PREDICTIONS[kind]
-    return {"kind": predictor_methods()[kind].prediction_kind}
+def with_prediction(spec: str, prediction: dict[str, Any]) -> Spec | str:
+    """The built-in spec ``spec`` with settings of its ``prediction`` section (e.g. ``topk_engines``) changed: the
+    chip side of a sparse plan's predictor (its kind and its own settings come from the plan)."""
+    return load_spec(spec, {"prediction": prediction}) if prediction else spec
 
 
 def _ratio(a: Sequence[float], b: Sequence[float]) -> list[float]:
@@ -77,7 +71,8 @@ def sparse_gains(model: str, kind: str, keep: float, seq: Sequence[int] = DEFAUL
     the same for TOPS/W (``eff_*``); ``dense_hyflexpim``: dense HyFlexPIM over dense all-SLC; the share of
     HyFlexPIM's energy spent predicting and selecting."""
     dense_hy, dense_ref = compare(uniform_plan(get_shape(model), slc_rate), seq, baselines=("all_slc",))
-    hy, ref = compare(sparse_plan(model, kind, keep, slc_rate, **prediction), seq, baselines=("all_slc",))
+    hy, ref = compare(sparse_plan(model, kind, keep, slc_rate), seq, spec=with_prediction("hyflexpim", prediction),
+                      baselines=(with_prediction("all_slc", prediction),))
     pred = hy.energy_by_role_j.get("prediction", [0.0] * len(seq))
     return SparseGains(
         over_same=_ratio(hy.throughput_tok_s, ref.throughput_tok_s),

@@ -22,7 +22,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyflexpim.atomic import write_atomic
-from hyflexpim.config import Registry, config_error, nearest
+from hyflexpim.config import config_error, nearest
 from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.plan.architecture import Architecture, infer_from_matrices
@@ -33,12 +33,11 @@ Role = Literal["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head
 ROLES = get_args(Role)
 Unit = Literal["component", "row"]
 
-# The attention kinds a plan may carry: ``dense``, or a sparse kind (keep share + predictor). The names live here so
-# that every reader of a plan — the torch-free chip model too — checks them the same way; the simulator registers
-# each sparse kind it can run (hyflexpim.sim.attention), a new one included.
-PLAN_ATTENTION_KINDS: Registry[str] = Registry("plan attention kind")
-for _kind in ("dense", "topk", "window", "sanger", "spatten", "quest", "h2o"):  # + the method folders (below)
-    PLAN_ATTENTION_KINDS.register(_kind, _kind)
+def plan_attention_kinds() -> list[str]:
+    """The attention kinds a plan may carry: ``dense``, or a sparse kind (keep share + predictor), one per method
+    folder registered in hyflexpim.config.methods (strings only: every reader of a plan, the torch-free chip model
+    too, checks the same names)."""
+    return ["dense", *predictor_methods()]
 
 
 class MatrixPlan(BaseModel):
@@ -105,19 +104,30 @@ class MatrixPlan(BaseModel):
 
 
 class AttentionPlan(BaseModel):
-    """How attention runs: ``dense`` (every score), or a registered sparse kind that keeps a fraction
-    ``keep`` of the scores of each query; ``params`` holds the kind's settings (e.g. its codebooks' file)."""
+    """How attention runs: ``dense`` (every score), or a sparse kind (a method folder) that keeps a fraction
+    ``keep`` of the scores of each query; ``params``: the kind's typed settings (its ``config.py`` class, validated
+    by ``kind`` through the registry, stored without ``kind`` and ``keep``; :attr:`settings` is the typed object).
+    The chip's ``prediction`` section is derived from them (``hyflexpim.hw.costs_prediction.chip_prediction``).
+    A plan written before the settings were typed also carried that section as ``params.prediction``: it is
+    dropped on load (the settings imply it)."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)  # "inf", "nan" strings refused too
     kind: str = "dense"
     keep: float = Field(1.0, gt=0, le=1, description="share of attention scores computed exactly")
     params: dict[Any, Any] = Field(default_factory=dict)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _old_prediction(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("params"), dict) and "prediction" in data["params"]:
+            data = {**data, "params": {k: v for k, v in data["params"].items() if k != "prediction"}}
+        return data
+
     @field_validator("kind")
     @classmethod
     def _known(cls, v: str) -> str:
-        if v not in PLAN_ATTENTION_KINDS and v not in predictor_methods():  # a method folder's kind counts too
-            kinds = PLAN_ATTENTION_KINDS.names() + [k for k in predictor_methods() if k not in PLAN_ATTENTION_KINDS]
+        kinds = plan_attention_kinds()
+        if v not in kinds:
             raise ValueError(f"unknown attention kind {v!r}{nearest(v, kinds)}; "
                              f"a plan carries one of {', '.join(kinds)}")
         return v
@@ -127,10 +137,33 @@ class AttentionPlan(BaseModel):
         """Whether a selection runs (any kind but ``dense``): the one place that names the dense kind."""
         return self.kind != "dense"
 
+    @property
+    def settings(self) -> Any:
+        """The sparse kind's typed settings (``kind`` and ``keep`` included; None for dense attention)."""
+        if not self.sparse:
+            return None
+        cls = predictor_methods()[self.kind].load("config")
+        return cls.model_validate({**self.params, "kind": self.kind, "keep": self.keep})
+
+    @classmethod
+    def of(cls, settings: Any) -> AttentionPlan:
+        """The block of an attention kind's typed settings: dense for a dense kind (no ``keep``)."""
+        if settings.kind not in predictor_methods():
+            return cls()
+        params = settings.model_dump(exclude={"kind", "keep"}, exclude_none=True)
+        return cls(kind=settings.kind, keep=settings.keep, params=params)
+
     @model_validator(mode="after")
     def _kind(self) -> AttentionPlan:
-        if not self.sparse and self.keep != 1:
-            raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
+        if not self.sparse:
+            if self.keep != 1:
+                raise ValueError(f"attention.keep: dense attention keeps every score (1), got {self.keep:g}")
+            return self
+        try:
+            settings = self.settings
+        except ValidationError as e:
+            raise ValueError(f"attention.params: {config_error(e, f'{self.kind} attention')}") from None
+        self.params = settings.model_dump(exclude={"kind", "keep"}, exclude_none=True)
         return self
 
 

@@ -2,9 +2,9 @@
 the kept blocks (gather their K and V rows, then one batched matmul per head and query block): the work scales
 with the kept share, not with the sequence squared, so it is faster than dense attention on a CPU.
 
-Attention kind ``block`` (registered in ``hyflexpim.sim.attention`` beside the per-query kinds, which stay the
-exact reference): queries and keys in blocks of ``block`` tokens; for each query block and head the
-ceil(keep · valid key blocks) key blocks (at least 1) with the highest score are kept — the first block
+The kernels of the attention kind ``block`` (its method folder: hyflexpim/methods/predictors/block/; the
+per-query kinds stay the exact reference): queries and keys in blocks of ``block`` tokens; for each query block
+and head the ceil(keep · valid key blocks) key blocks (at least 1) with the highest score are kept — the first block
 (``keep_first``) and the query block's own diagonal block (``keep_diagonal``) forced in and counted. Scores
 (``score``):
 
@@ -24,36 +24,15 @@ gathered for the kept entries); ``exact: digital`` runs the digital-PIM datapath
 from __future__ import annotations
 
 import math
-from typing import Literal
 
 import torch
-from pydantic import Field
 from torch.nn import functional as F
 
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
-from hyflexpim.sim.digital_attention import _repeat_kv, digital_attention
-from hyflexpim.sim.sparse_attention import SparseAttentionBase, register_predictor
+from hyflexpim.sim.digital_attention import digital_attention, float_attention, repeat_kv
 
 NEG = -math.inf
-
-
-class BlockAttentionConfig(SparseAttentionBase):
-    """Block-sparse attention: key blocks chosen per query block, computed by a kernel that skips the rest."""
-
-    config_name = "hardware.attention (block)"
-    kind: Literal["block"] = "block"
-    exact: Literal["digital", "float"] = Field("float", description="precision of the exact attention on the kept "
-                                               "blocks: float (the block kernel: fast) or the digital-PIM datapath "
-                                               "(as a mask over the dense scores: the chip's precisions, not fast)")
-    block: int = Field(64, ge=1, description="tokens per block (queries and keys)")
-    score: Literal["quest", "centroid", "exact"] = Field("quest", description="how a key block is scored for a "
-                                                         "query block: Quest's min/max bound, the block's mean key, "
-                                                         "or the exact attention mass (oracle)")
-
-    def prediction(self) -> dict:
-        if self.score == "exact":
-            return {"kind": "exact"}
-        return {"kind": "page_bound", "page": self.block}
 
 
 def _pad(t: torch.Tensor, dim: int, to: int, value=0.0) -> torch.Tensor:
@@ -82,7 +61,7 @@ def block_scores(query, key, valid: torch.Tensor | None, block: int, how: str, s
     B, H, Sq, D = query.shape
     Sk = key.shape[-2]
     nqb, nkb = -(-Sq // block), -(-Sk // block)
-    k = _repeat_kv(key, H // key.shape[1]).float()
+    k = repeat_kv(key, H // key.shape[1]).float()
     q = query.float()
     if how == "exact":
         s = torch.matmul(q, k.transpose(-1, -2)) * scaling
@@ -157,8 +136,8 @@ def block_attention(query, key, value, index: torch.Tensor, slot_ok: torch.Tenso
     Sk = key.shape[-2]
     scaling = D ** -0.5 if scaling is None else scaling
     nqb, nkb, n = -(-Sq // block), -(-Sk // block), index.shape[-1]
-    k = _pad(_repeat_kv(key, H // key.shape[1]), -2, nkb * block).reshape(B * H * nkb, block * D)
-    v = _pad(_repeat_kv(value, H // value.shape[1]), -2, nkb * block).reshape(B * H * nkb, block * D)
+    k = _pad(repeat_kv(key, H // key.shape[1]), -2, nkb * block).reshape(B * H * nkb, block * D)
+    v = _pad(repeat_kv(value, H // value.shape[1]), -2, nkb * block).reshape(B * H * nkb, block * D)
     base = (torch.arange(B * H) * nkb).reshape(B, H, 1, 1)  # first block of each (batch, head)
     qb = _pad(query * scaling, -2, nqb * block).reshape(B, H, nqb, block, D)  # the scaling on Q: fewer numbers
     out = torch.empty(B, H, nqb, block, D, dtype=torch.promote_types(query.dtype, value.dtype))
@@ -234,8 +213,6 @@ def block_sparse_attention(query, key, value, attention_mask, scaling, cfg, ctx,
     if attention_mask is not None and attention_mask.is_floating_point():
         bias = attention_mask[..., :Sk].float().expand(mask.shape)
         mask = torch.where(mask, bias, torch.tensor(torch.finfo(torch.float32).min))
-    from hyflexpim.sim.digital_attention import float_attention
-
     if cfg.exact == "float":
         out = float_attention(query, key, value, mask, ctx.scaling, False, dropout, training)
     else:
@@ -256,7 +233,11 @@ def _entries(index, slot_ok, valid, sq: int, sk: int, block: int, causal: bool) 
     return m
 
 
-register_predictor("block", lambda query, key, cfg, ctx: None, attend=block_sparse_attention)
+__all__ = ["block_attention", "block_scores", "block_sparse_attention", "block_valid", "select_blocks"]
 
-__all__ = ["BlockAttentionConfig", "block_attention", "block_scores", "block_sparse_attention", "block_valid",
-           "select_blocks"]
+
+def __getattr__(name: str) -> object:
+    """``BlockAttentionConfig``: the ``block`` folder's settings (hyflexpim.methods.predictors.block), re-exported."""
+    if name == "BlockAttentionConfig":
+        return predictor_methods()["block"].load("config")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

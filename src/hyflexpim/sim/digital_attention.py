@@ -31,12 +31,10 @@ from __future__ import annotations
 
 import contextlib
 import functools
-from typing import Literal
 
 import torch
-from pydantic import Field
 
-from hyflexpim.config import Strict
+from hyflexpim.config.attention import DigitalAttentionConfig
 from hyflexpim.device.quant import fake_quant
 from hyflexpim.errors import UserError
 
@@ -67,27 +65,7 @@ def is_supported_attention(module) -> bool:
     return type(module).__name__ in SUPPORTED_ATTENTION_CLASSES or _uses_attention_interface(type(module))
 
 
-class DigitalAttentionConfig(Strict):
-    """Precision of the digital attention datapath (attention kind ``digital``).
-
-    Defaults are the built-in chip's (spec ``hyflexpim``: ``digital.qk_bits: [8, 8]``, ``digital.sv_bits:
-    [12, 8]``): INT8 Q·Kᵀ, 12-bit probabilities times 8-bit V. In a run, ``qk_bits``, ``prob_bits`` and
-    ``value_bits`` not set explicitly come from the run's chip spec, and set ones override it."""
-
-    config_name = "hardware.attention (digital)"
-    kind: Literal["digital"] = "digital"
-    qk_bits: int = Field(8, ge=2, le=24, description="signed bits of Q and K")
-    qk_granularity: Literal["per_token", "per_head"] = "per_token"
-    prob_bits: int = Field(12, ge=1, le=24, description="unsigned bits of the softmax probabilities")
-    value_bits: int = Field(8, ge=2, le=24, description="signed bits of V")
-    value_granularity: Literal["per_head", "per_channel"] = "per_head"
-    softmax: Literal["exact", "fixed_point"] = "exact"
-    softmax_frac_bits: int = Field(8, ge=1, le=30, description="fixed point: fractional bits of x − max(x)")
-    softmax_int_bits: int = Field(5, ge=1, le=10, description="fixed point: x − max(x) clamped at −2^int_bits")
-    softmax_exp_bits: int = Field(16, ge=1, le=30, description="fixed point: fractional bits of exp values")
-
-
-def _repeat_kv(t: torch.Tensor, n_rep: int) -> torch.Tensor:
+def repeat_kv(t: torch.Tensor, n_rep: int) -> torch.Tensor:
     if n_rep == 1:
         return t
     b, h, s, d = t.shape
@@ -127,7 +105,7 @@ def float_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     if scaling is None:
         scaling = query.shape[-1] ** -0.5
     n_rep = query.shape[1] // key.shape[1]
-    k, v = _repeat_kv(key, n_rep), _repeat_kv(value, n_rep)
+    k, v = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
     scores = torch.matmul(query, k.transpose(-1, -2)) * scaling
     p = torch.softmax(apply_mask(scores, attention_mask, is_causal), dim=-1, dtype=torch.float32).to(query.dtype)
     pd = torch.nn.functional.dropout(p, p=dropout, training=training) if dropout > 0 else p
@@ -156,8 +134,8 @@ def digital_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tenso
     n_rep = query.shape[1] // key.shape[1]
     if n_rep * key.shape[1] != query.shape[1]:
         raise UserError(f"query heads ({query.shape[1]}) must be a multiple of key/value heads ({key.shape[1]})")
-    k = _repeat_kv(key, n_rep).float()
-    v = _repeat_kv(value, n_rep).float()
+    k = repeat_kv(key, n_rep).float()
+    v = repeat_kv(value, n_rep).float()
     q = query.float()
     # Q·Kᵀ on integers
     dims = (-1,) if cfg.qk_granularity == "per_token" else (-2, -1)

@@ -1,13 +1,11 @@
 """Dynamic sparse attention: predict which keys matter to each query, keep the top ones, compute exact
 attention on the kept entries only (softmax over the kept keys), on the digital-PIM datapath.
 
-Attention kinds (registered in ``hyflexpim.sim.attention``; settings typed, validated at load):
-
-- ``topk``   — the oracle: exact scores Q·Kᵀ choose the keys (the ceiling of every predictor);
-- ``pq``     — HARDSEA's product-quantization relevance prediction, a method folder
-               (``hyflexpim.methods.predictors.pq``; ``PQAttentionConfig`` is re-exported here);
-- ``window`` — the trivial baseline: the keys nearest the query (encoders) or the most recent ones
-               (decoders), plus the first token (StreamingLLM-style).
+The shared machinery of every sparse kind (each kind is a method folder, hyflexpim/methods/predictors/<name>/:
+its settings in ``config.py``, its scorer, a :class:`Predictor`, in ``accuracy.py``; registered by
+``hyflexpim.sim.attention.register_methods``). The settings classes ``TopKAttentionConfig``,
+``WindowAttentionConfig`` and ``PQAttentionConfig`` are re-exported here from their folders for older callers;
+``SparseAttentionBase`` and ``ThresholdAttentionBase`` (hyflexpim.config.attention) too.
 
 Selection per query row: k = ceil(keep · valid keys) (at least 1) keys with the highest predicted
 score among the valid ones (padding and causal masks respected); the first key and the query's own
@@ -22,68 +20,24 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 import torch
-from pydantic import Field
 
 from hyflexpim.config import Registry
+from hyflexpim.config.attention import SparseAttentionBase, ThresholdAttentionBase
+from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import (
-    DigitalAttentionConfig,
     DigitalAttentionHandle,
-    _repeat_kv,
     attention_hook,
     digital_attention,
     find_attention_modules,
     float_attention,
+    repeat_kv,
     valid_keys,
 )
 
 SPARSE_IMPLEMENTATION = "hyflexpim_sparse"
-
-
-class SparseAttentionBase(DigitalAttentionConfig):
-    """The settings every sparse kind shares (subclass it with ``kind: Literal["<kind>"]`` and ``prediction()``)."""
-
-    keep: float = Field(0.25, gt=0, le=1, description="share of each query's valid keys kept")
-    keep_first: bool = Field(True, description="always keep the first key (the attention sink)")
-    keep_diagonal: bool = Field(True, description="always keep the query's own position")
-    exact: Literal["digital", "float"] = Field("digital", description="precision of the exact attention on "
-                                               "the kept entries: the digital-PIM datapath, or float")
-    dense_layers: int = Field(0, ge=0, description="the first this many layers attend to every valid key")
-    profile: str | None = Field(None, description="sparsity_profile.json of an attention analysis: each layer and "
-                                "head keeps in proportion to its share of keys for 90 % of the mass, scaled so "
-                                "that the mean over layers and heads is keep")
-
-    def prediction(self) -> dict:
-        """The chip's ``prediction`` section for this kind: how the hardware decides what to keep."""
-        return {"kind": "none"}
-
-
-class ThresholdAttentionBase(SparseAttentionBase):
-    """A sparse kind whose scores are attention logits: a probability threshold may select instead of top-k."""
-
-    threshold: float | None = Field(None, gt=0, lt=1, description="keep the keys whose predicted attention "
-                                    "probability reaches this instead of the top keep share (the density is then "
-                                    "measured, and keep is what the cost side assumes)")
-
-
-class TopKAttentionConfig(ThresholdAttentionBase):
-    """Oracle top-k: the exact scores choose the keys."""
-
-    config_name = "hardware.attention (topk)"
-    kind: Literal["topk"] = "topk"
-
-    def prediction(self) -> dict:
-        return {"kind": "exact"}
-
-
-class WindowAttentionConfig(SparseAttentionBase):
-    """Local window (encoders) / most recent keys (decoders), plus the first token."""
-
-    config_name = "hardware.attention (window)"
-    kind: Literal["window"] = "window"
 
 
 # -- the predictors: a registry (kind -> Predictor) ------------------------------------------------------
@@ -130,11 +84,7 @@ def register_predictor(kind: str, score: Callable, logits: bool = False, observe
 
 def exact_scores(query, key) -> torch.Tensor:
     """Q·Kᵀ in float [B, Hq, Sq, Sk] (grouped key heads repeated)."""
-    return torch.matmul(query.float(), _repeat_kv(key, query.shape[1] // key.shape[1]).float().transpose(-1, -2))
-
-
-def _topk_score(query, key, cfg, ctx):
-    return exact_scores(query, key)
+    return torch.matmul(query.float(), repeat_kv(key, query.shape[1] // key.shape[1]).float().transpose(-1, -2))
 
 
 def distance(sq: int, sk: int) -> torch.Tensor:
@@ -143,16 +93,14 @@ def distance(sq: int, sk: int) -> torch.Tensor:
     return (i - torch.arange(sk, dtype=torch.float32)[None, :]).abs()
 
 
-def _window_score(query, key, cfg, ctx):
-    return (-distance(query.shape[-2], key.shape[-2])).expand(query.shape[0], query.shape[1], -1, -1)
-
-
-register_predictor("topk", _topk_score, logits=True)
-register_predictor("window", _window_score)
+def token_valid(ctx: Context, shape: tuple[int, int, int, int]) -> torch.Tensor:
+    """[B, Sk]: keys some query may see (padding excluded)."""
+    return ctx.valid.expand(shape).any(1).any(1)
 
 
 def predictor_of(kind: str) -> Predictor:
-    """The predictor of an attention kind (a method folder's registered on its first look-up)."""
+    """The predictor of an attention kind (the method folders registered on the first look-up; the import is
+    lazy because hyflexpim.sim.attention, which registers them, imports this module)."""
     if kind not in PREDICTORS:
         from hyflexpim.sim.attention import register_methods
 
@@ -286,7 +234,7 @@ def gather_attention(query, key, value, index: torch.Tensor, scaling: float | No
     Equal to attention masked to the same keys; the speed path of ``benchmarks/bench_sparse_attention.py``."""
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     n_rep = query.shape[1] // key.shape[1]
-    k, v = _repeat_kv(key, n_rep), _repeat_kv(value, n_rep)
+    k, v = repeat_kv(key, n_rep), repeat_kv(value, n_rep)
     B, H, Sq, kk = index.shape
     D = k.shape[-1]
     flat = index.reshape(B, H, Sq * kk, 1).expand(B, H, Sq * kk, D)
@@ -362,8 +310,6 @@ __all__ = [
     "SparseAttentionBase",
     "SparseAttentionHandle",
     "ThresholdAttentionBase",
-    "TopKAttentionConfig",
-    "WindowAttentionConfig",
     "attention_hook",
     "enable_sparse_attention",
     "exact_scores",
@@ -374,13 +320,15 @@ __all__ = [
     "register_predictor",
     "select",
     "sparse_attention",
+    "token_valid",
 ]
 
 
-def __getattr__(name: str):
-    """``PQAttentionConfig``: the PQ method folder's config class (``hyflexpim.methods.predictors.pq``), re-exported."""
-    if name == "PQAttentionConfig":
-        from hyflexpim.config.methods import predictor_methods
+_REEXPORTED = {"TopKAttentionConfig": "topk", "WindowAttentionConfig": "window", "PQAttentionConfig": "pq"}
 
-        return predictor_methods()["pq"].load("config")
+
+def __getattr__(name: str) -> object:
+    """The settings classes of the ``topk``, ``window`` and ``pq`` folders, re-exported for older callers."""
+    if name in _REEXPORTED:
+        return predictor_methods()[_REEXPORTED[name]].load("config")
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

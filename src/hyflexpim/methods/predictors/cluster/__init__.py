@@ -7,7 +7,8 @@ METHOD = PredictorMethod(
     kind="cluster",  # hardware.attention.kind
     prediction_kind="cluster",  # the chip's prediction.kind
     package=__name__,
-    config="accuracy:ClusterAttentionConfig",
+    config="config:ClusterAttentionConfig",
     accuracy="accuracy:PREDICTOR",
+    prediction="cost:prediction",
     cost="cost:PREDICTOR",
 )

@@ -10,24 +10,10 @@ key of the block (ClusterKV clusters the prompt's keys once; the causal mask sti
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
-from hyflexpim.sim.sparse_attention import Context, Predictor, ThresholdAttentionBase
-
-
-class ClusterAttentionConfig(ThresholdAttentionBase):
-    """Clustered keys scored by their centroid (ClusterKV-style)."""
-
-    config_name = "hardware.attention (cluster)"
-    kind: Literal["cluster"] = "cluster"
-    clusters: int = Field(16, ge=1, le=65536, description="k-means clusters of each head's keys, per sequence")
-    iterations: int = Field(10, ge=1, le=1000, description="Lloyd passes of the k-means")
-
-    def prediction(self) -> dict:
-        return {"kind": "cluster", "clusters": self.clusters, "kmeans_iterations": self.iterations}
+from hyflexpim.methods.predictors.cluster.config import ClusterAttentionConfig
+from hyflexpim.sim.sparse_attention import Context, Predictor
 
 
 def kmeans(key: torch.Tensor, valid: torch.Tensor, clusters: int, iterations: int) -> tuple[torch.Tensor, torch.Tensor]:

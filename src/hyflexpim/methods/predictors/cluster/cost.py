@@ -14,6 +14,12 @@ import math
 
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.hw.costs_prediction import Predictor
+from hyflexpim.methods.predictors.cluster.config import ClusterAttentionConfig
+
+
+def prediction(cfg: ClusterAttentionConfig) -> dict:
+    """The chip's ``prediction`` section of a ``cluster`` configuration."""
+    return {"kind": "cluster", "clusters": cfg.clusters, "kmeans_iterations": cfg.iterations}
 
 
 def per_token(spec: PimSpec, head_dim: float) -> tuple[float, float, float]:

@@ -9,8 +9,9 @@ METHOD = PredictorMethod(
     kind="pq",  # hardware.attention.kind
     prediction_kind="pq",  # the chip's prediction.kind
     package=__name__,
-    config="accuracy:PQAttentionConfig",
+    config="config:PQAttentionConfig",
     accuracy="accuracy:PREDICTOR",
+    prediction="cost:prediction",
     cost="cost:PREDICTOR",
     prepare="prepare:fit_for_run",
 )

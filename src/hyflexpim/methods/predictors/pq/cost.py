@@ -12,6 +12,12 @@ import math
 
 from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import Predictor, write_ratio
+from hyflexpim.methods.predictors.pq.config import PQAttentionConfig
+
+
+def prediction(cfg: PQAttentionConfig) -> dict:
+    """The chip's ``prediction`` section of a ``pq`` configuration."""
+    return {"kind": "pq", "subspaces": cfg.subspaces, "centroids": cfg.centroids}
 
 
 def scoring(spec: PimSpec, head_dim: float) -> tuple[float, float]:

@@ -7,7 +7,8 @@ METHOD = PredictorMethod(
     kind="sanger",  # hardware.attention.kind
     prediction_kind="low_bit",  # the chip's prediction.kind
     package=__name__,
-    config="accuracy:SangerAttentionConfig",
+    config="config:SangerAttentionConfig",
     accuracy="accuracy:PREDICTOR",
+    prediction="cost:prediction",
     cost="cost:PREDICTOR",
 )

@@ -3,24 +3,11 @@ estimate."""
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
-from pydantic import Field
 
 from hyflexpim.device.quant import fake_quant
-from hyflexpim.sim.sparse_attention import Context, Predictor, ThresholdAttentionBase, exact_scores
-
-
-class SangerAttentionConfig(ThresholdAttentionBase):
-    """Low-bit Q·Kᵀ estimate (Sanger)."""
-
-    config_name = "hardware.attention (sanger)"
-    kind: Literal["sanger"] = "sanger"
-    bits: int = Field(4, ge=1, le=16, description="bits of Q and K in the estimate (Sanger: 4)")
-
-    def prediction(self) -> dict:
-        return {"kind": "low_bit", "bits": self.bits}
+from hyflexpim.methods.predictors.sanger.config import SangerAttentionConfig
+from hyflexpim.sim.sparse_attention import Context, Predictor, exact_scores
 
 
 def score(query: torch.Tensor, key: torch.Tensor, cfg: SangerAttentionConfig, ctx: Context) -> torch.Tensor:

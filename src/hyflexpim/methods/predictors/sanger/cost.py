@@ -5,6 +5,12 @@ from __future__ import annotations
 
 from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import Predictor
+from hyflexpim.methods.predictors.sanger.config import SangerAttentionConfig
+
+
+def prediction(cfg: SangerAttentionConfig) -> dict:
+    """The chip's ``prediction`` section of a ``sanger`` configuration."""
+    return {"kind": "low_bit", "bits": cfg.bits}
 
 
 def scoring(spec: PimSpec, head_dim: float) -> tuple[float, float]:
