@@ -37,7 +37,7 @@ def main() -> None:
 
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
-    from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config
+    from hyflexpim.sim.attention import attention_config
     from hyflexpim.sim.digital_attention import enable_digital_attention
     from hyflexpim.sim.evaluate import evaluate
     from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
@@ -64,8 +64,7 @@ def main() -> None:
     print(f"{run.config.model} on {run.config.task}: dense (digital attention) {fmt(dense)} ({metric})")
 
     def cell(kind, **kw):
-        cfg = ATTENTION_KINDS.get(kind).from_chip(attention_config({"kind": kind, **settings.get(kind, {}), **kw}),
-                                                  spec)
+        cfg = attention_config({"kind": kind, **settings.get(kind, {}), **kw}).from_chip(spec)
         with torch.no_grad(), enable_sparse_attention(model, cfg, books if kind == "pq" else None) as h:
             value = evaluate(model, test, task)
         return value, h.density()

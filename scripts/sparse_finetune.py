@@ -28,7 +28,7 @@ def main() -> None:
     from hyflexpim.algo.finetune import FinetuneConfig, finetune
     from hyflexpim.pipeline.resolve import resolve_config
     from hyflexpim.pipeline.run import Run
-    from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config
+    from hyflexpim.sim.attention import attention_config
     from hyflexpim.sim.digital_attention import enable_digital_attention
     from hyflexpim.sim.evaluate import evaluate
     from hyflexpim.sim.pq_codebooks import fit_pq_codebooks
@@ -46,7 +46,7 @@ def main() -> None:
         with torch.no_grad(), enable_digital_attention(model, attention_config({"kind": "digital"})):
             cells = [f"dense {100 * evaluate(model, test):.1f}"]
         for k in keeps:
-            cfg = ATTENTION_KINDS.get("pq").from_chip(attention_config({"kind": "pq", "keep": k}), spec)
+            cfg = attention_config({"kind": "pq", "keep": k}).from_chip(spec)
             with torch.no_grad(), enable_sparse_attention(model, cfg, books):
                 cells.append(f"PQ {k:.0%} {100 * evaluate(model, test):.1f}")
         print(f"{label}: " + ", ".join(cells))

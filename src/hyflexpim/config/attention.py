@@ -6,8 +6,8 @@ An attention kind is a method folder (``hyflexpim/methods/attention/<name>/`` fo
 
 - ``AttentionSettings``: the base, ``kind`` plus how the settings meet the chip spec (``from_chip`` fills what
   the chip fixes and the user left unset; ``to_chip`` is the spec overrides the settings imply);
-- ``DigitalAttentionConfig``: the digital-PIM datapath's precisions (the ``digital`` kind, and the exact part of
-  every sparse kind);
+- ``DigitalDatapath``: the digital-PIM datapath's precisions (``DigitalAttentionConfig``, the ``digital`` kind, and
+  the exact part of every sparse kind);
 - ``SparseAttentionBase`` / ``ThresholdAttentionBase``: a dynamic sparse kind's keep share and selection.
 """
 
@@ -29,20 +29,19 @@ class AttentionSettings(Strict):
         """These settings with what the chip spec fixes filled in where the user left it unset."""
         return self
 
-    def to_chip(self) -> dict:
+    def to_chip(self) -> dict[str, Any]:
         """The chip spec overrides these settings imply (the cost side prices the same datapath)."""
         return {}
 
 
-class DigitalAttentionConfig(AttentionSettings):
-    """Precision of the digital attention datapath (attention kind ``digital``).
+class DigitalDatapath(AttentionSettings):
+    """Precision of the digital attention datapath (the ``digital`` kind's settings, and the exact part's of every
+    sparse kind).
 
     Defaults are the built-in chip's (spec ``hyflexpim``: ``digital.qk_bits: [8, 8]``, ``digital.sv_bits:
     [12, 8]``): INT8 Q·Kᵀ, 12-bit probabilities times 8-bit V. In a run, ``qk_bits``, ``prob_bits`` and
     ``value_bits`` not set explicitly come from the run's chip spec, and set ones override it."""
 
-    config_name = "hardware.attention (digital)"
-    kind: Literal["digital"] = "digital"
     qk_bits: int = Field(8, ge=2, le=24, description="signed bits of Q and K")
     qk_granularity: Literal["per_token", "per_head"] = "per_token"
     prob_bits: int = Field(12, ge=1, le=24, description="unsigned bits of the softmax probabilities")
@@ -53,7 +52,7 @@ class DigitalAttentionConfig(AttentionSettings):
     softmax_int_bits: int = Field(5, ge=1, le=10, description="fixed point: x − max(x) clamped at −2^int_bits")
     softmax_exp_bits: int = Field(16, ge=1, le=30, description="fixed point: fractional bits of exp values")
 
-    def from_chip(self, spec: Any) -> DigitalAttentionConfig:
+    def from_chip(self, spec: Any) -> DigitalDatapath:
         """The precisions the user did not set, from the chip spec's ``digital`` section."""
         d = spec.digital
         chip = {"qk_bits": d.qk_bits[0], "prob_bits": d.sv_bits[0], "value_bits": d.sv_bits[1]}
@@ -64,11 +63,18 @@ class DigitalAttentionConfig(AttentionSettings):
         unset = {k: v for k, v in chip.items() if k not in self.model_fields_set}
         return type(self)(**(self.model_dump() | unset)) if unset else self
 
-    def to_chip(self) -> dict:
+    def to_chip(self) -> dict[str, Any]:
         return {"digital": {"qk_bits": [self.qk_bits, self.qk_bits], "sv_bits": [self.prob_bits, self.value_bits]}}
 
 
-class SparseAttentionBase(DigitalAttentionConfig):
+class DigitalAttentionConfig(DigitalDatapath):
+    """The paper's digital-PIM attention datapath (attention kind ``digital``)."""
+
+    config_name = "hardware.attention (digital)"
+    kind: Literal["digital"] = "digital"
+
+
+class SparseAttentionBase(DigitalDatapath):
     """The settings every sparse kind shares (subclass it with ``kind: Literal["<kind>"]``). The exact part's
     precisions go to the chip (``to_chip``); the keep share and the predictor travel in the plan."""
 
@@ -91,4 +97,5 @@ class ThresholdAttentionBase(SparseAttentionBase):
                                     "measured, and keep is what the cost side assumes)")
 
 
-__all__ = ["AttentionSettings", "DigitalAttentionConfig", "SparseAttentionBase", "ThresholdAttentionBase"]
+__all__ = ["AttentionSettings", "DigitalAttentionConfig", "DigitalDatapath", "SparseAttentionBase",
+           "ThresholdAttentionBase"]

@@ -34,7 +34,7 @@ import functools
 
 import torch
 
-from hyflexpim.config.attention import DigitalAttentionConfig
+from hyflexpim.config.attention import DigitalAttentionConfig, DigitalDatapath
 from hyflexpim.device.quant import fake_quant
 from hyflexpim.errors import UserError
 
@@ -112,7 +112,7 @@ def float_attention(query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
     return torch.matmul(pd, v).transpose(1, 2).contiguous(), p
 
 
-def _softmax(scores: torch.Tensor, cfg: DigitalAttentionConfig) -> torch.Tensor:
+def _softmax(scores: torch.Tensor, cfg: DigitalDatapath) -> torch.Tensor:
     if cfg.softmax == "exact":
         return torch.softmax(scores, dim=-1)
     z = scores - scores.amax(dim=-1, keepdim=True)
@@ -230,7 +230,7 @@ def enable_digital_attention(model, cfg: DigitalAttentionConfig | dict | None = 
         cfg = DigitalAttentionConfig()
     elif isinstance(cfg, dict):
         cfg = DigitalAttentionConfig(**cfg)
-    elif not isinstance(cfg, DigitalAttentionConfig):
+    elif not isinstance(cfg, DigitalDatapath):  # a sparse kind's settings carry the same precisions
         raise UserError("digital attention config must be a DigitalAttentionConfig or a dict; "
                         f"got {type(cfg).__name__}")
     if not hasattr(model, "set_attn_implementation") or not hasattr(getattr(model, "config", None),

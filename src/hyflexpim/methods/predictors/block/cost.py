@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 
-def prediction(cfg: Any) -> dict:
+def prediction(cfg: Any) -> dict[str, Any]:
     """The chip's ``prediction`` section of a ``block`` configuration."""
     if cfg.score == "exact":
         return {"kind": "exact"}

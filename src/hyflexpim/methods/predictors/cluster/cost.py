@@ -11,13 +11,14 @@ cluster id, ceil(log2 C) bits (the C centroids, C·head_dim·qk_bits per head, a
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.hw.costs_prediction import Predictor
 from hyflexpim.methods.predictors.cluster.config import ClusterAttentionConfig
 
 
-def prediction(cfg: ClusterAttentionConfig) -> dict:
+def prediction(cfg: ClusterAttentionConfig) -> dict[str, Any]:
     """The chip's ``prediction`` section of a ``cluster`` configuration."""
     return {"kind": "cluster", "clusters": cfg.clusters, "kmeans_iterations": cfg.iterations}
 

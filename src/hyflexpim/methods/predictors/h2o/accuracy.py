@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from hyflexpim.methods.predictors.h2o.config import H2OAttentionConfig
 from hyflexpim.sim.digital_attention import apply_mask, repeat_kv
 from hyflexpim.sim.sparse_attention import Context, Predictor, distance, select
 
 
-def score(query: torch.Tensor, key: torch.Tensor, cfg, ctx: Context) -> torch.Tensor:
+def score(query: torch.Tensor, key: torch.Tensor, cfg: H2OAttentionConfig, ctx: Context) -> torch.Tensor:
     B, H, Sq, Sk = query.shape[0], query.shape[1], query.shape[-2], key.shape[-2]
     k = repeat_kv(key, H // key.shape[1]).float()
     scores = torch.matmul(query.float(), k.transpose(-1, -2)) * ctx.scaling

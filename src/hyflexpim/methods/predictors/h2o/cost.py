@@ -5,6 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 
-def prediction(cfg: Any) -> dict:
+def prediction(cfg: Any) -> dict[str, Any]:
     """The chip's ``prediction`` section of an ``h2o`` configuration."""
     return {"kind": "accumulated"}

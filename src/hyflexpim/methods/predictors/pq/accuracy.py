@@ -6,11 +6,13 @@ draw per layer and seed), and never touches the exact attention.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 from hyflexpim.errors import UserError
 from hyflexpim.methods.predictors.pq.config import PQAttentionConfig
-from hyflexpim.sim.sparse_attention import Predictor, exact_scores
+from hyflexpim.sim.sparse_attention import Context, Predictor, exact_scores
 
 
 def pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
@@ -25,15 +27,15 @@ def pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
     return rebuilt.reshape(Hk, M, B, S, d).permute(2, 0, 3, 1, 4).reshape(B, Hk, S, D).to(key.dtype)
 
 
-def score(query, key, cfg, ctx):
+def score(query: torch.Tensor, key: torch.Tensor, cfg: PQAttentionConfig, ctx: Context) -> torch.Tensor:
     if ctx.books is None:
         raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.pq_codebooks."
                         "fit_pq_codebooks (or give hardware.attention.codebooks)")
     return exact_scores(query, pq_keys(key, ctx.books))
 
 
-def layer_books(cfg: PQAttentionConfig, codebooks: dict | None, layers, generator: torch.Generator,
-                strict: bool = True) -> dict:
+def layer_books(cfg: PQAttentionConfig, codebooks: dict[int, torch.Tensor] | None, layers: Iterable[int],
+                generator: torch.Generator, strict: bool = True) -> dict[int, torch.Tensor]:
     """The codebooks of each of ``layers`` as the analog cells hold them (``predictor_noise``: one draw per layer,
     in order); ``codebooks`` None: read ``cfg.codebooks``. ``strict``: a layer without a codebook is an error."""
     if codebooks is None:

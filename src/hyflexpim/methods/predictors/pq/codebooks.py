@@ -4,21 +4,27 @@ calibration keys per layer, key head and sub-space; stored as safetensors beside
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
 import torch
 
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import attention_hook, float_attention, valid_keys
 
 
-def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
+def fit_pq_codebooks(model: Any, batches: Iterable[Any], subspaces: int = 8, centroids: int = 16, n_batches: int = 8,
                      max_keys: int = 8192, seed: int = 0) -> dict[int, torch.Tensor]:
     """k-means (faiss) on calibration keys, per layer, key head and sub-space: layer -> [Hkv, M, K, D/M]."""
     import faiss
     import numpy as np
 
-    keys: dict[int, list] = {}
+    keys: dict[int, list[torch.Tensor]] = {}
 
-    def collect(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kw):
+    def collect(module: Any, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                attention_mask: torch.Tensor | None, scaling: float | None = None, dropout: float = 0.0,
+                **kw: Any) -> tuple[torch.Tensor, torch.Tensor]:
         rows = key.detach().transpose(1, 2)  # [B, Sk, Hkv, D]
         if attention_mask is not None:  # the keys some query may attend to: padding (and ParT's padded particles) out
             valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), False)
@@ -59,16 +65,16 @@ def fit_pq_codebooks(model, batches, subspaces: int = 8, centroids: int = 16, n_
     return out
 
 
-def save_codebooks(books: dict[int, torch.Tensor], path) -> None:
+def save_codebooks(books: dict[int, torch.Tensor], path: str | Path) -> None:
     from safetensors.torch import save_file
 
     from hyflexpim.atomic import atomic_path
 
-    with atomic_path(path) as tmp:
+    with atomic_path(Path(path)) as tmp:
         save_file({f"layer{l}": t.contiguous() for l, t in books.items()}, str(tmp))
 
 
-def load_codebooks(path) -> dict[int, torch.Tensor]:
+def load_codebooks(path: str | Path) -> dict[int, torch.Tensor]:
     from safetensors.torch import load_file
 
     try:

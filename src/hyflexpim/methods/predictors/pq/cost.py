@@ -9,13 +9,14 @@ and head: its codes, M · ceil(log2 K) bits.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import Predictor, write_ratio
 from hyflexpim.methods.predictors.pq.config import PQAttentionConfig
 
 
-def prediction(cfg: PQAttentionConfig) -> dict:
+def prediction(cfg: PQAttentionConfig) -> dict[str, Any]:
     """The chip's ``prediction`` section of a ``pq`` configuration."""
     return {"kind": "pq", "subspaces": cfg.subspaces, "centroids": cfg.centroids}
 

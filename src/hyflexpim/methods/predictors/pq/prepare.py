@@ -4,8 +4,10 @@ the registration (``METHOD.prepare``), never by name."""
 
 from __future__ import annotations
 
+from typing import Any
 
-def fit_for_run(run, variant: str, hw):
+
+def fit_for_run(run: Any, variant: str, hw: Any) -> Any:
     """``hw`` with ``attention.codebooks`` set: the run folder's codebooks of ``variant``, fitted if missing."""
     a = hw.attention
     if a.codebooks is not None:

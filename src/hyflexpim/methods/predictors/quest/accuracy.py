@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import torch
 
+from hyflexpim.methods.predictors.quest.config import QuestAttentionConfig
 from hyflexpim.sim.digital_attention import repeat_kv
 from hyflexpim.sim.sparse_attention import Context, Predictor, token_valid
 
 
-def score(query: torch.Tensor, key: torch.Tensor, cfg, ctx: Context) -> torch.Tensor:
+def score(query: torch.Tensor, key: torch.Tensor, cfg: QuestAttentionConfig, ctx: Context) -> torch.Tensor:
     B, Hk, Sk, D = key.shape
     H, Sq = query.shape[1], query.shape[-2]
     P = cfg.page

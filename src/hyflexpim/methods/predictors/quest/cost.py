@@ -9,7 +9,7 @@ from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import Predictor
 
 
-def prediction(cfg: Any) -> dict:
+def prediction(cfg: Any) -> dict[str, Any]:
     """The chip's ``prediction`` section of a ``quest`` configuration."""
     return {"kind": "page_bound", "page": cfg.page}
 

@@ -3,12 +3,14 @@ dot product at ``prediction.bits`` on the digital PIM, then top-k over the entri
 
 from __future__ import annotations
 
+from typing import Any
+
 from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import Predictor
 from hyflexpim.methods.predictors.sanger.config import SangerAttentionConfig
 
 
-def prediction(cfg: SangerAttentionConfig) -> dict:
+def prediction(cfg: SangerAttentionConfig) -> dict[str, Any]:
     """The chip's ``prediction`` section of a ``sanger`` configuration."""
     return {"kind": "low_bit", "bits": cfg.bits}
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import torch
 
+from hyflexpim.methods.predictors.spatten.config import SpAttenAttentionConfig
 from hyflexpim.sim.sparse_attention import Context, Predictor, select, token_valid
 
 
-def score(query: torch.Tensor, key: torch.Tensor, cfg, ctx: Context) -> torch.Tensor:
+def score(query: torch.Tensor, key: torch.Tensor, cfg: SpAttenAttentionConfig, ctx: Context) -> torch.Tensor:
     B, H, Sq, Sk = query.shape[0], query.shape[1], query.shape[-2], key.shape[-2]
     tok = token_valid(ctx, (B, H, Sq, Sk))
     imp = ctx.state.get("importance", torch.zeros(B, Sk))
@@ -20,7 +21,7 @@ def score(query: torch.Tensor, key: torch.Tensor, cfg, ctx: Context) -> torch.Te
     return score[:, None, None, :].expand(B, H, Sq, Sk)
 
 
-def observe(cfg, ctx: Context, probs: torch.Tensor, chosen: torch.Tensor) -> None:
+def observe(cfg: SpAttenAttentionConfig, ctx: Context, probs: torch.Tensor, chosen: torch.Tensor) -> None:
     imp = probs.float().sum((1, 2))  # attention received by each key: over heads and queries
     ctx.state["importance"] = ctx.state.get("importance", torch.zeros_like(imp)) + imp
 

@@ -10,7 +10,7 @@ from hyflexpim.chip.spec import PimSpec
 from hyflexpim.hw.costs_prediction import Predictor
 
 
-def prediction(cfg: Any) -> dict:
+def prediction(cfg: Any) -> dict[str, Any]:
     """The chip's ``prediction`` section of a ``topk`` configuration."""
     return {"kind": "exact"}
 

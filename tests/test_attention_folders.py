@@ -1,0 +1,101 @@
+"""Every attention kind is a method folder (hyflexpim/methods/{attention,predictors}/<name>/), registered explicitly:
+importing a module registers no kind; the registration resolves each folder's halves by dotted path; the plan carries
+a sparse kind's typed settings (validated by kind, the old format with its ``params.prediction`` still loading) and
+the chip's prediction section is derived from them by the folder's cost half."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from hyflexpim.config.attention import AttentionSettings, SparseAttentionBase
+from hyflexpim.config.methods import METHOD_PACKAGES, attention_methods, prediction_kinds, predictor_methods
+from hyflexpim.plan import AttentionPlan
+
+
+def _fresh(code: str) -> str:
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def test_importing_registers_no_attention_kind():
+    code = ("import hyflexpim.sim.attention as a, hyflexpim.sim.sparse_attention as s, hyflexpim.sim.block_sparse, "
+            "hyflexpim.sim.digital_attention, hyflexpim.hw.costs_prediction as c, hyflexpim.sim.config, "
+            "hyflexpim.sim.apply\n"
+            "print(a.ATTENTION_KINDS.names(), s.PREDICTORS.names(), c.PREDICTORS.names())\n"
+            "a.register_methods(); c.register_methods()\n"
+            "print(len(a.ATTENTION_KINDS.names()), len(s.PREDICTORS.names()), len(c.PREDICTORS.names()))")
+    before, after = _fresh(code).splitlines()
+    assert before == "[] [] ['none']"  # only the chip's "predicts nothing", the cost model's own
+    n_sparse = len(predictor_methods())
+    n_priced = 1 + sum(m.prediction_kind is not None for m in predictor_methods().values())
+    assert after == f"{len(METHOD_PACKAGES)} {n_sparse} {n_priced}"
+
+
+def test_every_folder_registers_its_kind_and_settings():
+    methods = attention_methods()
+    assert [m.package for m in methods.values()] == list(METHOD_PACKAGES)
+    for kind, m in methods.items():
+        cls = m.load("config")
+        assert issubclass(cls, AttentionSettings) and cls().kind == kind
+        assert issubclass(cls, SparseAttentionBase) == m.sparse  # a sparse kind has a keep share
+    assert {"float", "digital"} == {k for k, m in methods.items() if not m.sparse}
+    assert set(prediction_kinds()) == {"none", "exact", "page_bound", "accumulated", "low_bit", "cluster", "pq"}
+
+
+def test_the_settings_and_the_cost_side_load_no_torch():
+    code = ("import sys\nfrom hyflexpim.config.methods import predictor_methods\n"
+            "from hyflexpim.chip.spec import Prediction\n"
+            "from hyflexpim.hw.costs_prediction import chip_prediction, predictor\n"
+            "from hyflexpim.plan import AttentionPlan\n"
+            "for kind in predictor_methods():\n"
+            "    predictor(Prediction(**chip_prediction(AttentionPlan(kind=kind, keep=0.5))))\n"
+            "print('torch' in sys.modules)")
+    assert _fresh(code) == "False"
+
+
+@pytest.mark.parametrize("kind, settings, prediction", [
+    ("topk", {}, {"kind": "exact"}), ("window", {}, {"kind": "none"}),
+    ("block", {"block": 32}, {"kind": "page_bound", "page": 32}), ("block", {"score": "exact"}, {"kind": "exact"}),
+    ("spatten", {}, {"kind": "accumulated"}), ("h2o", {}, {"kind": "accumulated"}),
+    ("quest", {"page": 8}, {"kind": "page_bound", "page": 8}), ("sanger", {"bits": 3}, {"kind": "low_bit", "bits": 3}),
+    ("pq", {"subspaces": 4}, {"kind": "pq", "subspaces": 4, "centroids": 16}),
+])
+def test_the_plan_carries_typed_settings_and_the_chip_prediction_is_derived(kind, settings, prediction):
+    from hyflexpim.hw.costs_prediction import chip_prediction
+
+    a = AttentionPlan(kind=kind, keep=0.3, params=settings)
+    typed = a.settings
+    assert type(typed) is predictor_methods()[kind].load("config") and typed.keep == 0.3
+    assert AttentionPlan.of(typed) == a and AttentionPlan.model_validate_json(a.model_dump_json()) == a
+    assert "prediction" not in a.params and chip_prediction(a) == prediction
+
+
+def test_a_dense_plan_block_is_unchanged():
+    from hyflexpim.sim.attention import attention_config, attention_plan
+
+    for kind in ("float", "digital"):
+        a = attention_plan(attention_config({"kind": kind}))
+        assert a.model_dump_json() == '{"kind":"dense","keep":1.0,"params":{}}' and a.settings is None
+
+
+def test_an_old_format_sparse_plan_loads():
+    """Plans written before the settings were typed carried the chip's prediction section in ``params``."""
+    old = {"kind": "pq", "keep": 0.25, "params": {
+        "qk_bits": 8, "qk_granularity": "per_token", "prob_bits": 12, "value_bits": 8, "value_granularity": "per_head",
+        "softmax": "exact", "softmax_frac_bits": 8, "softmax_int_bits": 5, "softmax_exp_bits": 16, "keep_first": True,
+        "keep_diagonal": True, "exact": "digital", "dense_layers": 0, "subspaces": 8, "centroids": 16,
+        "predictor_noise": 0.0, "codebooks": "attention/codebooks-original-M8K16.safetensors",
+        "prediction": {"kind": "pq", "subspaces": 8, "centroids": 16}}}
+    a = AttentionPlan.model_validate_json(json.dumps(old))
+    assert "prediction" not in a.params and a.settings.codebooks == old["params"]["codebooks"]
+    assert a == AttentionPlan.of(a.settings)
+
+
+def test_bad_settings_in_a_plan_are_refused_naming_the_field():
+    with pytest.raises(ValueError, match="centroids"):
+        AttentionPlan(kind="pq", keep=0.5, params={"centroids": 0})
+    with pytest.raises(ValueError, match="nope"):
+        AttentionPlan(kind="topk", keep=0.5, params={"nope": 1})
+    with pytest.raises(ValueError, match="unknown attention kind 'topkk'"):
+        AttentionPlan(kind="topkk", keep=0.5)
