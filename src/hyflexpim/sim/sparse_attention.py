@@ -157,9 +157,6 @@ def sparse_attention(query, key, value, attention_mask, scaling, cfg, is_causal=
                      dropout=0.0, training=False, layer: int = 0, state: dict | None = None):
     """([B, Sq, Hq, D], probabilities) of attention restricted to the predicted top keys of each query.
     ``state`` (shared by the layers of one model) accumulates the kept and valid entry counts."""
-    if query.shape[-1] % getattr(cfg, "subspaces", 1):
-        raise UserError(f"hardware.attention.subspaces: {cfg.subspaces} must divide the head size "
-                        f"{query.shape[-1]}")
     scaling = query.shape[-1] ** -0.5 if scaling is None else scaling
     state = {} if state is None else state
     valid = valid_keys(attention_mask, (query.shape[-2], key.shape[-2]), is_causal)

@@ -28,6 +28,8 @@ def pq_keys(key: torch.Tensor, books: torch.Tensor) -> torch.Tensor:
 
 
 def score(query: torch.Tensor, key: torch.Tensor, cfg: PQAttentionConfig, ctx: Context) -> torch.Tensor:
+    if query.shape[-1] % cfg.subspaces:
+        raise UserError(f"hardware.attention.subspaces: {cfg.subspaces} must divide the head size {query.shape[-1]}")
     if ctx.books is None:
         raise UserError("pq attention needs codebooks: fit them with hyflexpim.sim.pq_codebooks."
                         "fit_pq_codebooks (or give hardware.attention.codebooks)")
