@@ -40,6 +40,14 @@ def test_every_folder_registers_its_kind_and_settings():
         assert issubclass(cls, AttentionSettings) and cls().kind == kind
         assert issubclass(cls, SparseAttentionBase) == m.sparse  # a sparse kind has a keep share
     assert {"float", "digital"} == {k for k, m in methods.items() if not m.sparse}
+    from hyflexpim.hw.costs_prediction import Predictor as CostHalf
+    from hyflexpim.sim.sparse_attention import Predictor as Scorer
+
+    for kind, m in predictor_methods().items():  # every part a sparse folder names exists and is what it says
+        assert isinstance(m.load("accuracy"), Scorer) and callable(m.load("prediction"))
+        assert (m.load("cost") is None) == (m.prediction_kind is None)
+        assert m.load("cost") is None or isinstance(m.load("cost"), CostHalf)
+        assert m.load("prediction")(m.load("config")())["kind"] in prediction_kinds()  # priced by some folder
     assert set(prediction_kinds()) == {"none", "exact", "page_bound", "accumulated", "low_bit", "cluster", "pq"}
 
 

@@ -134,7 +134,10 @@ def test_a_method_half_that_crosses_its_side_is_caught(tmp_path):
     cost = src / "methods" / "predictors" / "cluster" / "cost.py"
     cost.write_text(cost.read_text() + "\nimport torch\nfrom hyflexpim.sim import attention\n"
                     "from hyflexpim.methods.predictors.cluster import accuracy\n")
+    settings = src / "methods" / "predictors" / "topk" / "config.py"
+    settings.write_text(settings.read_text() + "\nimport torch\n")
     found = violations(src)
+    assert any("topk/config.py imports torch" in v for v in found)  # the settings: torch-free like the cost half
     assert any("cost.py imports torch" in v for v in found)
     assert any("cost.py" in v and "imports hyflexpim.sim" in v for v in found)
     assert any("cost.py imports an accuracy half" in v for v in found)
