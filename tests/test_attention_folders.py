@@ -11,6 +11,7 @@ import pytest
 
 from hyflexpim.config.attention import AttentionSettings, SparseAttentionBase
 from hyflexpim.config.methods import METHOD_PACKAGES, attention_methods, prediction_kinds, predictor_methods
+from hyflexpim.errors import UserError
 from hyflexpim.plan import AttentionPlan
 
 
@@ -43,7 +44,7 @@ def test_every_folder_registers_its_kind_and_settings():
     from hyflexpim.hw.costs_prediction import Predictor as CostHalf
     from hyflexpim.sim.sparse_attention import Predictor as Scorer
 
-    for kind, m in predictor_methods().items():  # every part a sparse folder names exists and is what it says
+    for m in predictor_methods().values():  # every part a sparse folder names exists and is what it says
         assert isinstance(m.load("accuracy"), Scorer) and callable(m.load("prediction"))
         assert (m.load("cost") is None) == (m.prediction_kind is None)
         assert m.load("cost") is None or isinstance(m.load("cost"), CostHalf)
@@ -107,3 +108,23 @@ def test_bad_settings_in_a_plan_are_refused_naming_the_field():
         AttentionPlan(kind="topk", keep=0.5, params={"nope": 1})
     with pytest.raises(ValueError, match="unknown attention kind 'topkk'"):
         AttentionPlan(kind="topkk", keep=0.5)
+
+
+def test_a_sparse_kind_outside_the_folders_runs_but_a_plan_refuses_it():
+    from typing import Literal
+
+    from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config, attention_plan, register_attention_kind
+    from hyflexpim.sim.attention import register_methods as register
+
+    class Mine(SparseAttentionBase):
+        kind: Literal["mine"] = "mine"
+
+    register()
+    register_attention_kind("mine", Mine, enable=lambda model, cfg: None, replace=True)
+    try:
+        cfg = attention_config({"kind": "mine", "keep": 0.5})
+        assert isinstance(cfg, Mine)
+        with pytest.raises(UserError, match="not a method folder"):
+            attention_plan(cfg)
+    finally:
+        ATTENTION_KINDS.unregister("mine")

@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.config import config_error, nearest
+from hyflexpim.config.attention import SparseAttentionBase
 from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.plan.architecture import Architecture, infer_from_matrices
@@ -147,8 +148,12 @@ class AttentionPlan(BaseModel):
 
     @classmethod
     def of(cls, settings: Any) -> AttentionPlan:
-        """The block of an attention kind's typed settings: dense for a dense kind (no ``keep``)."""
+        """The block of an attention kind's typed settings: dense for a dense kind (no ``keep``). A sparse kind a
+        plan carries is a method folder's (registered outside one, it cannot be priced: refused)."""
         if settings.kind not in predictor_methods():
+            if isinstance(settings, SparseAttentionBase):
+                raise UserError(f"attention kind {settings.kind!r} is sparse but not a method folder "
+                                "(hyflexpim.config.methods.METHOD_PACKAGES): a plan cannot carry it")
             return cls()
         params = settings.model_dump(exclude={"kind", "keep"}, exclude_none=True)
         return cls(kind=settings.kind, keep=settings.keep, params=params)
