@@ -412,3 +412,16 @@ def test_a_changed_setting_never_reuses_a_model_made_for_another(tmp_path):
     one_line_error(hyflexpim("run", "--out", str(out), *args, "--set", "seed=3", "--no-recompute"),
                    "seed (1 then, 3 now)", "--no-recompute")
     assert (out / "evaluations.jsonl").read_text() == before
+
+
+@pytest.mark.slow  # a whole tiny run
+def test_a_run_with_pq_attention_finishes_with_its_codebooks_in_the_attention_step(tmp_path, tiny_model):
+    # the attention-analysis step measures each plan with the hardware the run prices it with: PQ's preparation hook
+    # (its codebooks) runs there too; before, the step refused with "pq attention needs codebooks" after the plans
+    out = tmp_path / "pq"
+    r = hyflexpim("run", "--out", str(out), "--model", str(tiny_model), *TINY,
+                  "--set", "hardware.attention.kind=pq", "--set", "hardware.attention.keep=0.25")
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "attention" / "codebooks-redistributed-M8K16.safetensors").exists()
+    noise = json.loads((out / "attention" / "attention_noise.json").read_text())
+    assert {row["plan"] for row in noise} == {"slc0", "slc10", "slc100"}

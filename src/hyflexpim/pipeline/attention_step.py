@@ -38,21 +38,22 @@ def _batches(run, examples: int):
 
 
 def _model_and_plans(run, rates, plan_file):
-    """(float model, {label: plan}) for the analysis."""
+    """(float model, {label: plan}, source, variant) for the analysis; ``variant`` names the run's model variant the
+    attention method's preparation (e.g. PQ's codebooks) is fitted on, None for the pretrained fallback."""
     if run.ws.has_model("redistributed"):
         model = run.model("redistributed")
         plans = {f"slc{r:g}": run.plan("redistributed", run.config.importance.scorer, r) for r in rates}
-        source = "the run's redistributed model"
+        source, variant = "the run's redistributed model", "redistributed"
     else:
         model = copy.deepcopy(run._base())
         decompose(model, DecomposeConfig(rank_policy="full"))
         imp = score_importance(model, "singular_value")
         plans = {f"slc{r:g}": make_plan(model, imp, r, model_name=run.name) for r in rates}
-        source = "the pretrained model, decomposed at full rank (no run models in the folder)"
+        source, variant = "the pretrained model, decomposed at full rank (no run models in the folder)", None
     if plan_file:
         p = load_plan(plan_file)
         plans[Path(plan_file).stem] = p
-    return model, plans, source
+    return model, plans, source, variant
 
 
 def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_file: str | None = None) -> list[Path]:
@@ -61,7 +62,7 @@ def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_fil
     batches = _batches(run, examples)
     if not batches:
         raise UserError("attention analysis: the test split gave no batches; give more data")
-    model, plans, source = _model_and_plans(run, rates, plan_file)
+    model, plans, source, variant = _model_and_plans(run, rates, plan_file)
     for p in plans.values():
         p.check_model(fingerprint(model))
     out = run.files.attention
@@ -73,7 +74,9 @@ def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_fil
         f"L{r['layer']} k90 {r['k90_frac']:.0%}" for r in report.layer_table()))
     noise = []
     for label, plan in plans.items():
-        twin = apply_plan(model, plan, run.config.hardware, seed=run.config.noise_seeds[0])
+        # the hardware the run measures this plan with (its attention method prepared, e.g. PQ's codebooks)
+        hw = run.config.hardware if variant is None else run.hardware(variant, plan)
+        twin = apply_plan(model, plan, hw, seed=run.config.noise_seeds[0])
         rep = analyze_attention(model, batches, twin=twin, tokenizer=tok, with_js=False, progress=run.progress,
                                 label=f"{name}, {label}")
         files += write_attention(rep, out / label)
