@@ -8,8 +8,9 @@ same PIM spec the cost side (``hyflexpim.hw``) prices. Torch-free. Every problem
 :class:`UserError` naming the field.
 
 Named designs are a registry: the YAML files beside this module, plus ``register_design(name, path)``.
-Spec kinds are a registry too (``SPEC_KINDS``: kind -> pydantic class); the cost model of a kind
-registers in ``hyflexpim.hw.designs``.
+Spec kinds are a registry too (``SPEC_KINDS``: kind -> pydantic class), filled from the design folders
+(``hyflexpim/methods/designs/<kind>/``, registered in ``hyflexpim.config.methods``) at its first read; the cost
+model of a kind is the folder's ``cost.py`` (``hyflexpim.hw.designs.COST_MODELS``).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
-from hyflexpim.config.methods import prediction_kinds
+from hyflexpim.config.methods import design_methods, prediction_kinds
 from hyflexpim.errors import UserError
 
 T = TypeVar("T", bound=BaseModel)
@@ -298,11 +299,16 @@ class AttentionSpec(_M):
 Spec = PimSpec | RooflineSpec | GpuSpec | AttentionSpec
 SPEC_DIR = Path(str(resources.files("hyflexpim.chip") / "specs"))
 
-SPEC_KINDS: Registry[type] = Registry("spec kind")
-SPEC_KINDS.register("pim", PimSpec)
-SPEC_KINDS.register("roofline", RooflineSpec)
-SPEC_KINDS.register("attention", AttentionSpec)
-SPEC_KINDS.register("gpu", GpuSpec)
+
+
+def _fill_spec_kinds(registry: Registry[type]) -> None:
+    """The design folders' spec classes (``hyflexpim.config.methods.DESIGN_PACKAGES``), each kind unless taken."""
+    for kind, method in design_methods().items():
+        if kind not in registry:
+            registry.register(kind, method.load("spec"))
+
+
+SPEC_KINDS: Registry[type] = Registry("spec kind", fill=_fill_spec_kinds)
 
 DESIGNS: Registry[Path] = Registry("hardware design")
 for _f in sorted(SPEC_DIR.glob("*.yaml")):

@@ -189,9 +189,11 @@ def design_methods() -> dict[str, DesignMethod]:
 
 
 # the registries the folders above fill, "module:attribute"; the cost side's first (no torch)
-COST_SIDE_REGISTRIES: tuple[str, ...] = ("hyflexpim.chip.spec:SPEC_KINDS", "hyflexpim.hw.designs:COST_MODELS")
+COST_SIDE_REGISTRIES: tuple[str, ...] = ("hyflexpim.chip.spec:SPEC_KINDS", "hyflexpim.hw.designs:COST_MODELS",
+                                         "hyflexpim.hw.designs:COST_SCOPES")
 ACCURACY_SIDE_REGISTRIES: tuple[str, ...] = ("hyflexpim.algo.rank:RANK_POLICIES",
-                                             "hyflexpim.device.noise:NOISE_MODELS")
+                                             "hyflexpim.device.noise:NOISE_MODELS",
+                                             "hyflexpim.sim.noise_aware:CODE_NOISE")
 
 
 def register_kinds(accuracy_side: bool = True) -> None:

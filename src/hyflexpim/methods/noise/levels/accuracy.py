@@ -1,8 +1,8 @@
 """Device-level RRAM noise: discrete conductance levels, programming noise, relaxation, read noise, faults.
 
 One ``LevelsNoise`` instance serves SLC cells (``bits_per_cell == 1``) and MLC cells
-(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; kind ``"levels"``, registered by
-``hyflexpim.device.register_noise_models()``.
+(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; kind ``"levels"`` (registered from this folder's
+``__init__``).
 
 Cell model (all conductances in µS; a level is a conductance target G_k, k = 0..L-1):
 
