@@ -164,7 +164,7 @@ def _methods(packages: tuple[str, ...], cls: type, key: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for package in packages:
         for method in importlib.import_module(package).METHODS:
-            if not isinstance(method, cls) or method.package != package:
+            if not isinstance(method, cls) or getattr(method, "package", None) != package:
                 raise TypeError(f"{package}.METHODS must hold {cls.__name__}s naming package={package!r}")
             out[getattr(method, key)] = method
     return out

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import torch
 
 from hyflexpim.device.error_rate import ONE_DAY_S, ONE_HOUR_S, ONE_MONTH_S, T0_S
+from hyflexpim.device.noise import NoiseModel
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
 from hyflexpim.methods.noise.levels.accuracy import LevelsNoise, simulate_error_rate
 from hyflexpim.methods.noise.paper.accuracy import PaperNoise
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  {enc:>16} {row[0]:8.2f} {row[1]:8.2f}   {ref:8.2f}")
 
 
-def weight_error_std(model, q: torch.Tensor, bits: int, encoding: str, t_seconds: float, seed: int) -> float:
+def weight_error_std(model: NoiseModel, q: torch.Tensor, bits: int, encoding: str, t_seconds: float,
+                     seed: int) -> float:
     """Std of reconstructed minus true INT8 code after program, drift to ``t_seconds`` and one read."""
     cells = slice_int8(q, bits, encoding)
     g = torch.Generator().manual_seed(seed)

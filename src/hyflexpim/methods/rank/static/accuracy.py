@@ -33,7 +33,7 @@ def _energy(shape: tuple[int, int], S: torch.Tensor | None, value: float, name: 
     return max(1, min(min(shape), k))
 
 
-def _energy_budget(entries: dict, budget: float) -> dict[str, int]:
+def _energy_budget(entries: dict[str, tuple[tuple[int, int], torch.Tensor]], budget: float) -> dict[str, int]:
     """One energy fraction e for every matrix: the largest whose ranks (smallest k with e of Σσ²) fit the budget."""
     allowed = budget * sum(shape[0] * shape[1] for shape, _ in entries.values())
     cums = {n: torch.cumsum(S.double() ** 2, 0) / float((S.double() ** 2).sum().clamp_min(1e-300))
