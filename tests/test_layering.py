@@ -45,7 +45,8 @@ ALLOWED = {  # package -> the packages it may import (besides itself and SHARED)
 # below); a rank policy's training hooks the accuracy side's and the report's figures
 HALVES = {"__init__.py": {"config"}, "cost.py": {"hw", "plan", "chip", "config"},
           "accuracy.py": {"sim", "algo", "device", "models", "plan", "chip", "config"},
-          "hooks.py": {"report", "sim", "algo", "device", "models", "plan", "chip", "config"}}
+          "hooks.py": {"report", "sim", "algo", "device", "models", "plan", "chip", "config"},
+          "spec.py": {"chip", "config"}}  # a design's own spec class, if it has one: read by both sides
 
 
 def package_of(path: Path, src: Path = SRC) -> str:
