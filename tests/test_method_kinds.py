@@ -115,3 +115,15 @@ def test_only_learned_has_redistribution_hooks(tmp_path):
     fresh = torch.nn.Sequential(SVDLinear.from_module(torch.nn.Linear(16, 12)))
     hooks.restore(fresh, files)  # the saved model's shapes
     assert fresh[0].U.shape[1] == ranks["0"]
+
+
+def test_a_noise_model_describes_itself_for_the_figures():
+    from hyflexpim.device.noise import describe_noise, noise_config
+
+    assert describe_noise(noise_config({"kind": "paper"})) == "paper noise σ_MLC=0.025"
+    assert describe_noise(noise_config({"kind": "paper", "sigma_slc": 0.01})) == \
+        "paper noise σ_MLC=0.025, σ_SLC=0.01"
+    assert describe_noise(noise_config({"kind": "levels"})) == "levels noise, calibrated"
+    assert describe_noise(noise_config({"kind": "levels", "mlc": {"error_rate": 0.03}})) == \
+        "levels noise, MLC error rate 0.03"
+    assert describe_noise(noise_config({"kind": "ideal"})) == "ideal noise"  # no describe: the kind

@@ -129,14 +129,16 @@ class NoiseMethod:
     """One noise model (``hardware.noise.kind``). ``config``: its ``Strict`` config class; ``accuracy``: the
     factory ``config -> hyflexpim.device.noise.NoiseModel``; ``code_std``: optional ``(model, cells) -> std of the
     programmed code per code`` for a model whose programming noise is Gaussian in the code (noise-aware training
-    then draws once per weight, ``hyflexpim.sim.noise_aware``); ``cost``: None (a noise model has no price of its
-    own: the chip's costs do not depend on it)."""
+    then draws once per weight, ``hyflexpim.sim.noise_aware``); ``describe``: optional ``config -> str``, the model
+    and its main parameters in words (a figure's title); ``cost``: None (a noise model has no price of its own: the
+    chip's costs do not depend on it)."""
 
     kind: str
     package: str
     config: str
     accuracy: str
     code_std: str | None = None
+    describe: str | None = None
     cost: None = None
 
     def load(self, part: str) -> Any:

@@ -63,21 +63,22 @@ def gaussian_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
 class NoiseKind:
     config: type[Strict]
     factory: Callable[[Any], NoiseModel]
+    describe: Callable[[Any], str] | None = None  # config -> the model and its main parameters, in words
 
 
 def _fill(registry: Registry[NoiseKind]) -> None:
     """The noise model folders (``hyflexpim.config.methods.NOISE_PACKAGES``), each kind unless already registered."""
     for kind, method in noise_methods().items():
         if kind not in registry:
-            registry.register(kind, NoiseKind(method.load("config"), method.load("accuracy")))
+            registry.register(kind, NoiseKind(method.load("config"), method.load("accuracy"), method.load("describe")))
 
 
 NOISE_MODELS: Registry[NoiseKind] = Registry("noise kind", fill=_fill)
 
 
 def register_noise_model(kind: str, config_cls: type[Strict], factory: Callable[[Any], NoiseModel],
-                         replace: bool = False) -> NoiseKind:
-    return NOISE_MODELS.register(kind, NoiseKind(config_cls, factory), replace)
+                         replace: bool = False, describe: Callable[[Any], str] | None = None) -> NoiseKind:
+    return NOISE_MODELS.register(kind, NoiseKind(config_cls, factory, describe), replace)
 
 
 
@@ -88,6 +89,12 @@ def noise_config(data: dict | Strict) -> Strict:
 
 def build_noise_model(config: Strict) -> NoiseModel:
     return NOISE_MODELS.get(config.kind, "hardware.noise.kind").factory(config)
+
+
+def describe_noise(config: Strict) -> str:
+    """The noise model of a configuration in words, for a figure's title (its kind's ``describe``, else the kind)."""
+    describe = NOISE_MODELS.get(config.kind, "hardware.noise.kind").describe
+    return describe(config) if describe is not None else f"{config.kind} noise"
 
 
 def make_noise_model(kind: str = "paper", **params) -> NoiseModel:

@@ -9,6 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hyflexpim.algo.rank import rank_hooks
+from hyflexpim.device.noise import describe_noise
 from hyflexpim.pipeline.run import Run
 from hyflexpim.report.html_run import gain_text, within_one_point, write_report
 from hyflexpim.report.plots import plot_metric_vs_slc
@@ -72,15 +73,7 @@ def describe(run: Run) -> str:
     """What a figure shows: model, task, noise model with its main parameters, encoding, noise seeds."""
     c = run.config
     hw = c.hardware
-    noise = hw.noise.model_dump(mode="json")
-    if noise["kind"] == "paper":
-        what = f"paper noise σ_MLC={noise['sigma_mlc']:g}" + (
-            f", σ_SLC={noise['sigma_slc']:g}" if noise["sigma_slc"] else "")
-    elif noise["kind"] == "levels":
-        rate = (noise.get("mlc") or {}).get("error_rate")
-        what = "levels noise" + (f", MLC error rate {rate:g}" if rate else ", calibrated")
-    else:
-        what = f"{noise['kind']} noise"
+    what = describe_noise(hw.noise)  # the noise model's own words (hyflexpim/methods/noise/<kind>/)
     return f"{c.model} on {c.task}, {what}, {hw.encoding} encoding, {len(c.noise_seeds)} noise seeds"
 
 

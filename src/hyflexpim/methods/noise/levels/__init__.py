@@ -4,4 +4,5 @@
 from hyflexpim.config.methods import NoiseMethod
 
 METHODS = (NoiseMethod(kind="levels", package=__name__, config="accuracy:LevelsNoiseConfig",
-                       accuracy="accuracy:LevelsNoise", cost=None),)
+                       accuracy="accuracy:LevelsNoise", describe="accuracy:describe",
+                       cost=None),)

@@ -277,3 +277,8 @@ def simulate_error_rate(model: LevelsNoise, bits_per_cell: int, t_seconds: float
     v = model.read(model.drift(model.program(cells, g), cells, t_seconds, g), cells, g)
     return model.level_error_rate(v, cells)
 
+
+
+def describe(config: LevelsNoiseConfig) -> str:
+    rate = config.mlc.error_rate
+    return "levels noise" + (f", MLC error rate {rate:g}" if rate else ", calibrated")

@@ -3,4 +3,5 @@
 from hyflexpim.config.methods import NoiseMethod
 
 METHODS = (NoiseMethod(kind="paper", package=__name__, config="accuracy:PaperNoiseConfig",
-                       accuracy="accuracy:PaperNoise", code_std="accuracy:code_std", cost=None),)
+                       accuracy="accuracy:PaperNoise", code_std="accuracy:code_std", describe="accuracy:describe",
+                       cost=None),)

@@ -43,3 +43,7 @@ def code_std(noise: PaperNoise, cells: Cells) -> torch.Tensor:
     sigma = noise.config.sigma_slc if cells.bits_per_cell == 1 else noise.config.sigma_mlc
     d = cells.digits * cells.place.reshape(1, -1, 1) * cells.group_sign.to(cells.digits.dtype).reshape(-1, 1, 1)
     return sigma * d.pow(2).sum((0, 1)).sqrt()
+
+
+def describe(config: PaperNoiseConfig) -> str:
+    return f"paper noise σ_MLC={config.sigma_mlc:g}" + (f", σ_SLC={config.sigma_slc:g}" if config.sigma_slc else "")
