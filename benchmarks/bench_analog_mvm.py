@@ -25,9 +25,9 @@ from pathlib import Path
 
 import torch
 
-from hyflexpim.device.noise import PaperNoise
 from hyflexpim.device.quant import int8_scale, quantize
 from hyflexpim.device.slicing import slice_int8
+from hyflexpim.methods.noise.paper.accuracy import PaperNoise
 from hyflexpim.sim.analog_mvm import CircuitConfig, analog_matmul, analog_matmul_prepared, prepare_analog
 
 

@@ -7,8 +7,9 @@ import pytest
 from pydantic import Field
 
 from hyflexpim.config import Strict
-from hyflexpim.device.noise import NOISE_MODELS, PaperNoise, register_noise_model
+from hyflexpim.device.noise import NOISE_MODELS, register_noise_model
 from hyflexpim.errors import UserError
+from hyflexpim.methods.noise.paper.accuracy import PaperNoise
 from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.pipeline.resolve import parse_set, resolve_config
 from hyflexpim.pipeline.run import plan_digest

@@ -4,12 +4,9 @@ import pytest
 import torch
 
 from hyflexpim.device import error_rate as er
-from hyflexpim.device import register_noise_models
-from hyflexpim.device.levels import LevelsNoise, LevelsNoiseConfig, random_cells
 from hyflexpim.device.noise import make_noise_model
 from hyflexpim.errors import UserError
-
-register_noise_models()  # kind "levels"
+from hyflexpim.methods.noise.levels.accuracy import LevelsNoise, LevelsNoiseConfig, random_cells
 
 BAD = [
     (dict(mlc={"levels_us": [1.0, 50.0, 40.0, 160.0]}), "mlc.levels_us"),

@@ -6,12 +6,9 @@ import pytest
 import torch
 
 from hyflexpim.device import error_rate as er
-from hyflexpim.device import register_noise_models
-from hyflexpim.device.levels import LevelsNoise, random_cells, simulate_error_rate
 from hyflexpim.device.noise import make_noise_model
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
-
-register_noise_models()  # kind "levels"
+from hyflexpim.methods.noise.levels.accuracy import LevelsNoise, random_cells, simulate_error_rate
 
 DAY = er.ONE_DAY_S
 

@@ -3,11 +3,8 @@
 import pytest
 import torch
 
-from hyflexpim.device import register_noise_models
 from hyflexpim.device.noise import make_noise_model
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
-
-register_noise_models()  # kind "levels"
 
 CODES = torch.arange(-127, 128).reshape(5, 51)
 

@@ -6,10 +6,10 @@ import sys
 
 import pytest
 
-from hyflexpim.device.calibration import main as calibration
 from hyflexpim.device.error_rate import ONE_DAY_S, ONE_HOUR_S, ONE_MONTH_S, T0_S
-from hyflexpim.device.levels import LevelsNoise
 from hyflexpim.device.slicing import ENCODINGS
+from hyflexpim.methods.noise.levels.accuracy import LevelsNoise
+from hyflexpim.methods.noise.levels.calibration import main as calibration
 from hyflexpim.report import browser
 from hyflexpim.report.rank_plots import plot_learned_ranks
 

@@ -96,7 +96,6 @@ def test_the_run_fine_tunes_with_noise(tmp_path):
 def test_the_fast_programmer_equals_program_matrix_for_every_encoding_noise_and_drift():
     import itertools
 
-    import hyflexpim.device.levels  # noqa: F401  (registers the 'levels' noise kind)
     from hyflexpim.device.noise import make_noise_model
     from hyflexpim.sim.noise_aware import _Programmer
     from hyflexpim.sim.program import program_matrix

@@ -3,10 +3,10 @@
 import pytest
 import torch
 
-from hyflexpim.device.noise import PaperNoise
 from hyflexpim.device.quant import int8_scale, quantize
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
 from hyflexpim.errors import UserError
+from hyflexpim.methods.noise.paper.accuracy import PaperNoise
 from hyflexpim.sim.adc import needed_bits
 from hyflexpim.sim.analog_mvm import (
     CircuitConfig,

@@ -2,10 +2,13 @@
 
 A registry: ``register_rank_policy(name, rank_fn, check=...)`` where ``rank_fn(shape, singular_values,
 value, name) -> int`` and ``check(value) -> str | None`` says what is wrong with ``decompose.rank_value``
-(called when the configuration is loaded, before any work). Built-ins: ``hard_threshold`` (the paper's
-k = d_out·d_in/(d_out+d_in)), ``full``, ``fixed`` (rank_value = k), ``ratio`` (rank_value · min(d_out, d_in)),
-``energy`` (smallest k holding rank_value of Σσ²), ``learned`` (full rank, then learned during redistribution:
-``hyflexpim.algo.soft_rank``).
+(called when the configuration is loaded, before any work). The built-in policies are method folders
+(``hyflexpim/methods/rank/``: ``static/`` holds ``hard_threshold`` (the paper's k = d_out·d_in/(d_out+d_in)),
+``full``, ``fixed`` (rank_value = k), ``ratio`` (rank_value · min(d_out, d_in)), ``energy`` (smallest k holding
+rank_value of Σσ²), ``uniform`` and ``energy_budget``; ``learned/`` is full rank, then learned during
+redistribution by its hooks (``hyflexpim.algo.soft_rank``)), registered from ``hyflexpim.config.methods`` when
+the registry is first read (importing this module registers nothing). A policy's optional :class:`RankHooks` are
+what the redistribution step calls (:func:`rank_hooks`).
 
 Policies that spend ``decompose.budget`` (a share of the decomposed matrices' dense parameters; a component of
 a d_out × d_in matrix costs d_out + d_in): ``uniform`` (the same share in every matrix,
@@ -16,14 +19,51 @@ matrix's shape and singular values) and ``learned``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import torch
 
+from hyflexpim.artefacts import RunFolder
 from hyflexpim.config import Registry
+from hyflexpim.config.methods import rank_methods
 from hyflexpim.errors import UserError
 from hyflexpim.plan import budget_rank, hard_threshold_rank
+
+__all__ = ["RANK_POLICIES", "RankHooks", "RankPolicy", "budget_rank", "choose_rank", "hard_threshold_rank",
+           "rank_hooks", "register_rank_policy"]
+
+
+class RankHooks:
+    """A rank policy's hooks into the run's redistribution step; this default does nothing (a static policy).
+    ``learned`` overrides them (``hyflexpim.methods.rank.learned.hooks``)."""
+
+    def restore(self, model: Any, files: RunFolder) -> None:
+        """Before a saved redistributed model is loaded into ``model`` (a copy of the decomposed one): give
+        ``model`` the saved model's shapes."""
+
+    def before_redistribution(self, model: Any, decompose: Any) -> tuple[Any, dict[str, Any]]:
+        """Before the redistribution fine-tune: (a state for :meth:`after_redistribution`, extra keyword
+        arguments of ``hyflexpim.algo.finetune.finetune``: ``regularizer``, ``on_step``, ``extra``)."""
+        return None, {}
+
+    def after_redistribution(self, model: Any, state: Any, decompose: Any, files: RunFolder,
+                             say: Callable[[str], None], write: bool) -> None:
+        """After the fine-tune, before the model is saved; ``write``: this process writes the run folder."""
+
+    def artefacts(self, files: RunFolder) -> list[Path]:
+        """The files of a run folder this policy writes beside the redistributed model (dropped with it)."""
+        return []
+
+    def figures(self, files: RunFolder, plan: Any, title: str) -> list[Path]:
+        """The report step's figures of this policy, drawn from what it wrote and the plan (no model loaded)."""
+        return []
+
+
+NO_HOOKS = RankHooks()  # a static policy's (stateless: one instance serves every policy)
 
 
 @dataclass(frozen=True)
@@ -33,86 +73,38 @@ class RankPolicy:
     description: str = ""
     uses_budget: bool = False  # True: reads decompose.budget (required) instead of rank_value
     global_ranks: Callable[..., dict[str, int]] | None = None  # ({name: (shape, S)}, budget) -> {name: k}
+    hooks: RankHooks = NO_HOOKS
+    checks_value: bool = False  # True: ``rank`` checks ``value`` itself, naming the matrix (``check`` at load only)
 
 
-RANK_POLICIES: Registry[RankPolicy] = Registry("rank policy")
+def _fill(registry: Registry[RankPolicy]) -> None:
+    """The rank policy folders (``hyflexpim.config.methods.RANK_PACKAGES``), each name unless already registered."""
+    for name, method in rank_methods().items():
+        if name not in registry:
+            policy = method.load("policy")
+            hooks = method.load("hooks")
+            registry.register(name, policy if hooks is None else dataclasses.replace(policy, hooks=hooks))
+
+
+RANK_POLICIES: Registry[RankPolicy] = Registry("rank policy", fill=_fill)
 
 
 def register_rank_policy(name: str, rank: Callable[..., int], check=None, description: str = "",
-                         replace: bool = False, uses_budget: bool = False, global_ranks=None) -> RankPolicy:
+                         replace: bool = False, uses_budget: bool = False, global_ranks=None,
+                         hooks: RankHooks | None = None) -> RankPolicy:
     return RANK_POLICIES.register(name, RankPolicy(rank, check or (lambda value: None), description, uses_budget,
-                                                   global_ranks), replace)
+                                                   global_ranks, hooks or NO_HOOKS), replace)
 
 
-def _fraction(value) -> str | None:
-    return None if value is not None and 0 < value <= 1 else f"must be in (0, 1] for this rank policy, got {value}"
-
-
-def _integer_rank(value) -> str | None:
-    return None if value is not None and value == int(value) and value >= 1 else \
-        f"must be an integer rank >= 1 for rank policy 'fixed', got {value}"
-
-
-def _fixed(shape, S, value, name):
-    full = min(shape)
-    if value is None or int(value) != value or not 1 <= int(value) <= full:
-        raise UserError(f"rank for {name or 'matrix'} {list(shape)} must be an integer in 1..{full}, got {value}")
-    return int(value)
-
-
-def _energy(shape, S, value, name):
-    if S is None:
-        raise ValueError("energy policy needs the singular values")
-    e = torch.cumsum(S.double() ** 2, 0)
-    k = int(torch.searchsorted(e / e[-1], torch.tensor(value, dtype=e.dtype) - 1e-12)) + 1
-    return max(1, min(min(shape), k))
-
-
-register_rank_policy("hard_threshold", lambda shape, S, value, name: min(min(shape), hard_threshold_rank(*shape)),
-                     description="k = d_out·d_in/(d_out+d_in): as many weights as W (the paper's)")
-register_rank_policy("full", lambda shape, S, value, name: min(shape), description="k = min(d_out, d_in): exact")
-register_rank_policy("fixed", _fixed, _integer_rank, "k = rank_value")
-register_rank_policy("ratio", lambda shape, S, value, name: max(1, min(min(shape), round(value * min(shape)))),
-                     _fraction, "k = rank_value · min(d_out, d_in)")
-register_rank_policy("energy", _energy, _fraction, "smallest k with rank_value of Σσ²")
-register_rank_policy("learned", lambda shape, S, value, name: min(shape), uses_budget=True,
-                     description="full rank at decomposition; redistribution learns each matrix's rank by soft "
-                                 "thresholding towards decompose.budget (hyflexpim.algo.soft_rank)")
-
-
-def _energy_budget(entries: dict, budget: float) -> dict[str, int]:
-    """One energy fraction e for every matrix: the largest whose ranks (smallest k with e of Σσ²) fit the budget."""
-    allowed = budget * sum(shape[0] * shape[1] for shape, _ in entries.values())
-    cums = {n: torch.cumsum(S.double() ** 2, 0) / float((S.double() ** 2).sum().clamp_min(1e-300))
-            for n, (_, S) in entries.items()}
-
-    def ranks(e: float) -> dict[str, int]:
-        return {n: max(1, min(len(c), int(torch.searchsorted(c, torch.tensor(e, dtype=c.dtype) - 1e-12)) + 1))
-                for n, c in cums.items()}
-
-    def cost(r):
-        return sum(r[n] * sum(shape) for n, (shape, _) in entries.items())
-
-    lo, hi = 0.0, 1.0
-    if cost(ranks(hi)) <= allowed:
-        return ranks(hi)
-    for _ in range(60):
-        mid = (lo + hi) / 2
-        lo, hi = (mid, hi) if cost(ranks(mid)) <= allowed else (lo, mid)
-    return ranks(lo)
-
-
-register_rank_policy("uniform", lambda shape, S, value, name: budget_rank(shape, value), uses_budget=True,
-                     description="the same share decompose.budget of parameters in every matrix")
-register_rank_policy("energy_budget", lambda shape, S, value, name: min(shape), uses_budget=True,
-                     global_ranks=_energy_budget,
-                     description="one energy fraction for all matrices, the largest that fits decompose.budget")
+def rank_hooks(policy: str) -> RankHooks:
+    """The redistribution hooks of a registered rank policy (the default's do nothing)."""
+    return RANK_POLICIES.get(policy, "decompose.rank_policy").hooks
 
 
 def choose_rank(policy: str, shape: tuple[int, int], singular_values: torch.Tensor | None = None,
                 value: float | None = None, name: str = "") -> int:
     """The rank of one matrix under a registered policy (``DecomposeConfig`` checks ``value`` when loaded)."""
     rule = RANK_POLICIES.get(policy, "decompose.rank_policy")
-    if rule.check(value) and policy != "fixed":  # fixed names the matrix and its allowed ranks itself
+    if rule.check(value) and not rule.checks_value:  # e.g. fixed names the matrix and its allowed ranks itself
         raise UserError(f"decompose.rank_value: {rule.check(value)}")
     return int(rule.rank(tuple(shape), singular_values, value, name))

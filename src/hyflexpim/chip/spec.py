@@ -8,21 +8,22 @@ same PIM spec the cost side (``hyflexpim.hw``) prices. Torch-free. Every problem
 :class:`UserError` naming the field.
 
 Named designs are a registry: the YAML files beside this module, plus ``register_design(name, path)``.
-Spec kinds are a registry too (``SPEC_KINDS``: kind -> pydantic class); the cost model of a kind
-registers in ``hyflexpim.hw.designs``.
+Spec kinds are a registry too (``SPEC_KINDS``: kind -> pydantic class), filled from the design folders
+(``hyflexpim/methods/designs/<kind>/``, registered in ``hyflexpim.config.methods``) at its first read; the cost
+model of a kind is the folder's ``cost.py`` (``hyflexpim.hw.designs.COST_MODELS``).
 """
 
 from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
 
 from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
-from hyflexpim.config.methods import prediction_kinds
+from hyflexpim.config.methods import design_methods, prediction_kinds
 from hyflexpim.errors import UserError
 
 T = TypeVar("T", bound=BaseModel)
@@ -35,6 +36,14 @@ NonNegF = Annotated[float, Field(ge=0)]
 
 class _M(Strict):
     config_name = "spec"
+
+
+class _Design(_M):
+    """A design's spec (a class of ``SPEC_KINDS``). ``attach`` reads what a validated spec names beside its file
+    (``folder``); the default reads nothing."""
+
+    def attach(self, folder: Path | None, where: str) -> Self:
+        return self
 
 
 class Component(_M):
@@ -203,7 +212,7 @@ class Mapping(_M):
 Ranges = dict[str, tuple[float, float]]
 
 
-class PimSpec(_M):
+class PimSpec(_Design):
     name: str
     kind: Literal["pim"]
     ranges: Ranges = Field(default_factory=dict, description="assumption -> [low, high]: 'analog.adc_bits_mlc' "
@@ -218,12 +227,40 @@ class PimSpec(_M):
     mapping: Mapping
     lib: Library | None = Field(default=None, exclude=True)
 
+    def attach(self, folder: Path | None, where: str) -> Self:
+        """The component library the spec names (beside its file, else the built-in one), attached and checked:
+        every component the spec names is in it."""
+        lib_path = (folder or Path(str(SPEC_DIR))) / self.library
+        if not lib_path.exists():
+            lib_path = Path(str(SPEC_DIR / self.library))
+        self.lib = lib = load_library(lib_path)
+        names = {
+            "analog.adc": self.analog.adc, "analog.array": self.analog.array, "analog.driver": self.analog.driver,
+            "analog.shift_add": self.analog.shift_add, "analog.buffer": self.analog.buffer,
+            "analog.psum_adder": self.analog.psum_adder, "digital.pim": self.digital.pim,
+            "digital.sfu": self.digital.sfu, "digital.write": self.digital.write, "chip.noc": self.chip.noc,
+            "chip.chip_link": self.chip.chip_link, "prediction.topk": self.prediction.topk,
+        }
+        for field, comp in names.items():
+            if comp not in lib.components:
+                raise UserError(f"{where}: {field}: component '{comp}' is not in the library "
+                                f"({', '.join(sorted(lib.components))})")
+        for field in ("digital.qk_bits", "digital.sv_bits"):
+            if min(getattr(self.digital, field.split(".")[1])) <= 0:
+                raise UserError(f"{where}: {field}: bit widths must be positive")
+        if self.digital.scratch_cols >= self.digital.cols:
+            raise UserError(f"{where}: digital.scratch_cols: must be below digital.cols ({self.digital.cols}), got "
+                            f"{self.digital.scratch_cols}")
+        if self.digital.mac_steps(*self.digital.qk_bits) <= 0 or self.digital.mac_steps(*self.digital.sv_bits) <= 0:
+            raise UserError(f"{where}: digital.mult_a: NOR steps per MAC must come out positive")
+        return self
+
     def comp(self, name: str) -> Component:
         assert self.lib is not None, "a PimSpec is priced after load_spec attached its library"
         return self.lib.components[name]
 
 
-class RooflineSpec(_M):
+class RooflineSpec(_Design):
     name: str
     kind: Literal["roofline"]
     ranges: Ranges = Field(default_factory=dict, description="assumption -> [low, high] (see PimSpec.ranges)")
@@ -243,7 +280,7 @@ class RooflineSpec(_M):
     utilisation: float = Field(default=1.0, gt=0, le=1)
 
 
-class GpuSpec(_M):
+class GpuSpec(_Design):
     """A GPU running an inference engine's kernels (``hyflexpim.hw.gpu``): each launch takes
     max(MACs at ``gemm_efficiency`` of the INT8 peak, DRAM bytes / bandwidth) + ``kernel_us``. The two
     fitted parameters name what they were fitted to in ``calibration`` (``hyflexpim.hw.gpu_fit``)."""
@@ -269,7 +306,7 @@ class GpuSpec(_M):
     tdp_w: PosF = Field(description="thermal design power (energy_model: tdp)")
 
 
-class AttentionSpec(_M):
+class AttentionSpec(_Design):
     """An attention-only dynamic-sparse accelerator (HARDSEA-like): a relevance predictor on every
     (query, key, head) entry, then exact Q·Kᵀ, softmax and score×V on the kept share on digital
     compute-in-memory lanes; the linear layers are not its job (``hyflexpim.hw.attention_only``)."""
@@ -298,11 +335,16 @@ class AttentionSpec(_M):
 Spec = PimSpec | RooflineSpec | GpuSpec | AttentionSpec
 SPEC_DIR = Path(str(resources.files("hyflexpim.chip") / "specs"))
 
-SPEC_KINDS: Registry[type] = Registry("spec kind")
-SPEC_KINDS.register("pim", PimSpec)
-SPEC_KINDS.register("roofline", RooflineSpec)
-SPEC_KINDS.register("attention", AttentionSpec)
-SPEC_KINDS.register("gpu", GpuSpec)
+
+
+def _fill_spec_kinds(registry: Registry[type]) -> None:
+    """The design folders' spec classes (``hyflexpim.config.methods.DESIGN_PACKAGES``), each kind unless taken."""
+    for kind, method in design_methods().items():
+        if kind not in registry:
+            registry.register(kind, method.load("spec"))
+
+
+SPEC_KINDS: Registry[type] = Registry("spec kind", fill=_fill_spec_kinds)
 
 DESIGNS: Registry[Path] = Registry("hardware design")
 for _f in sorted(SPEC_DIR.glob("*.yaml")):
@@ -357,33 +399,7 @@ def spec_from_dict(data: dict[str, Any], where: str = "spec", folder: Path | Non
     if not isinstance(kind, str) or kind not in SPEC_KINDS:
         raise UserError(f"{where}: kind: must be one of {', '.join(SPEC_KINDS.names())}; got {kind!r}")
     cls = SPEC_KINDS.get(kind)
-    if cls is not PimSpec:
-        other: Spec = _validate(cls, data, where)
-        return other
-    spec = _validate(PimSpec, data, where)
-    lib_path = (folder or Path(str(SPEC_DIR))) / spec.library
-    if not lib_path.exists():
-        lib_path = Path(str(SPEC_DIR / spec.library))
-    spec.lib = lib = load_library(lib_path)
-    names = {
-        "analog.adc": spec.analog.adc, "analog.array": spec.analog.array, "analog.driver": spec.analog.driver,
-        "analog.shift_add": spec.analog.shift_add, "analog.buffer": spec.analog.buffer,
-        "analog.psum_adder": spec.analog.psum_adder, "digital.pim": spec.digital.pim,
-        "digital.sfu": spec.digital.sfu, "digital.write": spec.digital.write, "chip.noc": spec.chip.noc,
-        "chip.chip_link": spec.chip.chip_link, "prediction.topk": spec.prediction.topk,
-    }
-    for field, comp in names.items():
-        if comp not in lib.components:
-            raise UserError(f"{where}: {field}: component '{comp}' is not in the library "
-                            f"({', '.join(sorted(lib.components))})")
-    for field in ("digital.qk_bits", "digital.sv_bits"):
-        if min(getattr(spec.digital, field.split(".")[1])) <= 0:
-            raise UserError(f"{where}: {field}: bit widths must be positive")
-    if spec.digital.scratch_cols >= spec.digital.cols:
-        raise UserError(f"{where}: digital.scratch_cols: must be below digital.cols ({spec.digital.cols}), got "
-                        f"{spec.digital.scratch_cols}")
-    if spec.digital.mac_steps(*spec.digital.qk_bits) <= 0 or spec.digital.mac_steps(*spec.digital.sv_bits) <= 0:
-        raise UserError(f"{where}: digital.mult_a: NOR steps per MAC must come out positive")
+    spec: Spec = _validate(cls, data, where).attach(folder, where)
     return spec
 
 

@@ -108,3 +108,138 @@ def prediction_kinds() -> tuple[str, ...]:
     """The chip's prediction kinds: the built-in one and those the method folders price."""
     return BUILTIN_PREDICTION_KINDS + tuple(m.prediction_kind for m in predictor_methods().values()
                                             if m.prediction_kind is not None)
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Rank policies, noise models and designs: one folder each (``hyflexpim/methods/{rank,noise,designs}/<name>/``),
+# registered by the packages listed here. Each folder's ``__init__`` holds ``METHODS`` (a tuple of the dataclasses
+# below; strings only, no torch). The registries that hold them (``hyflexpim.algo.rank.RANK_POLICIES``,
+# ``hyflexpim.device.noise.NOISE_MODELS``, ``hyflexpim.chip.spec.SPEC_KINDS``, ``hyflexpim.hw.designs.COST_MODELS``)
+# are made with a ``fill`` that resolves these registrations (``Registry.fill``: once, at the first read), and
+# :func:`register_kinds` fills them all explicitly. Importing any of those modules registers nothing.
+# ----------------------------------------------------------------------------------------------------------------
+
+RANK_PACKAGES: tuple[str, ...] = (
+    "hyflexpim.methods.rank.static",
+    "hyflexpim.methods.rank.learned",
+)
+NOISE_PACKAGES: tuple[str, ...] = (
+    "hyflexpim.methods.noise.paper",
+    "hyflexpim.methods.noise.ideal",
+    "hyflexpim.methods.noise.levels",
+)
+DESIGN_PACKAGES: tuple[str, ...] = (
+    "hyflexpim.methods.designs.pim",
+    "hyflexpim.methods.designs.roofline",
+    "hyflexpim.methods.designs.attention",
+    "hyflexpim.methods.designs.gpu",
+)
+
+
+def _load(package: str, ref: str | None) -> Any:
+    """The object ``"module:attribute"`` names: ``module`` relative to ``package``, or absolute (``hyflexpim.…``)."""
+    if ref is None:
+        return None
+    module, _, attr = ref.partition(":")
+    return getattr(importlib.import_module(module if module.startswith("hyflexpim.") else f"{package}.{module}"),
+                   attr)
+
+
+@dataclass(frozen=True)
+class RankMethod:
+    """One rank policy (``decompose.rank_policy``). ``policy``: its ``hyflexpim.algo.rank.RankPolicy`` (the accuracy
+    half: how many components each matrix keeps); ``hooks``: optional ``hyflexpim.algo.rank.RankHooks`` (training
+    hooks into the redistribution step, e.g. ``learned``'s soft thresholds). ``cost`` is None for every rank policy:
+    a policy has no price of its own, the plan it produces is priced."""
+
+    name: str
+    package: str
+    policy: str
+    hooks: str | None = None
+    cost: None = None
+
+    def load(self, part: str) -> Any:
+        return _load(self.package, getattr(self, part))
+
+
+@dataclass(frozen=True)
+class NoiseMethod:
+    """One noise model (``hardware.noise.kind``). ``config``: its ``Strict`` config class; ``accuracy``: the
+    factory ``config -> hyflexpim.device.noise.NoiseModel``; ``code_std``: optional ``(model, cells) -> std of the
+    programmed code per code`` for a model whose programming noise is Gaussian in the code (noise-aware training
+    then draws once per weight, ``hyflexpim.sim.noise_aware``); ``describe``: optional ``config -> str``, the model
+    and its main parameters in words (a figure's title); ``cost``: None (a noise model has no price of its own: the
+    chip's costs do not depend on it)."""
+
+    kind: str
+    package: str
+    config: str
+    accuracy: str
+    code_std: str | None = None
+    describe: str | None = None
+    cost: None = None
+
+    def load(self, part: str) -> Any:
+        return _load(self.package, getattr(self, part))
+
+
+@dataclass(frozen=True)
+class DesignMethod:
+    """One kind of design (a spec's ``kind``). ``spec``: its pydantic spec class; ``cost``: its cost model
+    ``(plan, arch, spec, seq_lens, batch, gen_tokens) -> hyflexpim.hw.results.HwResult``; ``scope``: the work it
+    prices, ``"model"`` or ``"self-attention only"``; no accuracy half (the accuracy side reads a PIM spec's fields).
+    Both halves import no torch."""
+
+    kind: str
+    package: str
+    spec: str
+    cost: str
+    scope: str = "model"
+
+    def load(self, part: str) -> Any:
+        return _load(self.package, getattr(self, part))
+
+
+def _methods(packages: tuple[str, ...], cls: type, key: str) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for package in packages:
+        for method in importlib.import_module(package).METHODS:
+            if not isinstance(method, cls) or getattr(method, "package", None) != package:
+                raise TypeError(f"{package}.METHODS must hold {cls.__name__}s naming package={package!r}")
+            out[getattr(method, key)] = method
+    return out
+
+
+@cache
+def rank_methods() -> dict[str, RankMethod]:
+    """Every registered rank policy folder's methods, by policy name."""
+    return _methods(RANK_PACKAGES, RankMethod, "name")
+
+
+@cache
+def noise_methods() -> dict[str, NoiseMethod]:
+    """Every registered noise model folder's method, by kind."""
+    return _methods(NOISE_PACKAGES, NoiseMethod, "kind")
+
+
+@cache
+def design_methods() -> dict[str, DesignMethod]:
+    """Every registered design folder's method, by spec kind."""
+    return _methods(DESIGN_PACKAGES, DesignMethod, "kind")
+
+
+# the registries the folders above fill, "module:attribute"; the cost side's first (no torch)
+COST_SIDE_REGISTRIES: tuple[str, ...] = ("hyflexpim.chip.spec:SPEC_KINDS", "hyflexpim.hw.designs:COST_MODELS",
+                                         "hyflexpim.hw.designs:COST_SCOPES")
+ACCURACY_SIDE_REGISTRIES: tuple[str, ...] = ("hyflexpim.algo.rank:RANK_POLICIES",
+                                             "hyflexpim.device.noise:NOISE_MODELS",
+                                             "hyflexpim.sim.noise_aware:CODE_NOISE")
+
+
+def register_kinds(accuracy_side: bool = True) -> None:
+    """The one explicit registration of the rank policy, noise model and design folders: fills each registry
+    (idempotent; a name a user registered first is kept). ``accuracy_side=False``: the designs only (no torch is
+    imported). Each registry also fills itself at its first read, so a library user who never calls this gets the
+    same registries."""
+    for ref in COST_SIDE_REGISTRIES + (ACCURACY_SIDE_REGISTRIES if accuracy_side else ()):
+        _load("", ref).fill()

@@ -2,11 +2,16 @@
 
 Adding a method is one file that calls ``REGISTRY.register(name, entry)``; nothing else is edited.
 Looking up an unknown name is one line naming what is allowed.
+
+A registry whose built-in entries are method folders (rank policies, noise models, designs) is made with
+``fill``: the explicit registration of those folders (``hyflexpim.config.methods``), run once, at the first read
+(``get``, ``check``, ``names``, ``in``, iteration) or by :meth:`Registry.fill`; importing the module that holds the
+registry registers nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator
+from collections.abc import Callable, ItemsView, Iterator
 from typing import Any, Generic, TypeVar
 
 from hyflexpim.errors import UserError
@@ -15,11 +20,29 @@ T = TypeVar("T")
 
 
 class Registry(Generic[T]):
-    def __init__(self, what: str):
+    def __init__(self, what: str, fill: Callable[[Registry[T]], None] | None = None):
         self.what = what  # e.g. "noise kind"
         self._entries: dict[str, T] = {}
+        self._fill = fill  # registers the built-in entries (each only if not registered yet), once
+        self._filled = fill is None
+
+    def fill(self) -> None:
+        """Register the built-in entries (``fill``); idempotent, and an entry already registered is kept."""
+        if not self._filled:
+            self._filled = True  # set first: the fill's own registrations read the registry
+            assert self._fill is not None
+            try:
+                self._fill(self)
+            except BaseException:
+                self._filled = False
+                raise
+
+    def registered(self) -> list[str]:
+        """The names registered so far, without filling (what an import alone registered)."""
+        return list(self._entries)
 
     def register(self, name: str, entry: T, replace: bool = False) -> T:
+        self.fill()  # a built-in name is taken before a user's registration (replace=True to override it)
         if not replace and name in self._entries:
             raise ValueError(f"{self.what} '{name}' is already registered (pass replace=True to override)")
         self._entries[name] = entry
@@ -29,6 +52,7 @@ class Registry(Generic[T]):
         self._entries.pop(name, None)
 
     def get(self, name: str, field: str | None = None) -> T:
+        self.fill()
         if not isinstance(name, str) or name not in self._entries:
             where = f"{field}: " if field else ""
             raise UserError(f"{where}unknown {self.what} {name!r}{self._nearest(name)}; choose one of "
@@ -37,6 +61,7 @@ class Registry(Generic[T]):
 
     def check(self, name: str) -> str:
         """``name`` if registered, else ValueError (for a pydantic field validator: the field path is added)."""
+        self.fill()
         if not isinstance(name, str) or name not in self._entries:
             raise ValueError(f"must be a registered {self.what}: {', '.join(self.names())}{self._nearest(name)}")
         return name
@@ -47,15 +72,19 @@ class Registry(Generic[T]):
         return nearest(name, self.names())
 
     def names(self) -> list[str]:
+        self.fill()
         return list(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        self.fill()
         return isinstance(name, str) and name in self._entries
 
     def __iter__(self) -> Iterator[str]:
+        self.fill()
         return iter(self._entries)
 
     def items(self) -> ItemsView[str, T]:
+        self.fill()
         return self._entries.items()
 
 

@@ -1,4 +1,4 @@
-"""The noise-model contract and the paper's multiplicative slice noise.
+"""The noise-model contract and the registry of noise models.
 
 A noise model is a small class with three methods, in the spirit of aihwkit's noise models:
 
@@ -15,7 +15,10 @@ serves the SLC and MLC parts of the same matrix. All draws use the generator pas
 
 Registry: ``register_noise_model(kind, config_cls, factory)``; ``config_cls`` is a ``Strict`` pydantic
 class with ``kind: Literal["<kind>"]`` and the model's parameters (validated when a run's config is
-loaded, and part of the resolved config and the resume key); ``factory(config) -> NoiseModel``.
+loaded, and part of the resolved config and the resume key); ``factory(config) -> NoiseModel``. The built-in
+models are method folders (``hyflexpim/methods/noise/``: ``paper`` — the HyFlexPIM paper's multiplicative slice
+noise, ``ideal``, ``levels`` — discrete conductance levels), registered from ``hyflexpim.config.methods`` when the
+registry is first read; importing this module registers nothing.
 """
 
 from __future__ import annotations
@@ -23,12 +26,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
-from pydantic import Field
 
 from hyflexpim.config import Registry, Strict, config_by_kind
+from hyflexpim.config.methods import noise_methods
 from hyflexpim.device.slicing import Cells
 
 
@@ -56,66 +59,27 @@ def gaussian_like(x: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
     return torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)
 
 
-class PaperNoiseConfig(Strict):
-    """The HyFlexPIM paper's noise: each slice multiplied by (1 + σ·N(0,1))."""
-
-    config_name = "hardware.noise (paper)"
-    kind: Literal["paper"] = "paper"
-    sigma_mlc: float = Field(0.025, ge=0, description="relative σ of an MLC slice")
-    sigma_slc: float = Field(0.0, ge=0, description="relative σ of an SLC slice (0 = ideal, the paper's)")
-
-
-class PaperNoise(NoiseModel):
-    name = "paper"
-
-    def __init__(self, config: PaperNoiseConfig | None = None, **kw):
-        self.config = config or PaperNoiseConfig(**kw)
-
-    def is_ideal(self, bits_per_cell: int) -> bool:
-        return (self.config.sigma_slc if bits_per_cell == 1 else self.config.sigma_mlc) == 0
-
-    def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
-        sigma = self.config.sigma_slc if cells.bits_per_cell == 1 else self.config.sigma_mlc
-        if sigma == 0:
-            return cells.digits
-        return cells.digits * (1 + sigma * gaussian_like(cells.digits, generator))
-
-
-class IdealNoiseConfig(Strict):
-    """No noise at all: quantization only."""
-
-    config_name = "hardware.noise (ideal)"
-    kind: Literal["ideal"] = "ideal"
-
-
-class IdealNoise(NoiseModel):
-    """No noise at all: quantization only."""
-
-    name = "ideal"
-
-    def is_ideal(self, bits_per_cell: int) -> bool:
-        return True
-
-    def program(self, cells: Cells, generator: torch.Generator) -> torch.Tensor:
-        return cells.digits
-
-
 @dataclass(frozen=True)
 class NoiseKind:
     config: type[Strict]
     factory: Callable[[Any], NoiseModel]
+    describe: Callable[[Any], str] | None = None  # config -> the model and its main parameters, in words
 
 
-NOISE_MODELS: Registry[NoiseKind] = Registry("noise kind")
+def _fill(registry: Registry[NoiseKind]) -> None:
+    """The noise model folders (``hyflexpim.config.methods.NOISE_PACKAGES``), each kind unless already registered."""
+    for kind, method in noise_methods().items():
+        if kind not in registry:
+            registry.register(kind, NoiseKind(method.load("config"), method.load("accuracy"), method.load("describe")))
+
+
+NOISE_MODELS: Registry[NoiseKind] = Registry("noise kind", fill=_fill)
 
 
 def register_noise_model(kind: str, config_cls: type[Strict], factory: Callable[[Any], NoiseModel],
-                         replace: bool = False) -> NoiseKind:
-    return NOISE_MODELS.register(kind, NoiseKind(config_cls, factory), replace)
+                         replace: bool = False, describe: Callable[[Any], str] | None = None) -> NoiseKind:
+    return NOISE_MODELS.register(kind, NoiseKind(config_cls, factory, describe), replace)
 
-
-register_noise_model("paper", PaperNoiseConfig, PaperNoise)
-register_noise_model("ideal", IdealNoiseConfig, lambda config=None: IdealNoise())
 
 
 def noise_config(data: dict | Strict) -> Strict:
@@ -125,6 +89,12 @@ def noise_config(data: dict | Strict) -> Strict:
 
 def build_noise_model(config: Strict) -> NoiseModel:
     return NOISE_MODELS.get(config.kind, "hardware.noise.kind").factory(config)
+
+
+def describe_noise(config: Strict) -> str:
+    """The noise model of a configuration in words, for a figure's title (its kind's ``describe``, else the kind)."""
+    describe = NOISE_MODELS.get(config.kind, "hardware.noise.kind").describe
+    return describe(config) if describe is not None else f"{config.kind} noise"
 
 
 def make_noise_model(kind: str = "paper", **params) -> NoiseModel:

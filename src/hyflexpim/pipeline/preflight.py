@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from hyflexpim.algo.rank import RANK_POLICIES
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
 
@@ -90,7 +91,7 @@ def check_ranks(config: RunConfig, kind: str) -> None:
     """Refuse, before any training, a fixed rank above a decomposed matrix's rank: the model's matrices are listed
     from its configuration on the meta device (no weights loaded)."""
     d = config.decompose
-    if d.rank_policy != "fixed" or d.rank_value is None:
+    if not RANK_POLICIES.get(d.rank_policy).checks_value or d.rank_value is None:  # rank_value is a rank (fixed)
         return
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification

@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING
 
-from hyflexpim.boundary import load_json
+from hyflexpim.algo.rank import rank_hooks
+from hyflexpim.device.noise import describe_noise
 from hyflexpim.pipeline.run import Run
 from hyflexpim.report.html_run import gain_text, within_one_point, write_report
 from hyflexpim.report.plots import plot_metric_vs_slc
-from hyflexpim.report.rank_plots import plot_learned_ranks
 from hyflexpim.report.results import compare_curves, write_differences, write_results
 
 if TYPE_CHECKING:
@@ -31,8 +31,9 @@ def finish(run: Run, outcome: Outcome) -> None:
                                     pretrained=run.config.pre_finetune is None))
     if outcome.priced is not None:
         files.extend(outcome.priced.files)
-    if run.files.learned_ranks.exists() and not suffix and outcome.plans:
-        files.append(learned_ranks_figure(run, outcome.plans[0]))
+    if not suffix and outcome.plans:  # the rank policy's own figures (learned: its ranks)
+        files.extend(rank_hooks(run.config.decompose.rank_policy).figures(
+            run.files, outcome.plans[0], f"{run.config.model} on {run.config.task}"))
     files.extend(outcome.attention)
 
     page = write_report([out])  # the whole folder, every labelled variant included
@@ -72,15 +73,7 @@ def describe(run: Run) -> str:
     """What a figure shows: model, task, noise model with its main parameters, encoding, noise seeds."""
     c = run.config
     hw = c.hardware
-    noise = hw.noise.model_dump(mode="json")
-    if noise["kind"] == "paper":
-        what = f"paper noise σ_MLC={noise['sigma_mlc']:g}" + (
-            f", σ_SLC={noise['sigma_slc']:g}" if noise["sigma_slc"] else "")
-    elif noise["kind"] == "levels":
-        rate = (noise.get("mlc") or {}).get("error_rate")
-        what = "levels noise" + (f", MLC error rate {rate:g}" if rate else ", calibrated")
-    else:
-        what = f"{noise['kind']} noise"
+    what = describe_noise(hw.noise)  # the noise model's own words (hyflexpim/methods/noise/<kind>/)
     return f"{c.model} on {c.task}, {what}, {hw.encoding} encoding, {len(c.noise_seeds)} noise seeds"
 
 
@@ -91,13 +84,3 @@ def differences(run: Run, records: list[dict], suffix: str) -> list:
     main = (curves[0][0], curves[0][1], policy)
     rows = [d for v, s, _, p in curves[1:] for d in compare_curves(records, (v, s, p or policy), main)]
     return write_differences(run.ws.root, rows, suffix) if rows else []
-
-
-def learned_ranks_figure(run: Run, plan):
-    """The learned rank share of every matrix (layer × role), the paper's hard-threshold rank marked; the matrices'
-    layers, roles and shapes from the plan (no model is loaded)."""
-    data = load_json(run.files.learned_ranks, "learned ranks")
-    matrices = {m.name: (m.layer, m.role, tuple(m.shape)) for m in plan.matrices}
-    title = (f"{run.config.model} on {run.config.task}: learned ranks, {data['achieved']:.1%} of the parameters "
-             f"(budget {data['budget']:.0%})")
-    return plot_learned_ranks(data["ranks"], matrices, run.files.learned_ranks_figure, data["budget"], title)

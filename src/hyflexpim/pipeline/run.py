@@ -29,14 +29,14 @@ from hyflexpim.algo.factorize import FACTORIZATIONS
 from hyflexpim.algo.finetune import check_finite_weights, finetune
 from hyflexpim.algo.importance import SCORERS, Importance, concentration, process_group, score_importance
 from hyflexpim.algo.plan_policy import PLAN_POLICIES, make_plan
-from hyflexpim.algo.soft_rank import enable_soft_rank, truncate_to
+from hyflexpim.algo.rank import rank_hooks
 from hyflexpim.artefacts import RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.boundary import load_json, load_tensors
 from hyflexpim.config import validate
 from hyflexpim.config.methods import predictor_methods
 from hyflexpim.errors import UserError
-from hyflexpim.models.discover import find_matrices, fingerprint
+from hyflexpim.models.discover import fingerprint
 from hyflexpim.models.layers import SVDLinear
 from hyflexpim.models.load import load_model, load_tokenizer
 from hyflexpim.pipeline.config import RunConfig
@@ -265,23 +265,21 @@ class Run:
         """The SVD model fine-tuned: the paper's gradient redistribution."""
         if "redistributed" not in self._models:
             model = copy.deepcopy(self.decomposed())
-            learned = self.config.decompose.rank_policy == "learned"
-            ranks_file = self.files.learned_ranks
-            if learned and ranks_file.exists() and self.ws.has_model("redistributed"):
-                truncate_to(model, load_json(ranks_file, "learned ranks")["ranks"])  # the saved model's shapes
+            hooks = rank_hooks(self.config.decompose.rank_policy)  # the rank policy's (a static one's do nothing)
+            if self.ws.has_model("redistributed"):
+                hooks.restore(model, self.files)  # the saved model's shapes
             if self.ws.load_into(model, "redistributed"):
                 self.say("reused models/redistributed.safetensors")
             else:
                 self._allowed("redistribute", "models/redistributed.safetensors")
                 batches = self.task.batches("train", shuffle=True, seed=self.config.seed + 1)
                 torch.manual_seed(self.config.seed + 1)  # dropout during redistribution
-                soft, extra = self._soft_rank(model) if learned else (None, {})
+                state, extra = hooks.before_redistribution(model, self.config.decompose)
                 res = self.timed("gradient redistribution (fine-tuned the SVD model)"
                                  + (" with the hardware's noise" if self.config.noise_aware.enabled else "")
                                  + (" and the concentration penalty" if self.config.concentration.strength else ""),
                                  lambda: self._fine_tune(model, batches, extra))
-                if learned:
-                    self._harden(model, soft, ranks_file)
+                hooks.after_redistribution(model, state, self.config.decompose, self.files, self.say, self.is_main)
                 self.ws.save_model(model, "redistributed")
                 self.say(f"  final training loss {res.final_loss:.4f} after {res.steps} steps")
             model.eval()
@@ -310,26 +308,6 @@ class Run:
                                                                    inner and inner(step, total))}
             return finetune(model, batches, self.config.redistribute, "redistribute", self.progress, **extra,
                             mixed_precision=self.mixed_precision)
-
-    def _soft_rank(self, model):
-        """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
-        d = self.config.decompose
-        roles = {m.name: m.role for m in find_matrices(model)}
-        soft = enable_soft_rank(model, d.soft_rank, d.budget, roles)
-        return soft, {"regularizer": soft.penalty, "on_step": soft.anneal,
-                      "extra": (soft.parameters(), d.soft_rank.lr_scale)}
-
-    def _harden(self, model, soft, ranks_file) -> None:
-        ranks = soft.finish(model)
-        achieved = sum(r * sum(soft.layers[n].hyflexpim_shape) for n, r in ranks.items()) / soft.dense
-        if self.is_main:
-            write_atomic(ranks_file, json.dumps({"budget": self.config.decompose.budget, "achieved": achieved,
-                                             "ranks": ranks}, indent=1))
-        self.say(f"learned ranks: {achieved:.1%} of the decomposed matrices' parameters kept "
-                 f"(budget {self.config.decompose.budget:.0%}); ranks {min(ranks.values())}..{max(ranks.values())}")
-        if abs(achieved - self.config.decompose.budget) > 0.02 * self.config.decompose.budget:
-            self.say(f"warning: the learned ranks missed the budget by more than 2 % ({achieved:.1%} kept); a larger "
-                     "decompose.soft_rank.penalty or more fine-tuning steps move it closer")
 
     def model(self, variant: str):
         return {"fp32": self.finetuned, "original": self.finetuned, "svd": self.decomposed,

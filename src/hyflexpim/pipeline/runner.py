@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from hyflexpim.algo.rank import rank_hooks
 from hyflexpim.pipeline.price_step import Priced, price
 from hyflexpim.pipeline.run import Evaluated, Run
 from hyflexpim.plan import Plan
@@ -41,7 +42,7 @@ def run_steps(run: Run) -> Outcome | None:
         return None
     c = run.config
     out = Outcome(evaluated)
-    if c.hw_report or run.files.learned_ranks.exists():
+    if c.hw_report or any(f.exists() for f in rank_hooks(c.decompose.rank_policy).artefacts(run.files)):
         out.plans = main_plans(run)
     if c.hw_report:
         out.priced = price(run, out.plans)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from hyflexpim.algo.rank import RANK_POLICIES
 from hyflexpim.artefacts import RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
@@ -58,7 +59,9 @@ def _drop(ws: Workspace, stages) -> None:
         variants.update(feeds)
         for f in (folder.model(stage), folder.model_key(stage)):
             f.unlink(missing_ok=True)
-    folder.learned_ranks.unlink(missing_ok=True)
+    for name in RANK_POLICIES:  # what any rank policy wrote beside its model (e.g. learned's ranks)
+        for f in RANK_POLICIES.get(name).hooks.artefacts(folder):
+            f.unlink(missing_ok=True)
     for f in folder.variant_files(variants):
         f.unlink()
     ws.forget(variants)

@@ -20,12 +20,9 @@ from pydantic import Field, SerializeAsAny, field_validator, model_validator
 
 from hyflexpim.chip import ENCODINGS, PimSpec, load_spec
 from hyflexpim.config import ConfigError, Strict, deep_merge
-from hyflexpim.device import register_noise_models
 from hyflexpim.device.noise import build_noise_model, noise_config
 from hyflexpim.sim.adc import CircuitConfig
 from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config
-
-register_noise_models()  # the device-level noise kinds ("levels") a configuration may name
 
 
 class HardwareConfig(Strict):

@@ -34,7 +34,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from hyflexpim.config import Registry, Strict
-from hyflexpim.device.noise import NoiseModel, PaperNoise, build_noise_model
+from hyflexpim.config.methods import noise_methods
+from hyflexpim.device.noise import NoiseModel, build_noise_model
 from hyflexpim.device.quant import int8_scale, quantize, round_clip
 from hyflexpim.device.slicing import Cells, slice_int8
 from hyflexpim.errors import UserError
@@ -137,19 +138,17 @@ class _Programmer:
         return codes * scale
 
 
-def _paper_code_std(noise: PaperNoise, cells: Cells) -> torch.Tensor:
-    """The paper's noise per code: every digit d becomes d·(1 + σn) and the code is Σ sign·place·d, so the
-    programmed code is Gaussian around q with std σ·sqrt(Σ (sign·place·d)²) over the code's cells."""
-    sigma = noise.config.sigma_slc if cells.bits_per_cell == 1 else noise.config.sigma_mlc
-    d = cells.digits * cells.place.reshape(1, -1, 1) * cells.group_sign.to(cells.digits.dtype).reshape(-1, 1, 1)
-    return sigma * d.pow(2).sum((0, 1)).sqrt()
-
-
 # noise kind -> (model, cells of the 256 codes -128..127) -> std of the programmed code per code: kinds whose
 # programming noise is Gaussian in the code (and that have no drift) are drawn once per weight
-CODE_NOISE: Registry[Callable[[NoiseModel, Cells], torch.Tensor]] = Registry("noise kind drawn per code")
-CODE_NOISE.register("paper", _paper_code_std)
-CODE_NOISE.register("ideal", lambda noise, cells: torch.zeros(cells.digits.shape[-1]))
+# (a noise model folder's optional ``code_std``, hyflexpim.config.methods.NoiseMethod; filled at the first read)
+def _fill_code_noise(registry: Registry[Callable[[NoiseModel, Cells], torch.Tensor]]) -> None:
+    for kind, method in noise_methods().items():
+        if method.code_std is not None and kind not in registry:
+            registry.register(kind, method.load("code_std"))
+
+
+CODE_NOISE: Registry[Callable[[NoiseModel, Cells], torch.Tensor]] = Registry("noise kind drawn per code",
+                                                                             fill=_fill_code_noise)
 
 
 class _PerCode:

@@ -1,8 +1,8 @@
 """Device-level RRAM noise: discrete conductance levels, programming noise, relaxation, read noise, faults.
 
 One ``LevelsNoise`` instance serves SLC cells (``bits_per_cell == 1``) and MLC cells
-(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; kind ``"levels"``, registered by
-``hyflexpim.device.register_noise_models()``.
+(``bits_per_cell == mlc_bits_per_cell``) of the same matrix; kind ``"levels"`` (registered from this folder's
+``__init__``).
 
 Cell model (all conductances in µS; a level is a conductance target G_k, k = 0..L-1):
 
@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal, overload
 
 import torch
 from pydantic import Field, field_validator
@@ -60,19 +60,19 @@ class CellTypeConfig(Strict):
 
     @field_validator("sigma_us", mode="before")
     @classmethod
-    def _sigma_listify(cls, v):
+    def _sigma_listify(cls, v: Any) -> Any:
         return [v] if isinstance(v, (int, float)) and not isinstance(v, bool) else v
 
     @field_validator("sigma_us")
     @classmethod
-    def _sigma_nonneg(cls, v):
+    def _sigma_nonneg(cls, v: list[float] | None) -> list[float] | None:
         if v is not None and any(not (x >= 0) for x in v):
             raise ValueError("every σ must be >= 0")
         return v
 
     @field_validator("levels_us")
     @classmethod
-    def _levels_increasing(cls, v):
+    def _levels_increasing(cls, v: list[float] | None) -> list[float] | None:
         if v is not None and (len(v) < 2 or v[0] < 0 or any(b <= a for a, b in itertools.pairwise(v))):
             raise ValueError("must be >= 0 and strictly increasing, at least 2 entries")
         return v
@@ -81,7 +81,7 @@ class CellTypeConfig(Strict):
 WHERE = "levels noise config"
 
 
-def require(ok: bool, field: str, allowed: str, got) -> None:
+def require(ok: bool, field: str, allowed: str, got: object) -> None:
     _require(ok, field, allowed, got, WHERE)
 
 
@@ -125,14 +125,20 @@ class CellType:
     spacing_us: float  # d of the linear read-back map
     source: str = ""  # where σ comes from, in words
 
-    def to_level(self, g_us: float | torch.Tensor):
+    @overload
+    def to_level(self, g_us: float) -> float: ...
+
+    @overload
+    def to_level(self, g_us: torch.Tensor) -> torch.Tensor: ...
+
+    def to_level(self, g_us: float | torch.Tensor) -> float | torch.Tensor:
         return (g_us - self.levels_us[0]) / self.spacing_us
 
 
 class LevelsNoise(NoiseModel):
     name = "levels"
 
-    def __init__(self, config: LevelsNoiseConfig | None = None, **kw):
+    def __init__(self, config: LevelsNoiseConfig | None = None, **kw: Any):
         self.config = c = config or LevelsNoiseConfig(**kw)
         require(c.stuck_on_rate + c.stuck_off_rate <= 1, "stuck_on_rate + stuck_off_rate", "must be <= 1",
                 c.stuck_on_rate + c.stuck_off_rate)
@@ -174,6 +180,7 @@ class LevelsNoise(NoiseModel):
         shape = cal.sigma_shape(self.config.sigma_profile, [g / self.g_on_us for g in levels])
         source = f"same device as MLC ({self.config.sigma_profile} σ profile)"
         if scale is None:
+            assert rate is not None, "a cell type is calibrated to a rate or given the MLC's scale"
             source = f"calibrated to error rate {rate:.4g} at {self.config.calibration_time_s:g} s"
             require(cal.level_error_rate(levels, self.read_sigma_us) < rate, "read_sigma_us",
                     f"read noise alone must give a {name} error rate below {rate}", self.read_sigma_us)
@@ -270,3 +277,8 @@ def simulate_error_rate(model: LevelsNoise, bits_per_cell: int, t_seconds: float
     v = model.read(model.drift(model.program(cells, g), cells, t_seconds, g), cells, g)
     return model.level_error_rate(v, cells)
 
+
+
+def describe(config: LevelsNoiseConfig) -> str:
+    rate = config.mlc.error_rate
+    return "levels noise" + (f", MLC error rate {rate:g}" if rate else ", calibrated")

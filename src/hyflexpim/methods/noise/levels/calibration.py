@@ -1,6 +1,6 @@
 """Print the default calibration of the "levels" noise model and check it by simulation.
 
-    python -m hyflexpim.device.calibration [--cells N] [--seed S] [--mlc-bits B]
+    python -m hyflexpim.methods.noise.levels.calibration [--cells N] [--seed S] [--mlc-bits B]
         [--sigma-profile flat|wan2022] [--slc-rule error_ratio|same_device]
 
 For SLC and MLC: the level targets, the calibrated programming σ, and the level error rate
@@ -19,14 +19,15 @@ from collections.abc import Sequence
 import torch
 
 from hyflexpim.device.error_rate import ONE_DAY_S, ONE_HOUR_S, ONE_MONTH_S, T0_S
-from hyflexpim.device.levels import LevelsNoise, simulate_error_rate
-from hyflexpim.device.noise import PaperNoise
+from hyflexpim.device.noise import NoiseModel
 from hyflexpim.device.slicing import ENCODINGS, slice_int8
+from hyflexpim.methods.noise.levels.accuracy import LevelsNoise, simulate_error_rate
+from hyflexpim.methods.noise.paper.accuracy import PaperNoise
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Print the default calibration of the "levels" model and check it by simulation."""
-    ap = argparse.ArgumentParser(prog="python -m hyflexpim.device.calibration", description=main.__doc__)
+    ap = argparse.ArgumentParser(prog="python -m hyflexpim.methods.noise.levels.calibration", description=main.__doc__)
     ap.add_argument("--cells", type=int, default=1_000_000, help="random cells simulated per row")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--mlc-bits", type=int, default=2)
@@ -60,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"  {enc:>16} {row[0]:8.2f} {row[1]:8.2f}   {ref:8.2f}")
 
 
-def weight_error_std(model, q: torch.Tensor, bits: int, encoding: str, t_seconds: float, seed: int) -> float:
+def weight_error_std(model: NoiseModel, q: torch.Tensor, bits: int, encoding: str, t_seconds: float,
+                     seed: int) -> float:
     """Std of reconstructed minus true INT8 code after program, drift to ``t_seconds`` and one read."""
     cells = slice_int8(q, bits, encoding)
     g = torch.Generator().manual_seed(seed)

@@ -1,0 +1,129 @@
+"""Rank policies, noise models and designs are method folders (hyflexpim.config.methods): importing the modules
+that hold their registries registers nothing; the explicit registration fills every former built-in name; a
+design's cost half loads no torch; the rank policy hooks are what the redistribution step calls."""
+
+import subprocess
+import sys
+
+import pytest
+
+BUILTIN = {  # every name the registries held at import time before they became folders
+    "hyflexpim.algo.rank:RANK_POLICIES": ["hard_threshold", "full", "fixed", "ratio", "energy", "learned", "uniform",
+                                          "energy_budget"],
+    "hyflexpim.device.noise:NOISE_MODELS": ["paper", "ideal", "levels"],
+    "hyflexpim.chip.spec:SPEC_KINDS": ["pim", "roofline", "attention", "gpu"],
+    "hyflexpim.hw.designs:COST_MODELS": ["pim", "roofline", "attention", "gpu"],
+    "hyflexpim.hw.designs:COST_SCOPES": ["pim", "roofline", "attention", "gpu"],
+    "hyflexpim.sim.noise_aware:CODE_NOISE": ["paper", "ideal"],
+}
+
+
+def _fresh(code: str) -> str:
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r.stdout.strip()
+
+
+def test_imports_register_nothing_and_the_explicit_call_registers_every_builtin():
+    refs = list(BUILTIN)
+    code = ("import importlib, json\n"
+            f"refs = {refs!r}\n"
+            "regs = [getattr(importlib.import_module(r.split(':')[0]), r.split(':')[1]) for r in refs]\n"
+            "import hyflexpim.sim.config, hyflexpim.device, hyflexpim.hw.evaluate  # the old registering imports\n"
+            "before = [reg.registered() for reg in regs]\n"
+            "from hyflexpim.config.methods import register_kinds\n"
+            "register_kinds(); register_kinds()  # idempotent\n"
+            "print(json.dumps([before, [reg.registered() for reg in regs]]))\n")
+    import json
+
+    before, after = json.loads(_fresh(code))
+    assert before == [[] for _ in refs]
+    for ref, names in zip(refs, after, strict=True):
+        assert sorted(names) == sorted(BUILTIN[ref]), ref
+
+
+def test_a_registry_fills_itself_at_its_first_read_and_a_user_replaces_a_builtin_explicitly():
+    from hyflexpim.config import Registry
+
+    calls = []
+
+    def fill(reg):
+        calls.append(1)
+        for name in ("a", "b"):
+            if name not in reg:
+                reg.register(name, f"builtin {name}")
+
+    reg = Registry("thing", fill=fill)
+    assert reg.registered() == []
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("b", "mine")  # registering fills first: a built-in name is taken ...
+    assert calls == [1] and reg.get("b") == "builtin b"
+    reg.register("b", "mine", replace=True)  # ... unless replaced explicitly
+    assert reg.names() == ["a", "b"] and reg.get("b") == "mine" and calls == [1]
+    reg.fill()  # idempotent
+    assert calls == [1] and reg.get("b") == "mine"
+
+
+def test_the_cost_side_registration_loads_no_torch():
+    code = ("import sys\nfrom hyflexpim.config.methods import register_kinds, design_methods\n"
+            "register_kinds(accuracy_side=False)\n"
+            "from hyflexpim.hw.designs import COST_MODELS\n"
+            "assert [COST_MODELS.get(k).__module__ for k in design_methods()] == "
+            "[m.package + '.cost' for m in design_methods().values()]\n"
+            "from hyflexpim.hw.evaluate import evaluate\n"
+            "evaluate('bert-base', 'hyflexpim', slc_rate=10)\n"
+            "print('torch' in sys.modules)")
+    assert _fresh(code) == "False"
+
+
+def test_every_folder_says_what_it_registers_and_a_missing_cost_half_is_none():
+    from hyflexpim.config.methods import design_methods, noise_methods, rank_methods
+
+    assert all(m.cost is None for m in rank_methods().values())  # a rank policy has no price of its own
+    assert all(m.cost is None for m in noise_methods().values())  # nor a noise model
+    assert all(m.load("cost") is not None and m.load("spec") is not None for m in design_methods().values())
+    assert {k: m.scope for k, m in design_methods().items()}["attention"] == "self-attention only"
+
+
+def test_only_learned_has_redistribution_hooks(tmp_path):
+    import torch
+
+    from hyflexpim.algo.rank import RANK_POLICIES, RankHooks, rank_hooks
+    from hyflexpim.algo.soft_rank import SoftRankConfig
+    from hyflexpim.artefacts import RunFolder
+    from hyflexpim.models.layers import SVDLinear
+
+    files = RunFolder(tmp_path)
+    static = [n for n in RANK_POLICIES if type(rank_hooks(n)) is RankHooks]
+    assert sorted(static) == sorted(set(BUILTIN["hyflexpim.algo.rank:RANK_POLICIES"]) - {"learned"})
+    assert rank_hooks("full").before_redistribution(None, None) == (None, {})
+    hooks = rank_hooks("learned")
+    assert hooks.artefacts(files) == [files.learned_ranks]
+
+    class Decompose:  # the fields of DecomposeConfig the hooks read
+        soft_rank = SoftRankConfig()
+        budget = 0.5
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(SVDLinear.from_module(torch.nn.Linear(16, 12)))
+    state, extra = hooks.before_redistribution(model, Decompose)
+    assert set(extra) == {"regularizer", "on_step", "extra"}
+    said = []
+    hooks.after_redistribution(model, state, Decompose, files, said.append, write=True)
+    ranks = __import__("json").loads(files.learned_ranks.read_text())["ranks"]
+    assert said[0].startswith("learned ranks:") and set(ranks) == {"0"}
+    fresh = torch.nn.Sequential(SVDLinear.from_module(torch.nn.Linear(16, 12)))
+    hooks.restore(fresh, files)  # the saved model's shapes
+    assert fresh[0].U.shape[1] == ranks["0"]
+
+
+def test_a_noise_model_describes_itself_for_the_figures():
+    from hyflexpim.device.noise import describe_noise, noise_config
+
+    assert describe_noise(noise_config({"kind": "paper"})) == "paper noise σ_MLC=0.025"
+    assert describe_noise(noise_config({"kind": "paper", "sigma_slc": 0.01})) == \
+        "paper noise σ_MLC=0.025, σ_SLC=0.01"
+    assert describe_noise(noise_config({"kind": "levels"})) == "levels noise, calibrated"
+    assert describe_noise(noise_config({"kind": "levels", "mlc": {"error_rate": 0.03}})) == \
+        "levels noise, MLC error rate 0.03"
+    assert describe_noise(noise_config({"kind": "ideal"})) == "ideal noise"  # no describe: the kind
