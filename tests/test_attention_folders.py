@@ -1,7 +1,8 @@
-"""Every attention kind is a method folder (hyflexpim/methods/{attention,predictors}/<name>/), registered explicitly:
-importing a module registers no kind; the registration resolves each folder's halves by dotted path; the plan carries
-a sparse kind's typed settings (validated by kind, the old format with its ``params.prediction`` still loading) and
-the chip's prediction section is derived from them by the folder's cost half."""
+"""Every attention kind is a method folder (hyflexpim/methods/{attention,predictors}/<name>/): importing a module
+registers no kind (tests/test_method_kinds.py checks every family's registries); the registration resolves each
+folder's halves by dotted path; the plan carries a sparse kind's typed settings (validated by kind, the old format
+with its ``params.prediction`` still loading) and the chip's prediction section is derived from them by the
+folder's cost half."""
 
 import json
 import subprocess
@@ -17,20 +18,6 @@ from hyflexpim.plan import AttentionPlan
 
 def _fresh(code: str) -> str:
     return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-
-
-def test_importing_registers_no_attention_kind():
-    code = ("import hyflexpim.sim.attention as a, hyflexpim.sim.sparse_attention as s, hyflexpim.sim.block_sparse, "
-            "hyflexpim.sim.digital_attention, hyflexpim.hw.costs_prediction as c, hyflexpim.sim.config, "
-            "hyflexpim.sim.apply\n"
-            "print(a.ATTENTION_KINDS.names(), s.PREDICTORS.names(), c.PREDICTORS.names())\n"
-            "a.register_methods(); c.register_methods()\n"
-            "print(len(a.ATTENTION_KINDS.names()), len(s.PREDICTORS.names()), len(c.PREDICTORS.names()))")
-    before, after = _fresh(code).splitlines()
-    assert before == "[] [] ['none']"  # only the chip's "predicts nothing", the cost model's own
-    n_sparse = len(predictor_methods())
-    n_priced = 1 + sum(m.prediction_kind is not None for m in predictor_methods().values())
-    assert after == f"{len(METHOD_PACKAGES)} {n_sparse} {n_priced}"
 
 
 def test_every_folder_registers_its_kind_and_settings():
@@ -114,12 +101,10 @@ def test_a_sparse_kind_outside_the_folders_runs_but_a_plan_refuses_it():
     from typing import Literal
 
     from hyflexpim.sim.attention import ATTENTION_KINDS, attention_config, attention_plan, register_attention_kind
-    from hyflexpim.sim.attention import register_methods as register
 
     class Mine(SparseAttentionBase):
         kind: Literal["mine"] = "mine"
 
-    register()
     register_attention_kind("mine", Mine, enable=lambda model, cfg: None, replace=True)
     try:
         cfg = attention_config({"kind": "mine", "keep": 0.5})

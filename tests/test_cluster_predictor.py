@@ -26,9 +26,7 @@ def _qk(B=1, Hq=4, Hk=2, S=24, D=8, seed=0):
 def test_registered_by_its_folder_on_both_sides():
     from hyflexpim.hw.costs_prediction import predictor
     from hyflexpim.methods.predictors.cluster import cost
-    from hyflexpim.sim.attention import register_methods
 
-    register_methods()  # explicit: importing registers nothing
     assert ATTENTION_KINDS.get("cluster").config is ClusterAttentionConfig
     assert predictor(Prediction(kind="cluster")) is cost.PREDICTOR
     cfg = attention_config({"kind": "cluster", "clusters": 8})

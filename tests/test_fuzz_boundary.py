@@ -270,9 +270,8 @@ def _enumerated():
     from hyflexpim.algo.rank import RANK_POLICIES
     from hyflexpim.chip.encodings import ENCODINGS
     from hyflexpim.device.noise import NOISE_MODELS
-    from hyflexpim.sim.attention import ATTENTION_KINDS, register_methods
+    from hyflexpim.sim.attention import ATTENTION_KINDS  # filled from the method folders at its first read
 
-    register_methods()  # the attention kinds are registered explicitly, not by the import
     return {"decompose.roles": (ALL_LAYER_ROLES, True), "decompose.rank_policy": (RANK_POLICIES.names(), False),
             "decompose.method": (FACTORIZATIONS.names(), False), "importance.scorer": (SCORERS.names(), False),
             "plan.policy": (PLAN_POLICIES.names(), False), "compare.policies": (PLAN_POLICIES.names(), True),

@@ -75,16 +75,10 @@ def test_an_attention_only_comparison_labels_its_scope():
 
 def test_every_predictor_kind_of_the_schema_is_priced():
     from hyflexpim.config.methods import prediction_kinds
-    from hyflexpim.hw.costs_prediction import register_methods
-
-    register_methods()  # the method folders' cost halves (hyflexpim.config.methods)
     assert set(PREDICTORS.names()) == set(prediction_kinds())  # a kind the schema accepts without a price fails
 
 
 def test_the_predictor_answers_its_capacity_and_table_build():
-    from hyflexpim.hw.costs_prediction import register_methods
-
-    register_methods()
     hy = load_spec("hyflexpim")
     shape = get_shape("bert-base")
     # the entry-wise kinds (a per-token one, the method folder's cluster, has its own test: test_cluster_predictor)

@@ -1,19 +1,27 @@
-"""Rank policies, noise models and designs are method folders (hyflexpim.config.methods): importing the modules
-that hold their registries registers nothing; the explicit registration fills every former built-in name; a
-design's cost half loads no torch; the rank policy hooks are what the redistribution step calls."""
+"""Every method family (attention kinds and predictors, rank policies, noise models, designs) is a set of folders
+(hyflexpim.config.methods) filling its registries one way: importing the modules that hold them registers nothing;
+the explicit registration fills every former built-in name; the cost side's registration loads no torch; the rank
+policy hooks are what the redistribution step calls."""
 
+import json
 import subprocess
 import sys
 
 import pytest
 
-BUILTIN = {  # every name the registries held at import time before they became folders
-    "hyflexpim.algo.rank:RANK_POLICIES": ["hard_threshold", "full", "fixed", "ratio", "energy", "learned", "uniform",
-                                          "energy_budget"],
-    "hyflexpim.device.noise:NOISE_MODELS": ["paper", "ideal", "levels"],
+SPARSE = ["topk", "window", "block", "spatten", "quest", "h2o", "sanger", "cluster", "pq"]
+BUILTIN = {  # every registry a method folder fills, with the names its folders register (the former built-ins)
+    "hyflexpim.plan.schema:SPARSE_KINDS": SPARSE,
     "hyflexpim.chip.spec:SPEC_KINDS": ["pim", "roofline", "attention", "gpu"],
     "hyflexpim.hw.designs:COST_MODELS": ["pim", "roofline", "attention", "gpu"],
     "hyflexpim.hw.designs:COST_SCOPES": ["pim", "roofline", "attention", "gpu"],
+    "hyflexpim.hw.costs_prediction:PREDICTORS": ["none", "exact", "accumulated", "page_bound", "low_bit", "cluster",
+                                                 "pq"],
+    "hyflexpim.sim.attention:ATTENTION_KINDS": ["float", "digital", *SPARSE],
+    "hyflexpim.sim.sparse_attention:PREDICTORS": SPARSE,
+    "hyflexpim.algo.rank:RANK_POLICIES": ["hard_threshold", "full", "fixed", "ratio", "energy", "uniform",
+                                          "energy_budget", "learned"],
+    "hyflexpim.device.noise:NOISE_MODELS": ["paper", "ideal", "levels"],
     "hyflexpim.sim.noise_aware:CODE_NOISE": ["paper", "ideal"],
 }
 
@@ -24,22 +32,40 @@ def _fresh(code: str) -> str:
     return r.stdout.strip()
 
 
-def test_imports_register_nothing_and_the_explicit_call_registers_every_builtin():
-    refs = list(BUILTIN)
-    code = ("import importlib, json\n"
-            f"refs = {refs!r}\n"
-            "regs = [getattr(importlib.import_module(r.split(':')[0]), r.split(':')[1]) for r in refs]\n"
-            "import hyflexpim.sim.config, hyflexpim.device, hyflexpim.hw.evaluate  # the old registering imports\n"
-            "before = [reg.registered() for reg in regs]\n"
-            "from hyflexpim.config.methods import register_kinds\n"
-            "register_kinds(); register_kinds()  # idempotent\n"
-            "print(json.dumps([before, [reg.registered() for reg in regs]]))\n")
-    import json
+def test_every_registry_a_folder_fills_is_listed_once():
+    from hyflexpim.config.methods import ACCURACY_SIDE_REGISTRIES, COST_SIDE_REGISTRIES, REGISTRIES
 
-    before, after = json.loads(_fresh(code))
-    assert before == [[] for _ in refs]
-    for ref, names in zip(refs, after, strict=True):
-        assert sorted(names) == sorted(BUILTIN[ref]), ref
+    assert sorted(REGISTRIES) == sorted(BUILTIN) and len(set(REGISTRIES)) == len(REGISTRIES)
+    assert set(COST_SIDE_REGISTRIES).isdisjoint(ACCURACY_SIDE_REGISTRIES)
+
+
+@pytest.mark.parametrize("ref", list(BUILTIN))
+def test_a_registry_fills_from_its_folders_only_when_asked_and_a_users_replacement_wins(ref):
+    """In a fresh interpreter: importing the registry's module (and the modules that once registered on import)
+    registers nothing; the one explicit registration fills every former built-in name, in the folders' order (the
+    cost side's without torch); a name a user replaced is kept by a later registration."""
+    from hyflexpim.config.methods import COST_SIDE_REGISTRIES
+
+    accuracy = ref not in COST_SIDE_REGISTRIES
+    old = ("hyflexpim.sim.config, hyflexpim.device, hyflexpim.sim.apply, hyflexpim.sim.attention" if accuracy
+           else "hyflexpim.hw.evaluate, hyflexpim.hw.costs")
+    code = ("import importlib, json, sys\n"
+            f"module, attr = {ref!r}.split(':')\n"
+            "reg = getattr(importlib.import_module(module), attr)\n"
+            f"import {old}\n"
+            "before = reg.registered()\n"
+            "from hyflexpim.config.methods import register_all_methods\n"
+            f"register_all_methods(accuracy_side={accuracy}); register_all_methods(accuracy_side={accuracy})\n"
+            "after = reg.registered()\n"
+            "mine = object()\n"
+            "reg.register(after[0], mine, replace=True)\n"
+            f"register_all_methods(accuracy_side={accuracy})\n"
+            "print(json.dumps([before, after, reg.get(after[0]) is mine, 'torch' in sys.modules]))\n")
+    before, after, kept, torch_loaded = json.loads(_fresh(code))
+    assert before == []
+    assert after == BUILTIN[ref]
+    assert kept
+    assert accuracy or not torch_loaded  # the cost side's registries load no torch
 
 
 def test_a_registry_fills_itself_at_its_first_read_and_a_user_replaces_a_builtin_explicitly():
@@ -65,8 +91,8 @@ def test_a_registry_fills_itself_at_its_first_read_and_a_user_replaces_a_builtin
 
 
 def test_the_cost_side_registration_loads_no_torch():
-    code = ("import sys\nfrom hyflexpim.config.methods import register_kinds, design_methods\n"
-            "register_kinds(accuracy_side=False)\n"
+    code = ("import sys\nfrom hyflexpim.config.methods import register_all_methods, design_methods\n"
+            "register_all_methods(accuracy_side=False)\n"
             "from hyflexpim.hw.designs import COST_MODELS\n"
             "assert [COST_MODELS.get(k).__module__ for k in design_methods()] == "
             "[m.package + '.cost' for m in design_methods().values()]\n"
@@ -110,7 +136,7 @@ def test_only_learned_has_redistribution_hooks(tmp_path):
     assert set(extra) == {"regularizer", "on_step", "extra"}
     said = []
     hooks.after_redistribution(model, state, Decompose, files, said.append, write=True)
-    ranks = __import__("json").loads(files.learned_ranks.read_text())["ranks"]
+    ranks = json.loads(files.learned_ranks.read_text())["ranks"]
     assert said[0].startswith("learned ranks:") and set(ranks) == {"0"}
     fresh = torch.nn.Sequential(SVDLinear.from_module(torch.nn.Linear(16, 12)))
     hooks.restore(fresh, files)  # the saved model's shapes

@@ -29,7 +29,7 @@ import torch
 
 from hyflexpim.artefacts import RunFolder
 from hyflexpim.config import Registry
-from hyflexpim.config.methods import rank_methods
+from hyflexpim.config.methods import RankMethod, fill_from, rank_methods
 from hyflexpim.errors import UserError
 from hyflexpim.plan import budget_rank, hard_threshold_rank
 
@@ -77,16 +77,14 @@ class RankPolicy:
     checks_value: bool = False  # True: ``rank`` checks ``value`` itself, naming the matrix (``check`` at load only)
 
 
-def _fill(registry: Registry[RankPolicy]) -> None:
-    """The rank policy folders (``hyflexpim.config.methods.RANK_PACKAGES``), each name unless already registered."""
-    for name, method in rank_methods().items():
-        if name not in registry:
-            policy = method.load("policy")
-            hooks = method.load("hooks")
-            registry.register(name, policy if hooks is None else dataclasses.replace(policy, hooks=hooks))
+def _policy(method: RankMethod) -> RankPolicy:
+    """A rank policy folder's policy with its training hooks, if it has any."""
+    policy, hooks = method.load("policy"), method.load("hooks")
+    return policy if hooks is None else dataclasses.replace(policy, hooks=hooks)
 
 
-RANK_POLICIES: Registry[RankPolicy] = Registry("rank policy", fill=_fill)
+# the rank policy folders (``hyflexpim.config.methods.RANK_PACKAGES``), at the first read
+RANK_POLICIES: Registry[RankPolicy] = Registry("rank policy", fill=fill_from(rank_methods, _policy))
 
 
 def register_rank_policy(name: str, rank: Callable[..., int], check=None, description: str = "",

@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, field_validator
 
 from hyflexpim.chip.encodings import ENCODINGS
 from hyflexpim.config import Registry, Strict, deep_merge, load_yaml, validate
-from hyflexpim.config.methods import design_methods, prediction_kinds
+from hyflexpim.config.methods import design_methods, fill_from, prediction_kinds
 from hyflexpim.errors import UserError
 
 T = TypeVar("T", bound=BaseModel)
@@ -337,14 +337,8 @@ SPEC_DIR = Path(str(resources.files("hyflexpim.chip") / "specs"))
 
 
 
-def _fill_spec_kinds(registry: Registry[type]) -> None:
-    """The design folders' spec classes (``hyflexpim.config.methods.DESIGN_PACKAGES``), each kind unless taken."""
-    for kind, method in design_methods().items():
-        if kind not in registry:
-            registry.register(kind, method.load("spec"))
-
-
-SPEC_KINDS: Registry[type] = Registry("spec kind", fill=_fill_spec_kinds)
+# the design folders' spec classes (``hyflexpim.config.methods.DESIGN_PACKAGES``), at the first read
+SPEC_KINDS: Registry[type] = Registry("spec kind", fill=fill_from(design_methods, lambda m: m.load("spec")))
 
 DESIGNS: Registry[Path] = Registry("hardware design")
 for _f in sorted(SPEC_DIR.glob("*.yaml")):

@@ -3,8 +3,9 @@
 Adding a method is one file that calls ``REGISTRY.register(name, entry)``; nothing else is edited.
 Looking up an unknown name is one line naming what is allowed.
 
-A registry whose built-in entries are method folders (rank policies, noise models, designs) is made with
-``fill``: the explicit registration of those folders (``hyflexpim.config.methods``), run once, at the first read
+A registry whose built-in entries are method folders (attention kinds, predictors, rank policies, noise models,
+designs) is made with ``fill`` (``hyflexpim.config.methods.fill_from``): the explicit registration of those folders
+(``hyflexpim.config.methods``), run once, at the first read
 (``get``, ``check``, ``names``, ``in``, iteration) or by :meth:`Registry.fill`; importing the module that holds the
 registry registers nothing.
 """

@@ -31,7 +31,7 @@ from typing import Any
 import torch
 
 from hyflexpim.config import Registry, Strict, config_by_kind
-from hyflexpim.config.methods import noise_methods
+from hyflexpim.config.methods import NoiseMethod, fill_from, noise_methods
 from hyflexpim.device.slicing import Cells
 
 
@@ -66,14 +66,12 @@ class NoiseKind:
     describe: Callable[[Any], str] | None = None  # config -> the model and its main parameters, in words
 
 
-def _fill(registry: Registry[NoiseKind]) -> None:
-    """The noise model folders (``hyflexpim.config.methods.NOISE_PACKAGES``), each kind unless already registered."""
-    for kind, method in noise_methods().items():
-        if kind not in registry:
-            registry.register(kind, NoiseKind(method.load("config"), method.load("accuracy"), method.load("describe")))
+def _noise_kind(method: NoiseMethod) -> NoiseKind:
+    return NoiseKind(method.load("config"), method.load("accuracy"), method.load("describe"))
 
 
-NOISE_MODELS: Registry[NoiseKind] = Registry("noise kind", fill=_fill)
+# the noise model folders (``hyflexpim.config.methods.NOISE_PACKAGES``), at the first read
+NOISE_MODELS: Registry[NoiseKind] = Registry("noise kind", fill=fill_from(noise_methods, _noise_kind))
 
 
 def register_noise_model(kind: str, config_cls: type[Strict], factory: Callable[[Any], NoiseModel],

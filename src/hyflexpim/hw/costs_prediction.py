@@ -5,8 +5,9 @@ per entry and NOR steps per operation), its table build (centroid dot products p
 array), its adds per entry on an attention-only design, and says what it keeps resident in the digital PIM (bits
 per key and head) and whether it selects (top-k). Every kind that selects then streams its scores through the
 top-k engines (SpAtten's quick-select). Each kind but ``none`` is a method folder's cost half
-(``hyflexpim/methods/predictors/<name>/cost.py``, registered by :func:`register_methods`); no caller branches on the
-kind. :func:`chip_prediction` derives the chip's ``prediction`` section from a plan's typed attention settings.
+(``hyflexpim/methods/predictors/<name>/cost.py``; ``PREDICTORS`` fills itself from the folders at its first read,
+``hyflexpim.config.methods.fill_from``); no caller branches on the kind. :func:`chip_prediction` derives the chip's
+``prediction`` section from a plan's typed attention settings.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ import numpy as np
 
 from hyflexpim.chip.spec import PimSpec, Prediction
 from hyflexpim.config import Registry
-from hyflexpim.config.methods import predictor_methods
+from hyflexpim.config.methods import fill_from, priced_predictor_methods
 from hyflexpim.hw.library import latency_ns
 from hyflexpim.hw.mapping import cells_per_weight
 from hyflexpim.plan import AttentionPlan
+from hyflexpim.plan.schema import SPARSE_KINDS
 
 
 def _none(pr: Prediction) -> int:
@@ -52,7 +54,18 @@ class Predictor:
     per_token: Callable[[PimSpec, float], tuple[float, float, float]] | None = None
 
 
-PREDICTORS: Registry[Predictor] = Registry("prediction kind")
+NONE = Predictor(lambda spec, hd: (0.0, 0.0), selects=False)  # nothing predicted (the chip's built-in "none")
+
+
+def _fill(registry: Registry[Predictor]) -> None:
+    """The built-in ``none``, then the predictor folders' cost halves (``hyflexpim.config.methods.METHOD_PACKAGES``)
+    under the chip prediction kind each prices."""
+    if "none" not in registry:
+        registry.register("none", NONE)
+    fill_from(priced_predictor_methods, lambda m: m.load("cost"))(registry)
+
+
+PREDICTORS: Registry[Predictor] = Registry("prediction kind", fill=_fill)
 
 
 def register_predictor(kind: str, predictor: Predictor, replace: bool = False) -> Predictor:
@@ -66,29 +79,16 @@ def write_ratio(spec: PimSpec) -> float:
     return (spec.comp(d.write).latency_ns or nor_ns) / nor_ns
 
 
-register_predictor("none", Predictor(lambda spec, hd: (0.0, 0.0), selects=False))  # nothing predicted
-
-
-def register_methods() -> None:
-    """The cost halves of the method folders (hyflexpim.config.methods), each under the chip prediction kind it
-    prices, registered by dotted path; called by ``predictor`` before its first look-up (not at import: a cost half
-    imports this module's ``Predictor``). Idempotent."""
-    for method in predictor_methods().values():
-        if method.prediction_kind is not None and method.prediction_kind not in PREDICTORS:
-            register_predictor(method.prediction_kind, method.load("cost"))
-
-
 def chip_prediction(attention: AttentionPlan) -> dict[str, Any] | None:
     """The chip's ``prediction`` section a plan's attention block implies: its method folder's
     ``prediction(settings)`` (the cost half, named by the registration); None for dense attention."""
     if not attention.sparse:
         return None
-    prediction: dict[str, Any] = predictor_methods()[attention.kind].load("prediction")(attention.settings)
+    prediction: dict[str, Any] = SPARSE_KINDS.get(attention.kind).load("prediction")(attention.settings)
     return prediction
 
 
 def predictor(pr: Prediction) -> Predictor:
-    register_methods()
     return PREDICTORS.get(pr.kind, "prediction.kind")
 
 

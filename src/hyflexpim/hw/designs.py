@@ -12,32 +12,21 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from hyflexpim.config import Registry
-from hyflexpim.config.methods import design_methods
+from hyflexpim.config.methods import design_methods, fill_from
 from hyflexpim.hw.results import HwResult
 from hyflexpim.plan import Plan
 
 FILL_BASELINE = "as many sequences as layers (the PIM pipeline fill)"
 
-
-def _fill_costs(registry: Registry[Callable[..., HwResult]]) -> None:
-    """The design folders' cost halves (``hyflexpim.config.methods.DESIGN_PACKAGES``), each kind unless taken."""
-    for kind, method in design_methods().items():
-        if kind not in registry:
-            registry.register(kind, method.load("cost"))
-
-
-def _fill_scopes(registry: Registry[str]) -> None:
-    for kind, method in design_methods().items():
-        if kind not in registry:
-            registry.register(kind, method.scope)
-
-
-COST_MODELS: Registry[Callable[..., HwResult]] = Registry("cost model (spec kind)", fill=_fill_costs)
+# the design folders' cost halves and scopes (``hyflexpim.config.methods.DESIGN_PACKAGES``), at the first read
+COST_MODELS: Registry[Callable[..., HwResult]] = Registry("cost model (spec kind)",
+                                                      fill=fill_from(design_methods, lambda m: m.load("cost")))
 
 
 # spec kind -> the work its cost model prices: "model" (the whole model) or "self-attention only" (an attention-only
 # design: its baselines are then priced on the self-attention alone, hyflexpim.hw.attention_only.ATTENTION_ON)
-COST_SCOPES: Registry[str] = Registry("cost model scope (spec kind)", fill=_fill_scopes)
+COST_SCOPES: Registry[str] = Registry("cost model scope (spec kind)",
+                                        fill=fill_from(design_methods, lambda m: m.scope))
 
 
 def register_cost_model(kind: str, fn: Callable[..., HwResult], replace: bool = False,

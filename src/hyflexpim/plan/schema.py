@@ -22,9 +22,9 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyflexpim.atomic import write_atomic
-from hyflexpim.config import config_error, nearest
+from hyflexpim.config import Registry, config_error, nearest
 from hyflexpim.config.attention import SparseAttentionBase
-from hyflexpim.config.methods import predictor_methods
+from hyflexpim.config.methods import PredictorMethod, fill_from, predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.plan.architecture import Architecture, infer_from_matrices
 
@@ -34,11 +34,15 @@ Role = Literal["q", "k", "v", "qkv", "o", "ffn_in", "ffn_gate", "ffn_out", "head
 ROLES = get_args(Role)
 Unit = Literal["component", "row"]
 
+# the sparse kinds a plan may carry: the predictor folders' registrations (``hyflexpim.config.methods``, strings
+# only: every reader of a plan, the torch-free chip model too, checks the same names), at the first read
+SPARSE_KINDS: Registry[PredictorMethod] = Registry("sparse attention kind (method folder)",
+                                                   fill=fill_from(predictor_methods, lambda m: m))
+
+
 def plan_attention_kinds() -> list[str]:
-    """The attention kinds a plan may carry: ``dense``, or a sparse kind (keep share + predictor), one per method
-    folder registered in hyflexpim.config.methods (strings only: every reader of a plan, the torch-free chip model
-    too, checks the same names)."""
-    return ["dense", *predictor_methods()]
+    """The attention kinds a plan may carry: ``dense``, or a sparse kind (keep share + predictor), ``SPARSE_KINDS``."""
+    return ["dense", *SPARSE_KINDS.names()]
 
 
 class MatrixPlan(BaseModel):
@@ -143,14 +147,14 @@ class AttentionPlan(BaseModel):
         """The sparse kind's typed settings (``kind`` and ``keep`` included; None for dense attention)."""
         if not self.sparse:
             return None
-        cls = predictor_methods()[self.kind].load("config")
+        cls = SPARSE_KINDS.get(self.kind, "attention.kind").load("config")
         return cls.model_validate({**self.params, "kind": self.kind, "keep": self.keep})
 
     @classmethod
     def of(cls, settings: Any) -> AttentionPlan:
         """The block of an attention kind's typed settings: dense for a dense kind (no ``keep``). A sparse kind a
         plan carries is a method folder's (registered outside one, it cannot be priced: refused)."""
-        if settings.kind not in predictor_methods():
+        if settings.kind not in SPARSE_KINDS:
             if isinstance(settings, SparseAttentionBase):
                 raise UserError(f"attention kind {settings.kind!r} is sparse but not a method folder "
                                 "(hyflexpim.config.methods.METHOD_PACKAGES): a plan cannot carry it")

@@ -2,11 +2,11 @@
 
 Every attention kind is a method folder (hyflexpim.config.methods: ``float`` and ``digital`` in
 hyflexpim/methods/attention/, the sparse kinds ``topk``, ``window``, ``block``, ``spatten``, ``quest``, ``h2o``,
-``sanger``, ``cluster``, ``pq`` in hyflexpim/methods/predictors/). :func:`register_methods` is the one explicit
-registration: it puts each folder's typed settings (``config.py``) in ``ATTENTION_KINDS`` with how to switch a model
-to it (``enable``: a dense kind's accuracy half; every sparse kind through ``enable_sparse_attention``), and each
-sparse folder's scorer (``accuracy.py``) in ``hyflexpim.sim.sparse_attention.PREDICTORS``. Importing a module
-registers nothing; the look-ups below (``attention_config``, ``predictor_of``) call it before their first use.
+``sanger``, ``cluster``, ``pq`` in hyflexpim/methods/predictors/). ``ATTENTION_KINDS`` holds each folder's typed
+settings (``config.py``) with how to switch a model to it (``enable``: a dense kind's accuracy half; every sparse
+kind through ``enable_sparse_attention``); it fills itself from the folders at its first read, like every method
+registry (``hyflexpim.config.methods.fill_from``; ``register_all_methods`` fills them all). Importing a module
+registers nothing.
 
 An entry's ``from_chip(config, spec)`` fills the settings the chip spec fixes (precisions) that the user did not
 set; ``to_chip(config)`` is the spec overrides those settings imply, so the cost side prices the same datapath
@@ -21,9 +21,9 @@ from typing import Any
 
 from hyflexpim.config import Registry, Strict, config_by_kind
 from hyflexpim.config.attention import AttentionSettings
-from hyflexpim.config.methods import attention_methods
+from hyflexpim.config.methods import AttentionMethod, attention_methods, fill_from
 from hyflexpim.plan import AttentionPlan
-from hyflexpim.sim.sparse_attention import PREDICTORS, enable_sparse_attention
+from hyflexpim.sim.sparse_attention import enable_sparse_attention
 
 
 def _from_chip(config: Any, spec: Any) -> Any:
@@ -42,7 +42,13 @@ class AttentionKind:
     to_chip: Callable[[Any], dict] = _to_chip
 
 
-ATTENTION_KINDS: Registry[AttentionKind] = Registry("attention kind")
+def _attention_kind(method: AttentionMethod) -> AttentionKind:
+    return AttentionKind(method.load("config"), enable_sparse if method.sparse else method.load("accuracy"))
+
+
+# the attention kind folders (``hyflexpim.config.methods.METHOD_PACKAGES``), at the first read
+ATTENTION_KINDS: Registry[AttentionKind] = Registry("attention kind",
+                                                    fill=fill_from(attention_methods, _attention_kind))
 
 
 def register_attention_kind(kind: str, config_cls: type[Strict], enable: Callable[[Any, Any], Any] | None = None,
@@ -57,20 +63,8 @@ def enable_sparse(model: Any, cfg: Any) -> Any:
     return enable_sparse_attention(model, cfg)
 
 
-def register_methods() -> None:
-    """The method folders' attention kinds (hyflexpim.config.methods), by dotted path: each one's settings with
-    its ``enable``, and each sparse one's scorer. Idempotent; the one registration of the sim side."""
-    for kind, method in attention_methods().items():
-        if kind not in ATTENTION_KINDS:
-            enable = enable_sparse if method.sparse else method.load("accuracy")
-            register_attention_kind(kind, method.load("config"), enable)
-        if method.sparse and kind not in PREDICTORS:
-            PREDICTORS.register(kind, method.load("accuracy"))
-
-
 def attention_config(data: Any) -> Strict:
     """The typed config of an attention kind from ``{"kind": ..., **settings}`` (kind defaults to float)."""
-    register_methods()
     return config_by_kind(ATTENTION_KINDS, data, "hardware.attention", "float")
 
 

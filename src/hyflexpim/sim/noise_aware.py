@@ -34,7 +34,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from hyflexpim.config import Registry, Strict
-from hyflexpim.config.methods import noise_methods
+from hyflexpim.config.methods import fill_from, noise_methods
 from hyflexpim.device.noise import NoiseModel, build_noise_model
 from hyflexpim.device.quant import int8_scale, quantize, round_clip
 from hyflexpim.device.slicing import Cells, slice_int8
@@ -141,14 +141,8 @@ class _Programmer:
 # noise kind -> (model, cells of the 256 codes -128..127) -> std of the programmed code per code: kinds whose
 # programming noise is Gaussian in the code (and that have no drift) are drawn once per weight
 # (a noise model folder's optional ``code_std``, hyflexpim.config.methods.NoiseMethod; filled at the first read)
-def _fill_code_noise(registry: Registry[Callable[[NoiseModel, Cells], torch.Tensor]]) -> None:
-    for kind, method in noise_methods().items():
-        if method.code_std is not None and kind not in registry:
-            registry.register(kind, method.load("code_std"))
-
-
-CODE_NOISE: Registry[Callable[[NoiseModel, Cells], torch.Tensor]] = Registry("noise kind drawn per code",
-                                                                             fill=_fill_code_noise)
+CODE_NOISE: Registry[Callable[[NoiseModel, Cells], torch.Tensor]] = Registry(
+    "noise kind drawn per code", fill=fill_from(noise_methods, lambda m: m.load("code_std")))
 
 
 class _PerCode:

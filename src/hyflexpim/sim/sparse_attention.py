@@ -2,10 +2,10 @@
 attention on the kept entries only (softmax over the kept keys), on the digital-PIM datapath.
 
 The shared machinery of every sparse kind (each kind is a method folder, hyflexpim/methods/predictors/<name>/:
-its settings in ``config.py``, its scorer, a :class:`Predictor`, in ``accuracy.py``; registered by
-``hyflexpim.sim.attention.register_methods``). The settings classes ``TopKAttentionConfig``,
-``WindowAttentionConfig`` and ``PQAttentionConfig`` are re-exported here from their folders for older callers;
-``SparseAttentionBase`` and ``ThresholdAttentionBase`` (hyflexpim.config.attention) too.
+its settings in ``config.py``, its scorer, a :class:`Predictor`, in ``accuracy.py``; ``PREDICTORS`` fills itself
+from the folders at its first read, ``hyflexpim.config.methods.fill_from``). The settings classes
+``TopKAttentionConfig``, ``WindowAttentionConfig`` and ``PQAttentionConfig`` are re-exported here from their
+folders for older callers; ``SparseAttentionBase`` and ``ThresholdAttentionBase`` (hyflexpim.config.attention) too.
 
 Selection per query row: k = ceil(keep · valid keys) (at least 1) keys with the highest predicted
 score among the valid ones (padding and causal masks respected); the first key and the query's own
@@ -25,7 +25,7 @@ import torch
 
 from hyflexpim.config import Registry
 from hyflexpim.config.attention import SparseAttentionBase, ThresholdAttentionBase
-from hyflexpim.config.methods import predictor_methods
+from hyflexpim.config.methods import fill_from, predictor_methods
 from hyflexpim.errors import UserError
 from hyflexpim.sim.digital_attention import (
     DigitalAttentionHandle,
@@ -74,7 +74,9 @@ class Predictor:
     books: Callable | None = None
 
 
-PREDICTORS: Registry[Predictor] = Registry("sparse-attention predictor")
+# the predictor folders' scorers (``hyflexpim.config.methods.METHOD_PACKAGES``), at the first read
+PREDICTORS: Registry[Predictor] = Registry("sparse-attention predictor",
+                                           fill=fill_from(predictor_methods, lambda m: m.load("accuracy")))
 
 
 def register_predictor(kind: str, score: Callable, logits: bool = False, observe: Callable | None = None,
@@ -99,12 +101,7 @@ def token_valid(ctx: Context, shape: tuple[int, int, int, int]) -> torch.Tensor:
 
 
 def predictor_of(kind: str) -> Predictor:
-    """The predictor of an attention kind (the method folders registered on the first look-up; the import is
-    lazy because hyflexpim.sim.attention, which registers them, imports this module)."""
-    if kind not in PREDICTORS:
-        from hyflexpim.sim.attention import register_methods
-
-        register_methods()
+    """The predictor of an attention kind (a method folder's scorer, or one registered outside the folders)."""
     return PREDICTORS.get(kind)
 
 

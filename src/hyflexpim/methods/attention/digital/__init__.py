@@ -4,9 +4,9 @@ The datapath's kernels are shared with every sparse kind's exact part: hyflexpim
 
 from hyflexpim.config.methods import AttentionMethod
 
-METHOD = AttentionMethod(
+METHODS = (AttentionMethod(
     kind="digital",  # hardware.attention.kind
     package=__name__,
     config="config:DigitalAttentionConfig",
     accuracy="accuracy:enable",
-)
+),)

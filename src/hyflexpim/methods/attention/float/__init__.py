@@ -4,8 +4,8 @@ chip model as for every dense plan)."""
 
 from hyflexpim.config.methods import AttentionMethod
 
-METHOD = AttentionMethod(
+METHODS = (AttentionMethod(
     kind="float",  # hardware.attention.kind
     package=__name__,
     config="config:FloatAttentionConfig",
-)
+),)

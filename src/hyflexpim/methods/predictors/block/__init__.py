@@ -5,10 +5,10 @@ kind of its own."""
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="block",  # hardware.attention.kind
     package=__name__,
     config="config:BlockAttentionConfig",
     accuracy="accuracy:PREDICTOR",
     prediction="cost:prediction",
-)
+),)

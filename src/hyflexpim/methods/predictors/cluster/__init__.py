@@ -3,7 +3,7 @@ whole clusters are kept in order of score up to the keep budget (ClusterKV, Liu 
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="cluster",  # hardware.attention.kind
     prediction_kind="cluster",  # the chip's prediction.kind
     package=__name__,
@@ -11,4 +11,4 @@ METHOD = PredictorMethod(
     accuracy="accuracy:PREDICTOR",
     prediction="cost:prediction",
     cost="cost:PREDICTOR",
-)
+),)

@@ -5,10 +5,10 @@ modelled): an upper bound on H2O. Priced as SpAtten's ``accumulated`` (no predic
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="h2o",  # hardware.attention.kind
     package=__name__,
     config="config:H2OAttentionConfig",
     accuracy="accuracy:PREDICTOR",
     prediction="cost:prediction",
-)
+),)

@@ -5,7 +5,7 @@ rebuilt from its centroids."""
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="pq",  # hardware.attention.kind
     prediction_kind="pq",  # the chip's prediction.kind
     package=__name__,
@@ -14,4 +14,4 @@ METHOD = PredictorMethod(
     prediction="cost:prediction",
     cost="cost:PREDICTOR",
     prepare="prepare:fit_for_run",
-)
+),)

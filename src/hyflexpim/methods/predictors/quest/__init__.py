@@ -5,7 +5,7 @@ first ``dense_layers`` (2, as in Quest's code) dense. On the chip: 2 head-size M
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="quest",  # hardware.attention.kind
     package=__name__,
     config="config:QuestAttentionConfig",
@@ -13,4 +13,4 @@ METHOD = PredictorMethod(
     prediction="cost:prediction",
     prediction_kind="page_bound",  # the chip's prediction.kind this folder prices
     cost="cost:PREDICTOR",
-)
+),)

@@ -3,7 +3,7 @@ rule) every key whose estimated probability reaches ``threshold`` (its configura
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="sanger",  # hardware.attention.kind
     prediction_kind="low_bit",  # the chip's prediction.kind
     package=__name__,
@@ -11,4 +11,4 @@ METHOD = PredictorMethod(
     accuracy="accuracy:PREDICTOR",
     prediction="cost:prediction",
     cost="cost:PREDICTOR",
-)
+),)

@@ -7,7 +7,7 @@ one keep for every layer, no heads pruned. On the chip: one add per entry into t
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="spatten",  # hardware.attention.kind
     package=__name__,
     config="config:SpAttenAttentionConfig",
@@ -15,4 +15,4 @@ METHOD = PredictorMethod(
     prediction="cost:prediction",
     prediction_kind="accumulated",  # the chip's prediction.kind this folder prices
     cost="cost:PREDICTOR",
-)
+),)

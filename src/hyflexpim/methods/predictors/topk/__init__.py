@@ -3,7 +3,7 @@
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="topk",  # hardware.attention.kind
     package=__name__,
     config="config:TopKAttentionConfig",
@@ -11,4 +11,4 @@ METHOD = PredictorMethod(
     prediction="cost:prediction",
     prediction_kind="exact",  # the chip's prediction.kind this folder prices
     cost="cost:PREDICTOR",
-)
+),)

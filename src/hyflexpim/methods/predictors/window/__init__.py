@@ -3,10 +3,10 @@ token (StreamingLLM-style). A fixed pattern: the chip predicts nothing (predicti
 
 from hyflexpim.config.methods import PredictorMethod
 
-METHOD = PredictorMethod(
+METHODS = (PredictorMethod(
     kind="window",  # hardware.attention.kind
     package=__name__,
     config="config:WindowAttentionConfig",
     accuracy="accuracy:PREDICTOR",
     prediction="cost:prediction",
-)
+),)
