@@ -28,7 +28,9 @@ import dataclasses
 import importlib
 import re
 import sys
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src" / "hyflexpim"
@@ -91,10 +93,10 @@ def draw_layers(allowed: dict[str, set[str]], shared: set[str]) -> str:
     return "\n".join(lines)
 
 
-def _registrations() -> dict[str, list]:
+def _registrations() -> dict[str, list[Any]]:
     """package -> its registration's dataclasses (``METHODS``), for every ``*_PACKAGES`` line."""
     methods = importlib.import_module("hyflexpim.config.methods")
-    out: dict[str, list] = {}
+    out: dict[str, list[Any]] = {}
     for name in dir(methods):
         if name.endswith("_PACKAGES"):
             for package in getattr(methods, name):
@@ -159,11 +161,16 @@ def in_doc(text: str) -> dict[str, str]:
     return out
 
 
+def _put(body: str, m: re.Match[str]) -> str:
+    return m.group(1) + body + "\n" + m.group(3)
+
+
 def rewrite(text: str, new: dict[str, str]) -> str:
     for name, body in new.items():
         if not _pattern(name).search(text):
-            raise SystemExit(f"error: the doc has no <!-- draw_layers:{name} --> block")
-        text = _pattern(name).sub(lambda m, body=body: m.group(1) + body + "\n" + m.group(3), text)
+            print(f"error: the doc has no <!-- draw_layers:{name} --> block", file=sys.stderr)
+            raise SystemExit(2)
+        text = _pattern(name).sub(partial(_put, body), text)
     return text
 
 
