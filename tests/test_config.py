@@ -10,8 +10,8 @@ from hyflexpim.config import Strict
 from hyflexpim.device.noise import NOISE_MODELS, PaperNoise, register_noise_model
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.evaluate_step import plan_digest
 from hyflexpim.pipeline.resolve import parse_set, resolve_config
-from hyflexpim.pipeline.run import plan_digest
 from hyflexpim.sim.config import HardwareConfig
 
 

@@ -193,8 +193,10 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
     def step(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
              task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
              noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
+        from hyflexpim.pipeline import model_steps  # lazy: torch stays out of the CLI's start-up
+
         r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, may_train)
-        getattr(r, method)()
+        getattr(model_steps, method)(r)
         if method == "finetuned" and r.config.pre_finetune is None:
             typer.echo("pre_finetune is null in this configuration: the pretrained model is used as it is")
         else:
@@ -233,9 +235,11 @@ def plan(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str 
          task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
          noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Score importance and write one plan per SLC rate into plans/."""
+    from hyflexpim.pipeline.plan_step import plan as make_plan  # lazy: torch stays out of the CLI's start-up
+
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     for rate in r.config.plan.slc_rates:
-        p = r.plan("redistributed", r.config.importance.scorer, rate)
+        p = make_plan(r, "redistributed", r.config.importance.scorer, rate)
         typer.echo(f"plan SLC {rate:g}%: {p.slc_weight_fraction:.1%} of analog weights in SLC "
                    f"({len(p.analog)} analog, {len(p.digital)} digital matrices)")
     typer.echo(f"plans in {r.files.plans_folder}")
@@ -248,20 +252,22 @@ def evaluate(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: 
              slc_rates: str | None = RatesOpt, noise_seeds: int | None = SeedsOpt,
              set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Evaluate plans under noise (the run's plans, or one --plan file) and print one line per rate."""
+    from hyflexpim.pipeline.evaluate_step import evaluate_plan  # lazy: torch stays out of the CLI's start-up
+    from hyflexpim.pipeline.plan_step import check_plan_early
     from hyflexpim.plan import load_plan
     from hyflexpim.report.results import terminal_line
 
     p = load_plan(plan_file) if plan_file else None  # a bad plan is refused before the run folder is touched
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     if p is not None:
-        r.check_plan_early(p)
+        check_plan_early(r, p)
         variant = p.policy.get("variant", "redistributed")
         rate = float(p.policy.get("slc_rate", 100 * p.slc_weight_fraction))
-        recs = r.evaluate_plan(variant, p.policy.get("scorer", "custom"), rate, plan=p)
+        recs = evaluate_plan(r, variant, p.policy.get("scorer", "custom"), rate, plan=p)
         typer.echo(terminal_line(variant, p.policy.get("scorer", "custom"), rate, recs))
         return
     for rate in r.config.plan.slc_rates:
-        recs = r.evaluate_plan("redistributed", r.config.importance.scorer, rate)
+        recs = evaluate_plan(r, "redistributed", r.config.importance.scorer, rate)
         typer.echo(terminal_line("redistributed", r.config.importance.scorer, rate, recs))
 
 

@@ -17,6 +17,8 @@ from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.analysis import analyze_attention
 from hyflexpim.errors import UserError
 from hyflexpim.models.discover import fingerprint
+from hyflexpim.pipeline import plan_step
+from hyflexpim.pipeline.model_steps import base, model_of
 from hyflexpim.plan import load_plan
 from hyflexpim.report.attention_tables import write_attention, write_noise_summary
 from hyflexpim.sim.apply import apply_plan
@@ -40,11 +42,11 @@ def _batches(run, examples: int):
 def _model_and_plans(run, rates, plan_file):
     """(float model, {label: plan}) for the analysis."""
     if run.ws.has_model("redistributed"):
-        model = run.model("redistributed")
-        plans = {f"slc{r:g}": run.plan("redistributed", run.config.importance.scorer, r) for r in rates}
+        model = model_of(run, "redistributed")
+        plans = {f"slc{r:g}": plan_step.plan(run, "redistributed", run.config.importance.scorer, r) for r in rates}
         source = "the run's redistributed model"
     else:
-        model = copy.deepcopy(run._base())
+        model = copy.deepcopy(base(run))
         decompose(model, DecomposeConfig(rank_policy="full"))
         imp = score_importance(model, "singular_value")
         plans = {f"slc{r:g}": make_plan(model, imp, r, model_name=run.name) for r in rates}

@@ -47,7 +47,7 @@ def prefix_key(config: RunConfig) -> str | None:
 
 def needs(config: RunConfig) -> list[tuple[str, str]]:
     """The (variant, scorer) importance scores a cell's run reads."""
-    from hyflexpim.pipeline.run import curves_of
+    from hyflexpim.pipeline.evaluate_step import curves_of
 
     return sorted({(v, s) for v, s, _, _ in curves_of(config)})
 
@@ -77,6 +77,8 @@ def prepare_shared(config: dict, folder: str, pairs: list, threads: int, prefix:
 
 def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict | None,
              prefix_only: bool = False) -> dict:
+    from hyflexpim.pipeline.importance_step import importance
+    from hyflexpim.pipeline.model_steps import finetuned, redistributed
     from hyflexpim.pipeline.run import Run
     from hyflexpim.pipeline.workspace import release
 
@@ -92,11 +94,11 @@ def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict 
             seed_cell(Path(prefix["folder"]), Path(folder))
         run = Run.open(cfg, say=lines.append, progress=False)
         if prefix_only:
-            run.finetuned()
+            finetuned(run)
         else:
-            run.redistributed()
+            redistributed(run)
             for variant, scorer in pairs:
-                run.importance(variant, scorer)
+                importance(run, variant, scorer)
     except UserError as e:
         error = str(e)
     except Exception as e:  # reported on every cell of the group
