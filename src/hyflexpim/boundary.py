@@ -17,9 +17,17 @@ Nothing here executes code from a file: YAML is safe-loaded, tensors are weights
 
 from __future__ import annotations
 
+import bz2
+import errno
+import gzip
+import io
 import json
+import lzma
 import math
 import os
+import stat
+import zipfile
+import zlib
 from pathlib import Path
 
 from hyflexpim.errors import UserError
@@ -33,9 +41,6 @@ MAX_INT_DIGITS = 30  # no field of a config, plan or spec needs a larger integer
 def check_file(path: str | Path, what: str) -> Path:
     """``path`` if it is a regular file (after links); else one line saying what it is instead: missing, a folder, a
     named pipe, a device, a socket or a symbolic-link loop (a pipe or ``/dev/zero`` would block or never end)."""
-    import errno
-    import stat
-
     p = Path(path)
     try:
         mode = os.stat(p).st_mode
@@ -104,13 +109,6 @@ def read_decompressed(path: str | Path, what: str, limit: int | None = None) -> 
     """The decompressed bytes of a .gz/.bz2/.xz/.zst/.zip file (a zip holding one file), read in chunks and refused
     in one line as soon as they pass ``limit`` (a compression bomb never fills the memory); a file that is not
     what its suffix says is one line too."""
-    import bz2
-    import gzip
-    import io
-    import lzma
-    import zipfile
-    import zlib
-
     limit = MAX_DATA_BYTES if limit is None else limit
     p = check_file(path, what)
     kind = COMPRESSIONS.get(p.suffix.lower())

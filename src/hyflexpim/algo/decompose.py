@@ -13,6 +13,8 @@ policy decides all ranks at once after every matrix is factorised.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import re
 from dataclasses import dataclass
 
@@ -132,9 +134,6 @@ def calibration(model: nn.Module, config: DecomposeConfig, batches, progress: bo
 def release_memory(collect: bool = False) -> None:
     """Hand freed memory back to the system: (``collect``) collect Python garbage, then (glibc) trim the allocator's
     free pages, which it otherwise keeps — after each matrix's SVD its full-rank factors are such pages."""
-    import ctypes
-    import gc
-
     if collect:
         gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim

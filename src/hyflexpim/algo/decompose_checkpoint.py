@@ -11,6 +11,8 @@ initialised by the model's own ``_init_weights``. The peak is the decomposed mod
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import torch
@@ -32,9 +34,6 @@ class CheckpointTensors:
     embedding) is never held twice."""
 
     def __init__(self, path: str | Path, base_prefix: str = ""):
-        import json
-        import struct
-
         path = Path(path)
         files = [path] if path.is_file() else sorted(path.glob("*.safetensors"))
         if not files:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -52,8 +53,6 @@ def _contents(path: Path) -> bytes:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV, JSONL or Parquet file (chosen by suffix, compressed or not) into a DataFrame."""
-    import io
-
     from hyflexpim.boundary import UTF16_BOMS, _kind_of
 
     path = _existing_file(path, TABLE_SUFFIXES)

@@ -10,10 +10,13 @@ Packaged models (installed by the set-up, no network needed):
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
 import shutil
+import struct
+import warnings
 from pathlib import Path
 
 from hyflexpim.config.hub import hub_reachable
@@ -183,8 +186,6 @@ def gguf_file(path: Path) -> Path | None:
 def gguf_safetensors(gguf: Path, target: Path | None = None) -> Path:
     """A GGUF model (weights and its own tokenizer) de-quantized once to a plain safetensors folder in the cache;
     later loads read that folder. The folder is keyed by the file's path, size and modification time."""
-    import hashlib
-
     if target is None:
         st = gguf.stat()
         key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
@@ -204,8 +205,6 @@ def _made(target: Path) -> bool:
 
 
 def _dequantize(gguf: Path, target: Path) -> None:
-    import struct
-
     from safetensors.torch import save_model
     from transformers import AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
@@ -283,8 +282,6 @@ def _load_part(name: str, canonical: str, path: str, task: str, num_labels: int)
 
 def _read_part(path: str):
     """A ParT checkpoint, weights only, in one line whatever the file holds (torch's own warnings silenced)."""
-    import warnings
-
     from hyflexpim.models.part import load_part
 
     with open(path, "rb") as f:

@@ -41,6 +41,7 @@ def base(run: Run) -> nn.Module:
     torch.manual_seed(run.config.seed)  # a fresh head's initialisation and dropout: the run's seed
     if run.config.model.lower() == "part":
         packaged_part(run.progress, run.say)  # trained once on the shipped sample, then cached
+    model: nn.Module
     model, _ = load_model(run.config.model, run.task.kind, max(run.task.num_labels, 2))
     check_finite_weights(model, "load")
     return model
@@ -167,6 +168,7 @@ def _fine_tune(run: Run, model: nn.Module, batches: Any, extra: dict[str, Any]) 
 def _soft_rank(run: Run, model: nn.Module) -> tuple[SoftRank, dict[str, Any]]:
     """Rank policy 'learned': soft thresholds on every decomposed matrix, and what the fine-tune needs."""
     d = run.config.decompose
+    assert d.budget is not None  # DecomposeConfig: a rank policy that uses a budget has one
     roles = {m.name: m.role for m in find_matrices(model)}
     soft = enable_soft_rank(model, d.soft_rank, d.budget, roles)
     return soft, {"regularizer": soft.penalty, "on_step": soft.anneal,
@@ -174,6 +176,7 @@ def _soft_rank(run: Run, model: nn.Module) -> tuple[SoftRank, dict[str, Any]]:
 
 
 def _harden(run: Run, model: nn.Module, soft: Any, ranks_file: Path) -> None:
+    assert run.config.decompose.budget is not None  # DecomposeConfig: a rank policy that uses a budget has one
     ranks = soft.finish(model)
     achieved = sum(r * sum(soft.layers[n].hyflexpim_shape) for n, r in ranks.items()) / soft.dense
     if run.is_main:

@@ -34,7 +34,8 @@ def sensitivity(run: Run, variant: str, imp: Importance) -> dict[str, float]:
     """Each analog matrix's noise sensitivity on this run's hardware (``sim.sensitivity``), cached per hardware."""
     path = run.files.sensitivity(variant, imp.unit, plan_digest_of(run.config.hardware))
     if path.exists():
-        return load_json(path, "noise sensitivities")
+        cached: dict[str, float] = load_json(path, "noise sensitivities")
+        return cached
     batches = run.task.batches("train", shuffle=True, seed=run.config.seed + 5)
     sens = run.timed(f"noise sensitivity of {len(imp.scores)} matrices ({variant} model, each alone all-MLC)",
                      lambda: noise_sensitivity(model_of(run, variant), batches, list(imp.scores), imp.unit,
@@ -42,7 +43,7 @@ def sensitivity(run: Run, variant: str, imp: Importance) -> dict[str, float]:
                                                progress=run.progress))
     if run.is_main:
         write_atomic(path, json.dumps(sens, indent=1))
-    top = sorted(sens, key=sens.get, reverse=True)[:3]
+    top = sorted(sens, key=lambda n: sens[n], reverse=True)[:3]
     run.say("  most sensitive: " + "; ".join(f"{n} (+{sens[n]:.3f} loss)" for n in top))
     return sens
 

@@ -8,7 +8,10 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
 import statistics
+import tempfile
 from pathlib import Path
 
 from hyflexpim.atomic import write_atomic
@@ -121,10 +124,6 @@ def write_set(out: Path, write) -> list[Path]:
     """A set of result files written all or nothing: ``write(folder)`` writes every file into a hidden folder
     beside them, and only when all are there are they moved into ``out`` (a full disk or a crash part-way leaves
     the earlier set, or nothing — never a table without its JSON or figures). Returns the paths in ``out``."""
-    import os
-    import shutil
-    import tempfile
-
     out = Path(out)
     made = not out.exists()
     try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import statistics
 from dataclasses import dataclass, field
@@ -49,8 +50,6 @@ def summary(outcome: dict) -> float:
 
 def record_fields(outcome: dict) -> dict:
     """The outcome as JSON fields of an evaluation record (``report.confidence`` reads them back)."""
-    import base64
-
     import numpy as np
 
     if "correct" in outcome:  # one bit per example, base64 (640 examples: 108 characters)
