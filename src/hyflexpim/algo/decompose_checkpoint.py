@@ -20,6 +20,7 @@ from torch import nn
 
 from hyflexpim.algo.decompose import DecomposeConfig, Placement, decompose, release_memory
 from hyflexpim.errors import UserError
+from hyflexpim.models.load import is_part, resolve
 
 SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                       "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
@@ -151,7 +152,6 @@ def decompose_model_folder(name: str, task: str = "classification", num_labels: 
     """A packaged model name, a local folder or a GGUF (its de-quantized cache), decomposed from its checkpoint."""
     from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
-    from hyflexpim.models.load import is_part, resolve
 
     if is_part(name):
         raise UserError("ParT checkpoints are .pt files: decompose a loaded ParT with hyflexpim.decompose")

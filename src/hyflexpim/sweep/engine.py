@@ -19,6 +19,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm import tqdm
+
 from hyflexpim.errors import UserError
 from hyflexpim.sweep.cell import (
     PREFIX,
@@ -190,8 +192,6 @@ def _run_ray(todo: list[Group], sweep: SweepConfig, address: str | None, say: Sa
 def run_cells(sweep: SweepConfig, root: Path, cells: list[Cell], use_ray: bool, address: str | None, say: Say,
               progress: bool) -> list[dict]:
     """Every cell's record, in the sweep's order (finished ones from their folders)."""
-    from tqdm import tqdm
-
     todo = groups(cells, root)
     skipped = len(cells) - sum(len(g.cells) for g in todo)
     if skipped:
