@@ -118,7 +118,7 @@ def read_decompressed(path: str | Path, what: str, limit: int | None = None) -> 
     try:
         if kind == "zstd":
             try:
-                import zstandard
+                import zstandard  # optional package: only a .zst file needs it
             except ImportError:
                 raise UserError(f"{what} {p} is zstd-compressed and reading it needs the 'zstandard' package: "
                                 "bash scripts/setup.sh installs it (or pip install zstandard)") from None
@@ -273,7 +273,7 @@ def load_json(path: str | Path, what: str):
 
 def load_tensors(path: str | Path, what: str = "cached tensors") -> dict:
     """A dict of tensors and plain values written by ``torch.save``, read weights-only; corrupted -> one line."""
-    import torch
+    import torch  # lazy: the cost side reads files here without torch
 
     try:
         data = torch.load(path, weights_only=True)
@@ -289,7 +289,7 @@ def load_tensors(path: str | Path, what: str = "cached tensors") -> dict:
 
 def load_safetensors_into(model, path: str | Path, what: str = "model weights") -> None:
     """safetensors weights into ``model`` (shapes must match); a corrupted, truncated or foreign file -> one line."""
-    from safetensors.torch import load_model
+    from safetensors.torch import load_model  # lazy: torch (the cost side reads files here without it)
 
     try:
         load_model(model, str(path))

@@ -89,6 +89,7 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     their own group (and not in the model's). ``mixed_precision`` ("no", "bf16", "fp16"): Accelerate's autocast on
     a GPU (the weights stay float32 masters). ``checkpoint`` (``finetune_checkpoint.Checkpointing``): write a
     checkpoint every so many steps and resume from the one there (same final weights as an uninterrupted run)."""
+    # lazy: slow imports only training needs (a run's configuration reads FinetuneConfig from here)
     from accelerate import Accelerator
     from transformers import get_linear_schedule_with_warmup
 
@@ -170,7 +171,7 @@ def _finetune_lora(model: nn.Module, batches, config: FinetuneConfig, step_name:
                    mixed_precision: str) -> FinetuneResult:
     """``finetune`` with LoRA adapters (peft) on the linear layers, merged back into ``model``'s own weights."""
     try:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model  # optional package: only a LoRA fine-tune needs it
     except ImportError:
         raise UserError("a LoRA fine-tune (lora: ...) needs the peft package: pip install peft") from None
     if any(isinstance(m, SVDLinear) for m in model.modules()):

@@ -104,7 +104,7 @@ def offline() -> bool:
 @contextmanager
 def _offline_mode(on: bool):
     """``datasets`` and ``huggingface_hub`` read their offline flags at import: set both for this call only."""
-    import datasets.config
+    import datasets.config  # lazy: datasets is slow to import and only a hub task needs it
     import huggingface_hub.constants as hub_constants
 
     saved = datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE
@@ -124,7 +124,7 @@ def _first_line(exc: BaseException) -> str:
 def load_dataset_dict(name: str, entry: HubEntry):
     """The data set's splits (a DatasetDict), from a saved folder, the local cache, or the hub."""
     try:
-        import datasets
+        import datasets  # lazy: slow to import, and only a hub task needs it
     except ImportError:
         raise UserError("hub data sets need the 'datasets' package: pip install datasets") from None
     datasets.logging.set_verbosity_error()

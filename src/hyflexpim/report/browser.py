@@ -67,7 +67,7 @@ def render(page: Path, screenshot: Path | None = None, width: int = 1280, height
     why = available()
     if why:
         raise UserError(f"cannot render {page} in a browser: {why}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # optional package, checked above
 
     page = Path(page).resolve()
     with sync_playwright() as pw:

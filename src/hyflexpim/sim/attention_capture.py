@@ -54,6 +54,7 @@ def _capture_forward(module, query, key, value, attention_mask, scaling=None, dr
 
 
 def _register() -> None:
+    # lazy: transformers loads only when a capture is registered (a plain torch model needs none)
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
     from transformers.modeling_utils import AttentionInterface
 
