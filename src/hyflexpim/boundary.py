@@ -30,6 +30,8 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import yaml
+
 from hyflexpim.errors import UserError
 
 MAX_TEXT_BYTES = 256 * 2**20  # a plan of a large model with every importance score is a few MB
@@ -176,8 +178,6 @@ def check_finite(obj, what: str, path: str = "") -> None:
 
 def _yaml_size(node, what: str) -> int:
     """Nodes of the document with every alias expanded, without expanding it (the graph is shared)."""
-    import yaml
-
     sizes: dict[int, int] = {}
     stack = [(node, 0, False)]
     while stack:
@@ -205,8 +205,6 @@ def _yaml_size(node, what: str) -> int:
 
 def _no_duplicate_keys(node, what: str) -> None:
     """A key given twice in one mapping is refused (PyYAML silently keeps the last one)."""
-    import yaml
-
     seen: set[str] = set()
     for key, _ in node.value:
         if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
@@ -218,8 +216,6 @@ def _no_duplicate_keys(node, what: str) -> None:
 
 def parse_yaml(text: str, what: str):
     """Plain data from YAML text (safe tags only), after checking its expanded size and depth."""
-    import yaml
-
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is None:

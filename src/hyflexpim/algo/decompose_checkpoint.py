@@ -17,6 +17,7 @@ from pathlib import Path
 
 import torch
 from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from hyflexpim.algo.decompose import DecomposeConfig, Placement, decompose, release_memory
 from hyflexpim.errors import UserError
@@ -150,8 +151,6 @@ def decompose_checkpoint(model_factory, checkpoint: str | Path, config: Decompos
 def decompose_model_folder(name: str, task: str = "classification", num_labels: int = 2,
                            config: DecomposeConfig | None = None, progress=None) -> tuple[nn.Module, list[Placement]]:
     """A packaged model name, a local folder or a GGUF (its de-quantized cache), decomposed from its checkpoint."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
-
 
     if is_part(name):
         raise UserError("ParT checkpoints are .pt files: decompose a loaded ParT with hyflexpim.decompose")

@@ -73,6 +73,13 @@ def crash_log(exc: BaseException) -> str:
     return "(no writable folder for the log)"
 
 
+def _tidy() -> None:
+    """After a refused or failed command: the run folders it created and left without a result go again."""
+    from hyflexpim.pipeline.workspace import tidy_new_folders  # lazy: start-up loads only what --help needs
+
+    tidy_new_folders()
+
+
 def guarded(fn):
     """Turn a UserError into one line on stderr and exit code 2; an interrupt into a resume hint; a full disk or a
     refused permission into one line naming the path (exit 2); anything else — a bug in hyflexpim — into one line
@@ -83,30 +90,22 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             fail(str(e))
         except KeyboardInterrupt:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             fail("interrupted: finished steps are saved; run the same command again to resume", 130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except OSError as e:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             if e.errno in OS_ERRORS:
                 where = f" writing {e.filename}" if e.filename else ""
                 fail(f"{OS_ERRORS[e.errno]}{where}: finished steps are kept; free space or fix the permission and "
                      "run the same command again")
             fail(f"unexpected {type(e).__name__}: {e} (traceback in {crash_log(e)}; please report it)", 1)
         except Exception as e:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             fail(f"unexpected {type(e).__name__}: {str(e)[:200]} (traceback in {crash_log(e)}; please report it)", 1)
 
     return wrapper
