@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from hyflexpim.algo.importance import SCORERS
 from hyflexpim.pipeline import plan_step
-from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.curves import curves_of
 from hyflexpim.pipeline.importance_step import importance
 from hyflexpim.pipeline.model_steps import finetuned, model_of, redistributed
 from hyflexpim.plan import Plan
@@ -21,9 +21,6 @@ from hyflexpim.sim.evaluate import METRICS, per_example, record_fields, summary
 
 if TYPE_CHECKING:
     from hyflexpim.pipeline.run import Run
-
-Curve = tuple[str, str, list[float], str | None]
-
 
 @dataclass
 class Evaluated:
@@ -100,25 +97,6 @@ def evaluate_plan(run: Run, variant: str, scorer: str, rate: float, plan: Plan |
                **record_fields(outcome)}
         run.ws.record(rec)
         out.append(rec)
-    return out
-
-
-def curves_of(c: RunConfig) -> list[Curve]:
-    """(variant, scorer, rates, policy) a run evaluates: the main curve and the ablations (policy None: the run's)."""
-    rates = c.plan.slc_rates
-    out: list[Curve] = [("redistributed", c.importance.scorer, rates, None)]
-    if c.compare.no_redistribution:
-        out.append(("svd", c.importance.scorer, rates, None))
-    rules = [("magnitude_rates", "original", "magnitude", c.compare.magnitude),
-             ("singular_value_rates", "redistributed", "singular_value", True),
-             ("random_rates", "redistributed", "random", True)]
-    for rates_field, variant, scorer, on in rules:
-        at = c.compare.rates(rates_field, rates)
-        if on and at:
-            out.append((variant, scorer, at, None))
-    for policy in c.compare.policies:
-        if policy != c.plan.policy:
-            out.append(("redistributed", c.importance.scorer, c.compare.rates("policy_rates", rates), policy))
     return out
 
 

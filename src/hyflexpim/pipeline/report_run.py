@@ -9,7 +9,7 @@ import time
 from typing import TYPE_CHECKING
 
 from hyflexpim.boundary import load_json
-from hyflexpim.pipeline.evaluate_step import curves_of
+from hyflexpim.pipeline.curves import curves_of
 from hyflexpim.pipeline.run import Run
 from hyflexpim.report.html_run import gain_text, within_one_point, write_report
 from hyflexpim.report.plots import plot_metric_vs_slc

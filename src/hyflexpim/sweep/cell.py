@@ -26,7 +26,7 @@ from hyflexpim.atomic import write_atomic
 from hyflexpim.config import validate
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
-from hyflexpim.pipeline.evaluate_step import curves_of
+from hyflexpim.pipeline.curves import curves_of
 from hyflexpim.pipeline.importance_step import importance
 from hyflexpim.pipeline.model_steps import finetuned, redistributed
 from hyflexpim.pipeline.run import Run
