@@ -11,8 +11,8 @@ from hyflexpim.device.noise import NOISE_MODELS, register_noise_model
 from hyflexpim.errors import UserError
 from hyflexpim.methods.noise.paper.accuracy import PaperNoise
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.evaluate_step import plan_digest
 from hyflexpim.pipeline.resolve import parse_set, resolve_config
-from hyflexpim.pipeline.run import plan_digest
 from hyflexpim.sim.config import HardwareConfig
 
 

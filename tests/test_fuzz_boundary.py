@@ -447,7 +447,7 @@ def test_plan_rates_and_attention_kinds_through_hw_plan(tmp_path_factory, plan_d
 @FEW
 @given(data=st.data())
 def test_edited_shapes_miss_a_warm_resume_log(plan_dict, tmp_path_factory, data):
-    from hyflexpim.pipeline.run import plan_digest
+    from hyflexpim.pipeline.evaluate_step import plan_digest
     from hyflexpim.pipeline.workspace import Workspace
     from hyflexpim.plan import Plan
 

@@ -17,7 +17,7 @@ _API = (
 
 def __getattr__(name: str):
     if name in _API:
-        from hyflexpim import api
+        from hyflexpim import api  # lazy: the one upward arrow; `import hyflexpim` stays light (no torch)
 
         return getattr(api, name)
     raise AttributeError(f"module 'hyflexpim' has no attribute {name!r}")

@@ -9,13 +9,15 @@
     evaluate(twin, test_batches)
 """
 
+import torch
+
 from hyflexpim.algo.decompose import DecomposeConfig, decompose
 from hyflexpim.algo.finetune import FinetuneConfig
 from hyflexpim.algo.finetune import finetune as redistribute
 from hyflexpim.algo.importance import score_importance
 from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.analysis import AttentionReport, analyze_attention
-from hyflexpim.data import load_task
+from hyflexpim.data import ClassificationData, classification_batches, lm_blocks, load_task
 from hyflexpim.models.layers import SVDLinear
 from hyflexpim.models.load import load_model
 from hyflexpim.plan import Plan, load_plan
@@ -28,12 +30,9 @@ from hyflexpim.sweep import SweepConfig, run_sweep
 
 def batches(data, tokenizer, split: str = "train", **kw):
     """Tokenised batches of one split of a task (classification or language modelling)."""
-    from hyflexpim.data import ClassificationData, classification_batches, lm_blocks
-
     if isinstance(data, ClassificationData):
         texts, labels = data.split(split)
         return classification_batches(texts, labels, tokenizer, shuffle=(split == "train"), **kw)
-    import torch
 
     blocks = lm_blocks(data.split(split), tokenizer, kw.pop("block_size", 128), kw.pop("max_tokens", None))
     return [{"input_ids": b, "labels": b} for b in torch.split(blocks, kw.pop("batch_size", 8))]

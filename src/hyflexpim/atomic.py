@@ -51,7 +51,7 @@ def exclusive(lock_file: Path):
     """Hold an exclusive lock (flock on ``lock_file``) while a shared cache entry is made: a second process
     that wants the same entry waits, then finds it made. No lock where the platform has none."""
     try:
-        import fcntl
+        import fcntl  # POSIX only: imported where the lock is taken
     except ImportError:  # not POSIX
         yield
         return

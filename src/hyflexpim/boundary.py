@@ -17,10 +17,20 @@ Nothing here executes code from a file: YAML is safe-loaded, tensors are weights
 
 from __future__ import annotations
 
+import bz2
+import errno
+import gzip
+import io
 import json
+import lzma
 import math
 import os
+import stat
+import zipfile
+import zlib
 from pathlib import Path
+
+import yaml
 
 from hyflexpim.errors import UserError
 
@@ -33,9 +43,6 @@ MAX_INT_DIGITS = 30  # no field of a config, plan or spec needs a larger integer
 def check_file(path: str | Path, what: str) -> Path:
     """``path`` if it is a regular file (after links); else one line saying what it is instead: missing, a folder, a
     named pipe, a device, a socket or a symbolic-link loop (a pipe or ``/dev/zero`` would block or never end)."""
-    import errno
-    import stat
-
     p = Path(path)
     try:
         mode = os.stat(p).st_mode
@@ -104,13 +111,6 @@ def read_decompressed(path: str | Path, what: str, limit: int | None = None) -> 
     """The decompressed bytes of a .gz/.bz2/.xz/.zst/.zip file (a zip holding one file), read in chunks and refused
     in one line as soon as they pass ``limit`` (a compression bomb never fills the memory); a file that is not
     what its suffix says is one line too."""
-    import bz2
-    import gzip
-    import io
-    import lzma
-    import zipfile
-    import zlib
-
     limit = MAX_DATA_BYTES if limit is None else limit
     p = check_file(path, what)
     kind = COMPRESSIONS.get(p.suffix.lower())
@@ -120,7 +120,7 @@ def read_decompressed(path: str | Path, what: str, limit: int | None = None) -> 
     try:
         if kind == "zstd":
             try:
-                import zstandard
+                import zstandard  # optional package: only a .zst file needs it
             except ImportError:
                 raise UserError(f"{what} {p} is zstd-compressed and reading it needs the 'zstandard' package: "
                                 "bash scripts/setup.sh installs it (or pip install zstandard)") from None
@@ -178,8 +178,6 @@ def check_finite(obj, what: str, path: str = "") -> None:
 
 def _yaml_size(node, what: str) -> int:
     """Nodes of the document with every alias expanded, without expanding it (the graph is shared)."""
-    import yaml
-
     sizes: dict[int, int] = {}
     stack = [(node, 0, False)]
     while stack:
@@ -207,8 +205,6 @@ def _yaml_size(node, what: str) -> int:
 
 def _no_duplicate_keys(node, what: str) -> None:
     """A key given twice in one mapping is refused (PyYAML silently keeps the last one)."""
-    import yaml
-
     seen: set[str] = set()
     for key, _ in node.value:
         if isinstance(key, yaml.ScalarNode) and key.tag != "tag:yaml.org,2002:merge":
@@ -220,8 +216,6 @@ def _no_duplicate_keys(node, what: str) -> None:
 
 def parse_yaml(text: str, what: str):
     """Plain data from YAML text (safe tags only), after checking its expanded size and depth."""
-    import yaml
-
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
         if node is None:
@@ -275,7 +269,7 @@ def load_json(path: str | Path, what: str):
 
 def load_tensors(path: str | Path, what: str = "cached tensors") -> dict:
     """A dict of tensors and plain values written by ``torch.save``, read weights-only; corrupted -> one line."""
-    import torch
+    import torch  # lazy: the cost side reads files here without torch
 
     try:
         data = torch.load(path, weights_only=True)
@@ -291,7 +285,7 @@ def load_tensors(path: str | Path, what: str = "cached tensors") -> dict:
 
 def load_safetensors_into(model, path: str | Path, what: str = "model weights") -> None:
     """safetensors weights into ``model`` (shapes must match); a corrupted, truncated or foreign file -> one line."""
-    from safetensors.torch import load_model
+    from safetensors.torch import load_model  # lazy: torch (the cost side reads files here without it)
 
     try:
         load_model(model, str(path))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from hyflexpim.errors import NumericalError, UserError
 from hyflexpim.models.layers import dense_weight
@@ -49,8 +50,6 @@ def _batches(batches, n_batches: int):
 def input_statistics(model: nn.Module, batches, names: list[str], n_batches: int = 16, gram: bool = False,
                      progress: bool = True) -> InputStats:
     """Inputs seen by the matrices ``names`` over ``n_batches`` batches (padding positions left out)."""
-    from tqdm.auto import tqdm
-
     stats = InputStats()
     mask: list[torch.Tensor | None] = [None]
 
@@ -85,8 +84,6 @@ def input_statistics(model: nn.Module, batches, names: list[str], n_batches: int
 def fisher_rows(model: nn.Module, batches, names: list[str], n_batches: int = 16,
                 progress: bool = True) -> dict[str, torch.Tensor]:
     """Σ over batches of Σ_j (∂L/∂W_ij)² for every output row i of the matrices ``names`` ([d_out], float64)."""
-    from tqdm.auto import tqdm
-
     modules = {n: model.get_submodule(n) for n in names}
     req = {n: p.requires_grad for n, p in model.named_parameters()}
     for p in model.parameters():

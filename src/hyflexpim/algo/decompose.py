@@ -13,16 +13,20 @@ policy decides all ranks at once after every matrix is factorised.
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import gc
 import re
 from dataclasses import dataclass
 
 from pydantic import Field, field_validator, model_validator
 from torch import nn
 
+from hyflexpim.algo.calibration import fisher_rows, input_statistics
 from hyflexpim.algo.factorize import FACTORIZATIONS, factorize
 from hyflexpim.algo.rank import RANK_POLICIES, choose_rank
-from hyflexpim.algo.soft_rank import SoftRankConfig
+from hyflexpim.algo.soft_rank import SoftRankConfig, truncate_to
 from hyflexpim.config import Strict, one_of
+from hyflexpim.errors import UserError
 from hyflexpim.models.discover import MatrixInfo, find_matrices
 from hyflexpim.models.layers import SVDLinear, dense_weight, replace_module
 
@@ -115,8 +119,6 @@ def analog_names(model: nn.Module, config: DecomposeConfig) -> list[str]:
 
 def calibration(model: nn.Module, config: DecomposeConfig, batches, progress: bool = True) -> dict[str, dict] | None:
     """The statistics ``config.method`` needs, per matrix to decompose (None for plain SVD)."""
-    from hyflexpim.algo.calibration import fisher_rows, input_statistics
-
     needs = FACTORIZATIONS.get(config.method, "decompose.method").needs
     if needs is None:
         return None
@@ -132,9 +134,6 @@ def calibration(model: nn.Module, config: DecomposeConfig, batches, progress: bo
 def release_memory(collect: bool = False) -> None:
     """Hand freed memory back to the system: (``collect``) collect Python garbage, then (glibc) trim the allocator's
     free pages, which it otherwise keeps — after each matrix's SVD its full-rank factors are such pages."""
-    import ctypes
-    import gc
-
     if collect:
         gc.collect()
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim
@@ -148,9 +147,6 @@ def decompose(model: nn.Module, config: DecomposeConfig | None = None, progress=
     module) -> (W [d_out, d_in], bias or None)``: where each matrix's weights come from (default: the module;
     :mod:`hyflexpim.algo.decompose_checkpoint` reads them one at a time from a checkpoint file). The SVD's
     full-rank temporaries are freed after every matrix."""
-    from hyflexpim.algo.soft_rank import truncate_to
-    from hyflexpim.errors import UserError
-
     config = config or DecomposeConfig()
     rule = RANK_POLICIES.get(config.rank_policy, "decompose.rank_policy")
     needs = FACTORIZATIONS.get(config.method, "decompose.method").needs

@@ -11,13 +11,17 @@ initialised by the model's own ``_init_weights``. The peak is the decomposed mod
 
 from __future__ import annotations
 
+import json
+import struct
 from pathlib import Path
 
 import torch
 from torch import nn
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
 
 from hyflexpim.algo.decompose import DecomposeConfig, Placement, decompose, release_memory
 from hyflexpim.errors import UserError
+from hyflexpim.models.load import is_part, resolve
 
 SAFETENSORS_DTYPES = {"F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
                       "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
@@ -32,9 +36,6 @@ class CheckpointTensors:
     embedding) is never held twice."""
 
     def __init__(self, path: str | Path, base_prefix: str = ""):
-        import json
-        import struct
-
         path = Path(path)
         files = [path] if path.is_file() else sorted(path.glob("*.safetensors"))
         if not files:
@@ -150,9 +151,6 @@ def decompose_checkpoint(model_factory, checkpoint: str | Path, config: Decompos
 def decompose_model_folder(name: str, task: str = "classification", num_labels: int = 2,
                            config: DecomposeConfig | None = None, progress=None) -> tuple[nn.Module, list[Placement]]:
     """A packaged model name, a local folder or a GGUF (its de-quantized cache), decomposed from its checkpoint."""
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
-
-    from hyflexpim.models.load import is_part, resolve
 
     if is_part(name):
         raise UserError("ParT checkpoints are .pt files: decompose a loaded ParT with hyflexpim.decompose")

@@ -15,9 +15,12 @@ from dataclasses import dataclass, field
 import torch
 from pydantic import Field
 from torch import nn
+from tqdm.auto import tqdm
 
+from hyflexpim.algo.finetune_checkpoint import load_checkpoint, save_checkpoint, set_rng_state
 from hyflexpim.config import Strict
-from hyflexpim.errors import NumericalError
+from hyflexpim.errors import NumericalError, UserError
+from hyflexpim.models.layers import SVDLinear
 
 
 class LoraOptions(Strict):
@@ -86,8 +89,8 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     their own group (and not in the model's). ``mixed_precision`` ("no", "bf16", "fp16"): Accelerate's autocast on
     a GPU (the weights stay float32 masters). ``checkpoint`` (``finetune_checkpoint.Checkpointing``): write a
     checkpoint every so many steps and resume from the one there (same final weights as an uninterrupted run)."""
+    # lazy: slow imports only training needs (a run's configuration reads FinetuneConfig from here)
     from accelerate import Accelerator
-    from tqdm.auto import tqdm
     from transformers import get_linear_schedule_with_warmup
 
     config = config or FinetuneConfig()
@@ -111,8 +114,6 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
     result = FinetuneResult()
     skip, resumed = 0, None
     if checkpoint is not None:
-        from hyflexpim.algo.finetune_checkpoint import load_checkpoint
-
         resumed = load_checkpoint(checkpoint, total)
         if resumed is not None:
             accelerator.unwrap_model(model).load_state_dict(resumed["model"])
@@ -151,8 +152,6 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
             bar.set_postfix(loss=f"{result.final_loss:.4f}")
             if checkpoint is not None and (result.steps % (checkpoint.every or per_epoch) == 0
                                            or result.steps >= total):
-                from hyflexpim.algo.finetune_checkpoint import save_checkpoint
-
                 save_checkpoint(checkpoint, accelerator.unwrap_model(model), optimizer, scheduler, result.steps, total,
                                 result.losses)
             if result.steps >= total:
@@ -165,19 +164,14 @@ def finetune(model: nn.Module, batches, config: FinetuneConfig | None = None, st
 
 
 def _restore_rng(state: dict) -> None:
-    from hyflexpim.algo.finetune_checkpoint import set_rng_state
-
     set_rng_state(state["rng"])
 
 
 def _finetune_lora(model: nn.Module, batches, config: FinetuneConfig, step_name: str, progress: bool,
                    mixed_precision: str) -> FinetuneResult:
     """``finetune`` with LoRA adapters (peft) on the linear layers, merged back into ``model``'s own weights."""
-    from hyflexpim.errors import UserError
-    from hyflexpim.models.layers import SVDLinear
-
     try:
-        from peft import LoraConfig, get_peft_model
+        from peft import LoraConfig, get_peft_model  # optional package: only a LoRA fine-tune needs it
     except ImportError:
         raise UserError("a LoRA fine-tune (lora: ...) needs the peft package: pip install peft") from None
     if any(isinstance(m, SVDLinear) for m in model.modules()):

@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from hyflexpim.atomic import atomic_path
 from hyflexpim.errors import UserError
 
 
@@ -54,8 +55,6 @@ def _tuples(x):
 
 
 def save_checkpoint(ck: Checkpointing, model, optimizer, scheduler, steps: int, total: int, losses: list[float]):
-    from hyflexpim.atomic import atomic_path
-
     state = {"steps": steps, "total": total, "losses": list(losses), "fingerprint": ck.fingerprint,
              "model": model.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
              "rng": _rng_state()}

@@ -19,7 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+import torch.distributed as dist
 from torch import nn
+from tqdm.auto import tqdm
 
 from hyflexpim.config import Registry
 from hyflexpim.errors import NumericalError, UserError
@@ -43,8 +45,6 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
                         progress: bool = True) -> Importance:
     """Average over ``n_batches`` batches of |g| (reduce="abs") or g² (reduce="sq"), g = ∂L/∂σ per batch; or
     (reduce="last") |g| of the window's last batch alone, the authors' released code's choice."""
-    from tqdm.auto import tqdm
-
     layers = svd_layers(model)
     if not layers:
         raise UserError("gradient importance needs a decomposed model (run decompose first)")
@@ -90,7 +90,6 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
             p.requires_grad_(req[n])
         model.train(was_training)
     if world > 1:  # the window's sum over every process's batches
-        import torch.distributed as dist
 
         for a in acc.values():
             dist.all_reduce(a, op=dist.ReduceOp.SUM)
@@ -101,8 +100,6 @@ def gradient_importance(model: nn.Module, batches, n_batches: int = 32, reduce: 
 
 def process_group() -> tuple[int, int]:
     """(rank, world size) of the torch.distributed group (``accelerate launch``), or (0, 1) for one process."""
-    import torch.distributed as dist
-
     if dist.is_available() and dist.is_initialized():
         return dist.get_rank(), dist.get_world_size()
     return 0, 1

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from hyflexpim.analysis.metrics import BINS, STATS, LayerStats, compare_rows, update
 from hyflexpim.errors import UserError
@@ -85,8 +86,6 @@ def analyze_attention(model: nn.Module, batches, twin: nn.Module | None = None, 
     ``attention_mask`` marks its real tokens). With ``twin`` (the plan's PIM twin of the same model), the
     twin's statistics too, and per layer the top-1 agreement and total-variation distance of its rows
     against the clean ones. ``example``: index (in the first batch) of the example kept for heat maps."""
-    from tqdm.auto import tqdm
-
     if special_ids is None and tokenizer is not None:
         special_ids = list(getattr(tokenizer, "all_special_ids", []) or [])
     report = AttentionReport(layers={}, label=label)

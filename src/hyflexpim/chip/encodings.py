@@ -14,6 +14,7 @@ where ``slicer(q, bits_per_cell, dtype) -> Cells`` (see docs/extending.md).
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +33,6 @@ class Encoding:
     def slice_fn(self) -> Callable[..., Any]:
         if callable(self.slicer):
             return self.slicer
-        import importlib
 
         module, _, fn = self.slicer.partition(":")
         out: Callable[..., Any] = getattr(importlib.import_module(module), fn)

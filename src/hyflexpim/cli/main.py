@@ -73,6 +73,13 @@ def crash_log(exc: BaseException) -> str:
     return "(no writable folder for the log)"
 
 
+def _tidy() -> None:
+    """After a refused or failed command: the run folders it created and left without a result go again."""
+    from hyflexpim.pipeline.workspace import tidy_new_folders  # lazy: start-up loads only what --help needs
+
+    tidy_new_folders()
+
+
 def guarded(fn):
     """Turn a UserError into one line on stderr and exit code 2; an interrupt into a resume hint; a full disk or a
     refused permission into one line naming the path (exit 2); anything else — a bug in hyflexpim — into one line
@@ -83,30 +90,22 @@ def guarded(fn):
         try:
             return fn(*args, **kwargs)
         except UserError as e:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             fail(str(e))
         except KeyboardInterrupt:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             fail("interrupted: finished steps are saved; run the same command again to resume", 130)
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except OSError as e:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             if e.errno in OS_ERRORS:
                 where = f" writing {e.filename}" if e.filename else ""
                 fail(f"{OS_ERRORS[e.errno]}{where}: finished steps are kept; free space or fix the permission and "
                      "run the same command again")
             fail(f"unexpected {type(e).__name__}: {e} (traceback in {crash_log(e)}; please report it)", 1)
         except Exception as e:
-            from hyflexpim.pipeline.workspace import tidy_new_folders
-
-            tidy_new_folders()
+            _tidy()
             fail(f"unexpected {type(e).__name__}: {str(e)[:200]} (traceback in {crash_log(e)}; please report it)", 1)
 
     return wrapper
@@ -193,8 +192,10 @@ def _model_step(name: str, method: str, artefact: str, may_train: set, doc: str)
     def step(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str | None = ModelOpt,
              task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
              noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
+        from hyflexpim.pipeline import model_steps  # lazy: torch stays out of the CLI's start-up
+
         r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, may_train)
-        getattr(r, method)()
+        getattr(model_steps, method)(r)
         if method == "finetuned" and r.config.pre_finetune is None:
             typer.echo("pre_finetune is null in this configuration: the pretrained model is used as it is")
         else:
@@ -233,9 +234,11 @@ def plan(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: str 
          task: str | None = TaskOpt, out: str | None = OutOpt, slc_rates: str | None = RatesOpt,
          noise_seeds: int | None = SeedsOpt, set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Score importance and write one plan per SLC rate into plans/."""
+    from hyflexpim.pipeline.plan_step import plan as make_plan  # lazy: torch stays out of the CLI's start-up
+
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     for rate in r.config.plan.slc_rates:
-        p = r.plan("redistributed", r.config.importance.scorer, rate)
+        p = make_plan(r, "redistributed", r.config.importance.scorer, rate)
         typer.echo(f"plan SLC {rate:g}%: {p.slc_weight_fraction:.1%} of analog weights in SLC "
                    f"({len(p.analog)} analog, {len(p.digital)} digital matrices)")
     typer.echo(f"plans in {r.files.plans_folder}")
@@ -248,20 +251,22 @@ def evaluate(config: str | None = ConfigOpt, decoder: bool = DecoderOpt, model: 
              slc_rates: str | None = RatesOpt, noise_seeds: int | None = SeedsOpt,
              set_: list[str] | None = SetOpt, quiet: bool = QuietOpt):
     """Evaluate plans under noise (the run's plans, or one --plan file) and print one line per rate."""
+    from hyflexpim.pipeline.evaluate_step import evaluate_plan  # lazy: torch stays out of the CLI's start-up
+    from hyflexpim.pipeline.plan_step import check_plan_early
     from hyflexpim.plan import load_plan
     from hyflexpim.report.results import terminal_line
 
     p = load_plan(plan_file) if plan_file else None  # a bad plan is refused before the run folder is touched
     r = _open_run(config, decoder, model, task, out, slc_rates, noise_seeds, set_, quiet, set())
     if p is not None:
-        r.check_plan_early(p)
+        check_plan_early(r, p)
         variant = p.policy.get("variant", "redistributed")
         rate = float(p.policy.get("slc_rate", 100 * p.slc_weight_fraction))
-        recs = r.evaluate_plan(variant, p.policy.get("scorer", "custom"), rate, plan=p)
+        recs = evaluate_plan(r, variant, p.policy.get("scorer", "custom"), rate, plan=p)
         typer.echo(terminal_line(variant, p.policy.get("scorer", "custom"), rate, recs))
         return
     for rate in r.config.plan.slc_rates:
-        recs = r.evaluate_plan("redistributed", r.config.importance.scorer, rate)
+        recs = evaluate_plan(r, "redistributed", r.config.importance.scorer, rate)
         typer.echo(terminal_line("redistributed", r.config.importance.scorer, rate, recs))
 
 

@@ -8,6 +8,8 @@ instead of after the hub client's retries.
 from __future__ import annotations
 
 import os
+import urllib.error
+import urllib.request
 
 _ANSWERS: dict[str, bool] = {}
 
@@ -20,9 +22,6 @@ def flag_set(*names: str) -> bool:
 def hub_reachable(timeout: float = 3.0, flags: tuple[str, ...] = ("HF_HUB_OFFLINE",)) -> bool:
     """False when one of ``flags`` is set, or the hub (``HF_ENDPOINT``) does not answer within ``timeout`` seconds;
     asked once per process and endpoint."""
-    import urllib.error
-    import urllib.request
-
     if flag_set(*flags):
         return False
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")

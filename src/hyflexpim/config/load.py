@@ -7,6 +7,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from hyflexpim.boundary import parse_yaml, read_text
 from hyflexpim.config.base import ConfigError, config_error
 from hyflexpim.errors import UserError
 
@@ -25,8 +26,6 @@ def validate(cls: type[T], data: dict[str, Any], what: str = "config") -> T:
 
 def load_yaml(path: str | Path, what: str = "config") -> dict[str, Any]:
     """A YAML mapping from a file, through the boundary (size, aliases, depth, UTF-8, finite numbers) -> one line."""
-    from hyflexpim.boundary import parse_yaml, read_text
-
     p = Path(path)
     data = parse_yaml(read_text(p, what), f"{what} {p}")
     if data is None:

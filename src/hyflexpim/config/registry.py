@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, ItemsView, Iterator
 from typing import Any, Generic, TypeVar
 
+from hyflexpim.config.base import Strict, nearest
 from hyflexpim.errors import UserError
 
 T = TypeVar("T")
@@ -68,8 +69,6 @@ class Registry(Generic[T]):
         return name
 
     def _nearest(self, name: object) -> str:
-        from hyflexpim.config.base import nearest
-
         return nearest(name, self.names())
 
     def names(self) -> list[str]:
@@ -92,8 +91,6 @@ class Registry(Generic[T]):
 def config_by_kind(registry: Registry[Any], data: object, field: str, default_kind: str) -> Any:
     """The typed config of a registry entry from ``{"kind": ..., **settings}`` (entries carry ``.config``,
     a ``Strict`` class with a ``kind`` field); an instance passes through."""
-    from hyflexpim.config.base import Strict
-
     if isinstance(data, Strict):
         return data
     if not isinstance(data, dict):

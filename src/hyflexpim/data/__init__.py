@@ -16,7 +16,7 @@ _TORCH_NAMES = ("classification_batches", "jet_batches", "lm_blocks")
 
 def __getattr__(name: str):
     if name in _TORCH_NAMES:
-        from . import batches
+        from . import batches  # lazy: torch, which reading a data set does not need
 
         return getattr(batches, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch.utils.data import DataLoader, Sampler
 
@@ -118,8 +119,6 @@ def jet_batches(data, index, batch_size: int = 64, shuffle: bool = False, seed: 
     jets ``index`` of a ``JetData``, cut to the longest jet of the batch. With ``shuffle``, a seeded order of
     batches of similar particle counts (attention and pair features cost P² per jet: padding every batch to its
     longest jet would cost about 3× more on generated jets)."""
-    import numpy as np
-
     index = np.asarray(index)
     if len(index) == 0:
         raise UserError("no jets to batch: the split is empty")

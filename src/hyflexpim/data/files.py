@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
+from hyflexpim.boundary import (
+    MAX_DATA_BYTES,
+    UTF16_BOMS,
+    _kind_of,
+    check_file,
+    decode_text,
+    read_bytes,
+    read_decompressed,
+)
 from hyflexpim.errors import UserError
 
 from .split import DEFAULT_FRACTIONS, check_split_options, split_classification, split_documents
@@ -27,8 +37,6 @@ def file_suffix(path: str | Path) -> str:
 
 
 def _existing_file(path: str | Path, allowed: Sequence[str]) -> Path:
-    from hyflexpim.boundary import check_file
-
     if Path(path).is_symlink() or Path(path).exists():  # a folder, a pipe, a device or a link loop: named as such
         check_file(path, "data file")
     path = Path(path)
@@ -43,8 +51,6 @@ def _existing_file(path: str | Path, allowed: Sequence[str]) -> Path:
 
 def _contents(path: Path) -> bytes:
     """The file's bytes, decompressed when its suffix says so, bounded either way (boundary.MAX_DATA_BYTES)."""
-    from hyflexpim.boundary import MAX_DATA_BYTES, read_bytes, read_decompressed
-
     if Path(path).suffix.lower() in COMPRESSION_SUFFIXES:
         return read_decompressed(path, "data file")
     return read_bytes(path, "data file", MAX_DATA_BYTES)
@@ -52,10 +58,6 @@ def _contents(path: Path) -> bytes:
 
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV, TSV, JSONL or Parquet file (chosen by suffix, compressed or not) into a DataFrame."""
-    import io
-
-    from hyflexpim.boundary import UTF16_BOMS, _kind_of
-
     path = _existing_file(path, TABLE_SUFFIXES)
     suffix = file_suffix(path)
     raw = _contents(path)
@@ -159,8 +161,6 @@ def load_classification(
 
 def _documents(path: Path) -> list[str]:
     """Paragraphs (blank-line separated) of a text file; its lines when it has fewer than three paragraphs."""
-    from hyflexpim.boundary import decode_text
-
     text = decode_text(_contents(path), "data file", path)
     documents = [p.strip() for p in text.split("\n\n") if p.strip()]
     if len(documents) < 3:

@@ -19,9 +19,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pandas as pd
+
 from hyflexpim.config.hub import hub_reachable
 from hyflexpim.errors import UserError
 
+from .files import label_ids
 from .types import ClassificationData, LMData
 
 PROBE_SECONDS = 2.0
@@ -101,7 +104,7 @@ def offline() -> bool:
 @contextmanager
 def _offline_mode(on: bool):
     """``datasets`` and ``huggingface_hub`` read their offline flags at import: set both for this call only."""
-    import datasets.config
+    import datasets.config  # lazy: datasets is slow to import and only a hub task needs it
     import huggingface_hub.constants as hub_constants
 
     saved = datasets.config.HF_HUB_OFFLINE, hub_constants.HF_HUB_OFFLINE
@@ -121,7 +124,7 @@ def _first_line(exc: BaseException) -> str:
 def load_dataset_dict(name: str, entry: HubEntry):
     """The data set's splits (a DatasetDict), from a saved folder, the local cache, or the hub."""
     try:
-        import datasets
+        import datasets  # lazy: slow to import, and only a hub task needs it
     except ImportError:
         raise UserError("hub data sets need the 'datasets' package: pip install datasets") from None
     datasets.logging.set_verbosity_error()
@@ -183,8 +186,6 @@ def load_hub(name: str, *, kind: str | None = None, text_column: str | None = No
     """A hub (or saved) data set as a task, on its official splits; ``max_examples`` keeps at most that many rows
     (classification) or lines (language modelling) per split. ``seed`` is accepted for symmetry: official splits
     are not re-drawn."""
-    from .files import label_ids
-
     entry = entry_for(name, text_column, label_column, kind)
     dd = load_dataset_dict(name, entry)
     train, val, test, notes = _split_names(dd, entry)
@@ -215,7 +216,6 @@ def load_hub(name: str, *, kind: str | None = None, text_column: str | None = No
         if not keep:
             raise UserError(f"the {which} split of {name!r} has no labelled rows in {entry.label!r}")
         rows.append(([texts[i] for i in keep], [labels[i] for i in keep]))
-    import pandas as pd
 
     all_labels = pd.Series([y for _, ys in rows for y in ys])
     ids, names = label_ids(all_labels)

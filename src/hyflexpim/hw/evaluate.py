@@ -11,7 +11,10 @@ from typing_extensions import TypeIs
 
 from hyflexpim.chip.spec import SPEC_KINDS, PimSpec, Spec, load_spec
 from hyflexpim.errors import UserError
+from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
 from hyflexpim.hw.designs import COST_MODELS, batch_size, prices_whole_model
+from hyflexpim.hw.library import pu_totals
+from hyflexpim.hw.mapping import map_plan
 from hyflexpim.hw.results import METRICS, HwResult  # noqa: F401  (METRICS: re-exported)
 from hyflexpim.hw.shapes import get_shape, uniform_plan
 from hyflexpim.plan import Architecture, Plan
@@ -123,8 +126,6 @@ def equalise(plan: Plan, specs: list[Spec], mode: str) -> list[Spec]:
     (``iso-pus``), or each the fewest PUs that hold a layer (``min-chips``). Baselines pass unchanged."""
     if mode not in COMPARE_MODES:
         raise UserError(f"--compare must be one of {', '.join(COMPARE_MODES)}; got {mode!r}")
-    from hyflexpim.hw.library import pu_totals
-    from hyflexpim.hw.mapping import map_plan
 
     if mode == "min-chips" or not isinstance(specs[0], PimSpec):
         return specs
@@ -167,7 +168,6 @@ def compare(plan_or_shape: Plan | Architecture | str, seq_lens: Sequence[int] = 
         if key not in cache:
             cache[key] = ref if _is_spec(ref) else load_spec(ref)
         loaded.append(cache[key])
-    from hyflexpim.hw.attention_only import ATTENTION_ON, roofline_attention
 
     attention_only = not prices_whole_model(loaded[0].kind)  # an attention-only design: every baseline on that work
     if attention_only and any(sp.kind not in ATTENTION_ON and prices_whole_model(sp.kind) for sp in loaded[1:]):

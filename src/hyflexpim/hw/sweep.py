@@ -13,8 +13,13 @@ from typing import Any
 
 from hyflexpim.chip.spec import GpuSpec, PimSpec, Spec, load_spec
 from hyflexpim.hw.evaluate import DEFAULT_SEQ_LENS, compare, evaluate
-from hyflexpim.hw.library import load_as
+from hyflexpim.hw.gpu_fit import report
+from hyflexpim.hw.library import load_as, pu_totals
+from hyflexpim.hw.mapping import map_plan
 from hyflexpim.hw.results import HwResult
+from hyflexpim.hw.shapes import get_shape, uniform_plan
+from hyflexpim.hw.silicon import run
+from hyflexpim.hw.uncertainty import band, gain_bands
 
 MODELS = ("bert-base", "bert-large", "gpt2", "llama-3.2-1b")
 RATES = (0.0, 5.0, 10.0, 20.0, 30.0, 50.0, 100.0)  # percent
@@ -48,7 +53,6 @@ def headline() -> None:
                     best[key] = (xs[i], (m, r, DEFAULT_SEQ_LENS[i]))
     for key, (v, where) in best.items():
         print(f"max {key}: {v:.2f}x at model={where[0]} SLC={where[1]:.0f}% seq_len={where[2]}")
-    from hyflexpim.hw.uncertainty import gain_bands
 
     for m in ("bert-base", "llama-3.2-1b"):
         for line in gain_bands(m, "hyflexpim", "all_slc", [128, 8192]):
@@ -90,9 +94,6 @@ def mechanism() -> None:
 
 def replicate_note() -> None:
     """Why ``replicate`` is left out of the sweeps: its gain is the baseline's idle arrays at one area point."""
-    from hyflexpim.hw.mapping import map_plan
-    from hyflexpim.hw.shapes import get_shape, uniform_plan
-
     plan = uniform_plan(get_shape("bert-base"), 10.0)
     per_pu = map_plan(plan, load_as(PimSpec, "hyflexpim")).arrays_per_pu
     cells = []
@@ -116,8 +117,6 @@ def breakdown() -> None:
 
 
 def totals() -> None:
-    from hyflexpim.hw.library import pu_totals
-
     t = pu_totals(load_as(PimSpec, "hyflexpim"))
     an, dg = t.analog, t.digital
     print(f"analog per PU:  {an.area_mm2:.3f} mm2 (ref 11.24), {an.power_w:.3f} W (ref 22.34); "
@@ -239,8 +238,6 @@ def _baseline_ratio(model: str, metric: str) -> Callable[[Spec, Spec], float]:
 def baselines() -> None:
     """HyFlexPIM against the calibrated GPUs, then the sensitivity of its gains over each baseline to that
     baseline's assumed constants."""
-    from hyflexpim.hw.uncertainty import band
-
     print("HyFlexPIM (10 % SLC, batch 1, iso-area) over the GPU kernel model, batch 1; bands: the GPU spec's ranges "
           "(operating power, the fitted parameters' per-model spread) at their low and high ends; then with "
           "HyFlexPIM's own spec ranges as well")
@@ -273,15 +270,11 @@ def baselines() -> None:
 
 def gpu() -> None:
     """The GPU kernel model's calibration table: fitted rows, predicted rows, per-row error, medians."""
-    from hyflexpim.hw.gpu_fit import report
-
     report()
 
 
 def validate() -> None:
     """The component library against published RRAM macros (hyflexpim.hw.silicon; ``hyflexpim hw validate``)."""
-    from hyflexpim.hw.silicon import run
-
     run()
 
 

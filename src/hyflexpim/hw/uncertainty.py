@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from hyflexpim.chip.spec import PimSpec, Spec, load_spec, spec_from_dict
+from hyflexpim.hw.evaluate import compare
 from hyflexpim.plan import Architecture, Plan
 
 
@@ -66,8 +67,6 @@ def gain_bands(subject: Plan | Architecture | str, spec: Spec | str, reference: 
                batch: int | str = 1, gen_tokens: int = 128, shape: Architecture | str | None = None,
                mode: str = "iso-area", slc_rate: float = 10.0) -> list[str]:
     """One line per metric and sequence length: HyFlexPIM's gain over ``reference`` with its band."""
-    from hyflexpim.hw.evaluate import compare
-
     def ratio(metric: str, i: int) -> Callable[[Spec, Spec], float]:
         def f(a: Spec, b: Spec) -> float:
             r = compare(subject, seq, spec=a, baselines=(b,), batch=batch, gen_tokens=gen_tokens, shape=shape,

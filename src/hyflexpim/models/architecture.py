@@ -8,6 +8,7 @@ from __future__ import annotations
 from torch import nn
 
 from hyflexpim.models.discover import find_matrices
+from hyflexpim.plan.architecture import infer_from_matrices
 
 
 def _first(cfg, *names, default=None):
@@ -33,7 +34,6 @@ def architecture_of(model: nn.Module, name: str | None = None) -> dict:
     roles = {m.role for m in find_matrices(model) if m.layer is not None}
     layer_ids = {m.layer for m in find_matrices(model) if m.layer is not None}
     if cfg is None:  # a plain torch model (e.g. nn.MultiheadAttention blocks): what the matrices say
-        from hyflexpim.plan.architecture import infer_from_matrices
 
         arch = infer_from_matrices(find_matrices(model), name or type(model).__name__)
         return arch.model_dump() | {"source": "read from the matrices (no model config): head size 64 assumed"}

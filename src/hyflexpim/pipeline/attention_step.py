@@ -17,6 +17,8 @@ from hyflexpim.algo.plan_policy import make_plan
 from hyflexpim.analysis import analyze_attention
 from hyflexpim.errors import UserError
 from hyflexpim.models.discover import fingerprint
+from hyflexpim.pipeline import plan_step
+from hyflexpim.pipeline.model_steps import base, model_of
 from hyflexpim.plan import load_plan
 from hyflexpim.report.attention_tables import write_attention, write_noise_summary
 from hyflexpim.sim.apply import apply_plan
@@ -41,11 +43,11 @@ def _model_and_plans(run, rates, plan_file):
     """(float model, {label: plan}, source, variant) for the analysis; ``variant`` names the run's model variant the
     attention method's preparation (e.g. PQ's codebooks) is fitted on, None for the pretrained fallback."""
     if run.ws.has_model("redistributed"):
-        model = run.model("redistributed")
-        plans = {f"slc{r:g}": run.plan("redistributed", run.config.importance.scorer, r) for r in rates}
+        model = model_of(run, "redistributed")
+        plans = {f"slc{r:g}": plan_step.plan(run, "redistributed", run.config.importance.scorer, r) for r in rates}
         source, variant = "the run's redistributed model", "redistributed"
     else:
-        model = copy.deepcopy(run._base())
+        model = copy.deepcopy(base(run))
         decompose(model, DecomposeConfig(rank_policy="full"))
         imp = score_importance(model, "singular_value")
         plans = {f"slc{r:g}": make_plan(model, imp, r, model_name=run.name) for r in rates}
@@ -75,7 +77,7 @@ def run_attention_analysis(run, examples: int = 32, rates=(0, 10, 100), plan_fil
     noise = []
     for label, plan in plans.items():
         # the hardware the run measures this plan with (its attention method prepared, e.g. PQ's codebooks)
-        hw = run.config.hardware if variant is None else run.hardware(variant, plan)
+        hw = run.config.hardware if variant is None else plan_step.hardware(run, variant, plan)
         twin = apply_plan(model, plan, hw, seed=run.config.noise_seeds[0])
         rep = analyze_attention(model, batches, twin=twin, tokenizer=tok, with_js=False, progress=run.progress,
                                 label=f"{name}, {label}")

@@ -76,7 +76,7 @@ def _hardware(base, noise: dict):
 
 def _run_with(run, hardware):
     """The same run folder, models and task with another hardware (its evaluations are keyed by the hardware)."""
-    run._check_keys()  # with the run's own settings (a noise-aware model's key names its hardware)
+    run.check_keys()  # with the run's own settings (a noise-aware model's key names its hardware)
     twin = copy.copy(run)
     twin.config = run.config.model_copy(update={"hardware": hardware})
     return twin
@@ -111,12 +111,14 @@ def requirement(rows: list[dict], tolerance: float) -> dict:
 def sweep_device(run, axis: str, grid: list[float], rates: list[float], tolerance: float = 0.01,
                  name: str | None = None) -> list:
     """Evaluate the run's plans over the grid; writes ``device/device_map-<name or axis>.*`` and returns the files."""
+    from hyflexpim.pipeline.evaluate_step import evaluate_plan  # lazy: torch, as HardwareConfig in _hardware
+
     grid = check_grid(axis, grid)
     a = AXES[axis]
     base = run.config.hardware
     scorer = run.config.importance.scorer
     int8_hw = _hardware(base, {"kind": "paper", "sigma_mlc": 0.0, "sigma_slc": 0.0})
-    ref_recs = _run_with(run, int8_hw).evaluate_plan("redistributed", scorer, 100.0)
+    ref_recs = evaluate_plan(_run_with(run, int8_hw), "redistributed", scorer, 100.0)
     ref = point(ref_recs)
     int8 = ref_recs[0]["value"]
     run.say(f"INT8 reference (100 % SLC, no noise): {int8:.4f}")
@@ -124,7 +126,7 @@ def sweep_device(run, axis: str, grid: list[float], rates: list[float], toleranc
     for value in grid:
         twin = _run_with(run, _hardware(base, _noise(base, axis, value)))
         for rate in rates:
-            recs = twin.evaluate_plan("redistributed", scorer, rate)
+            recs = evaluate_plan(twin, "redistributed", scorer, rate)
             p = point(recs)
             lo, hi = interval(p) if p is not None else (None, None)
             d = difference(p, ref) if p is not None and ref is not None else None

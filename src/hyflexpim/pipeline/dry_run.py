@@ -24,8 +24,11 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
+
 from hyflexpim.errors import UserError
 from hyflexpim.hw.shapes import CATALOGUE
+from hyflexpim.models.load import ALIASES, PACKAGED, resolve
 from hyflexpim.pipeline.config import RunConfig
 from hyflexpim.plan import Architecture
 
@@ -78,8 +81,6 @@ def architecture(model: str):
 def _local_config(model: str):
     """The model's transformers config from disk only (never a download, never a de-quantization)."""
     from transformers import AutoConfig  # lazy: a slow import, needed only for a model outside the catalogue
-
-    from hyflexpim.models.load import ALIASES, PACKAGED, resolve
 
     name = ALIASES.get(model.lower(), model.lower())
     try:
@@ -151,8 +152,6 @@ def plan_steps(c: RunConfig, arch) -> list[Step]:
 def devices() -> tuple[str, int, float]:
     """(what, how many, measured matmul FLOP/s of one) for the visible devices: CUDA GPUs when there are, else
     the CPU; the throughput from a 0.3 s matrix-multiply probe."""
-    import torch
-
     if torch.cuda.is_available():
         dev, n, what = "cuda", torch.cuda.device_count(), torch.cuda.get_device_name(0)
     else:

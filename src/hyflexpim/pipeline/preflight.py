@@ -6,21 +6,22 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
+
+from hyflexpim.algo.decompose import placement
 from hyflexpim.algo.rank import RANK_POLICIES
 from hyflexpim.errors import UserError
+from hyflexpim.models.discover import find_matrices
+from hyflexpim.models.load import is_part, resolve
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.task import is_jets_task
 
 
 def preflight(config: RunConfig, kind: str, say: Callable[[str], None] = print) -> None:
-    from hyflexpim.models.load import is_part
-    from hyflexpim.pipeline.task import is_jets_task
-
-    if config.precision != "fp32":
-        import torch
-
-        if not torch.cuda.is_available():
-            raise UserError(f"precision: {config.precision} is mixed-precision fine-tuning on a GPU and this machine "
-                            "has none; on a CPU only fp32 runs (--set precision=fp32)")
+    if config.precision != "fp32" and not torch.cuda.is_available():
+        raise UserError(f"precision: {config.precision} is mixed-precision fine-tuning on a GPU and this machine "
+                        "has none; on a CPU only fp32 runs (--set precision=fp32)")
     if is_part(config.model) != is_jets_task(config.task):
         raise UserError(f"model {config.model!r} and task {config.task!r} do not fit: jets go with a ParT model "
                         "(--model part or a .pt checkpoint), ParT with a jets task (--task jets, a jets .npz/folder "
@@ -49,10 +50,6 @@ def check_attention(config: RunConfig) -> None:
     m = getattr(config.hardware.attention, "subspaces", None)
     if m is None:
         return
-    from transformers import AutoConfig
-
-    from hyflexpim.models.load import resolve
-
     try:
         cfg = AutoConfig.from_pretrained(resolve(config.model)[1])
     except (OSError, ValueError):
@@ -65,10 +62,6 @@ def check_attention(config: RunConfig) -> None:
 def check_lengths(config: RunConfig, kind: str, say: Callable[[str], None] = print) -> None:
     """Refuse, before any training, examples longer than the model's position table; say that a model folder's own
     code (``auto_map``) is not run."""
-    from transformers import AutoConfig
-
-    from hyflexpim.models.load import resolve
-
     path = resolve(config.model)[1]
     if not Path(path).exists():
         return  # a hub id: its own loading reports it (and the check would reach for the network twice)
@@ -93,13 +86,6 @@ def check_ranks(config: RunConfig, kind: str) -> None:
     d = config.decompose
     if not RANK_POLICIES.get(d.rank_policy).checks_value or d.rank_value is None:  # rank_value is a rank (fixed)
         return
-    import torch
-    from transformers import AutoConfig, AutoModelForCausalLM, AutoModelForSequenceClassification
-
-    from hyflexpim.algo.decompose import placement
-    from hyflexpim.models.discover import find_matrices
-    from hyflexpim.models.load import resolve
-
     path = resolve(config.model)[1]
     if not Path(path).exists():
         return

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from hyflexpim.algo.rank import rank_hooks
 from hyflexpim.device.noise import describe_noise
+from hyflexpim.pipeline.curves import curves_of
 from hyflexpim.pipeline.run import Run
 from hyflexpim.report.html_run import gain_text, within_one_point, write_report
 from hyflexpim.report.plots import plot_metric_vs_slc
@@ -79,7 +80,7 @@ def describe(run: Run) -> str:
 
 def differences(run: Run, records: list[dict], suffix: str) -> list:
     """Every ablation curve against the main one at the rates both measured (paired bootstrap): differences.csv."""
-    curves = run.curves()
+    curves = curves_of(run.config)
     policy = run.config.plan.policy
     main = (curves[0][0], curves[0][1], policy)
     rows = [d for v, s, _, p in curves[1:] for d in compare_curves(records, (v, s, p or policy), main)]

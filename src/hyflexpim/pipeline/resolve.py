@@ -5,6 +5,7 @@ from __future__ import annotations
 from hyflexpim.boundary import parse_yaml
 from hyflexpim.config import deep_merge, load_yaml, validate
 from hyflexpim.errors import UserError
+from hyflexpim.models.load import is_part
 from hyflexpim.pipeline.config import (
     AUTHORS_DEFAULTS,
     DECODER_DEFAULTS,
@@ -13,6 +14,7 @@ from hyflexpim.pipeline.config import (
     UP_PROJ_PATTERN,
     RunConfig,
 )
+from hyflexpim.pipeline.task import is_jets_task
 
 
 def parse_set(items: list[str]) -> dict:
@@ -43,9 +45,6 @@ def nest(flat: dict, where: str) -> dict:
 
 
 def _is_jets(user: dict) -> bool:
-    from hyflexpim.models.load import is_part
-    from hyflexpim.pipeline.task import is_jets_task
-
     model, task = user.get("model"), user.get("task")
     return (isinstance(model, str) and is_part(model)) or (isinstance(task, str) and is_jets_task(task))
 

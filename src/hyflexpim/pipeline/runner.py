@@ -2,9 +2,11 @@
 
     models (pre-finetune, decompose, redistribute) ─► importance ─► plan ─► evaluate ─► price ─► attention ─► report
 
-The model, importance and plan steps are made on demand by the steps that read them (``pipeline.run.Run``), each
-reusing its cached output when its key (derived from the sections it reads) is unchanged, so a re-run resumes where
-the last one stopped. Each later step hands its result to the next; the report step only reads results and files.
+Each step is its own module taking the run's context (``pipeline.run.Run``): ``model_steps``, ``importance_step``,
+``plan_step``, ``evaluate_step``, ``price_step``, ``attention_step``, ``report_run``. The model, importance and
+plan steps are made on demand by the steps that read them, each reusing its cached output when its key (derived
+from the sections it reads) is unchanged, so a re-run resumes where the last one stopped. Each later step hands its
+result to the next; the report step only reads results and files.
 """
 
 from __future__ import annotations
@@ -13,8 +15,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from hyflexpim.algo.rank import rank_hooks
+from hyflexpim.pipeline.attention_step import run_attention_analysis
+from hyflexpim.pipeline.evaluate_step import Evaluated, evaluate_all
+from hyflexpim.pipeline.plan_step import main_plans
 from hyflexpim.pipeline.price_step import Priced, price
-from hyflexpim.pipeline.run import Evaluated, Run
+from hyflexpim.pipeline.report_run import finish
+from hyflexpim.pipeline.run import Run
 from hyflexpim.plan import Plan
 
 
@@ -28,16 +34,9 @@ class Outcome:
     attention: list[Path] = field(default_factory=list)
 
 
-def main_plans(run: Run) -> list[Plan]:
-    """The plan step's output the later steps read: the main curve's plan at each of the run's SLC rates."""
-    return [run.plan("redistributed", run.config.importance.scorer, r) for r in run.config.plan.slc_rates]
-
-
 def run_steps(run: Run) -> Outcome | None:
     """Every step of the run; None for a follower process of a multi-process run (it shares the training steps)."""
-    from hyflexpim.pipeline.report_run import finish
-
-    evaluated = run.evaluate_all()
+    evaluated = evaluate_all(run)
     if not run.is_main:
         return None
     c = run.config
@@ -47,8 +46,6 @@ def run_steps(run: Run) -> Outcome | None:
     if c.hw_report:
         out.priced = price(run, out.plans)
     if c.attention.enabled and not c.label:
-        from hyflexpim.pipeline.attention_step import run_attention_analysis
-
         rates = [r for r in c.attention.slc_rates if r in c.plan.slc_rates]
         out.attention = run_attention_analysis(run, c.attention.examples, rates)
     finish(run, out)

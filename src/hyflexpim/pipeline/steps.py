@@ -22,7 +22,9 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+from hyflexpim import __version__
 from hyflexpim.pipeline.config import RunConfig
 
 
@@ -31,12 +33,12 @@ class Read:
     """One configuration section (a top-level field of ``RunConfig``) a step reads; ``when``: only if true."""
 
     section: str
-    when: Callable[[RunConfig], bool] | None = None
+    when: Callable[[RunConfig], object] | None = None  # its truth value decides
 
     def applies(self, c: RunConfig) -> bool:
         return self.when is None or bool(self.when(c))
 
-    def value(self, c: RunConfig):
+    def value(self, c: RunConfig) -> Any:
         v = getattr(c, self.section)
         return v.model_dump(mode="json") if hasattr(v, "model_dump") else v
 
@@ -110,12 +112,10 @@ def upstream(name: str) -> list[str]:
     return [s.name for s in STEPS if s.name in seen]
 
 
-def key(c: RunConfig, name: str) -> dict:
+def key(c: RunConfig, name: str) -> dict[str, Any]:
     """Everything step ``name``'s output depends on: the sections it and the steps before it read (flat), and the
     package version."""
-    from hyflexpim import __version__
-
-    out: dict = {"version": __version__}
+    out: dict[str, Any] = {"version": __version__}
     for n in upstream(name):
         for r in BY_NAME[n].reads:
             if r.applies(c):

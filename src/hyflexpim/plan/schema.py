@@ -22,6 +22,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from hyflexpim.atomic import write_atomic
+from hyflexpim.boundary import load_json
 from hyflexpim.config import Registry, config_error, nearest
 from hyflexpim.config.attention import SparseAttentionBase
 from hyflexpim.config.methods import PredictorMethod, fill_from, predictor_methods
@@ -288,8 +289,6 @@ def migrate(data: Any) -> Any:
 def load_plan(path: str | os.PathLike[str]) -> Plan:
     """Read and validate a plan (format-1 plans are migrated) through the boundary; any problem is one UserError
     line."""
-    from hyflexpim.boundary import load_json
-
     p = Path(path)
     data = load_json(p, "plan")
     if not isinstance(data, dict):

@@ -36,7 +36,7 @@ def write_attention(report, out: Path, figures: bool = True) -> list[Path]:
                                                             if report.twin_layers else report.layer_table())),
              write_atomic(out / "sparsity_profile.json", json.dumps(report.sparsity_profile(), indent=1))]
     if figures:
-        from hyflexpim.report.attention_plots import write_attention_figures
+        from hyflexpim.report.attention_plots import write_attention_figures  # lazy: matplotlib
 
         files += write_attention_figures(report, out)
     return files
@@ -47,7 +47,7 @@ def write_noise_summary(rows: list[dict], out: Path) -> list[Path]:
     PIM twin's attention rows against the clean model's; and its figure."""
     files = [write_atomic(Path(out) / "attention_noise.csv", _csv(rows)),
              write_atomic(Path(out) / "attention_noise.json", json.dumps(rows, indent=1))]
-    from hyflexpim.report.attention_plots import noise_vs_layer
+    from hyflexpim.report.attention_plots import noise_vs_layer  # lazy: matplotlib
 
     files.append(noise_vs_layer(rows, Path(out) / "attention_noise.png"))
     return files

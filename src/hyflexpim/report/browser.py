@@ -7,6 +7,7 @@ Playwright's own browser download needs a network this tool does not assume.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from dataclasses import dataclass, field
@@ -52,8 +53,6 @@ def chromium() -> str | None:
 
 def available() -> str | None:
     """Why a page cannot be rendered here (None: it can)."""
-    import importlib.util
-
     if importlib.util.find_spec("playwright") is None:
         return "Playwright is not installed (pip install playwright; its browser download is not needed)"
     if chromium() is None:
@@ -68,7 +67,7 @@ def render(page: Path, screenshot: Path | None = None, width: int = 1280, height
     why = available()
     if why:
         raise UserError(f"cannot render {page} in a browser: {why}")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # optional package, checked above
 
     page = Path(page).resolve()
     with sync_playwright() as pw:

@@ -18,7 +18,7 @@ def main_curve(rows: list[dict]) -> list[dict]:
 
 def variants_overlay(series: list[tuple[str, list[dict]]], title: str) -> str:
     """The main curve of several results tables in one figure (made here, in memory) and one table."""
-    from hyflexpim.report.plots import plot_overlay_bytes
+    from hyflexpim.report.plots import plot_overlay_bytes  # lazy: matplotlib
 
     curves = [(name, [_row_numbers(r) for r in main_curve(rows)]) for name, rows in series]
     curves = [(n, rs) for n, rs in curves if rs]

@@ -13,11 +13,13 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from hyflexpim import __version__
 from hyflexpim.artefacts import RunFolder
 from hyflexpim.atomic import write_atomic
-from hyflexpim.boundary import load_json, read_text
+from hyflexpim.boundary import load_json, parse_yaml, read_text
 from hyflexpim.report.html_overlay import main_curve, variants_overlay
 from hyflexpim.report.html_page import cell, esc, figure, page, para, pre, table
+from hyflexpim.report.html_sweep import sweep_name, sweep_sections
 from hyflexpim.report.html_tables import (
     csv_table,
     differences_table,
@@ -51,7 +53,6 @@ def _describe(folder: Path) -> tuple[str, dict]:
     cfg_path = RunFolder(folder).config
     if not cfg_path.exists():
         return folder.name, {}
-    from hyflexpim.boundary import parse_yaml
 
     cfg = parse_yaml(read_text(cfg_path, "run configuration"), "run configuration") or {}
     return f"{cfg.get('model', '?')} on {cfg.get('task', '?')}", cfg
@@ -161,8 +162,6 @@ def write_report(folders: list[Path], out: Path | None = None, names: list[str] 
     folders = [Path(f) for f in folders]
     names = names or [f.name for f in folders]
     if len(folders) == 1 and (folders[0] / "sweep_results.csv").exists():
-        from hyflexpim.report.html_sweep import sweep_name, sweep_sections
-
         out = Path(out) if out else folders[0] / "report.html"
         sections = sweep_sections(folders[0])
         lead = ""
@@ -183,7 +182,6 @@ def write_report(folders: list[Path], out: Path | None = None, names: list[str] 
         sections = [s for s in sections if s[2]]
         lead = para(f"{len(folders)} run folders: " + ", ".join(str(f) for f in folders))
         title = f"hyflexpim: {len(folders)} runs"
-    from hyflexpim import __version__
 
     stamp = para(f"Written {time.strftime('%Y-%m-%d %H:%M')} by hyflexpim {__version__} from the files of "
                  f"{', '.join(str(f) for f in folders)}; figures embedded, opens without a server or network.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hyflexpim.boundary import parse_yaml, read_text
 from hyflexpim.report.html_overlay import variants_overlay
 from hyflexpim.report.html_page import cell, figure, para, table
 from hyflexpim.report.html_tables import metric_text, number, read_csv, results_table
@@ -17,8 +18,6 @@ FIXED = ("cell", "variant", "scorer", "policy", "slc_rate", "slc_weight_fraction
 def sweep_name(root: Path) -> str:
     """The sweep's own name (sweep.yaml), else its folder's."""
     if (root / "sweep.yaml").exists():
-        from hyflexpim.boundary import parse_yaml, read_text
-
         data = parse_yaml(read_text(root / "sweep.yaml", "sweep file"), "sweep file")
         if isinstance(data, dict) and isinstance(data.get("name"), str):
             return data["name"]

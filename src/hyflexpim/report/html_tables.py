@@ -7,7 +7,9 @@ import csv
 import io
 from pathlib import Path
 
+from hyflexpim.artefacts import RunFolder
 from hyflexpim.boundary import read_text
+from hyflexpim.plan import load_plan
 from hyflexpim.report.html_page import cell, table
 from hyflexpim.report.results import label
 
@@ -80,9 +82,6 @@ def differences_table(rows: list[dict]) -> str:
 
 def matrices_table(folder: Path) -> str:
     """The model's matrices from one of the run's plans: where each lives, its rank, and why it stays digital."""
-    from hyflexpim.artefacts import RunFolder
-    from hyflexpim.plan import load_plan
-
     plans = sorted(RunFolder(folder).plans_folder.glob("redistributed-*-slc*.json"))
     if not plans:
         return ""

@@ -7,6 +7,8 @@ import io
 import json
 from pathlib import Path
 
+from rich.table import Table
+
 from hyflexpim.atomic import write_atomic
 from hyflexpim.hw.results import HwResult, to_rows
 
@@ -54,8 +56,6 @@ def rich_tables(results: list[HwResult]):
 
 
 def _mode_tables(results: list[HwResult]):
-    from rich.table import Table
-
     seq = results[0].seq_lens
     hy = results[0]
     info = hy.info

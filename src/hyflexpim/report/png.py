@@ -10,7 +10,7 @@ from hyflexpim.atomic import write_atomic
 
 def pyplot():
     """matplotlib.pyplot on the Agg backend (no display needed)."""
-    import matplotlib
+    import matplotlib  # lazy: slow to import; only a figure needs it (and the backend is set first)
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hyflexpim.plan import budget_rank, hard_threshold_rank
 from hyflexpim.report.png import outside_legend, pyplot, save_png
 
 
 def plot_learned_ranks(ranks: dict[str, int], matrices: dict[str, tuple[int | None, str, tuple[int, int]]],
                        path: Path, budget: float | None = None, title: str = "") -> Path:
     """``ranks``: module name -> learned rank; ``matrices``: module name -> (layer, role, (d_out, d_in))."""
-    from hyflexpim.plan import budget_rank, hard_threshold_rank
-
     plt = pyplot()
     roles = sorted({matrices[n][1] for n in ranks}, key=lambda r: [m[1] for m in matrices.values()].index(r))
     layers = sorted({matrices[n][0] for n in ranks if matrices[n][0] is not None})

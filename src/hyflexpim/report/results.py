@@ -8,11 +8,16 @@ import csv
 import io
 import json
 import math
+import os
+import shutil
 import statistics
+import tempfile
 from pathlib import Path
 
 from hyflexpim.atomic import write_atomic
+from hyflexpim.boundary import read_text
 from hyflexpim.errors import UserError
+from hyflexpim.report.confidence import difference, has_examples, interval, point, unpack_correct
 
 LABELS = {
     ("redistributed", "grad_abs"): "SVD + redistribution, gradient selection",
@@ -41,8 +46,6 @@ def label(variant: str, scorer: str | None, policy: str | None = None, pretraine
 def summarize(records: list[dict], scorer: str | None = None) -> list[dict]:
     """One row per (variant, scorer, policy, SLC rate). ``scorer``: the main curve's, whose 100 % point is the INT8
     reference every other point is compared with (default: the first redistributed curve with a 100 % point)."""
-    from hyflexpim.report.confidence import difference, interval, point
-
     groups: dict[tuple, list[dict]] = {}
     for r in records:
         groups.setdefault((r["variant"], r["scorer"], r["policy"], r["slc_rate"]), []).append(r)
@@ -75,8 +78,6 @@ def compare_curves(records: list[dict], a: tuple, b: tuple) -> list[dict]:
     """Curve ``a`` − curve ``b`` — each (variant, scorer) or (variant, scorer, policy) — at every SLC rate both
     measured: the paired difference of the means, its 95 % interval and whether it is resolved (e.g. gradient vs
     singular-value selection)."""
-    from hyflexpim.report.confidence import difference, point
-
     def by_rate(curve):
         out: dict[float, list[dict]] = {}
         for r in records:
@@ -98,7 +99,6 @@ def terminal_line(variant: str, scorer: str, rate: float, recs: list[dict]) -> s
     values = [r["value"] for r in recs]
     mean = statistics.fmean(values)
     std = statistics.stdev(values) if len(values) > 1 else 0.0
-    from hyflexpim.report.confidence import interval, point
 
     p = point(recs)
     ci = " [95 % CI {:.4f}–{:.4f}]".format(*interval(p)) if p is not None else ""
@@ -121,10 +121,6 @@ def write_set(out: Path, write) -> list[Path]:
     """A set of result files written all or nothing: ``write(folder)`` writes every file into a hidden folder
     beside them, and only when all are there are they moved into ``out`` (a full disk or a crash part-way leaves
     the earlier set, or nothing — never a table without its JSON or figures). Returns the paths in ``out``."""
-    import os
-    import shutil
-    import tempfile
-
     out = Path(out)
     made = not out.exists()
     try:
@@ -199,8 +195,6 @@ def record_problem(rec) -> str | None:
 
 def outcome_value(rec: dict) -> float | None:
     """The metric recomputed from a record's per-example outcomes (None when it holds none)."""
-    from hyflexpim.report.confidence import has_examples, unpack_correct
-
     if not has_examples(rec):
         return None
     try:
@@ -225,8 +219,6 @@ def check_results_csv(path: Path) -> list[dict]:
     """The rows of a ``results*.csv`` written by ``write_results``, checked before a page is made of them: the
     header, every number finite, each mean inside its own interval, an accuracy in 0..1; else one line naming the
     row."""
-    from hyflexpim.boundary import read_text
-
     text = read_text(path, "results table")
     try:
         rows = list(csv.DictReader(io.StringIO(text)))
@@ -280,8 +272,6 @@ HW_NUMBERS = ("slc_rate", "seq_len", "throughput_tok_s", "tops_per_w", "energy_p
 def check_hw_csv(path: Path) -> None:
     """A ``hw_results.csv`` of the chip model, checked before a page is made of it: the columns ``write_table``
     writes, and its throughput, energy, area, length and SLC rate finite and not negative; else one line."""
-    from hyflexpim.boundary import read_text
-
     try:
         rows = list(csv.DictReader(io.StringIO(read_text(path, "chip results table"))))
     except csv.Error as e:

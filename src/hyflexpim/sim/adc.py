@@ -40,9 +40,9 @@ import math
 from typing import ClassVar, Literal
 
 import torch
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, ValidationError
 
-from hyflexpim.config import Strict
+from hyflexpim.config import Strict, config_error
 from hyflexpim.errors import UserError
 
 
@@ -87,10 +87,6 @@ class CircuitConfig(Strict):
                                     description="percentile of partial sums used as calibrated ADC range")
 
     def __setattr__(self, name, value):
-        from pydantic import ValidationError
-
-        from hyflexpim.config import config_error
-
         try:
             super().__setattr__(name, value)
         except ValidationError as e:

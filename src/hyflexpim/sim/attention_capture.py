@@ -30,6 +30,7 @@ from hyflexpim.sim.digital_attention import (
     float_attention,
     valid_keys,
 )
+from hyflexpim.sim.sparse_attention import _forward as sparse_forward
 
 CAPTURE_IMPLEMENTATION = "hyflexpim_capture"
 Sink = Callable[[int, torch.Tensor, torch.Tensor], None]
@@ -39,7 +40,6 @@ def _capture_forward(module, query, key, value, attention_mask, scaling=None, dr
     causal = bool(getattr(module, "is_causal", False))
     cfg = getattr(module, "_hyflexpim_digital_attention", None)
     if getattr(module, "_hyflexpim_sparse", None) is not None:  # a dynamic sparse kind: its own forward
-        from hyflexpim.sim.sparse_attention import _forward as sparse_forward
 
         out, p = sparse_forward(module, query, key, value, attention_mask, scaling, dropout)
     elif cfg is not None:
@@ -54,6 +54,7 @@ def _capture_forward(module, query, key, value, attention_mask, scaling=None, dr
 
 
 def _register() -> None:
+    # lazy: transformers loads only when a capture is registered (a plain torch model needs none)
     from transformers.masking_utils import AttentionMaskInterface, eager_mask
     from transformers.modeling_utils import AttentionInterface
 

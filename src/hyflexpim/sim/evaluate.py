@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import math
 import statistics
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from hyflexpim.errors import NumericalError
+from hyflexpim.sim.apply import apply_plan
 
 
 @torch.inference_mode()
@@ -17,8 +21,6 @@ def per_example(model: nn.Module, batches, task: str = "classification", progres
     """Each test example's outcome: ``correct`` (bool per example) for classification, ``nll`` and ``tokens`` (summed
     next-token NLL and predicted tokens per sequence) for language modelling. The metric is ``summary`` of it; the
     outcomes let ``report.confidence`` bootstrap over test examples."""
-    from tqdm.auto import tqdm
-
     model.eval()
     parts: dict[str, list] = {}
     for batch in tqdm(batches, desc="evaluate", disable=not progress, leave=False):
@@ -49,10 +51,6 @@ def summary(outcome: dict) -> float:
 
 def record_fields(outcome: dict) -> dict:
     """The outcome as JSON fields of an evaluation record (``report.confidence`` reads them back)."""
-    import base64
-
-    import numpy as np
-
     if "correct" in outcome:  # one bit per example, base64 (640 examples: 108 characters)
         bits = np.packbits(outcome["correct"].numpy().astype(bool))
         return {"correct": base64.b64encode(bits.tobytes()).decode(), "n_examples": int(outcome["correct"].numel())}
@@ -94,8 +92,6 @@ class MonteCarlo:
 def evaluate_noisy(model: nn.Module, plan, hardware, batches, task: str = "classification",
                    seeds=(0, 1, 2), progress: bool = False) -> MonteCarlo:
     """Apply the plan once per noise seed and evaluate each PIM twin."""
-    from hyflexpim.sim.apply import apply_plan
-
     mc = MonteCarlo(METRICS[task][0])
     for seed in seeds:
         twin = apply_plan(model, plan, hardware, seed=seed)

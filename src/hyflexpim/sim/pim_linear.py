@@ -12,6 +12,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from hyflexpim.device.noise import NoiseModel
+from hyflexpim.sim.circuit_stage import circuit_stage, prepare_stage
 from hyflexpim.sim.program import ProgrammedMatrix, generator_for
 
 
@@ -31,7 +32,6 @@ class PIMLinear(nn.Module):
             self._read_gen = generator_for(seed, name, "read")
             self._prepared: dict = {}
             if circuit is not None and not noise.has_read_noise:  # static cells: level matrices built once, now
-                from hyflexpim.sim.circuit_stage import prepare_stage
 
                 self._prepared = {j: prepare_stage(st, [p.values for p in st.parts], circuit)
                                   for j, st in enumerate(stages)}
@@ -50,7 +50,6 @@ class PIMLinear(nn.Module):
             values = [self.noise.read(v, p.cells, self._read_gen) for v, p in zip(values, st.parts)]
         if self.circuit is None:
             return F.linear(x, st.weight(values).to(x.dtype))
-        from hyflexpim.sim.circuit_stage import circuit_stage, prepare_stage
 
         if self.noise.has_read_noise:  # fresh cell values each call: prepare them each call
             prepared = prepare_stage(st, values, self.circuit)

@@ -17,8 +17,10 @@ from types import SimpleNamespace
 import torch
 from torch import nn
 from torch.nn import functional as F
+from tqdm.auto import tqdm
 
 from hyflexpim.errors import NumericalError
+from hyflexpim.sim.apply import _stages, build_noise
 from hyflexpim.sim.config import HardwareConfig
 
 FLOOR = 1e-6  # a matrix whose noise does not raise the loss (within the probe's own noise) still gets a share
@@ -47,10 +49,6 @@ def _programmed_forward(weights, bias):
 def noise_sensitivity(model: nn.Module, batches, names: list[str], unit: str, hardware: HardwareConfig,
                       n_batches: int = 4, draws: int = 2, seed: int = 0, progress: bool = False) -> dict[str, float]:
     """Loss increase (≥ ``FLOOR``) per matrix in ``names`` when that matrix alone is programmed with no SLC unit."""
-    from tqdm.auto import tqdm
-
-    from hyflexpim.sim.apply import _stages, build_noise
-
     hardware = hardware.resolved()
     noise = build_noise(hardware)
     data = []

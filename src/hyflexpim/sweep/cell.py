@@ -19,11 +19,20 @@ import time
 import traceback
 from pathlib import Path
 
+import torch
+
 from hyflexpim.artefacts import SHARED_FOLDERS, SWEEP_CELL, SWEEP_RECORDS, RunFolder
 from hyflexpim.atomic import write_atomic
 from hyflexpim.config import validate
 from hyflexpim.errors import UserError
 from hyflexpim.pipeline.config import RunConfig
+from hyflexpim.pipeline.curves import curves_of
+from hyflexpim.pipeline.importance_step import importance
+from hyflexpim.pipeline.model_steps import finetuned, redistributed
+from hyflexpim.pipeline.run import Run
+from hyflexpim.pipeline.runner import run_steps
+from hyflexpim.pipeline.steps import digest, key
+from hyflexpim.pipeline.workspace import release
 
 DONE = SWEEP_CELL
 RECORDS = SWEEP_RECORDS  # the evaluation records of the cell's run (for the paired differences between cells)
@@ -32,31 +41,23 @@ PREFIX = "prefix"  # <sweep>/shared/prefix/<step>-<key>/: the steps before a gro
 
 def group_key(config: RunConfig) -> str:
     """Cells with equal keys share their models and importance scores (the importance step's derived key)."""
-    from hyflexpim.pipeline.steps import key
-
     return hashlib.sha256(json.dumps(key(config, "importance"), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def prefix_key(config: RunConfig) -> str | None:
     """Cells with equal keys share their FP32 model (the pre-finetune step's derived key); None: the run trains no
     FP32 model (``pre_finetune: null``), so there is nothing to share before the group."""
-    from hyflexpim.pipeline.steps import digest
-
     return None if config.pre_finetune is None else f"pre-finetune-{digest(config, 'pre-finetune')}"
 
 
 def needs(config: RunConfig) -> list[tuple[str, str]]:
     """The (variant, scorer) importance scores a cell's run reads."""
-    from hyflexpim.pipeline.run import curves_of
-
     return sorted({(v, s) for v, s, _, _ in curves_of(config)})
 
 
 def _threads(n: int) -> int:
     """Pin torch to ``n`` threads (the cell's cores, the same in-process and on Ray: bit-identical results);
     returns the previous count."""
-    import torch
-
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     return before
@@ -77,9 +78,6 @@ def prepare_shared(config: dict, folder: str, pairs: list, threads: int, prefix:
 
 def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict | None,
              prefix_only: bool = False) -> dict:
-    from hyflexpim.pipeline.run import Run
-    from hyflexpim.pipeline.workspace import release
-
     if prefix and prefix.get("error"):
         return {"folder": folder, "error": prefix["error"]}
     lines: list[str] = []
@@ -92,11 +90,11 @@ def _prepare(config: dict, folder: str, pairs: list, threads: int, prefix: dict 
             seed_cell(Path(prefix["folder"]), Path(folder))
         run = Run.open(cfg, say=lines.append, progress=False)
         if prefix_only:
-            run.finetuned()
+            finetuned(run)
         else:
-            run.redistributed()
+            redistributed(run)
             for variant, scorer in pairs:
-                run.importance(variant, scorer)
+                importance(run, variant, scorer)
     except UserError as e:
         error = str(e)
     except Exception as e:  # reported on every cell of the group
@@ -145,9 +143,6 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
              say=None) -> dict:
     """Run one cell as an ordinary run in its own folder; never raises: a failure is returned (and logged in the
     cell's folder) so that the other cells go on. Returns the cell's record (its results are in its folder)."""
-    from hyflexpim.pipeline.run import Run
-    from hyflexpim.pipeline.runner import run_steps
-
     cell_dir = Path(config["out"])
     started = time.perf_counter()
     done = finished(cell_dir, digest)
@@ -182,7 +177,6 @@ def run_cell(name: str, config: dict, digest: str, shared: dict | None, threads:
         lines.append("".join(traceback.format_exception(e)))
     finally:
         _threads(before)
-        from hyflexpim.pipeline.workspace import release
 
         release(cell_dir)
         if cell_dir.is_dir():

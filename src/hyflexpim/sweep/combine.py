@@ -54,7 +54,7 @@ def write_combined(root: Path, cells: list[Cell], records: list[dict]) -> list[P
               for c in cells]
     series = [(n, rs) for n, rs in series if rs]
     if series:
-        from hyflexpim.report.plots import plot_overlay
+        from hyflexpim.report.plots import plot_overlay  # lazy: matplotlib
 
         files.append(plot_overlay(series, root / "sweep_curves.png", "redistributed", cells[0].config.importance.scorer,
                                   f"{root.name}: main curve of each cell ({len(series)} cells)"))

@@ -11,11 +11,15 @@ only the missing cells; a failing cell is reported and the others go on.
 
 from __future__ import annotations
 
+import importlib.util
 import os
+import socket
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from tqdm import tqdm
 
 from hyflexpim.errors import UserError
 from hyflexpim.sweep.cell import (
@@ -69,16 +73,12 @@ def groups(cells: list[Cell], root: Path) -> list[Group]:
 
 def ray_available() -> bool:
     """Whether Ray is installed (without importing it: its settings are read from the environment at import)."""
-    import importlib.util
-
     return importlib.util.find_spec("ray") is not None
 
 
 def check_address(address: str, seconds: float = 5.0) -> None:
     """A cluster address that nothing answers is one line now, not minutes of Ray's retries; the cluster's token
     is presented when Ray is started (``ray_driver_env``)."""
-    import socket
-
     if address == "auto":
         return
     hostport = address.removeprefix("ray://")
@@ -192,8 +192,6 @@ def _run_ray(todo: list[Group], sweep: SweepConfig, address: str | None, say: Sa
 def run_cells(sweep: SweepConfig, root: Path, cells: list[Cell], use_ray: bool, address: str | None, say: Say,
               progress: bool) -> list[dict]:
     """Every cell's record, in the sweep's order (finished ones from their folders)."""
-    from tqdm import tqdm
-
     todo = groups(cells, root)
     skipped = len(cells) - sum(len(g.cells) for g in todo)
     if skipped:

@@ -12,6 +12,8 @@ import yaml
 
 from hyflexpim.atomic import write_atomic
 from hyflexpim.errors import UserError
+from hyflexpim.pipeline.workspace import lock_folder
+from hyflexpim.report.html_run import write_report
 from hyflexpim.sweep.combine import write_combined
 from hyflexpim.sweep.compare import write_cell_differences
 from hyflexpim.sweep.engine import check_address, ray_available, run_cells
@@ -58,7 +60,6 @@ def run_sweep(sweep: str | Path | SweepConfig, ray: bool | None = None, address:
             say("note: Ray is not installed (pip install 'hyflexpim[sweep]'): the cells run one after another here")
     elif ray and not ray_available():
         raise UserError("Ray is not installed: pip install 'hyflexpim[sweep]' (or run with --no-ray)")
-    from hyflexpim.pipeline.workspace import lock_folder
 
     root.mkdir(parents=True, exist_ok=True)
     lock_folder(root)
@@ -68,7 +69,6 @@ def run_sweep(sweep: str | Path | SweepConfig, ray: bool | None = None, address:
     say(f"sweep {spec.name}: {len(cells)} cells in {root / 'cells'}")
     records = run_cells(spec, root, cells, ray, address, say, progress)
     files = write_combined(root, cells, records) + write_cell_differences(root, cells, records, spec.reference)
-    from hyflexpim.report.html_run import write_report
 
     files.append(write_report([root]))
     return SweepOutcome(root, records, files, time.perf_counter() - started)
