@@ -29,12 +29,18 @@ the mean and the number of jets.
 from __future__ import annotations
 
 import argparse
+import sys
 
 import numpy as np
 
 from hyflexpim.data.jets_detector import TRACK_RESOLUTION_IN_CALO, detector_response
 from hyflexpim.data.jets_generate import COMMON, MAX_ETA, PROCESSES, PT_RANGE, R, _decays, _delta_r, _imports
 from hyflexpim.data.jets_stats import gaussian_core
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    sys.exit(2)
 
 
 def _mass(p4: np.ndarray) -> float:
@@ -65,9 +71,9 @@ def budget(cls: str, events: int, seed: int, extra: list[str]) -> dict[str, list
     pythia = pythia8mc.Pythia("", False)
     for line in COMMON + settings + extra + ["Random:setSeed = on", f"Random:seed = {seed}"]:
         if not pythia.readString(line):
-            raise SystemExit(f"error: Pythia refused the setting {line!r}")
+            _fail(f"Pythia refused the setting {line!r}")
     if not pythia.init():
-        raise SystemExit(f"error: Pythia did not initialise for {cls}")
+        _fail(f"Pythia did not initialise for {cls}")
     variants = {"detector": TRACK_RESOLUTION_IN_CALO, "detector_cms_card": None, "detector_no_recombination": 1e-12}
     rngs = {k: np.random.default_rng(seed) for k in variants}
     out: dict[str, list[float]] = {}
