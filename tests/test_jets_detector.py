@@ -95,3 +95,39 @@ def test_tracks_carry_smeared_impact_parameters_and_neutrals_none():
     assert not r["ip"][~tracks].any()
     pt = np.hypot(r["p4"][tracks, 0], r["p4"][tracks, 1])
     assert pt.std() / 10 == pytest.approx(math.sqrt(0.06 ** 2 + 100 * 1.3e-3 ** 2), rel=0.1)
+
+
+def test_tracks_take_the_calorimeters_energy_without_a_neutral_excess():
+    """JetClass's card: track resolution 0 in the particle flow, so a tower without a significant neutral excess
+    hands its measured energy to its tracks (Delphes' bestEnergyEstimate), and a tower below threshold drops them."""
+    pion = np.array([p4(50, 0.3, -1.0, 0.14)])
+    ratios, kept, neutral = [], 0, 0
+    for seed in range(400):
+        r = detector_response(pion, np.array([211]), np.ones(1), np.zeros((1, 3)), np.random.default_rng(seed))
+        tracks = r["ptype"] == 0
+        kept += tracks.sum()
+        neutral += (r["ptype"] == 1).sum()
+        if tracks.any() and not (r["ptype"] == 1).any():
+            ratios.append(np.hypot(*r["p4"][tracks][0, :2]) / 50)
+    # 95 % tracked; the HCAL resolution at 50 GeV is 21 %, the track's 6.5 %: the rescaled tracks spread like the
+    # calorimeter (below the neutral-excess cut, which keeps one in six towers' tracks as they are)
+    assert 0.92 < kept / 400 < 0.98 and 0.08 < neutral / 400 < 0.25
+    assert np.std(ratios) > 0.12 and np.mean(ratios) < 1.0
+    # a 0.8 GeV pion alone: its HCAL tower passes the 1 GeV threshold only in the tail, so its track is mostly dropped
+    soft = np.array([p4(0.8, 0.3, -1.0, 0.14)])
+    n = sum((detector_response(soft, np.array([211]), np.ones(1), np.zeros((1, 3)),
+                               np.random.default_rng(s))["ptype"] == 0).sum() for s in range(300))
+    assert n < 0.35 * 300
+
+
+def test_with_the_momentum_resolution_the_tracks_keep_most_of_their_own_measurement():
+    """Delphes' own CMS card (no TrackSmearing): the tracks weigh in with the momentum smearing's resolution."""
+    pion = np.array([p4(50, 0.3, -1.0, 0.14)])
+    ratios = []
+    for seed in range(400):
+        r = detector_response(pion, np.array([211]), np.ones(1), np.zeros((1, 3)), np.random.default_rng(seed),
+                              track_resolution_in_calo=None)
+        tracks = r["ptype"] == 0
+        if tracks.any() and not (r["ptype"] == 1).any():
+            ratios.append(np.hypot(*r["p4"][tracks][0, :2]) / 50)
+    assert 0.06 < np.std(ratios) < 0.11  # between the track's 6.5 % and the calorimeter's 21 %

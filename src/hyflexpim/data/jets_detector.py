@@ -23,9 +23,15 @@ JetClass's description names — and ``cards/trackResolutionCMS.tcl`` for the im
   less than a micrometre per millimetre), Gaussian-smeared with the resolution table of
   ``trackResolutionCMS.tcl`` (from CMS, arXiv:1405.6569 fig. 15), which is also the error d0err, dzerr; in mm.
 
+- **recombination** (``SimpleCalorimeter::FinalizeTower``): in a tower without a significant neutral excess the
+  tracks are rescaled to Delphes' ``bestEnergyEstimate``, the resolution-weighted mean of the tracks' and the
+  tower's energy. JetClass's own card (``jet-universe/jetclass_generation``, ``delphes_card.tcl``) sets the track
+  resolution this uses to 0 (its ``TrackSmearing`` module, ``PResolutionFormula { 0.0 }``), so there the tracks
+  take the tower's measured energy, and the tracks of a tower below threshold are dropped
+  (``TRACK_RESOLUTION_IN_CALO``; ``None`` weighs them with the momentum smearing's resolution instead).
+
 Simplifications against Delphes (documented in docs/jets.md): no propagation in the magnetic field (deposits at the
-particle's own η, φ; Delphes bends charged particles before the calorimeter), no track–calorimeter energy
-recombination for towers without a neutral excess (Delphes' ``bestEnergyEstimate``), no forward calorimeter
+particle's own η, φ; Delphes bends charged particles before the calorimeter), no forward calorimeter
 beyond |η| = 3 (jets have |η| < 2, R = 0.8), no pile-up (JetClass has none), K0S and Λ decayed by Pythia.
 """
 
@@ -36,7 +42,8 @@ import math
 import numpy as np
 
 LEVELS = ("particle", "detector")
-CARD = "Delphes 0ee14ba cards/delphes_card_CMS.tcl + cards/trackResolutionCMS.tcl"
+CARD = ("Delphes 0ee14ba cards/delphes_card_CMS.tcl + cards/trackResolutionCMS.tcl; track resolution 0 in the "
+        "particle flow as jet-universe/jetclass_generation delphes_card.tcl")
 TRACKER_ETA = 2.5
 CALO_ETA = 3.0
 
@@ -52,6 +59,11 @@ MOMENTUM_RESOLUTION = {
     "electron": [(0.5, 0.03, 1.3e-3), (1.5, 0.05, 1.7e-3), (2.5, 0.15, 3.1e-3)],
     "muon": [(0.5, 0.01, 1.0e-4), (1.5, 0.015, 1.5e-4), (2.5, 0.025, 3.5e-4)],
 }
+# the relative track resolution the calorimeters' particle flow weighs tracks with (Delphes' TrackResolution):
+# JetClass's card (github.com/jet-universe/jetclass_generation, delphes_card.tcl) runs a TrackSmearing module with
+# PResolutionFormula { 0.0 } after the momentum smearing, and TrackSmearing.cc sets TrackResolution = pError / p = 0,
+# so in a tower without a significant neutral excess the tracks take the calorimeter's measured energy
+TRACK_RESOLUTION_IN_CALO = 0.0
 # calorimeter thresholds: (EnergyMin GeV, EnergySignificanceMin)
 ECAL_THRESHOLDS = (0.5, 2.0)
 HCAL_THRESHOLDS = (1.0, 1.0)
@@ -199,37 +211,56 @@ def _tower_bounds(tower: np.ndarray, bins):
 
 
 def _calorimeter(rng, e, eta, phi, track_e, track_sigma, bins, sigma_fn, thresholds, ptype: int):
-    """Neutral particle-flow objects of one calorimeter: (E, η, φ, ptype) arrays. ``e`` are the deposits, ``track_e``
-    and ``track_sigma`` the energies (and their resolutions) of the tracked particles among them (0 elsewhere)."""
+    """One calorimeter's particle flow (``SimpleCalorimeter::FinalizeTower``). ``e`` are the deposits, ``track_e`` and
+    ``track_sigma`` the energies (and their resolutions) of the tracked particles among them (0 elsewhere).
+
+    Returns the neutral objects (E, η, φ) [k, 3], their ptype, and per deposit the factor its track's momentum is
+    scaled by: 1 in a tower with a significant neutral excess (the tracks are kept as they are); otherwise the
+    tracks take Delphes' best estimate of the charged energy, the resolution-weighted mean of the tracks' and the
+    tower's energies, so a tower below threshold (measured 0) scales its tracks to 0 (dropped)."""
     tower, valid = _towers(eta, phi, bins)
+    scale = np.ones(len(e))
+    idx = np.flatnonzero(valid)
     tower, e, track_e, track_sigma = tower[valid], e[valid], track_e[valid], track_sigma[valid]
     if not len(tower):
-        return np.zeros((0, 3)), np.zeros(0, np.int8)
+        return np.zeros((0, 3)), np.zeros(0, np.int8), scale
     ids, inv = np.unique(tower, return_inverse=True)
     energy = np.bincount(inv, e)
     trk = np.bincount(inv, track_e)
     trk_sigma = np.sqrt(np.bincount(inv, track_sigma ** 2))
     lo_eta, hi_eta, lo_phi, hi_phi = _tower_bounds(ids, bins)
     centre = 0.5 * (lo_eta + hi_eta)
-    sigma = sigma_fn(energy, centre)
-    measured = log_normal(rng, energy, sigma)
+    measured = log_normal(rng, energy, sigma_fn(energy, centre))
+    sigma = sigma_fn(measured, centre)  # Delphes evaluates the resolution again at the measured energy
     e_min, significance = thresholds
     measured = np.where((measured < e_min) | (measured < significance * sigma), 0.0, measured)
     neutral = np.maximum(measured - trk, 0.0)
     neutral_sig = neutral / np.sqrt(trk_sigma ** 2 + sigma ** 2)
     keep = (neutral > e_min) & (neutral_sig > significance)
+    # no significant excess: the tracks are rescaled to (w_trk·E_trk + w_calo·E_calo) / (w_trk + w_calo)
+    w_trk = np.where(trk_sigma > 0, 1.0 / np.maximum(trk_sigma, 1e-30) ** 2, 0.0)
+    w_calo = np.where(sigma > 0, 1.0 / np.maximum(sigma, 1e-30) ** 2, 0.0)
+    best = (w_trk * trk + w_calo * measured) / np.maximum(w_trk + w_calo, 1e-300)
+    tower_scale = np.where(~keep & (trk > 0), best / np.maximum(trk, 1e-300), 1.0)
+    scale[idx] = np.where(track_e > 0, tower_scale[inv], 1.0)
     n = int(keep.sum())
     t_eta = rng.uniform(lo_eta[keep], hi_eta[keep]) if n else np.zeros(0)
     t_phi = rng.uniform(lo_phi[keep], hi_phi[keep]) if n else np.zeros(0)
-    return np.stack([neutral[keep], t_eta, t_phi], 1), np.full(n, ptype, np.int8)
+    return np.stack([neutral[keep], t_eta, t_phi], 1), np.full(n, ptype, np.int8), scale
 
 
 def detector_response(p4: np.ndarray, pdg: np.ndarray, charge: np.ndarray, vertex: np.ndarray,
-                      rng: np.random.Generator) -> dict:
+                      rng: np.random.Generator, track_resolution_in_calo: float | None = TRACK_RESOLUTION_IN_CALO
+                      ) -> dict:
     """Particle-flow objects from final-state particles: ``p4`` [n, 4] (px, py, pz, E in GeV), PDG ids, charges,
     production vertices [n, 3] (mm). Returns arrays ``p4`` [m, 4], ``charge``, ``ptype`` (PARTICLE_TYPES index),
     ``ip`` [m, 4] (d0, d0err, dz, dzerr in mm; 0 for neutral objects) and ``source`` (index of the particle a
-    track came from, -1 for calorimeter objects)."""
+    track came from, -1 for calorimeter objects).
+
+    ``track_resolution_in_calo``: the relative track resolution the calorimeters weigh the tracks with when they
+    combine them with a tower that has no significant neutral excess (Delphes' ``TrackResolution``): JetClass's card
+    sets it to 0 (``TRACK_RESOLUTION_IN_CALO``: the tracks take the calorimeter's energy); ``None`` uses the
+    momentum smearing's resolution, as Delphes' own CMS card (no ``TrackSmearing`` module) does."""
     p4 = np.asarray(p4, np.float64)
     px, py, pz, e = p4.T
     pt = np.hypot(px, py)
@@ -255,11 +286,18 @@ def detector_response(p4: np.ndarray, pdg: np.ndarray, charge: np.ndarray, verte
     in_calo = (a != 13) & (np.abs(eta) < CALO_ETA)
     to_ecal = in_calo & ((a == 11) | (a == 22))
     to_hcal = in_calo & ~((a == 11) | (a == 22))
-    track_sigma = rel * track_e
-    ecal, ecal_t = _calorimeter(rng, e[to_ecal], eta[to_ecal], phi[to_ecal], track_e[to_ecal], track_sigma[to_ecal],
-                                ECAL_BINS, ecal_sigma, ECAL_THRESHOLDS, 2)
-    hcal, hcal_t = _calorimeter(rng, e[to_hcal], eta[to_hcal], phi[to_hcal], track_e[to_hcal], track_sigma[to_hcal],
-                                HCAL_BINS, hcal_sigma, HCAL_THRESHOLDS, 1)
+    track_sigma = (rel if track_resolution_in_calo is None else track_resolution_in_calo) * track_e
+    ecal, ecal_t, ecal_scale = _calorimeter(rng, e[to_ecal], eta[to_ecal], phi[to_ecal], track_e[to_ecal],
+                                            track_sigma[to_ecal], ECAL_BINS, ecal_sigma, ECAL_THRESHOLDS, 2)
+    hcal, hcal_t, hcal_scale = _calorimeter(rng, e[to_hcal], eta[to_hcal], phi[to_hcal], track_e[to_hcal],
+                                            track_sigma[to_hcal], HCAL_BINS, hcal_sigma, HCAL_THRESHOLDS, 1)
+    # the particle flow's recombination: a track in a tower without a significant neutral excess is rescaled (pT
+    # scaled, direction and mass kept: Delphes' SetPtEtaPhiM); one rescaled to pT 0 is no object
+    calo_scale = np.ones(len(pt))
+    calo_scale[to_ecal], calo_scale[to_hcal] = ecal_scale, hcal_scale
+    p3 = p3 * calo_scale[:, None]
+    track_e = np.where(tracked, np.sqrt((p3 ** 2).sum(1) + m2), 0.0)
+    tracked = tracked & (calo_scale > 0)
     neutral = np.concatenate([ecal, hcal])
     n_pt = neutral[:, 0] / np.cosh(neutral[:, 1])
     n_p4 = np.stack([n_pt * np.cos(neutral[:, 2]), n_pt * np.sin(neutral[:, 2]), n_pt * np.sinh(neutral[:, 1]),
@@ -274,4 +312,5 @@ def detector_response(p4: np.ndarray, pdg: np.ndarray, charge: np.ndarray, verte
             "source": np.concatenate([t, np.full(len(neutral), -1)])}
 
 
-__all__ = ["CARD", "LEVELS", "detector_response", "impact_parameters", "ip_resolution", "log_normal"]
+__all__ = ["CARD", "LEVELS", "TRACK_RESOLUTION_IN_CALO", "detector_response", "impact_parameters", "ip_resolution",
+           "log_normal"]
