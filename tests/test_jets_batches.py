@@ -1,6 +1,6 @@
 """Jet batches for ParT (data.batches.jet_batches): training batches are random samples of the jets, as weaver
 draws them, so that the BatchNorm statistics of each training batch scatter around the running mean ParT evaluates
-with (issue 32: length-grouped batches trained a pair-bias ParT to 77 % with batch statistics and 59 % with the
+with (issue 32: length-grouped batches trained a pair-bias ParT to 76 % with batch statistics and 59 % with the
 running mean); a jet's logits do not depend on how much padding its batch has."""
 
 import numpy as np

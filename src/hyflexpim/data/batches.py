@@ -121,8 +121,8 @@ def jet_batches(data, index, batch_size: int = 64, shuffle: bool = False, seed: 
     (``LengthGroupedBatches``), although those pad less: ParT normalizes its inputs and its pair features with
     BatchNorm, which trains on each batch's statistics and evaluates with their running mean. Length-grouped
     batches make those statistics depend on the jets' multiplicity, so the running mean matches no training batch:
-    ParT small with the pair bias, trained on 12,000 length-grouped jets, fits its training jets to 77 % with the
-    batch statistics and to 59 % with the running mean it evaluates with (issue 32; docs/jets.md §3)."""
+    ParT small with the pair bias, trained on 12,000 length-grouped jets, fits its training jets to 76 % with the
+    batch statistics and to 59 % with the running mean it evaluates with (issue 32; docs/jets.md §2)."""
     index = np.asarray(index)
     if len(index) == 0:
         raise UserError("no jets to batch: the split is empty")
