@@ -24,7 +24,7 @@ def _train(ck=None, stop_at=None, dropout_seed=0):
     data = load_jets("jets")
     index = data.split_indices("train")[:40]
     model = build_part("small", data.num_labels, seed=1, **TINY)
-    batches = jet_batches(data, index, 8, shuffle=True, seed=2)  # 5 batches an epoch, length-grouped, seeded
+    batches = jet_batches(data, index, 8, shuffle=True, seed=2)  # 5 batches an epoch, random, seeded
 
     def on_step(step, total):
         if step == stop_at:
