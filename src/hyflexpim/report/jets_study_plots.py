@@ -7,7 +7,7 @@ from pathlib import Path
 
 from hyflexpim.report.png import outside_legend, pyplot, save_png
 
-PANELS = [("binary_mean", "share of rows with max ≥ 0.9\n(mean over blocks)", 100.0),
+PANELS = [("binary_mean", "rows with max ≥ 0.9 (%)\n(mean over blocks)", 100.0),
           ("k90_mean", "k₉₀ (mean over blocks)", 1.0),
           ("accuracy", "test accuracy (%)", 100.0)]
 
