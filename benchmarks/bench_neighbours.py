@@ -31,11 +31,12 @@ if not legacy:
 import torch
 from hyflexpim.algo.finetune import finetune
 from hyflexpim.pipeline.resolve import resolve_config
+from hyflexpim.pipeline.model_steps import base
 from hyflexpim.pipeline.run import Run
 steps = int(sys.argv[2])
 cfg = resolve_config(None, False, {"out": sys.argv[3]})
 run = Run.open(cfg, say=lambda *_: None, progress=False)
-model = run._base()
+model = base(run)
 batches = run.task.batches("train", shuffle=True, seed=cfg.seed)
 marks = []
 finetune(model, batches, cfg.pre_finetune.model_copy(update={"max_steps": steps}), "bench", False,

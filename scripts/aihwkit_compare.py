@@ -88,7 +88,7 @@ def main() -> None:
     cfg = resolve_config(str(folder / "config.yaml"), False, {"out": str(folder)})
     run = Run.open(cfg, say=print, progress=False)
     run.may_train = set()
-    fp32 = run.finetuned()
+    fp32 = run.model("fp32")
     sigma = matched_sigma(fp32, cfg.hardware)
     print(f"matched weight noise: σ = {sigma:.4f} × max|w| (RMS error of the run's all-MLC programming)")
 

@@ -46,17 +46,18 @@ def main() -> None:
     a = ap.parse_args()
 
     from hyflexpim.config import deep_merge
+    from hyflexpim.pipeline.evaluate_step import evaluate_clean
     from hyflexpim.pipeline.resolve import parse_set, resolve_config
     from hyflexpim.pipeline.run import Run
 
     base_dir = Path(a.out)
     saved = base_dir / "config.yaml"
-    base = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False)
-    base.may_train = {"pre-finetune"}
+    base = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False,
+                    may_train={"pre-finetune"})
     kind = base.task.kind
     fmt = (lambda x: f"{100 * x:.1f}") if kind == "classification" else (lambda x: f"{x:.2f}")
     metric = "accuracy %" if kind == "classification" else "perplexity"
-    dense = base.evaluate_clean("fp32")["value"]
+    dense = evaluate_clean(base, "fp32")["value"]
     finetuned = base_dir / "models" / "finetuned.safetensors"
     rows = []
     for name in a.methods.split(","):
@@ -69,8 +70,8 @@ def main() -> None:
         over = deep_merge(parse_set(a.set), {"out": str(out), "decompose": {**METHODS[name], "budget": a.budget}})
         run = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides=over), progress=False)
         learned = METHODS[name]["rank_policy"] == "learned"  # full rank until the fine-tune learns the ranks
-        free = None if learned else run.evaluate_clean("svd")["value"]
-        tuned = run.evaluate_clean("redistributed")["value"]
+        free = None if learned else evaluate_clean(run, "svd")["value"]
+        tuned = evaluate_clean(run, "redistributed")["value"]
         share = achieved(run.model("redistributed"))
         rows.append((name, free, tuned, share))
         print(f"{name}: training-free {fmt(free) if free is not None else '-'}, fine-tuned {fmt(tuned)}, "

@@ -8,6 +8,7 @@ to what the full training split gives.
 import sys
 import time
 
+from hyflexpim.pipeline.evaluate_step import evaluate_clean
 from hyflexpim.pipeline.resolve import resolve_config
 from hyflexpim.pipeline.run import Run
 
@@ -19,9 +20,9 @@ def main() -> None:
                 "pre_finetune": {"epochs": float(epochs or 1)}}
         run = Run.open(resolve_config(None, False, over), say=lambda s: None, progress=False)
         t = time.perf_counter()
-        run.finetuned()
+        run.model("fp32")
         train_s = time.perf_counter() - t
-        rec = run.evaluate_clean("fp32")
+        rec = evaluate_clean(run, "fp32")
         n_train = len(run.task.data.split("train")[0])
         print(f"{item}: FP32 accuracy {100 * rec['value']:.1f} % on {rec['n_examples']} test snippets; "
               f"pre-fine-tune {train_s:.0f} s ({n_train} training snippets in the split)", flush=True)

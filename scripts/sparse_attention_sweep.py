@@ -46,7 +46,7 @@ def main() -> None:
     saved = Path(a.out) / "config.yaml"  # the run folder's own configuration (model, task, data)
     run = Run.open(resolve_config(str(saved) if saved.exists() else None, overrides={"out": a.out}), progress=False)
     run.may_train = set()
-    model = run.finetuned()
+    model = run.model("fp32")
     task = run.task.kind
     test = list(run.task.batches("test"))
     books = fit_pq_codebooks(model, run.task.batches("train", shuffle=True, seed=0), a.subspaces, a.centroids)

@@ -52,7 +52,7 @@ def main() -> None:
         print(f"{label}: " + ", ".join(cells))
         return books
 
-    model = copy.deepcopy(run.finetuned())
+    model = copy.deepcopy(run.model("fp32"))
     books = measure(model, "before")
     train = run.task.batches("train", shuffle=True, seed=run.config.seed + 5)
     cfg = attention_config({"kind": "pq", "keep": a.keep, "exact": "float"})
